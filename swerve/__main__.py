@@ -1,0 +1,5 @@
+"""``python -m swerve`` runs the command-line interface."""
+
+from swerve.cli.main import main
+
+main()

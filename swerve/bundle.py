@@ -1,0 +1,394 @@
+"""The model bundle: the one format every swerve command reads and writes.
+
+A bundle is a directory::
+
+    my-model/
+      config.json              what the networks are, what data and latents they speak, where they came from
+      generator.safetensors    one file per network: generator, discriminator, encoder, classifier, ...
+
+``config.json`` names each network's class by import path (``package.module:Class``) with the arguments that
+build it, so a bundle can carry architectures swerve did not write (a user's own module, an imported StyleGAN)
+without a format change. Weights are safetensors, never pickle, and each file's SHA-256 is recorded so a
+corrupt file is reported by name. ``load(path)`` then ``save(path)`` reproduces every file bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from swerve import __version__
+from swerve.errors import BundleError, ConfigError
+from swerve.utils import atomic_path, make_generator, pick_device
+
+FORMAT = "swerve-bundle"
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+
+
+@dataclass
+class DataSpec:
+    """What a model's samples are: their shape, value range, class names and source dataset."""
+
+    shape: list[int]
+    range: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    classes: list[str] = field(default_factory=list)
+    dataset: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+
+@dataclass
+class LatentSpec:
+    """The latent space a generator reads: its dimension and prior (``normal`` or ``uniform`` in [-1, 1])."""
+
+    dim: int
+    distribution: str = "normal"
+
+    def sample(self, n: int, gen: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Draw ``n`` latent vectors from the prior with the random generator ``gen``."""
+        if self.distribution == "normal":
+            z = torch.randn(n, self.dim, generator=gen, device=gen.device)
+        elif self.distribution == "uniform":
+            z = torch.rand(n, self.dim, generator=gen, device=gen.device) * 2 - 1
+        else:
+            raise BundleError(
+                f"unknown latent distribution {self.distribution!r} (expected normal or uniform)"
+            )
+        return z.to(device)
+
+
+@dataclass
+class Samples:
+    """Generated samples with everything needed to make them again."""
+
+    x: torch.Tensor
+    z: torch.Tensor
+    labels: torch.Tensor | None
+    seed: int
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+
+def class_path(obj: type) -> str:
+    """``module:QualName`` of a class, the form config.json stores."""
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def resolve_class(path: str) -> type[torch.nn.Module]:
+    """Import a ``module:Class`` path and check it is an ``nn.Module`` subclass *before* anything calls it."""
+    module_name, _, qualname = path.partition(":")
+    if not module_name or not qualname:
+        raise BundleError(f"network class {path!r} is not of the form 'package.module:Class'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise BundleError(f"network class {path!r} cannot be imported: {exc}") from None
+    if not (isinstance(obj, type) and issubclass(obj, torch.nn.Module)):
+        raise BundleError(f"network class {path!r} is not a torch.nn.Module subclass; refusing to build it")
+    return obj
+
+
+def network_spec(net: torch.nn.Module) -> dict[str, Any]:
+    """How to rebuild ``net``: its class path and constructor arguments.
+
+    swerve's own networks carry a dataclass ``config``; any other module may set ``init_kwargs`` (a dict of
+    JSON values) and is rebuilt as ``Class(**init_kwargs)``.
+    """
+    config = getattr(net, "config", None)
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        kwargs = dataclasses.asdict(config)
+    else:
+        kwargs = dict(getattr(net, "init_kwargs", {}))
+    return {"class": class_path(type(net)), "kwargs": kwargs}
+
+
+def build_network(spec: dict[str, Any]) -> torch.nn.Module:
+    """Build an untrained network from a ``network_spec`` entry."""
+    cls = resolve_class(spec["class"])
+    kwargs = spec.get("kwargs", {})
+    config_class = getattr(cls, "config_class", None)
+    try:
+        if config_class is not None:
+            return cls(config_class(**kwargs))
+        net = cls(**kwargs)
+        net.init_kwargs = dict(kwargs)
+        return net
+    except (TypeError, ValueError, ConfigError) as exc:
+        raise BundleError(f"cannot build {spec['class']} from its config: {exc}") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Bundle:
+    """Named networks plus what they mean: data and latent specs, training provenance, edit history.
+
+    ``networks`` maps a role to a module: ``generator`` (latents [+ labels] -> samples) is the one most
+    methods need; ``discriminator`` is kept whenever training had one; ``encoder`` and ``classifier`` where
+    the model has them. ``extra`` holds method data that later work attaches (channel clusters, say).
+    """
+
+    def __init__(
+        self,
+        networks: dict[str, torch.nn.Module],
+        data: DataSpec,
+        latent: LatentSpec | None = None,
+        training: dict[str, Any] | None = None,
+        history: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        name: str = "",
+    ) -> None:
+        for role in networks:
+            if not role.replace("_", "").isalnum():
+                raise BundleError(f"network role {role!r} must be letters, digits and underscores")
+        self.networks = dict(networks)
+        self.data = data
+        self.latent = latent
+        self.training = dict(training or {})
+        self.history = list(history or [])
+        self.extra = dict(extra or {})
+        self.name = name
+        self._specs: dict[str, dict[str, Any]] = {}
+
+    # --- convenient access -------------------------------------------------------------------------------
+    @property
+    def generator(self) -> torch.nn.Module:
+        return self._role("generator")
+
+    @property
+    def discriminator(self) -> torch.nn.Module:
+        return self._role("discriminator")
+
+    @property
+    def encoder(self) -> torch.nn.Module:
+        return self._role("encoder")
+
+    @property
+    def classifier(self) -> torch.nn.Module:
+        return self._role("classifier")
+
+    def _role(self, role: str) -> torch.nn.Module:
+        if role not in self.networks:
+            have = ", ".join(self.networks) or "none"
+            raise BundleError(f"bundle {self.name or '(unnamed)'} has no {role} (it has: {have})")
+        return self.networks[role]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes the generator is conditioned on (0 for an unconditional generator)."""
+        gen = self.networks.get("generator")
+        return int(getattr(getattr(gen, "config", None), "num_classes", 0) or 0)
+
+    @property
+    def device(self) -> torch.device:
+        for net in self.networks.values():
+            for tensor in net.parameters():
+                return tensor.device
+        return torch.device("cpu")
+
+    def to(self, device: torch.device | str) -> Bundle:
+        for net in self.networks.values():
+            net.to(device)
+        return self
+
+    def record(self, op: str, **params: Any) -> None:
+        """Append an edit to the history (train, bend, blend, fine-tune, ...)."""
+        self.history.append(
+            {
+                "op": op,
+                "params": params,
+                "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "swerve_version": __version__,
+            }
+        )
+
+    # --- sampling ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        labels: torch.Tensor | list[int] | int | None = None,
+        z: torch.Tensor | None = None,
+        batch_size: int = 256,
+    ) -> Samples:
+        """Draw ``n`` samples with ``seed``; for a conditional generator, ``labels`` picks the classes
+        (one class for all, a list, or ``None`` for classes cycling 0, 1, 2, ...)."""
+        if self.latent is None:
+            raise BundleError(f"bundle {self.name or '(unnamed)'} has no latent spec, so it cannot sample")
+        device = self.device
+        gen = make_generator(seed)
+        if z is None:
+            z = self.latent.sample(n, gen)
+        z = z.to(device)
+        y = self._labels(labels, len(z))
+        net = self.generator
+        was_training = net.training
+        net.eval()
+        try:
+            chunks = []
+            for start in range(0, len(z), batch_size):
+                zb = z[start : start + batch_size]
+                if y is None:
+                    chunks.append(net(zb))
+                else:
+                    chunks.append(net(zb, y[start : start + batch_size].to(device)))
+        finally:
+            net.train(was_training)
+        recipe = {"bundle": self.name, "seed": seed, "n": n}
+        return Samples(x=torch.cat(chunks).cpu(), z=z.cpu(), labels=y, seed=seed, recipe=recipe)
+
+    def _labels(self, labels: torch.Tensor | list[int] | int | None, n: int) -> torch.Tensor | None:
+        k = self.num_classes
+        if k == 0:
+            if labels is not None:
+                raise BundleError(f"bundle {self.name or '(unnamed)'} is unconditional; it takes no labels")
+            return None
+        if labels is None:
+            return torch.arange(n) % k
+        y = torch.full((n,), labels) if isinstance(labels, int) else torch.as_tensor(labels).long()
+        if y.shape != (n,):
+            raise BundleError(f"expected {n} labels, got shape {tuple(y.shape)}")
+        if y.min() < 0 or y.max() >= k:
+            raise BundleError(f"labels must lie in 0..{k - 1}, got {y.min().item()}..{y.max().item()}")
+        return y
+
+    # --- persistence --------------------------------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        """The JSON document stored as config.json (without weight checksums)."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "swerve_version": __version__,
+            "name": self.name,
+            "networks": {
+                role: self._specs.get(role) or network_spec(net) for role, net in self.networks.items()
+            },
+            "data": dataclasses.asdict(self.data),
+            "latent": dataclasses.asdict(self.latent) if self.latent else None,
+            "training": self.training,
+            "history": self.history,
+            "extra": self.extra,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the bundle directory at ``path`` atomically: a crash leaves the old bundle or none."""
+        path = Path(path)
+        config = self.config_dict()
+        with atomic_path(path) as tmp:
+            tmp.mkdir()
+            for role, net in self.networks.items():
+                file_name = f"{role}.safetensors"
+                state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+                save_file(state, tmp / file_name)
+                config["networks"][role] = {
+                    **config["networks"][role],
+                    "file": file_name,
+                    "sha256": _sha256(tmp / file_name),
+                }
+            (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+        return path
+
+
+def load(path: str | os.PathLike, device: str | torch.device | None = None) -> Bundle:
+    """Load a bundle from a directory, or a zoo model by name (see ``swerve zoo list``)."""
+    directory = _find(path)
+    config_file = directory / CONFIG_NAME
+    try:
+        config = json.loads(config_file.read_text())
+    except FileNotFoundError:
+        raise BundleError(f"{directory} is not a swerve bundle: it has no {CONFIG_NAME}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{config_file} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise BundleError(f"{config_file} is not a swerve bundle config (no 'format': '{FORMAT}')")
+    if int(config.get("format_version", 0)) > FORMAT_VERSION:
+        raise BundleError(
+            f"{directory} uses bundle format {config['format_version']}; this swerve reads up to "
+            f"{FORMAT_VERSION} (upgrade swerve)"
+        )
+    try:
+        data = DataSpec(**config["data"])
+        latent = LatentSpec(**config["latent"]) if config.get("latent") else None
+        specs = dict(config["networks"])
+    except (KeyError, TypeError) as exc:
+        raise BundleError(f"{config_file} is missing or has malformed fields: {exc}") from None
+    target = pick_device(device)
+    networks = {}
+    for role, spec in specs.items():
+        net = build_network(spec)
+        net.load_state_dict(_read_weights(directory, role, spec, net), strict=True)
+        networks[role] = net.to(target).eval()
+    bundle = Bundle(
+        networks,
+        data=data,
+        latent=latent,
+        training=config.get("training", {}),
+        history=config.get("history", []),
+        extra=config.get("extra", {}),
+        name=config.get("name", directory.name),
+    )
+    # Keep the stored specs so a re-save writes the same config even for modules without a dataclass config.
+    bundle._specs = {role: {"class": s["class"], "kwargs": s.get("kwargs", {})} for role, s in specs.items()}
+    return bundle
+
+
+def _find(path: str | os.PathLike) -> Path:
+    candidate = Path(path)
+    if candidate.is_dir():
+        return candidate
+    from swerve.zoo import zoo_path
+
+    zoo = zoo_path(str(path))
+    if zoo is not None:
+        return zoo
+    if candidate.exists():
+        raise BundleError(f"{candidate} is a file; a bundle is a directory holding {CONFIG_NAME}")
+    raise BundleError(f"no bundle at {candidate} and no zoo model of that name (see 'swerve zoo list')")
+
+
+def _read_weights(directory: Path, role: str, spec: dict[str, Any], net: torch.nn.Module) -> dict:
+    file = directory / spec.get("file", f"{role}.safetensors")
+    if not file.is_file():
+        raise BundleError(f"{file} is missing (the {role} weights)")
+    expected = spec.get("sha256")
+    if expected and _sha256(file) != expected:
+        raise BundleError(f"{file} is corrupt: its SHA-256 does not match the one in {CONFIG_NAME}")
+    try:
+        state = load_file(file)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BundleError(f"{file} is not a readable safetensors file: {exc}") from None
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise BundleError(
+            f"{file} does not fit {spec['class']}: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+    for key, tensor in state.items():
+        if tensor.shape != own[key].shape:
+            raise BundleError(
+                f"{file} does not fit {spec['class']}: {key} has shape {tuple(tensor.shape)}, "
+                f"expected {tuple(own[key].shape)}"
+            )
+    return state

@@ -1,0 +1,51 @@
+"""The ``swerve`` command: a thin layer over the Python API.
+
+Every command parses its arguments, calls the API, and prints a short human summary or, with ``--json``, one
+JSON document. Problems a user can fix end with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from typing import Any
+
+import typer
+
+from swerve.errors import SwerveError
+
+app = typer.Typer(
+    name="swerve",
+    help="Active divergence with deep generative models: make, diverge, refine, measure, look.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
+    """Print ``result`` as JSON, or the one-line ``summary`` for people."""
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    else:
+        typer.echo(summary)
+
+
+def main() -> None:
+    """Entry point: run the app and turn user errors into one clear line and exit code 2."""
+    from swerve.cli import make, look  # noqa: F401, I001  (registers the commands, in the loop's order)
+
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+    try:
+        app()
+    except SwerveError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        name = f" {exc.filename}" if exc.filename else ""
+        typer.echo(f"error:{name}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,123 @@
+"""``swerve train`` and ``swerve zoo``: making models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+
+from swerve.cli.main import app, emit
+from swerve.errors import ConfigError
+from swerve.train import TrainConfig, Trainer
+
+zoo_app = typer.Typer(help="The small models swerve ships: list them, or rebuild one from its recipe.")
+app.add_typer(zoo_app, name="zoo")
+
+
+def _parse_overrides(pairs: list[str]) -> dict:
+    values = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes key=value, got {pair!r}")
+        values[key.strip()] = yaml.safe_load(raw)
+    return values
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(
+        None, help="A YAML or JSON training config (see swerve.train.TrainConfig)."
+    ),
+    preset: str = typer.Option(None, help="Start from a zoo recipe instead of a file, e.g. fashion-gan."),
+    out: Path = typer.Option(None, help="Run directory (default: runs/NAME)."),
+    resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
+    steps: int = typer.Option(None, help="Override the number of steps."),
+    seed: int = typer.Option(None, help="Override the seed."),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override any config field: --set lr_g=1e-4 (repeatable)."
+    ),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train a GAN, VAE or classifier; Ctrl-C saves a checkpoint that --resume continues exactly."""
+    from swerve.zoo.recipes import RECIPES
+
+    if (config is None) == (preset is None):
+        raise ConfigError("give a config file or --preset NAME (one of them)")
+    if preset is not None:
+        if preset not in RECIPES:
+            raise ConfigError(f"no preset {preset!r}; presets: {', '.join(RECIPES)}")
+        values = RECIPES[preset].to_dict()
+    else:
+        values = TrainConfig.from_file(config).to_dict()
+    values.update(_parse_overrides(set_))
+    for key, value in (("steps", steps), ("seed", seed), ("device", device)):
+        if value is not None:
+            values[key] = value
+    cfg = TrainConfig.from_dict(values)
+    run_dir = out or Path("runs") / cfg.name
+    result = Trainer(cfg, run_dir, resume=resume, progress=progress).fit()
+    state = "interrupted at" if result.interrupted else "finished at"
+    emit(
+        {
+            "run_dir": str(run_dir),
+            "step": result.step,
+            "interrupted": result.interrupted,
+            "bundle": str(result.bundle_path),
+            "stats": result.last_stats,
+            "config": cfg.to_dict(),
+        },
+        as_json,
+        f"{state} step {result.step}; bundle: {result.bundle_path}"
+        + ("; continue with --resume" if result.interrupted else ""),
+    )
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
+@zoo_app.command("list")
+def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """The shipped models and what they are."""
+    from swerve import load
+    from swerve.zoo import zoo_names
+    from swerve.zoo.recipes import RECIPES
+
+    rows = []
+    for name in sorted(set(zoo_names()) | set(RECIPES)):
+        row = {"name": name, "shipped": name in zoo_names()}
+        if row["shipped"]:
+            bundle = load(name, device="cpu")
+            row.update(networks=sorted(bundle.networks), dataset=bundle.data.dataset, shape=bundle.data.shape)
+        rows.append(row)
+    lines = [
+        f"{r['name']:<22} "
+        + (f"{r['dataset']:<14} {' '.join(r['networks'])}" if r["shipped"] else "(not built)")
+        for r in rows
+    ]
+    emit({"models": rows}, as_json, "\n".join(lines))
+
+
+@zoo_app.command("build")
+def zoo_build(
+    name: str = typer.Argument(..., help="Recipe name (see swerve zoo list)."),
+    out: Path = typer.Option(None, help="Where to write the bundle (default: into the installed zoo)."),
+    run_dir: Path = typer.Option(
+        None, help="Run directory for checkpoints and grids (default: runs/zoo-NAME)."
+    ),
+    resume: bool = typer.Option(False, help="Continue an interrupted build."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train a zoo model from its recipe, exactly as the shipped one was made."""
+    from swerve.zoo import BUNDLES
+    from swerve.zoo.build import build
+
+    target = out or BUNDLES / name
+    result = build(name, target, run_dir or Path("runs") / f"zoo-{name}", resume=resume, progress=progress)
+    if result.get("interrupted"):
+        emit(result, as_json, f"interrupted at step {result['step']}; continue with --resume")
+        raise typer.Exit(130)
+    emit(result, as_json, f"built {name} -> {target}")

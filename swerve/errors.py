@@ -1,0 +1,20 @@
+"""The one exception type swerve raises for problems a user can fix.
+
+The CLI turns a :class:`SwerveError` into one line on stderr and exit code 2; anything else is a bug.
+"""
+
+
+class SwerveError(Exception):
+    """A problem with the user's input: a missing file, a corrupt image, a bad config value."""
+
+
+class ConfigError(SwerveError):
+    """A config value of the wrong type or out of range."""
+
+
+class BundleError(SwerveError):
+    """A model bundle that cannot be read: missing, truncated, foreign or corrupt."""
+
+
+class DataError(SwerveError):
+    """A dataset that cannot be read or does not fit the model."""

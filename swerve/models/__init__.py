@@ -1,0 +1,19 @@
+"""Architectures. Each file holds one family and its config dataclass."""
+
+from swerve.models.classifier import ClassifierConfig, DomainClassifier
+from swerve.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
+from swerve.models.mlp import MLPConfig, MLPDiscriminator, MLPGenerator
+from swerve.models.vae import ConvEncoder, EncoderConfig
+
+__all__ = [
+    "ClassifierConfig",
+    "ConvEncoder",
+    "DCGANConfig",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "DomainClassifier",
+    "EncoderConfig",
+    "MLPConfig",
+    "MLPDiscriminator",
+    "MLPGenerator",
+]

@@ -1,0 +1,162 @@
+"""The training config: one dataclass, validated on construction, read from YAML/JSON or built in Python."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from swerve.errors import ConfigError
+
+KINDS = ("gan", "vae", "classifier")
+ARCHS = ("dcgan", "mlp")
+OBJECTIVES = ("ns", "hinge", "wgan-gp")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Two runs with equal configs produce equal weights (on CPU)."""
+
+    name: str = "model"
+    kind: str = "gan"  # gan | vae | classifier
+    dataset: str = "fashion-mnist"  # see swerve.data.DATASETS, or folder:PATH
+    classes: list[int] | None = None  # train on these classes only (labels keep their numbers)
+    image_size: int | None = None  # resize images; None keeps the dataset's size
+    channels: int | None = None  # 1 (grey) or 3 (RGB); None keeps the dataset's
+    bad_images: str = "skip"  # an unreadable image in a folder dataset: skip (with a warning) or raise
+    download: bool = False  # fetch Fashion-MNIST/MNIST from their official source when not found locally
+    arch: str = "dcgan"  # dcgan (images) | mlp (points)
+    latent_dim: int = 64
+    latent_distribution: str = "normal"
+    width: int = 32  # dcgan channel width; mlp hidden units of G
+    d_width: int | None = None  # discriminator width / hidden units (default: width, or 2x for mlp)
+    depth: int = 3  # mlp layers
+    conditional: bool = False
+    spectral_norm: bool = False
+    objective: str = "ns"  # ns | hinge | wgan-gp
+    gp_weight: float = 10.0
+    n_critic: int = 1
+    vae_sigma: float = 0.1  # std of the VAE's Gaussian likelihood, in data units
+    steps: int = 2000
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    ema: float = 0.999  # decay of the generator's moving average; 0 turns it off
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field that is of the wrong type or out of range."""
+        hints = {f.name: f.type for f in dataclasses.fields(self)}
+        for name in hints:
+            value = getattr(self, name)
+            kind = hints[name]
+            if "int" in kind and "list" not in kind and "float" not in kind:
+                if value is None and "None" in kind:
+                    continue
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ConfigError(f"{name} must be an integer, got {value!r}")
+            elif kind == "float":
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    raise ConfigError(f"{name} must be a number, got {value!r}")
+            elif kind == "bool" and not isinstance(value, bool):
+                raise ConfigError(f"{name} must be true or false, got {value!r}")
+            elif kind == "str" and not isinstance(value, str):
+                raise ConfigError(f"{name} must be a string, got {value!r}")
+        _choice("kind", self.kind, KINDS)
+        _choice("arch", self.arch, ARCHS)
+        _choice("objective", self.objective, OBJECTIVES)
+        _choice("bad_images", self.bad_images, ("skip", "raise"))
+        _choice("latent_distribution", self.latent_distribution, ("normal", "uniform"))
+        for name in ("latent_dim", "width", "depth", "n_critic", "steps", "batch_size"):
+            _positive(name, getattr(self, name))
+        for name in ("log_every", "sample_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (off) or a positive integer, got {getattr(self, name)}")
+        if self.d_width is not None:
+            _positive("d_width", self.d_width)
+        if self.image_size is not None:
+            _positive("image_size", self.image_size)
+        if self.channels is not None:
+            _choice("channels", self.channels, (1, 3))
+        for name in ("lr_g", "lr_d", "vae_sigma"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.gp_weight < 0:
+            raise ConfigError(f"gp_weight must be non-negative, got {self.gp_weight!r}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema must lie in [0, 1), got {self.ema!r}")
+        if (
+            not isinstance(self.betas, list | tuple)
+            or len(self.betas) != 2
+            or not all(isinstance(b, int | float) and 0 <= b < 1 for b in self.betas)
+        ):
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        self.betas = [float(b) for b in self.betas]
+        if self.classes is not None and (
+            not isinstance(self.classes, list) or not all(isinstance(c, int) and c >= 0 for c in self.classes)
+        ):
+            raise ConfigError(f"classes must be a list of class indices, got {self.classes!r}")
+        if self.kind == "vae" and self.arch != "dcgan":
+            raise ConfigError("a vae uses arch 'dcgan'")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a mapping; unknown keys are an error (a typo should not be silently ignored)."""
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"a training config is a mapping of field names to values, got {type(values).__name__}"
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown config field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a YAML or JSON config file."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        try:
+            values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            first = str(exc).splitlines()[0]
+            raise ConfigError(
+                f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {first}"
+            ) from None
+        return cls.from_dict(values or {})
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _choice(name: str, value: object, options: tuple) -> None:
+    if value not in options:
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, options))}; got {value!r}")
+
+
+def _positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value}")

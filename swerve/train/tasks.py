@@ -1,0 +1,242 @@
+"""What one training step does, per kind of model: GAN, VAE, classifier.
+
+A task owns its networks and optimisers and knows how to take one step from a batch source; the trainer
+around it (trainer.py) owns the loop, the data order, checkpoints and logging. Keeping the GAN step explicit
+here (D steps, then a G step) is what lets divergence methods reuse or replace it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from swerve.bundle import LatentSpec
+from swerve.models import (
+    ClassifierConfig,
+    ConvEncoder,
+    DCGANConfig,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    DomainClassifier,
+    EncoderConfig,
+    MLPConfig,
+    MLPDiscriminator,
+    MLPGenerator,
+)
+from swerve.train.config import TrainConfig
+from swerve.train.objectives import discriminator_loss, generator_loss, gradient_penalty, vae_loss
+
+Batch = tuple[torch.Tensor, torch.Tensor | None]
+
+
+class Task:
+    """Base: ``networks`` (all trained state), ``optimizers``, one ``step`` and the networks to export."""
+
+    networks: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    latent: LatentSpec | None = None
+
+    def step(
+        self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
+    ) -> dict[str, torch.Tensor]:
+        """Take training step number ``step`` (counting from 0), drawing data from ``next_batch``."""
+        raise NotImplementedError
+
+    def export(self) -> dict[str, nn.Module]:
+        """The networks a bundle keeps, by role."""
+        raise NotImplementedError
+
+    def preview(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | None:
+        """Samples on fixed latents for the run's progress grids (None when the task makes none)."""
+        return None
+
+
+def _adam(params, lr: float, betas: list[float]) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=lr, betas=(betas[0], betas[1]))
+
+
+class GANTask(Task):
+    """Adversarial training: ``n_critic`` discriminator steps, then one generator step, then the EMA."""
+
+    def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
+        self.config = config
+        k = num_classes if config.conditional else 0
+        if config.arch == "mlp":
+            g = MLPGenerator(MLPConfig(config.latent_dim, shape[0], config.width, config.depth))
+            d = MLPDiscriminator(MLPConfig(shape[0], 1, config.d_width or 2 * config.width, config.depth))
+        else:
+            dc = dict(image_size=shape[-1], channels=shape[0], latent_dim=config.latent_dim, num_classes=k)
+            g = DCGANGenerator(DCGANConfig(**dc, width=config.width))
+            d = DCGANDiscriminator(
+                DCGANConfig(**dc, width=config.d_width or config.width, spectral_norm=config.spectral_norm)
+            )
+        self.conditional = k > 0
+        self.g, self.d = g.to(device), d.to(device)
+        self.networks = {"generator": self.g, "discriminator": self.d}
+        if config.ema > 0:
+            self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
+            self.networks["generator_ema"] = self.g_ema
+        self.optimizers = {
+            "generator": _adam(self.g.parameters(), config.lr_g, config.betas),
+            "discriminator": _adam(self.d.parameters(), config.lr_d, config.betas),
+        }
+        self.latent = LatentSpec(config.latent_dim, config.latent_distribution)
+
+    def _z(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+        return self.latent.sample(n, gen, device)
+
+    def _fake_labels(self, n: int, gen: torch.Generator, real_y: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        # Fake labels follow the real batch's class frequencies (shuffled), so a class subset stays a subset.
+        order = torch.randperm(n, generator=gen, device=gen.device).to(real_y.device)
+        return real_y[order]
+
+    def _gen(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.g(z, y) if self.conditional else self.g(z)
+
+    def _critic(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.d(x, y) if self.conditional else self.d(x)
+
+    def step(
+        self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
+    ) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        stats: dict[str, torch.Tensor] = {}
+        for _ in range(cfg.n_critic):
+            x, y = next_batch()
+            y = y if self.conditional else None
+            fy = self._fake_labels(len(x), gen, y)
+            with torch.no_grad():
+                fake = self._gen(self._z(len(x), gen, x.device), fy)
+            real_logits, fake_logits = self._critic(x, y), self._critic(fake, fy)
+            loss_d = discriminator_loss(cfg.objective, real_logits, fake_logits)
+            if cfg.objective == "wgan-gp":
+                gp = gradient_penalty(partial(self._critic, y=y), x, fake, gen)
+                loss_d = loss_d + cfg.gp_weight * gp
+                stats["gp"] = gp.detach()
+            self.optimizers["discriminator"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.optimizers["discriminator"].step()
+        fy = self._fake_labels(cfg.batch_size, gen, y)
+        fake = self._gen(self._z(cfg.batch_size, gen, x.device), fy)
+        loss_g = generator_loss(cfg.objective, self._critic(fake, fy))
+        self.optimizers["generator"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizers["generator"].step()
+        if cfg.ema > 0:
+            update_ema(self.g_ema, self.g, ema_decay(cfg.ema, step))
+        stats.update(
+            loss_d=loss_d.detach(),
+            loss_g=loss_g.detach(),
+            d_real=real_logits.detach().mean(),
+            d_fake=fake_logits.detach().mean(),
+        )
+        return stats
+
+    def export(self) -> dict[str, nn.Module]:
+        return {"generator": self.networks.get("generator_ema", self.g), "discriminator": self.d}
+
+    @torch.no_grad()
+    def preview(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        g = self.export()["generator"]
+        was = g.training
+        g.eval()
+        out = g(z, y) if self.conditional else g(z)
+        g.train(was)
+        return out
+
+
+def ema_decay(target: float, step: int) -> float:
+    """The EMA's decay at ``step``: ramped up from 0.1 so the average forgets the random initial weights
+    quickly, then held at ``target``."""
+    return min(target, (1 + step) / (10 + step))
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied."""
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, list(model.parameters()), 1 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+class VAETask(Task):
+    """A convolutional VAE trained on the negative ELBO; the decoder is the bundle's generator."""
+
+    def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
+        self.config = config
+        size, ch = shape[-1], shape[0]
+        self.encoder = ConvEncoder(EncoderConfig(size, ch, config.latent_dim, config.d_width or config.width))
+        self.decoder = DCGANGenerator(DCGANConfig(size, ch, config.latent_dim, config.width))
+        self.encoder.to(device)
+        self.decoder.to(device)
+        self.networks = {"encoder": self.encoder, "generator": self.decoder}
+        params = list(self.encoder.parameters()) + list(self.decoder.parameters())
+        self.optimizers = {"vae": torch.optim.Adam(params, lr=config.lr_g)}
+        self.latent = LatentSpec(config.latent_dim, "normal")
+
+    def step(
+        self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
+    ) -> dict[str, torch.Tensor]:
+        x, _ = next_batch()
+        mu, logvar = self.encoder(x)
+        eps = torch.randn(mu.shape, generator=gen, device=gen.device).to(mu.device)
+        recon = self.decoder(mu + eps * (0.5 * logvar).exp())
+        loss, rec, kl = vae_loss(x, recon, mu, logvar, self.config.vae_sigma)
+        self.optimizers["vae"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["vae"].step()
+        return {"loss": loss.detach(), "recon": rec.detach(), "kl": kl.detach()}
+
+    def export(self) -> dict[str, nn.Module]:
+        return {"generator": self.decoder, "encoder": self.encoder}
+
+    @torch.no_grad()
+    def preview(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        was = self.decoder.training
+        self.decoder.eval()
+        out = self.decoder(z)
+        self.decoder.train(was)
+        return out
+
+
+class ClassifierTask(Task):
+    """The domain classifier, trained with cross-entropy on labelled data."""
+
+    def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
+        self.config = config
+        if num_classes < 2:
+            from swerve.errors import ConfigError
+
+            raise ConfigError(
+                f"a classifier needs labelled data with at least 2 classes; {config.dataset} has none"
+            )
+        cc = ClassifierConfig(shape[-1], shape[0], num_classes, config.width, feature_dim=4 * config.width)
+        self.classifier = DomainClassifier(cc).to(device)
+        self.networks = {"classifier": self.classifier}
+        self.optimizers = {"classifier": torch.optim.Adam(self.classifier.parameters(), lr=config.lr_d)}
+        self.latent = None
+
+    def step(
+        self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
+    ) -> dict[str, torch.Tensor]:
+        x, y = next_batch()
+        logits = self.classifier(x)
+        loss = F.cross_entropy(logits, y)
+        self.optimizers["classifier"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["classifier"].step()
+        return {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean()}
+
+    def export(self) -> dict[str, nn.Module]:
+        return {"classifier": self.classifier}
+
+
+TASKS: dict[str, type[Task]] = {"gan": GANTask, "vae": VAETask, "classifier": ClassifierTask}

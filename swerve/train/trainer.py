@@ -1,0 +1,284 @@
+"""The trainer: one small loop for every kind of model swerve trains.
+
+It owns what every run shares: the data order (a seeded permutation per epoch, so step ``s`` always sees the
+same batch), progress, ``stats.jsonl``, preview grids, atomic checkpoints, exact resume and a clean stop on
+Ctrl-C. What a step does is the task's business (tasks.py).
+
+A run directory holds::
+
+    config.json      the TrainConfig
+    stats.jsonl      averaged losses every ``log_every`` steps
+    samples/         preview grids on fixed latents (step_000500.png, ...)
+    checkpoint/      everything needed to resume (see checkpoint.py)
+    bundle/          the trained model as a swerve bundle
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from swerve import __version__
+from swerve.bundle import Bundle, DataSpec
+from swerve.data import Dataset, load_dataset
+from swerve.errors import ConfigError, SwerveError
+from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
+from swerve.train.config import TrainConfig
+from swerve.train.tasks import TASKS, Task
+from swerve.utils import make_generator, pick_device, write_text_atomic
+
+# Fields that may differ when a run is resumed; any other change would make the resumed run a different run.
+RESUMABLE_CHANGES = ("steps", "device", "log_every", "sample_every", "checkpoint_every")
+
+
+@dataclass
+class TrainResult:
+    """What a call to :meth:`Trainer.fit` ended with."""
+
+    step: int
+    interrupted: bool
+    bundle_path: Path | None
+    last_stats: dict[str, float]
+
+
+class Trainer:
+    """Train the model a :class:`TrainConfig` describes into ``run_dir``."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | Path,
+        resume: bool = False,
+        data: Dataset | None = None,
+        progress: bool = True,
+        on_log: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.on_log = on_log
+        self.device = pick_device(config.device)
+        checkpoint = find_checkpoint(self.run_dir / "checkpoint")
+        if checkpoint is not None and not resume:
+            raise SwerveError(
+                f"{self.run_dir} already holds a run; pass --resume to continue it or pick another --out"
+            )
+        if resume and checkpoint is None:
+            raise SwerveError(f"nothing to resume: {self.run_dir} has no checkpoint")
+        if checkpoint is not None:
+            check_same_config(read_state(checkpoint)["config"], config.to_dict(), self.run_dir)
+
+        self.data = (
+            data
+            if data is not None
+            else load_dataset(
+                config.dataset,
+                classes=config.classes,
+                image_size=config.image_size,
+                seed=config.seed,
+                channels=config.channels,
+                on_error=config.bad_images,
+                download=config.download,
+                progress=progress,
+            )
+        )
+        check_data_fits(config, self.data)
+        torch.manual_seed(config.seed)  # initial weights and any layer randomness (dropout)
+        num_classes = len(self.data.classes) if self.data.labels is not None else 0
+        self.task: Task = TASKS[config.kind](config, self.data.shape, num_classes, self.device)
+        self.num_classes = num_classes if config.conditional else 0
+        self.gen = make_generator(config.seed, self.device)  # noise for latents, GP mixing, reparametrisation
+        self.step = 0
+        if checkpoint is not None:
+            self.step, rng = load_checkpoint(checkpoint, self.task.networks, self.task.optimizers)
+            self.gen.set_state(rng["gen"])
+            torch.set_rng_state(rng["torch"])
+        self._x = self.data.x.to(self.device)
+        self._y = self.data.labels.to(self.device) if self.data.labels is not None else None
+        self._order_epoch = -1
+        self._order = torch.empty(0, dtype=torch.long)
+        self._batches_used = 0
+        self._stop = False
+
+    # --- data order ----------------------------------------------------------------------------------------
+    def _batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Batch number ``index``: a pure function of (seed, index), so a resumed run sees the same data."""
+        bs = self.config.batch_size
+        per_epoch = len(self.data) // bs
+        epoch, i = divmod(index, per_epoch)
+        if epoch != self._order_epoch:
+            gen = make_generator(self.config.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(len(self.data), generator=gen).to(self.device)
+            self._order_epoch = epoch
+        idx = self._order[i * bs : (i + 1) * bs]
+        return self._x[idx], (self._y[idx] if self._y is not None else None)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch = self._batch(self._batches_used)
+        self._batches_used += 1
+        return batch
+
+    # --- the loop ------------------------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        """Train until ``config.steps``; Ctrl-C finishes the current step, saves and returns."""
+        cfg = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        self._trim_stats()
+        self._batches_used = self.step * (cfg.n_critic if cfg.kind == "gan" else 1)
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        last: dict[str, float] = {}
+        started = time.perf_counter()
+        previous = self._catch_interrupt()
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc=cfg.name, unit="step")
+        try:
+            while self.step < cfg.steps and not self._stop:
+                stats = self.task.step(self._next_batch, self.gen, self.step)
+                self.step += 1
+                for key, value in stats.items():
+                    sums[key] = sums.get(key, 0) + value
+                count += 1
+                if cfg.log_every and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
+                    last = {k: float(v) / count for k, v in sums.items()}
+                    self._log(last, time.perf_counter() - started)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
+                    sums, count = {}, 0
+                if cfg.sample_every and self.step % cfg.sample_every == 0:
+                    self.save_preview()
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+                bar.update(1)
+        finally:
+            bar.close()
+            self._restore_interrupt(previous)
+        interrupted = self.step < cfg.steps
+        self.save_checkpoint()
+        if not interrupted:
+            self.save_preview()
+        bundle_path = self.export().save(self.run_dir / "bundle")
+        return TrainResult(self.step, interrupted, bundle_path, last)
+
+    def _catch_interrupt(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def stop(signum: int, frame: Any) -> None:
+            self._stop = True
+
+        return signal.signal(signal.SIGINT, stop)
+
+    def _restore_interrupt(self, previous: Any) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+    def _log(self, stats: dict[str, float], elapsed: float) -> None:
+        record = {"step": self.step, **stats, "seconds": round(elapsed, 3)}
+        with open(self.run_dir / "stats.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.on_log:
+            self.on_log(record)
+
+    def _trim_stats(self) -> None:
+        """Drop log lines past the checkpoint we resume from: those steps are about to run again."""
+        path = self.run_dir / "stats.jsonl"
+        if not path.exists():
+            return
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        kept = [ln for ln in lines if json.loads(ln)["step"] <= self.step]
+        write_text_atomic(path, "".join(ln + "\n" for ln in kept))
+
+    # --- outputs -------------------------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        rng = {"gen": self.gen.get_state(), "torch": torch.get_rng_state()}
+        save_checkpoint(
+            self.run_dir / "checkpoint",
+            self.step,
+            self.config.to_dict(),
+            self.task.networks,
+            self.task.optimizers,
+            rng,
+        )
+
+    def save_preview(self) -> Path | None:
+        """A grid (images) or scatter plot (points) of samples on fixed latents, named by step."""
+        from swerve.look.grid import make_grid, save_image, upscale
+        from swerve.look.plot import scatter_points
+
+        if self.task.latent is None:
+            return None
+        k = self.num_classes
+        n = 64 if k == 0 else k * max(1, 64 // k)
+        if len(self.data.shape) == 1:
+            n = 2000
+        z = self.task.latent.sample(n, make_generator(self.config.seed + 1, self.device), self.device)
+        y = (torch.arange(n, device=self.device) % k) if k else None
+        x = self.task.preview(z, y).cpu()
+        path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
+        if len(self.data.shape) == 1:
+            scatter_points(x, reference=self.data.x[:2000], path=path, title=f"step {self.step}")
+        else:
+            save_image(upscale(make_grid(x, nrow=k or None)), path)
+        return path
+
+    def export(self) -> Bundle:
+        """The model as a bundle: the task's networks, data and latent specs, provenance and history."""
+        cfg = self.config
+        data_spec = DataSpec(
+            shape=self.data.shape,
+            range=[-1.0, 1.0] if len(self.data.shape) == 3 else _range(self.data.x),
+            classes=list(self.data.classes),
+            dataset=cfg.dataset,
+        )
+        training = {
+            "config": cfg.to_dict(),
+            "steps": self.step,
+            "swerve_version": __version__,
+            "torch_version": torch.__version__,
+            "device": str(self.device),
+            "dataset_size": len(self.data),
+        }
+        bundle = Bundle(self.task.export(), data_spec, self.task.latent, training=training, name=cfg.name)
+        bundle.record("train", kind=cfg.kind, steps=self.step, seed=cfg.seed, dataset=cfg.dataset)
+        return bundle
+
+
+def _range(x: torch.Tensor) -> list[float]:
+    return [float(x.min()), float(x.max())]
+
+
+def check_same_config(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -> None:
+    """Refuse to resume a run whose config changed in anything but the fields in RESUMABLE_CHANGES."""
+    changed = [
+        k for k in sorted(set(saved) | set(new)) if k not in RESUMABLE_CHANGES and saved.get(k) != new.get(k)
+    ]
+    if changed:
+        key = changed[0]
+        raise ConfigError(
+            f"cannot resume {run_dir}: its config had {key}={saved.get(key)!r}, now {new.get(key)!r} "
+            f"({len(changed)} field(s) changed); use the same config or a new run directory"
+        )
+
+
+def check_data_fits(config: TrainConfig, data: Dataset) -> None:
+    """Refuse data whose shape the chosen architecture cannot model, with a message saying why."""
+    shape = data.shape
+    if len(data) < config.batch_size:
+        raise ConfigError(f"{data.name} has {len(data)} samples, fewer than batch_size {config.batch_size}")
+    if config.arch == "mlp" and len(shape) != 1:
+        raise ConfigError(f"arch 'mlp' models points, but {data.name} holds samples of shape {shape}")
+    if config.arch == "dcgan" and (len(shape) != 3 or shape[1] != shape[2]):
+        raise ConfigError(
+            f"arch 'dcgan' models square images, but {data.name} holds samples of shape {shape}"
+        )
+    if config.conditional and data.labels is None:
+        raise ConfigError(f"conditional training needs labels, and {data.name} has none")

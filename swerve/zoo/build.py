@@ -1,0 +1,48 @@
+"""Build a zoo model: train its recipe, measure it, and write the bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from swerve.bundle import Bundle
+from swerve.errors import ConfigError
+from swerve.train import Trainer
+from swerve.zoo.recipes import RECIPES
+
+
+def build(
+    name: str, target: Path, run_dir: Path, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train recipe ``name`` in ``run_dir`` and save its bundle at ``target``; return a summary."""
+    if name not in RECIPES:
+        raise ConfigError(f"no zoo recipe {name!r}; recipes: {', '.join(RECIPES)}")
+    trainer = Trainer(RECIPES[name], run_dir, resume=resume, progress=progress)
+    result = trainer.fit()
+    summary: dict[str, Any] = {"name": name, "step": result.step, "interrupted": result.interrupted}
+    if result.interrupted:
+        return summary
+    bundle = trainer.export()
+    if "classifier" in bundle.networks:
+        bundle.training["test_accuracy"] = test_accuracy(bundle)
+        summary["test_accuracy"] = bundle.training["test_accuracy"]
+    bundle.save(target)
+    summary.update(bundle=str(target), stats=result.last_stats)
+    return summary
+
+
+@torch.no_grad()
+def test_accuracy(bundle: Bundle, batch_size: int = 1000) -> float:
+    """Accuracy of the bundle's classifier on its dataset's test split."""
+    from swerve.data import load_dataset
+
+    test = load_dataset(bundle.data.dataset, split="test")
+    net = bundle.classifier.eval()
+    device = bundle.device
+    correct = 0
+    for start in range(0, len(test), batch_size):
+        x = test.x[start : start + batch_size].to(device)
+        correct += int((net(x).argmax(1).cpu() == test.labels[start : start + batch_size]).sum())
+    return correct / len(test)

@@ -1,0 +1,74 @@
+"""The recipes that build the zoo: one TrainConfig per shipped model.
+
+``swerve zoo build NAME`` trains a recipe from scratch on the CPU and writes the bundle into the package (or
+``--out``); the recipe is stored inside the bundle's config, so every shipped model says how it was made.
+"""
+
+from __future__ import annotations
+
+from swerve.train.config import TrainConfig
+
+_TOY = dict(
+    kind="gan",
+    arch="mlp",
+    latent_dim=2,
+    width=256,
+    d_width=512,
+    depth=3,
+    objective="wgan-gp",
+    gp_weight=0.1,
+    n_critic=5,
+    lr_g=1e-4,
+    lr_d=1e-4,
+    betas=[0.5, 0.9],
+    batch_size=256,
+    ema=0.0,
+    sample_every=1000,
+    checkpoint_every=1000,
+)
+
+RECIPES: dict[str, TrainConfig] = {
+    "fashion-gan": TrainConfig(
+        name="fashion-gan",
+        dataset="fashion-mnist",
+        conditional=True,
+        latent_dim=64,
+        width=32,
+        objective="ns",
+        steps=4000,
+        batch_size=64,
+        ema=0.999,
+    ),
+    "fashion-vae": TrainConfig(
+        name="fashion-vae",
+        kind="vae",
+        dataset="fashion-mnist",
+        latent_dim=16,
+        width=32,
+        vae_sigma=0.15,
+        steps=4000,
+        batch_size=64,
+        lr_g=1e-3,
+    ),
+    "fashion-classifier": TrainConfig(
+        name="fashion-classifier",
+        kind="classifier",
+        dataset="fashion-mnist",
+        width=32,
+        steps=1500,
+        batch_size=128,
+        lr_d=1e-3,
+        sample_every=0,
+    ),
+    "gaussians25-wgangp": TrainConfig(name="gaussians25-wgangp", dataset="gaussians25", steps=3000, **_TOY),
+    "swissroll-wgangp": TrainConfig(name="swissroll-wgangp", dataset="swissroll", steps=3000, **_TOY),
+    "digits-gan": TrainConfig(
+        name="digits-gan",
+        dataset="digits",
+        conditional=True,
+        latent_dim=32,
+        width=32,
+        steps=3000,
+        batch_size=64,
+    ),
+}

@@ -1,0 +1,216 @@
+"""The trainer: every architecture learns, resume is exact, Ctrl-C is clean, bad configs are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+import swerve
+from swerve.data import load_dataset
+from swerve.data.toys import GAUSSIANS25_MODES, GAUSSIANS25_STD
+from swerve.errors import ConfigError, SwerveError
+from swerve.train import TrainConfig, Trainer
+from tests.conftest import blobs
+
+SMALL = dict(batch_size=32, width=8, latent_dim=8, log_every=1, sample_every=0, checkpoint_every=0, seed=1)
+
+
+def _stats(run_dir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+
+
+def _mean(rows, key, first, last):
+    return sum(r[key] for r in rows[first:last]) / (last - first)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(objective="ns", conditional=True),
+        dict(objective="hinge", spectral_norm=True),
+        dict(objective="wgan-gp", n_critic=2, ema=0.0),
+    ],
+    ids=["ns-conditional", "hinge-sn", "wgan-gp"],
+)
+def test_gan_discriminator_learns_to_separate(tmp_path, changes):
+    cfg = TrainConfig(steps=30, lr_d=1e-3, **{**SMALL, **changes})
+    Trainer(cfg, tmp_path, data=blobs(), progress=False).fit()
+    rows = _stats(tmp_path)
+    gap = [r["d_real"] - r["d_fake"] for r in rows]
+    assert sum(gap[-5:]) / 5 > sum(gap[:3]) / 3 + 0.1
+    bundle = swerve.load(tmp_path / "bundle", device="cpu")
+    assert {"generator", "discriminator"} <= set(bundle.networks)
+
+
+def test_mlp_gan_trains_on_points(tmp_path):
+    data = load_dataset("gaussians25", n=2000)
+    cfg = TrainConfig(
+        dataset="gaussians25",
+        arch="mlp",
+        latent_dim=2,
+        width=32,
+        depth=2,
+        objective="wgan-gp",
+        gp_weight=0.1,
+        n_critic=2,
+        ema=0.0,
+        steps=40,
+        batch_size=64,
+        log_every=1,
+        sample_every=0,
+        checkpoint_every=0,
+        lr_d=1e-3,
+    )
+    Trainer(cfg, tmp_path, data=data, progress=False).fit()
+    rows = _stats(tmp_path)
+    assert (
+        _mean(rows, "d_real", 35, 40) - _mean(rows, "d_fake", 35, 40) > rows[0]["d_real"] - rows[0]["d_fake"]
+    )
+
+
+def test_vae_loss_falls(tmp_path):
+    cfg = TrainConfig(kind="vae", steps=40, lr_g=2e-3, **SMALL)
+    Trainer(cfg, tmp_path, data=blobs(), progress=False).fit()
+    rows = _stats(tmp_path)
+    assert _mean(rows, "loss", 35, 40) < 0.7 * _mean(rows, "loss", 0, 5)
+    bundle = swerve.load(tmp_path / "bundle", device="cpu")
+    assert set(bundle.networks) == {"generator", "encoder"}
+
+
+def test_classifier_learns(tmp_path):
+    cfg = TrainConfig(kind="classifier", steps=40, lr_d=3e-3, **SMALL)
+    Trainer(cfg, tmp_path, data=blobs(), progress=False).fit()
+    rows = _stats(tmp_path)
+    assert _mean(rows, "accuracy", 35, 40) > 0.9
+    assert _mean(rows, "loss", 35, 40) < 0.5 * _mean(rows, "loss", 0, 3)
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path):
+    cfg = TrainConfig(steps=20, conditional=True, **{**SMALL, "checkpoint_every": 10})
+    data = blobs()
+    Trainer(cfg, tmp_path / "full", data=data, progress=False).fit()
+    Trainer(cfg.replace(steps=10), tmp_path / "split", data=data, progress=False).fit()
+    Trainer(cfg, tmp_path / "split", resume=True, data=data, progress=False).fit()
+    assert _stats(tmp_path / "full") == [
+        {**row, "seconds": full["seconds"]}
+        for row, full in zip(_stats(tmp_path / "split"), _stats(tmp_path / "full"), strict=True)
+    ]
+    a = (tmp_path / "full" / "bundle" / "generator.safetensors").read_bytes()
+    b = (tmp_path / "split" / "bundle" / "generator.safetensors").read_bytes()
+    assert a == b
+
+
+def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path):
+    cfg = TrainConfig(steps=16, kind="vae", **SMALL)
+    data = blobs()
+    Trainer(cfg, tmp_path / "full", data=data, progress=False).fit()
+
+    def interrupt(record):
+        if record["step"] == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    result = Trainer(cfg, tmp_path / "cut", data=data, progress=False, on_log=interrupt).fit()
+    assert result.interrupted and result.step == 7
+    resumed = Trainer(cfg, tmp_path / "cut", resume=True, data=data, progress=False).fit()
+    assert not resumed.interrupted and resumed.step == 16
+    full, cut = _stats(tmp_path / "full"), _stats(tmp_path / "cut")
+    assert [r["loss"] for r in full] == [r["loss"] for r in cut]
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    cfg = TrainConfig(steps=3, **SMALL)
+    Trainer(cfg, tmp_path, data=blobs(), progress=False).fit()
+    with pytest.raises(ConfigError, match="lr_g=0.0002, now 0.001"):
+        Trainer(cfg.replace(lr_g=1e-3), tmp_path, resume=True, data=blobs(), progress=False)
+    with pytest.raises(SwerveError, match="already holds a run"):
+        Trainer(cfg, tmp_path, data=blobs(), progress=False)
+    # more steps is allowed: that is what resuming is for
+    assert Trainer(cfg.replace(steps=5), tmp_path, resume=True, data=blobs(), progress=False).fit().step == 5
+
+
+def test_resume_without_a_checkpoint(tmp_path):
+    with pytest.raises(SwerveError, match="nothing to resume"):
+        Trainer(TrainConfig(**SMALL), tmp_path, resume=True, data=blobs(), progress=False)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("batch_size", -3, "batch_size must be a positive integer"),
+        ("batch_size", "big", "batch_size must be an integer"),
+        ("lr_g", 0, "lr_g must be positive"),
+        ("objective", "wasserstein", "objective must be one of"),
+        ("ema", 1.5, r"ema must lie in \[0, 1\)"),
+        ("betas", [0.5], "betas must be two numbers"),
+        ("conditional", "yes", "conditional must be true or false"),
+        ("classes", [1, -2], "classes must be a list"),
+    ],
+)
+def test_bad_config_values(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_dict({field: value})
+
+
+def test_config_files(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("kind: vae\nsteps: 12\nlatent_dim: 4\n")
+    assert TrainConfig.from_file(good).steps == 12
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("stepz: 12\n")
+    with pytest.raises(ConfigError, match="unknown config field"):
+        TrainConfig.from_file(typo)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("steps: [1,\n")
+    with pytest.raises(ConfigError, match="not valid"):
+        TrainConfig.from_file(broken)
+    with pytest.raises(ConfigError, match="does not exist"):
+        TrainConfig.from_file(tmp_path / "missing.yaml")
+
+
+def test_data_that_does_not_fit_the_model(tmp_path):
+    points = load_dataset("ring", n=500)
+    with pytest.raises(ConfigError, match="arch 'dcgan' models square images"):
+        Trainer(TrainConfig(**SMALL), tmp_path, data=points, progress=False)
+    with pytest.raises(ConfigError, match="arch 'mlp' models points"):
+        Trainer(TrainConfig(arch="mlp", **SMALL), tmp_path, data=blobs(), progress=False)
+    with pytest.raises(ConfigError, match="image_size 30 is not supported"):
+        Trainer(TrainConfig(**SMALL), tmp_path, data=blobs(size=30), progress=False)
+    assert not (tmp_path / "checkpoint").exists()
+
+
+@pytest.mark.slow
+def test_wgan_gp_covers_the_25_gaussians(tmp_path):
+    """A 2-D WGAN-GP trained from scratch covers at least 20 of the 25 modes (>= 1% of samples each)."""
+    cfg = TrainConfig(
+        dataset="gaussians25",
+        arch="mlp",
+        latent_dim=2,
+        width=128,
+        d_width=128,
+        depth=3,
+        objective="wgan-gp",
+        gp_weight=0.1,
+        n_critic=5,
+        lr_g=1e-3,
+        lr_d=1e-3,
+        betas=[0.5, 0.9],
+        ema=0.0,
+        steps=1200,
+        batch_size=128,
+        log_every=0,
+        sample_every=0,
+        checkpoint_every=0,
+    )
+    data = load_dataset("gaussians25", n=20_000)
+    Trainer(cfg, tmp_path, data=data, progress=False).fit()
+    bundle = swerve.load(tmp_path / "bundle", device="cpu")
+    x = bundle.sample(5000, seed=0).x
+    dist = torch.cdist(x, GAUSSIANS25_MODES)
+    nearest = dist.argmin(1)
+    good = dist.min(1).values < 4 * GAUSSIANS25_STD
+    counts = torch.bincount(nearest[good], minlength=25)
+    assert (counts >= 50).sum() >= 20, counts.tolist()

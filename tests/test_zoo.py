@@ -1,0 +1,99 @@
+"""The shipped zoo: every recipe is built, records how it was made, and the models are good at their job."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import swerve
+from swerve.data import load_dataset
+from swerve.measure import gaussians25_scores, swissroll_scores
+from swerve.zoo import BUNDLES, zoo_names
+from swerve.zoo.recipes import RECIPES
+
+needs_fashion = pytest.mark.skipif(
+    not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir()
+    and not __import__("os").environ.get("SWERVE_FASHION_MNIST"),
+    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
+)
+
+
+def test_every_recipe_is_shipped():
+    assert sorted(RECIPES) == zoo_names()
+
+
+def test_the_zoo_is_small():
+    total = sum(f.stat().st_size for f in BUNDLES.rglob("*") if f.is_file())
+    assert total < 25 * 2**20, f"{total / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_bundle_records_its_recipe(name):
+    bundle = swerve.load(name, device="cpu")
+    assert bundle.training["config"] == RECIPES[name].to_dict()
+    assert bundle.training["steps"] == RECIPES[name].steps
+    assert bundle.history[0]["op"] == "train"
+    if RECIPES[name].kind == "gan":
+        assert "discriminator" in bundle.networks  # loss hacking and DGflow need it
+
+
+@needs_fashion
+@torch.no_grad()
+def test_fashion_gan_makes_the_garments_it_is_asked_for():
+    gan = swerve.load("fashion-gan", device="cpu")
+    classifier = swerve.load("fashion-classifier", device="cpu").classifier
+    samples = gan.sample(1000, seed=0)
+    agreement = (classifier(samples.x).argmax(1) == samples.labels).float().mean().item()
+    assert agreement > 0.8
+    # its discriminator still tells real garments from scrambled ones
+    real = load_dataset("fashion-mnist", split="test").x[:500]
+    labels = torch.arange(500) % 10
+    scrambled = real.flatten(1)[:, torch.randperm(784, generator=torch.Generator().manual_seed(0))].view_as(
+        real
+    )
+    d = gan.discriminator
+    assert d(real, labels).mean() > d(scrambled, labels).mean() + 1.0
+
+
+@needs_fashion
+def test_fashion_classifier_accuracy():
+    bundle = swerve.load("fashion-classifier", device="cpu")
+    test = load_dataset("fashion-mnist", split="test")
+    with torch.no_grad():
+        predicted = bundle.classifier(test.x[:2000]).argmax(1)
+    accuracy = (predicted == test.labels[:2000]).float().mean().item()
+    assert accuracy > 0.88
+    assert bundle.training["test_accuracy"] > 0.88
+
+
+@needs_fashion
+@torch.no_grad()
+def test_fashion_vae_reconstructs_better_than_the_mean_image():
+    vae = swerve.load("fashion-vae", device="cpu")
+    test = load_dataset("fashion-mnist", split="test").x[:500]
+    mu, _ = vae.encoder(test)
+    recon = vae.generator(mu)
+    error = ((recon - test) ** 2).mean()
+    baseline = ((test.mean(0, keepdim=True) - test) ** 2).mean()
+    assert error < 0.3 * baseline
+
+
+def test_gaussians25_model_covers_the_modes():
+    scores = gaussians25_scores(swerve.load("gaussians25-wgangp", device="cpu").sample(5000, seed=0).x)
+    assert scores["modes covered"] >= 20, scores
+
+
+def test_swissroll_model_stays_on_the_roll():
+    scores = swissroll_scores(swerve.load("swissroll-wgangp", device="cpu").sample(5000, seed=0).x)
+    assert scores["% high quality"] > 50, scores
+
+
+@torch.no_grad()
+def test_digits_gan_draws_the_digit_it_is_asked_for():
+    """Nearest class mean in pixel space is a crude classifier, but it tells a 0 from a 1."""
+    gan = swerve.load("digits-gan", device="cpu")
+    real = load_dataset("digits")
+    means = torch.stack([real.x[real.labels == c].mean(0).flatten() for c in range(10)])
+    samples = gan.sample(500, seed=0)
+    nearest = torch.cdist(samples.x.flatten(1), means).argmin(1)
+    assert (nearest == samples.labels).float().mean() > 0.6
