@@ -18,3 +18,11 @@ class BundleError(SwerveError):
 
 class DataError(SwerveError):
     """A dataset that cannot be read or does not fit the model."""
+
+
+def require_positive_ints(owner: object, *names: str) -> None:
+    """Raise ConfigError unless each named attribute of ``owner`` is a positive integer (bools excluded)."""
+    for name in names:
+        value = getattr(owner, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")

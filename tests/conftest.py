@@ -20,8 +20,6 @@ from swerve.models import (
     EncoderConfig,
 )
 
-torch.set_num_threads(2)
-
 
 def tiny_image_bundle(conditional: bool = True, image_size: int = 8) -> Bundle:
     """An untrained conditional DCGAN pair plus encoder and classifier on 8x8 images."""

@@ -85,7 +85,6 @@ def run_demo(
     }
     text = json.dumps(record, indent=2, ensure_ascii=False, default=str)
     write_text_atomic(out_dir / "demo.json", text + "\n")
-    ctx.say(f"wrote {path}")
     return path
 
 

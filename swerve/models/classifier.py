@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from swerve.errors import ConfigError
+from swerve.errors import ConfigError, require_positive_ints
 
 
 @dataclass
@@ -25,10 +25,7 @@ class ClassifierConfig:
     dropout: float = 0.3
 
     def __post_init__(self) -> None:
-        for name in ("image_size", "channels", "num_classes", "width", "feature_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_ints(self, *("image_size", "channels", "num_classes", "width", "feature_dim"))
         if self.image_size < 4:
             raise ConfigError(f"image_size must be at least 4, got {self.image_size}")
         if not 0 <= self.dropout < 1:

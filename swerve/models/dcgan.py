@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from swerve.errors import ConfigError
+from swerve.errors import ConfigError, require_positive_ints
 
 
 @dataclass
@@ -31,10 +31,7 @@ class DCGANConfig:
     norm: str = "batch"  # generator normalisation: "batch" or "none"
 
     def __post_init__(self) -> None:
-        for name in ("image_size", "channels", "latent_dim", "width", "class_embed_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_ints(self, *("image_size", "channels", "latent_dim", "width", "class_embed_dim"))
         if not isinstance(self.num_classes, int) or self.num_classes < 0:
             raise ConfigError(f"num_classes must be a non-negative integer, got {self.num_classes!r}")
         if self.norm not in ("batch", "none"):

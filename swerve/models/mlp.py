@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from swerve.errors import ConfigError
+from swerve.errors import ConfigError, require_positive_ints
 
 
 @dataclass
@@ -23,10 +23,7 @@ class MLPConfig:
     negative_slope: float = 0.0  # ReLU, as in the WGAN-GP toy code: it learns the 25 modes far sooner
 
     def __post_init__(self) -> None:
-        for name in ("in_dim", "out_dim", "hidden", "depth"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_ints(self, *("in_dim", "out_dim", "hidden", "depth"))
 
 
 def _mlp(config: MLPConfig) -> nn.Sequential:

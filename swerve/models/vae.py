@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from swerve.errors import ConfigError
+from swerve.errors import require_positive_ints
 from swerve.models.dcgan import upsamplings
 
 
@@ -23,10 +23,7 @@ class EncoderConfig:
     width: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("image_size", "channels", "latent_dim", "width"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_ints(self, *("image_size", "channels", "latent_dim", "width"))
         upsamplings(self.image_size)
 
 

@@ -8,6 +8,7 @@ here (D steps, then a G step) is what lets divergence methods reuse or replace i
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import partial
 
@@ -34,22 +35,22 @@ from swerve.train.objectives import discriminator_loss, generator_loss, gradient
 Batch = tuple[torch.Tensor, torch.Tensor | None]
 
 
-class Task:
+class Task(ABC):
     """Base: ``networks`` (all trained state), ``optimizers``, one ``step`` and the networks to export."""
 
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     latent: LatentSpec | None = None
 
+    @abstractmethod
     def step(
         self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
     ) -> dict[str, torch.Tensor]:
         """Take training step number ``step`` (counting from 0), drawing data from ``next_batch``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def export(self) -> dict[str, nn.Module]:
         """The networks a bundle keeps, by role."""
-        raise NotImplementedError
 
     def preview(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | None:
         """Samples on fixed latents for the run's progress grids (None when the task makes none)."""

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from swerve.train.config import TrainConfig
 
+# 2-D WGAN-GP, after the WGAN-GP toy protocol (critic iterations, penalty weight 0.1, batch 256, Adam betas
+# (0.5, 0.9)) but with 128-unit ReLU layers and a 10x learning rate, so it converges in minutes on a CPU.
 _TOY = dict(
     kind="gan",
     arch="mlp",
     latent_dim=2,
-    width=256,
-    d_width=512,
+    width=128,
+    d_width=128,
     depth=3,
     objective="wgan-gp",
     gp_weight=0.1,
     n_critic=5,
-    lr_g=1e-4,
-    lr_d=1e-4,
+    lr_g=1e-3,
+    lr_d=1e-3,
     betas=[0.5, 0.9],
     batch_size=256,
     ema=0.0,
@@ -60,8 +62,8 @@ RECIPES: dict[str, TrainConfig] = {
         lr_d=1e-3,
         sample_every=0,
     ),
-    "gaussians25-wgangp": TrainConfig(name="gaussians25-wgangp", dataset="gaussians25", steps=3000, **_TOY),
-    "swissroll-wgangp": TrainConfig(name="swissroll-wgangp", dataset="swissroll", steps=3000, **_TOY),
+    "gaussians25-wgangp": TrainConfig(name="gaussians25-wgangp", dataset="gaussians25", steps=5000, **_TOY),
+    "swissroll-wgangp": TrainConfig(name="swissroll-wgangp", dataset="swissroll", steps=5000, **_TOY),
     "digits-gan": TrainConfig(
         name="digits-gan",
         dataset="digits",
