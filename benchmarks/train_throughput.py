@@ -92,7 +92,7 @@ def plain_rate(cfg: TrainConfig, data, warmup: int) -> float:
         opt_g.step()
         if g_ema is not None:
             update_ema(g_ema, g, ema_decay(cfg.ema, step))
-        float(loss_d), float(loss_g)  # what any loop does to report its losses
+        float(loss_d.detach()), float(loss_g.detach())  # what any loop does to report its losses
     return (cfg.steps - warmup) * bs / (time.perf_counter() - start)
 
 

@@ -108,12 +108,16 @@ def fashion_gan(ctx: DemoContext) -> Section | None:
             table["% classified as the class asked for"] = 100 * agreement
     if "discriminator" in gan.networks:
         table["mean discriminator logit"] = mean_logit(gan, samples.x, samples.labels)
+        real = fashion_test_images(len(samples.x), ctx.seed)
+        if real is not None and list(real[0].shape[1:]) == gan.data.shape:
+            table["… on real test images"] = mean_logit(gan, *real)
     return Section(
         title="The zoo: Fashion-MNIST GAN",
         text=(
             "A GAN trained on small pictures of clothes, asked for one kind of garment per row. Beside it: "
             "how often a separately trained classifier agrees with the kind asked for, and how real the "
-            "GAN's own critic (its discriminator) finds them on average: higher means more convincing."
+            "GAN's own critic (its discriminator) finds them on average, next to what it says of real "
+            "photos: higher means more convincing."
         ),
         figures=[Figure(grid, caption, name="fashion-gan-classes")],
         table=table,
