@@ -238,15 +238,16 @@ def digits(ctx: DemoContext) -> Section | None:
     gan = ctx.bundle("digits-gan")
     if gan is None:
         return None
-    x = gan.sample(64, seed=ctx.seed).x
-    grid = upscale(make_grid(x, nrow=8, value_range=_range(gan)))
+    columns = gan.num_classes or 8  # a conditional model cycles through its classes: one column each
+    x = gan.sample(8 * columns, seed=ctx.seed).x
+    grid = upscale(make_grid(x, nrow=columns, value_range=_range(gan)))
     return Section(
         title="8×8 digits GAN",
         text=(
             "A small GAN trained on the 8×8-pixel handwritten digits that ship with scikit-learn. "
             "Tiny pictures make every experiment fast, so this is the model to try ideas on first."
         ),
-        figures=[Figure(grid, "64 generated digits.", name="digits-gan")],
+        figures=[Figure(grid, f"{len(x)} generated digits.", name="digits-gan")],
         table={
             "generator parameters": sum(p.numel() for p in gan.generator.parameters()),
             "latent dimensions": gan.latent.dim if gan.latent else 0,
