@@ -177,3 +177,14 @@ def test_unreadable_image_in_a_folder_dataset(cli, tmp_path):
     code, _, err = cli("train", *common, "--out", tmp_path / "lenient")
     assert code == 0
     assert swerve.load(tmp_path / "lenient" / "bundle").training["dataset_size"] == 4
+
+
+def test_usage_errors_are_one_line(cli, tiny_bundle):
+    for args, message in [
+        (("sample", tiny_bundle, "--n", "0"), "Invalid value for '--n'"),
+        (("sample", tiny_bundle, "--bogus"), "No such option: --bogus"),
+        (("nosuchcommand",), "No such command"),
+    ]:
+        code, _, err = cli(*args)
+        assert code == 2 and message in err, (args, err)
+        _no_traceback(err)

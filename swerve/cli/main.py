@@ -38,7 +38,12 @@ def main() -> None:
 
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
     except SwerveError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -49,3 +54,16 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        message = exc.format_message()
+        if message:  # no message: the help text was shown, as for a bare `swerve`
+            typer.echo(f"error: {message}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's (and Typer's vendored click's) usage errors: an unknown option, a value out of range, ..."""
+    return hasattr(exc, "format_message") and hasattr(exc, "exit_code") and not isinstance(exc, SwerveError)
