@@ -87,6 +87,22 @@ def test_train_from_a_config_file_then_resume(cli, tmp_path):
     assert code == 2 and "already holds a run" in err
     code, stdout, _ = cli("train", cfg, "--out", out, "--resume", "--steps", 6, "--no-progress", "--json")
     assert code == 0 and json.loads(stdout)["step"] == 6
+    code, stdout, _ = cli(
+        "train",
+        cfg,
+        "--out",
+        tmp_path / "other",
+        "--set",
+        "lr_g=1e-4",
+        "--set",
+        "betas=[0.0, 0.99]",
+        "--steps",
+        1,
+        "--no-progress",
+        "--json",
+    )
+    assert code == 0 and json.loads(stdout)["config"]["lr_g"] == 1e-4
+    assert json.loads(stdout)["config"]["betas"] == [0.0, 0.99]
 
 
 # --- bad input: one line, exit code 2, no traceback, no partial output -----------------------------------

@@ -190,3 +190,13 @@ def test_wgan_gp_covers_the_25_gaussians(tmp_path):
     Trainer(cfg, tmp_path, data=load_dataset("gaussians25", n=20_000), progress=False).fit()
     scores = gaussians25_scores(swerve.load(tmp_path / "bundle", device="cpu").sample(5000, seed=0).x)
     assert scores["modes covered"] >= 20, scores
+
+
+def test_yaml_exponent_numbers_are_numbers(tmp_path):
+    """PyYAML reads 1e-4 as a string; a config that says lr_g: 1e-4 still means the number."""
+    path = tmp_path / "lr.yaml"
+    path.write_text("lr_g: 1e-4\nlr_d: 2.5e-4\n")
+    cfg = TrainConfig.from_file(path)
+    assert cfg.lr_g == 1e-4 and cfg.lr_d == 2.5e-4
+    with pytest.raises(ConfigError, match="lr_g must be a number"):
+        TrainConfig.from_dict({"lr_g": "fast"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -21,7 +22,10 @@ def _parse_overrides(pairs: list[str]) -> dict:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set takes key=value, got {pair!r}")
-        values[key.strip()] = yaml.safe_load(raw)
+        try:
+            values[key.strip()] = json.loads(raw)  # numbers like 1e-4, lists, true/false
+        except json.JSONDecodeError:
+            values[key.strip()] = yaml.safe_load(raw)  # bare words: fashion-mnist, folder:./images
     return values
 
 

@@ -127,7 +127,8 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown config field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
-        return cls(**values)
+        floats = {f.name for f in dataclasses.fields(cls) if f.type == "float"}
+        return cls(**{k: _as_float(v) if k in floats else v for k, v in values.items()})
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
@@ -150,6 +151,16 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _as_float(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-4`` as a string; accept such numbers where a float is expected."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _choice(name: str, value: object, options: tuple) -> None:
