@@ -200,3 +200,13 @@ def test_yaml_exponent_numbers_are_numbers(tmp_path):
     assert cfg.lr_g == 1e-4 and cfg.lr_d == 2.5e-4
     with pytest.raises(ConfigError, match="lr_g must be a number"):
         TrainConfig.from_dict({"lr_g": "fast"})
+
+
+def test_a_kill_between_the_two_renames_keeps_the_previous_checkpoint(tmp_path):
+    """Replacing a checkpoint is two renames; a run killed between them still resumes from the old one."""
+    cfg = TrainConfig(steps=4, **{**SMALL, "checkpoint_every": 2})
+    Trainer(cfg, tmp_path, data=blobs(), progress=False).fit()
+    (tmp_path / "checkpoint").rename(tmp_path / ".checkpoint.old")
+    resumed = Trainer(cfg.replace(steps=6), tmp_path, resume=True, data=blobs(), progress=False)
+    assert resumed.step == 4
+    assert resumed.fit().step == 6
