@@ -70,7 +70,7 @@ class Trainer:
         checkpoint = find_checkpoint(self.run_dir / "checkpoint")
         if checkpoint is not None and not resume:
             raise SwerveError(
-                f"{self.run_dir} already holds a run; pass --resume to continue it or pick another --out"
+                f"{self.run_dir} already holds a run; pass --resume to continue it, or use another directory"
             )
         if resume and checkpoint is None:
             raise SwerveError(f"nothing to resume: {self.run_dir} has no checkpoint")
