@@ -16,7 +16,7 @@ import torch
 
 import swerve
 from swerve.data import load_dataset
-from swerve.measure import gaussians25_scores, swissroll_scores
+from swerve.measure import class_agreement, gaussians25_scores, swissroll_scores
 from swerve.zoo import BUNDLES, zoo_names
 
 
@@ -26,7 +26,7 @@ def card(name: str) -> str:
     if name == "fashion-gan":
         classifier = swerve.load("fashion-classifier", device="cpu").classifier
         s = bundle.sample(1000, seed=0)
-        agree = (classifier(s.x).argmax(1) == s.labels).float().mean().item()
+        agree = class_agreement(classifier, s.x, s.labels)
         test = load_dataset("fashion-mnist", split="test")
         d = bundle.discriminator
         real, fake = d(test.x[:1000], test.labels[:1000]).mean().item(), d(s.x, s.labels).mean().item()
@@ -39,7 +39,7 @@ def card(name: str) -> str:
         return f"reconstruction MSE {mse:.4f} (mean image: {base:.4f})"
     if name == "fashion-classifier":
         test = load_dataset("fashion-mnist", split="test")
-        acc = (bundle.classifier(test.x).argmax(1) == test.labels).float().mean().item()
+        acc = class_agreement(bundle.classifier, test.x, test.labels)
         return f"test accuracy {100 * acc:.1f}%"
     if name.startswith("gaussians25"):
         s = gaussians25_scores(bundle.sample(5000, seed=0).x)

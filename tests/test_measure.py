@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from swerve.data.toys import GAUSSIANS25_MODES, swiss_roll, swiss_roll_curve
-from swerve.measure import gaussians25_scores, swissroll_scores
+from swerve.measure import class_agreement, gaussians25_scores, swissroll_scores
 
 
 def test_gaussians25_scores():
@@ -25,3 +25,15 @@ def test_swissroll_scores():
     real = swiss_roll(2000, seed=0).x
     assert swissroll_scores(real)["% high quality"] > 90
     assert swissroll_scores(torch.rand(2000, 2) * 4 - 2)["% high quality"] < 60
+
+
+def test_class_agreement_counts_argmax_hits_in_batches():
+    net = torch.nn.Linear(3, 3, bias=False)
+    with torch.no_grad():
+        net.weight.copy_(torch.eye(3))
+    x = torch.eye(3).repeat(4, 1)  # row i points at class i % 3
+    labels = torch.arange(12) % 3
+    assert class_agreement(net, x, labels, batch_size=5) == 1.0
+    assert class_agreement(net, x, (labels + 1) % 3, batch_size=5) == 0.0
+    labels[:3] = (labels[:3] + 1) % 3
+    assert class_agreement(net, x, labels, batch_size=5) == 0.75

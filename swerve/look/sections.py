@@ -32,7 +32,7 @@ from swerve.look.plot import scatter_points
 from swerve.look.report import Figure, Section
 from swerve.look.video import save_animation
 from swerve.look.walk import latent_walk
-from swerve.measure import gaussians25_scores, swissroll_scores
+from swerve.measure import class_agreement, gaussians25_scores, swissroll_scores
 from swerve.utils import make_generator
 
 
@@ -102,10 +102,10 @@ def fashion_gan(ctx: DemoContext) -> Section | None:
     caption = f"One row per class, top to bottom: {', '.join(names)}." if names else "Samples."
     table: dict[str, float | int] = {"samples": len(samples.x)}
     classifier = ctx.bundle("fashion-classifier")
-    if classifier is not None and labels is not None:
-        agreement = class_agreement(classifier, samples.x, labels)
-        if agreement is not None:
-            table["% classified as the class asked for"] = 100 * agreement
+    fits = classifier is not None and list(samples.x.shape[1:]) == list(classifier.data.shape)
+    if fits and labels is not None:
+        agreement = class_agreement(classifier.classifier, samples.x, labels)
+        table["% classified as the class asked for"] = 100 * agreement
     if "discriminator" in gan.networks:
         table["mean discriminator logit"] = mean_logit(gan, samples.x, samples.labels)
         real = fashion_test_images(len(samples.x), ctx.seed)
@@ -260,17 +260,6 @@ def digits(ctx: DemoContext) -> Section | None:
 def _range(bundle: Bundle) -> tuple[float, float]:
     lo, hi = bundle.data.range
     return float(lo), float(hi)
-
-
-@torch.no_grad()
-def class_agreement(classifier: Bundle, x: torch.Tensor, labels: torch.Tensor) -> float | None:
-    """Fraction of images ``x`` that ``classifier`` puts in the class ``labels`` asked for (None when the
-    classifier reads images of another shape)."""
-    if list(x.shape[1:]) != list(classifier.data.shape):
-        return None
-    net = classifier.classifier.eval()
-    predicted = net(x.to(classifier.device)).argmax(1).cpu()
-    return (predicted == labels.cpu()).float().mean().item()
 
 
 @torch.no_grad()

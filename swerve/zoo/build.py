@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from swerve.bundle import Bundle
 from swerve.errors import ConfigError
+from swerve.measure import class_agreement
 from swerve.train import Trainer
 from swerve.zoo.recipes import RECIPES
 
@@ -33,16 +32,9 @@ def build(
     return summary
 
 
-@torch.no_grad()
-def test_accuracy(bundle: Bundle, batch_size: int = 1000) -> float:
+def test_accuracy(bundle: Bundle) -> float:
     """Accuracy of the bundle's classifier on its dataset's test split."""
     from swerve.data import load_dataset
 
     test = load_dataset(bundle.data.dataset, split="test")
-    net = bundle.classifier.eval()
-    device = bundle.device
-    correct = 0
-    for start in range(0, len(test), batch_size):
-        x = test.x[start : start + batch_size].to(device)
-        correct += int((net(x).argmax(1).cpu() == test.labels[start : start + batch_size]).sum())
-    return correct / len(test)
+    return class_agreement(bundle.classifier, test.x, test.labels)
