@@ -1,0 +1,140 @@
+"""Taps: read or rewrite the output of a named layer of any ``torch.nn.Module``.
+
+This is the one hook mechanism the rest of swerve stands on. Network bending and the creative decoder
+*write* a layer's output; subset scanning, channel clustering, model rewriting and feature extraction *read*
+it. Layers are addressed by the names ``model.named_modules()`` gives them (``"blocks.1"``, ``"layers.0"``),
+so a tap works on a model swerve has never seen. Every tap is a context manager that removes its hooks on
+exit, even after an exception, which leaves the model bit-exactly as it was.
+
+    with taps.record(G, ["blocks.0", "blocks.1"]) as acts:
+        G(z)
+    acts["blocks.1"]          # the layer's output for every call inside the block, concatenated on dim 0
+
+    with taps.rewrite(G, "blocks.1", lambda out: out * 2):
+        x = G(z)              # as if blocks.1's output had been doubled
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from swerve.errors import ConfigError
+
+OutputFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Every addressable layer of ``model`` in registration order (the root, named ``""``, is left out)."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def find_layer(model: nn.Module, name: str) -> nn.Module:
+    """The submodule called ``name``; a :class:`ConfigError` naming close matches if there is none."""
+    modules = dict(model.named_modules())
+    if name in modules and name:
+        return modules[name]
+    names = layer_names(model)
+    near = [n for n in names if name and (name in n or n in name)][:5]
+    hint = f"; did you mean {', '.join(near)}?" if near else f"; layers are: {', '.join(names[:12])}"
+    if len(names) > 12 and not near:
+        hint += ", ..."
+    raise ConfigError(f"{type(model).__name__} has no layer {name!r}{hint}")
+
+
+def _first_tensor(output: Any, layer: str) -> torch.Tensor:
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise ConfigError(f"layer {layer!r} returns {type(output).__name__}, not a tensor; tap another layer")
+
+
+@contextmanager
+def record(
+    model: nn.Module,
+    layers: Sequence[str],
+    *,
+    detach: bool = True,
+    device: torch.device | str | None = None,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Record the outputs of ``layers`` for every forward call made inside the ``with`` block.
+
+    The yielded dict is filled when the block exits: each layer maps to its outputs concatenated along the
+    batch dimension. ``detach=False`` keeps the graph (for losses on activations); ``device="cpu"`` moves
+    each chunk off the accelerator as it is made, so long runs keep accelerator memory bounded.
+    """
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    result: dict[str, torch.Tensor] = {}
+
+    def hook_for(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            out = _first_tensor(output, name)
+            out = out.detach() if detach else out
+            chunks[name].append(out if device is None else out.to(device))
+
+        return hook
+
+    with ExitStack() as stack:
+        for name in layers:
+            handle = find_layer(model, name).register_forward_hook(hook_for(name))
+            stack.callback(handle.remove)
+        yield result
+    for name, parts in chunks.items():
+        if parts:
+            result[name] = torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+@contextmanager
+def rewrite(model: nn.Module, layer: str, fn: OutputFn) -> Iterator[None]:
+    """Replace ``layer``'s output by ``fn(output)`` for every forward call inside the ``with`` block.
+
+    Several rewrites may be nested, on the same layer or others; on one layer they apply in the order they
+    were entered. ``fn`` must keep the output's shape unless the layers after it accept the new one.
+    """
+
+    def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
+        if isinstance(output, torch.Tensor):
+            return fn(output)
+        if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+            return (fn(output[0]), *output[1:])
+        raise ConfigError(f"layer {layer!r} returns {type(output).__name__}, not a tensor; tap another layer")
+
+    handle = find_layer(model, layer).register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@torch.no_grad()
+def output_shapes(model: nn.Module, *inputs: Any, **kwargs: Any) -> dict[str, tuple[int, ...]]:
+    """Run ``model(*inputs, **kwargs)`` once and return each layer's output shape (batch dim included).
+
+    Layers that do not run in that call, or return something other than a tensor, are left out.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = []
+
+    def hook_for(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            if isinstance(output, torch.Tensor):
+                shapes[name] = tuple(output.shape)
+            elif isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+                shapes[name] = tuple(output[0].shape)
+
+        return hook
+
+    try:
+        for name, module in model.named_modules():
+            if name:
+                handles.append(module.register_forward_hook(hook_for(name)))
+        model(*inputs, **kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: shapes[name] for name in layer_names(model) if name in shapes}
