@@ -16,6 +16,7 @@ card. For example::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +79,15 @@ def section(name: str, order: int = 100) -> Callable[[SectionFn], SectionFn]:
     return register
 
 
+# Modules that register more sections: each method's section lives beside the method's own report code,
+# one module per survey category, and is imported here when the demo runs.
+SECTION_MODULES: tuple[str, ...] = ()
+
+
 def ordered_sections() -> list[tuple[str, SectionFn]]:
-    """The registered sections by ascending order (then name)."""
+    """The registered sections, these and those of ``SECTION_MODULES``, by ascending order, then name."""
+    for module in SECTION_MODULES:
+        importlib.import_module(module)
     return sorted(SECTIONS.items(), key=lambda item: (ORDER.get(item[0], 100), item[0]))
 
 
