@@ -1,0 +1,77 @@
+"""``swerve studio``: serve the browser studio on this machine."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import typer
+
+from swerve.cli.main import app, emit
+from swerve.errors import ConfigError
+
+
+@app.command()
+def studio(
+    bundle_name: str = typer.Argument(
+        None, metavar="[BUNDLE]", help="Model to open first (zoo name or directory)."
+    ),
+    allow: list[Path] = typer.Option(
+        [], "--allow", help="A directory whose bundles the page may open (repeat for several)."
+    ),
+    out: Path = typer.Option(Path("studio-out"), help="Where kept pictures, recipes and videos are written."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (keep 127.0.0.1 unless you mean it)."),
+    port: int = typer.Option(8765, min=0, max=65535, help="Port to listen on (0 picks a free one)."),
+    device: str = typer.Option("cpu", help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the address as JSON before serving."),
+) -> None:
+    """Start the studio: pick a model, explore its latents, bend and blend it live, keep what you make."""
+    try:
+        import uvicorn
+
+        from swerve.studio.app import LOCAL_HOSTS, create_app
+    except ImportError as exc:
+        missing = f"{exc.name} is missing"
+        raise ConfigError(f"the studio needs its extra: pip install 'swerve[studio]' ({missing})") from None
+    from swerve.studio.engine import Studio
+    from swerve.studio.models import Models
+
+    roots = [p for p in allow]
+    start = None
+    if bundle_name is not None:
+        given = Path(bundle_name)
+        if given.is_dir():  # naming a bundle on the command line allows it
+            roots.append(given)
+            start = str(given.resolve())
+        else:
+            start = bundle_name
+    models = Models(roots, device=device)
+    if start is not None:
+        start = models.resolve(start)
+    engine = Studio(models, out, start_model=start)
+    hosts = LOCAL_HOSTS if host in LOCAL_HOSTS else [*LOCAL_HOSTS, host]
+    sock = _listen(host, port)
+    config = uvicorn.Config(create_app(engine, hosts), log_level="warning")
+    server = uvicorn.Server(config)
+    shown = f"[{host}]" if ":" in host else host
+    address = f"http://{shown}:{sock.getsockname()[1]}/"
+    emit(
+        {"url": address, "allowed": [str(r) for r in models.roots], "out": str(out), "model": start},
+        as_json,
+        f"swerve studio at {address}  (Ctrl-C stops it; kept files go to {out})",
+    )
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket, so a busy port is one clear line and port 0 prints the port it got."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    return sock

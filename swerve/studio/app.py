@@ -1,0 +1,234 @@
+"""The studio's HTTP API and page: thin routes over :class:`swerve.studio.engine.Studio`.
+
+Every request body is read with a size bound and checked against :mod:`swerve.studio.schema`; every refusal
+is a 4xx JSON ``{"error": "..."}`` with one clear line, never a traceback. Requests must name this machine as
+their host (no DNS rebinding) and send JSON (or raw recipe bytes) with its own content type, which a page on
+another site cannot do without a CORS preflight that this server never grants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from swerve.errors import SwerveError
+from swerve.studio.engine import Studio, png_bytes
+from swerve.studio.jobs import Busy
+from swerve.studio.models import Forbidden
+from swerve.studio.recipe import parse_recipe_bytes
+from swerve.studio.schema import DirectionsIn, ExportIn, GridIn, StateIn
+
+STATIC = Path(__file__).parent / "static"
+MAX_JSON = 256 * 1024  # a page state with 32 bends and an explicit latent fits many times over
+MAX_UPLOAD = 4 * 1024 * 1024  # a kept PNG with its recipe inside is well under this
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Refused(Exception):
+    """A request the studio refuses, with its HTTP status and one-line reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def read_body(request: Request, limit: int, kinds: tuple[str, ...]) -> bytes:
+    """The request body, refused when its content type is not one of ``kinds`` or it exceeds ``limit``."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in kinds:
+        raise Refused(415, f"send the body as {' or '.join(kinds)} (got {kind or 'no content type'})")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise Refused(413, f"request body too large: the limit is {limit:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refused(413, f"request body too large: the limit is {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse(request: Request, model: type[M]) -> M:
+    raw = await read_body(request, MAX_JSON, ("application/json",))
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise Refused(422, describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """Pydantic's errors as one line: ``field.path: what is wrong; ...``."""
+    parts = []
+    for error in exc.errors()[:3]:
+        if error["type"] == "json_invalid":
+            return f"malformed JSON: {error.get('ctx', {}).get('error', error['msg'])}"
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    more = len(exc.errors()) - 3
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The FastAPI application serving ``studio``'s page and API."""
+    app = FastAPI(title="swerve studio", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOCAL_HOSTS)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(SwerveError)
+    async def user_error(request: Request, exc: SwerveError) -> JSONResponse:
+        status = 403 if isinstance(exc, Forbidden) else 409 if isinstance(exc, Busy) else 400
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_query(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]]
+        return JSONResponse({"error": "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+
+    @app.get("/")
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/models")
+    async def models() -> dict[str, Any]:
+        listing = await run_in_threadpool(studio.models.listing)
+        return {"models": listing, "start": studio.start_model}
+
+    @app.get("/api/model")
+    async def model(id: str) -> dict[str, Any]:
+        return await run_in_threadpool(studio.info, id)
+
+    @app.post("/api/render")
+    async def render(request: Request) -> Response:
+        state = await parse(request, StateIn)
+        picture, _ = await run_in_threadpool(studio.picture, state)
+        return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.post("/api/grid")
+    async def grid(request: Request) -> Response:
+        body = await parse(request, GridIn)
+        picture = await run_in_threadpool(studio.grid, body.state, body.n)
+        return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.post("/api/recipe")
+    async def recipe(request: Request) -> dict[str, Any]:
+        state = await parse(request, StateIn)
+        made = await run_in_threadpool(studio.recipe, state)
+        return made.to_dict()
+
+    @app.post("/api/directions")
+    async def directions(request: Request) -> dict[str, Any]:
+        body = await parse(request, DirectionsIn)
+        found = await run_in_threadpool(studio.directions, body.model, body.layer, body.k)
+        return {"layer": found.layer, "explained": found.explained.tolist(), "k": len(found.sigma)}
+
+    @app.post("/api/keep")
+    async def keep(request: Request) -> dict[str, Any]:
+        state = await parse(request, StateIn)
+        return await run_in_threadpool(studio.keep, state)
+
+    @app.get("/api/files/{name}")
+    async def files(name: str) -> FileResponse:
+        try:
+            path = studio.kept_file(name)
+        except FileNotFoundError:
+            raise Refused(404, f"no kept file {name}") from None
+        return FileResponse(path, filename=name)
+
+    @app.post("/api/load")
+    async def load_recipe(request: Request) -> dict[str, Any]:
+        """A recipe uploaded as JSON or as a kept PNG; answers the page state that shows it again."""
+        raw = await read_body(request, MAX_UPLOAD, ("application/octet-stream", "image/png"))
+        recipe = parse_recipe_bytes(raw)
+        state = recipe.studio or {
+            "model": recipe.bundle,
+            "latent": {"seed": recipe.seed or 0, "z": recipe.z},
+            "label": recipe.label,
+            "bends": recipe.bends,
+            "blend": recipe.blend,
+        }
+        if recipe.offsets and not recipe.studio:
+            raise Refused(422, "this recipe has layer offsets but no studio state to show them with")
+        try:
+            checked = StateIn.model_validate(state)
+        except ValidationError as exc:
+            raise Refused(422, f"the recipe's state is not valid: {describe(exc)}") from None
+        await run_in_threadpool(studio.recipe, checked)  # refuse models outside the allowed roots now
+        return {"state": checked.model_dump(by_alias=True), "recipe": recipe.to_dict()}
+
+    @app.post("/api/jobs")
+    async def start_job(request: Request) -> dict[str, Any]:
+        body = await parse(request, ExportIn)
+        job = await run_in_threadpool(studio.export, body)
+        return job.snapshot()
+
+    @app.get("/api/jobs")
+    async def list_jobs() -> dict[str, Any]:
+        return {"jobs": [job.snapshot() for job in studio.jobs.all()]}
+
+    def find_job(job_id: str):  # noqa: ANN202
+        job = studio.jobs.get(job_id)
+        if job is None:
+            raise Refused(404, f"no job {job_id}")
+        return job
+
+    @app.get("/api/jobs/{job_id}")
+    async def job_status(job_id: str) -> dict[str, Any]:
+        job = find_job(job_id)
+        return {**job.snapshot(), "result": job.result}
+
+    @app.post("/api/jobs/{job_id}/cancel")
+    async def cancel_job(job_id: str) -> dict[str, Any]:
+        job = find_job(job_id)
+        job.cancel()
+        return job.snapshot()
+
+    @app.get("/api/jobs/{job_id}/events")
+    async def job_events(job_id: str) -> StreamingResponse:
+        job = find_job(job_id)
+
+        async def stream() -> AsyncIterator[str]:
+            seen = -1
+            while True:
+                version = await run_in_threadpool(job.wait_change, seen, 10.0)
+                if version == seen:
+                    yield ": still working\n\n"  # a comment keeps proxies and the browser from timing out
+                    continue
+                seen = version
+                snapshot = {**job.snapshot(), "result": job.result}
+                yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
+                if job.finished:
+                    return
+                await asyncio.sleep(0.05)  # at most 20 events a second
+
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    return app

@@ -1,0 +1,311 @@
+"""The studio's work, without the web: turn what the page shows into a recipe, a picture, a file or a job.
+
+Every picture goes through :func:`swerve.studio.recipe.draw` on the recipe made by :meth:`Studio.recipe`, so
+what the page shows is exactly what a kept recipe reproduces through the Python API.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from swerve import taps
+from swerve.bundle import Bundle
+from swerve.errors import ConfigError
+from swerve.look.grid import make_grid, upscale
+from swerve.look.video import save_animation
+from swerve.look.walk import walk_latents
+from swerve.studio import explore
+from swerve.studio.jobs import Job, Jobs, Progress
+from swerve.studio.models import Models
+from swerve.studio.recipe import Recipe, draw, offset_entry, recipe_generator, to_picture, write_recipe
+from swerve.studio.schema import ExportIn, LatentIn, StateIn
+from swerve.utils import make_generator, write_text_atomic
+
+KEEP_NAME = re.compile(r"^[a-z0-9-]+\.(png|json|gif|mp4)$")
+
+
+class Studio:
+    """Models, caches and background jobs of one studio server; ``out_dir`` receives what the user keeps."""
+
+    def __init__(self, models: Models, out_dir: str | Path, start_model: str | None = None) -> None:
+        self.models = models
+        self.out_dir = Path(out_dir)
+        self.start_model = start_model
+        self.jobs = Jobs()
+        self._directions: OrderedDict[tuple, explore.Directions] = OrderedDict()
+        self._blends: OrderedDict[str, Bundle] = OrderedDict()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._kept = 0
+
+    # --- models ----------------------------------------------------------------------------------------
+    def lock(self, model_id: str) -> threading.Lock:
+        """One lock per model: taps hooks live on the shared module, so one forward pass at a time."""
+        with self._guard:
+            return self._locks.setdefault(model_id, threading.Lock())
+
+    def info(self, model_id: str) -> dict[str, Any]:
+        """What the page needs to build its controls for a model: layers, classes, transforms, partners."""
+        key = self.models.resolve(model_id)
+        bundle = self.models.get(key)
+        if bundle.latent is None or not bundle.data.is_image:
+            raise ConfigError(f"{bundle.name} is not an image generator; the studio draws image generators")
+        layers = self.layers(key, bundle)
+        listing = self.models.listing()
+        own = next((m["generator"] for m in listing if m["id"] == key), None)
+        partners = [m["id"] for m in listing if m["id"] != key and m["usable"] and m["generator"] == own]
+        return {
+            "id": key,
+            "name": bundle.name,
+            "shape": bundle.data.shape,
+            "latent_dim": bundle.latent.dim,
+            "classes": bundle.data.classes[: bundle.num_classes] if bundle.num_classes else [],
+            "layers": layers,
+            "transforms": transforms_table(),
+            "blend_partners": partners,
+            "has_clusters": sorted((bundle.extra.get("clusters") or {}).keys()),
+        }
+
+    def layers(self, model_id: str, bundle: Bundle) -> list[dict[str, Any]]:
+        """Layers whose output is a feature map or vector: name, shape (one sample), channels."""
+        z = explore.seed_latent(bundle, 0)
+        y = torch.zeros(1, dtype=torch.long) if bundle.num_classes else None
+        with self.lock(model_id):
+            bundle.generator.eval()
+            args = (z,) if y is None else (z, y)
+            shapes = taps.output_shapes(bundle.generator, *args)
+        return [
+            {"name": name, "shape": list(shape[1:]), "channels": shape[1]}
+            for name, shape in shapes.items()
+            if len(shape) in (2, 4)
+        ]
+
+    # --- recipes and pictures --------------------------------------------------------------------------
+    def directions(self, model_id: str, layer: str, k: int = 8) -> explore.Directions:
+        """GANSpace directions of ``layer`` (computed once per model, layer and k)."""
+        key = (self.models.resolve(model_id), layer, k)
+        with self._guard:
+            if key in self._directions:
+                return self._directions[key]
+        bundle = self.models.get(key[0])
+        with self.lock(key[0]):
+            found = explore.principal_directions(bundle, layer, k=k)
+        with self._guard:
+            self._directions[key] = found
+            while len(self._directions) > 16:
+                self._directions.popitem(last=False)
+        return found
+
+    def recipe(self, state: StateIn) -> Recipe:
+        """The recipe for what the page shows (every reference checked, every edit resolved to numbers)."""
+        model_id = self.models.resolve(state.model)
+        bundle = self.models.get(model_id)
+        if bundle.latent is None or not bundle.data.is_image:
+            raise ConfigError(f"{bundle.name} is not an image generator; the studio draws image generators")
+        latent = state.latent
+        if latent.z is not None:
+            if len(latent.z) != bundle.latent.dim:
+                raise ConfigError(
+                    f"latent.z has {len(latent.z)} numbers; {bundle.name} reads {bundle.latent.dim}"
+                )
+            z = torch.tensor(latent.z, dtype=torch.float32).unsqueeze(0)
+        elif latent.toward is not None:
+            z = explore.between(bundle, latent.seed, latent.toward, latent.t)
+        else:
+            z = explore.seed_latent(bundle, latent.seed)
+        if state.label is not None and state.label >= max(bundle.num_classes, 1):
+            raise ConfigError(
+                f"label {state.label} is out of range: {bundle.name} has {bundle.num_classes} classes"
+            )
+        offsets = []
+        if state.pca is not None and any(state.pca.amounts):
+            found = self.directions(model_id, state.pca.layer, state.pca.k)
+            if state.pca.apply == "latent":
+                z = z + explore.latent_offset(found, state.pca.amounts)
+            else:
+                offsets.append(offset_entry(found.layer, explore.layer_offset(found, state.pca.amounts)))
+        bends = self.check_bends(bundle, state.bends)
+        blend = None
+        if state.blend is not None:
+            other = self.models.resolve(state.blend.with_)
+            schedule = state.blend.schedule.model_dump() if state.blend.schedule else None
+            blend = {"with": other, "alpha": state.blend.alpha, "schedule": schedule}
+        return Recipe(
+            bundle=model_id,
+            z=z[0].tolist(),
+            label=state.label if bundle.num_classes else None,
+            seed=latent.seed if latent.z is None else None,
+            offsets=offsets,
+            bends=bends,
+            blend=blend,
+            studio=state.model_dump(by_alias=True),
+        )
+
+    def check_bends(self, bundle: Bundle, bends: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Bends parsed by the bending API (unknown transforms, parameters, ranges refused), layers
+        checked."""
+        if not bends:
+            return []
+        from swerve.diverge.bend import parse_bends
+
+        parsed = parse_bends(bends)
+        for bend in parsed:
+            taps.find_layer(bundle.generator, bend.layer)
+        return [bend.to_dict() for bend in parsed]
+
+    def bundle_for(self, recipe: Recipe) -> Bundle:
+        """The bundle a recipe draws with; blends are cached (moving a bend slider must not re-blend)."""
+        if not recipe.blend:
+            return self.models.get(recipe.bundle)
+        key = json.dumps([recipe.bundle, recipe.blend], sort_keys=True)
+        with self._guard:
+            if key in self._blends:
+                return self._blends[key]
+        blended = recipe_generator(recipe, loader=self.models.get)
+        with self._guard:
+            self._blends[key] = blended
+            while len(self._blends) > 2:
+                self._blends.popitem(last=False)
+        return blended
+
+    def draw(self, recipe: Recipe, z: torch.Tensor | None = None, labels: Any = None) -> torch.Tensor:
+        bundle = self.bundle_for(recipe)
+        with self.lock(recipe.bundle):
+            return draw(bundle, recipe, z=z, labels=labels)
+
+    def picture(self, state: StateIn) -> tuple[Image.Image, Recipe]:
+        recipe = self.recipe(state)
+        bundle = self.models.get(recipe.bundle)
+        return to_picture(self.draw(recipe), bundle), recipe
+
+    def grid(self, state: StateIn, n: int) -> Image.Image:
+        """``n`` pictures with seeds ``seed, seed + 1, ...`` and everything else as on the page."""
+        recipe = self.recipe(state.model_copy(update={"latent": LatentIn(seed=state.latent.seed)}))
+        bundle = self.models.get(recipe.bundle)
+        seed = state.latent.seed
+        z = torch.cat([explore.seed_latent(bundle, seed + i) for i in range(n)])
+        shift = z[0] - torch.tensor(recipe.z)  # sliders moved the latent: move every tile alike
+        x = self.draw(recipe, z=z - shift)
+        return make_grid(x, nrow=int(n**0.5 + 0.999), padding=1, value_range=tuple(bundle.data.range))
+
+    def keep(self, state: StateIn) -> dict[str, Any]:
+        """Write the picture (with its recipe inside) and the recipe JSON to the output directory."""
+        picture, recipe = self.picture(state)
+        with self._guard:
+            self._kept += 1
+            stem = _free_stem(self.out_dir, "keep", self._kept)
+        png, js = write_recipe(recipe, upscale(picture, 256), self.out_dir / f"{stem}.png")
+        return {"png": png.name, "json": js.name, "recipe": recipe.to_dict()}
+
+    def kept_file(self, name: str) -> Path:
+        """A file the studio wrote, by bare name only (no paths, so nothing else is reachable)."""
+        if not KEEP_NAME.match(name):
+            raise ConfigError(f"{name!r} is not a file name the studio writes")
+        path = self.out_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(name)
+        return path
+
+    # --- exports ---------------------------------------------------------------------------------------
+    def export(self, request: ExportIn) -> Job:
+        """Start a walk or sweep video in the background; one job per model at a time."""
+        recipe = self.recipe(request.state)
+        bundle = self.models.get(recipe.bundle)
+        if request.kind == "walk":
+            frames = self._walk_latents(bundle, recipe, request)
+            make = lambda i: (frames[i : i + 1], recipe)  # noqa: E731
+        else:
+            make = self._sweep_maker(request)
+        with self._guard:
+            self._kept += 1
+            stem = _free_stem(self.out_dir, request.kind, self._kept)
+        out = self.out_dir / f"{stem}.{request.format}"
+        recipe_copy = recipe.to_dict()
+
+        def work(progress: Progress) -> dict[str, Any]:
+            images = []
+            for i in range(request.frames):
+                progress(i, request.frames, f"frame {i + 1} of {request.frames}")
+                z, frame_recipe = make(i)
+                x = self.draw(frame_recipe, z=z)
+                images.append(upscale(to_picture(x, bundle), 128))
+            progress(request.frames, request.frames, "encoding")
+            save_animation(images, out, fps=request.fps)
+            record = {"export": request.model_dump(by_alias=True), "recipe": recipe_copy}
+            write_text_atomic(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
+            return {"file": out.name}
+
+        return self.jobs.start(recipe.bundle, request.kind, work)
+
+    def _walk_latents(self, bundle: Bundle, recipe: Recipe, request: ExportIn) -> torch.Tensor:
+        gen = make_generator(request.state.latent.seed + 1)
+        stops = torch.cat([torch.tensor([recipe.z]), bundle.latent.sample(request.points - 1, gen)])
+        per_leg = max(1, request.frames // request.points)
+        latents = walk_latents(stops.unsqueeze(1), per_leg)[:, 0]
+        return torch.cat([latents, latents[: max(0, request.frames - len(latents))]])[: request.frames]
+
+    def _sweep_maker(self, request: ExportIn):  # noqa: ANN202
+        sweep = request.sweep
+        if sweep is None:
+            raise ConfigError("a sweep export needs 'sweep': what to vary, from low to high")
+        values = torch.linspace(sweep.low, sweep.high, request.frames).tolist()
+        state = request.state
+        recipes = []
+        for value in values:
+            if sweep.target == "pca":
+                if state.pca is None:
+                    raise ConfigError("a principal-direction sweep needs the PCA sliders on (pick a layer)")
+                amounts = list(state.pca.amounts) + [0.0] * (sweep.index + 1 - len(state.pca.amounts))
+                amounts[sweep.index] = value
+                changed = state.model_copy(update={"pca": state.pca.model_copy(update={"amounts": amounts})})
+            elif sweep.target == "bend":
+                if sweep.bend >= len(state.bends):
+                    raise ConfigError(f"bend {sweep.bend} does not exist (there are {len(state.bends)})")
+                bends = [dict(b) for b in state.bends]
+                bends[sweep.bend] = {**bends[sweep.bend], "params": {**bends[sweep.bend].get("params", {})}}
+                bends[sweep.bend]["params"][sweep.param] = value
+                changed = state.model_copy(update={"bends": bends})
+            else:
+                if state.blend is None:
+                    raise ConfigError("a blend sweep needs a blend partner")
+                changed = state.model_copy(update={"blend": state.blend.model_copy(update={"alpha": value})})
+            recipes.append(self.recipe(changed))  # every frame checked before the job starts
+        return lambda i: (None, recipes[i])
+
+
+def transforms_table() -> list[dict[str, Any]]:
+    """The bending API's transforms with their parameters, for the page to build sliders from."""
+    try:
+        from swerve.diverge.bend import TRANSFORMS
+    except ImportError:
+        return []
+    table = []
+    for name, transform in TRANSFORMS.items():
+        params = {
+            key: {"default": p.default, "low": p.low, "high": p.high, "kind": p.kind}
+            for key, p in transform.params.items()
+        }
+        table.append({"name": name, "params": params, "pointwise": transform.pointwise})
+    return table
+
+
+def _free_stem(directory: Path, prefix: str, start: int) -> str:
+    number = start
+    while any((directory / f"{prefix}-{number:04d}.{ext}").exists() for ext in ("png", "gif", "mp4")):
+        number += 1
+    return f"{prefix}-{number:04d}"
+
+
+def png_bytes(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,244 @@
+"""Recipes: everything that makes one studio image, so it can be made again bit for bit.
+
+A recipe names the bundle (a zoo name or a bundle directory), the latent vector, the class, the feature-space
+offsets that principal-direction sliders added at intermediate layers, the network bends, and the blend with
+a second model. It is stored as JSON beside the PNG and inside it (a ``swerve-recipe`` text chunk), so a kept
+picture carries its own recipe::
+
+    from swerve.studio.recipe import read_recipe, render_recipe
+    recipe = read_recipe("keep/0001.png")        # or the .json beside it
+    x = render_recipe(recipe)                    # 1 x C x H x W, the pixels the studio showed
+
+This module needs neither FastAPI nor a browser: it is the Python API the studio is a thin layer over.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, PngImagePlugin
+
+from swerve import taps
+from swerve.bundle import Bundle, load
+from swerve.errors import ConfigError
+from swerve.look.grid import to_uint8
+from swerve.utils import atomic_path, write_text_atomic
+
+FORMAT = "swerve-recipe"
+FORMAT_VERSION = 1
+PNG_KEY = "swerve-recipe"
+
+
+@dataclass
+class Recipe:
+    """One image: ``bundle`` + latent ``z`` (+ ``label``), layer ``offsets``, ``bends`` and ``blend``.
+
+    ``offsets`` are ``{"layer", "shape", "float32"}`` dicts: a tensor (base64 of little-endian float32) added
+    to that layer's output. ``blend`` is ``{"with": bundle, "alpha": a, "schedule": {...} | None}``.
+    ``seed`` says where ``z`` came from and ``studio`` holds the page's control positions; neither changes
+    the pixels.
+    """
+
+    bundle: str
+    z: list[float]
+    label: int | None = None
+    seed: int | None = None
+    offsets: list[dict[str, Any]] = field(default_factory=list)
+    bends: list[dict[str, Any]] = field(default_factory=list)
+    blend: dict[str, Any] | None = None
+    studio: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Recipe:
+        """Check and build a recipe from parsed JSON; a :class:`ConfigError` names what is wrong."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ConfigError(f"not a swerve recipe (no 'format': '{FORMAT}')")
+        if int(data.get("format_version", 0)) > FORMAT_VERSION:
+            raise ConfigError(f"recipe format {data['format_version']} is newer than this swerve reads")
+        fields = {k: v for k, v in data.items() if k not in ("format", "format_version")}
+        unknown = sorted(set(fields) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"unknown recipe field(s): {', '.join(unknown)}")
+        try:
+            recipe = cls(**fields)
+        except TypeError as exc:
+            raise ConfigError(f"recipe is missing a field: {exc}") from None
+        if not isinstance(recipe.bundle, str) or not recipe.bundle:
+            raise ConfigError("recipe 'bundle' must name a bundle")
+        if not isinstance(recipe.z, list) or not all(isinstance(v, (int, float)) for v in recipe.z):
+            raise ConfigError("recipe 'z' must be a list of numbers")
+        if recipe.label is not None and not isinstance(recipe.label, int):
+            raise ConfigError(f"recipe 'label' must be an integer, got {recipe.label!r}")
+        for key in ("offsets", "bends"):
+            value = getattr(recipe, key)
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise ConfigError(f"recipe '{key}' must be a list of objects")
+        if recipe.blend is not None and not isinstance(recipe.blend, dict):
+            raise ConfigError("recipe 'blend' must be an object or null")
+        return recipe
+
+
+# --- tensors in JSON ---------------------------------------------------------------------------------------
+def encode_tensor(t: torch.Tensor) -> str:
+    """A float32 tensor as base64 text (exact, unlike decimal printing of long vectors)."""
+    return base64.b64encode(t.detach().float().cpu().contiguous().numpy().astype("<f4").tobytes()).decode()
+
+
+def decode_tensor(text: str, shape: list[int]) -> torch.Tensor:
+    """The inverse of :func:`encode_tensor`; a :class:`ConfigError` if the size does not fit ``shape``."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (ValueError, TypeError):
+        raise ConfigError("an offset's float32 data is not valid base64") from None
+    numel = 1
+    for s in shape:
+        numel *= int(s)
+    if len(raw) != 4 * numel:
+        raise ConfigError(f"an offset holds {len(raw) // 4} numbers but its shape {shape} needs {numel}")
+    return torch.frombuffer(bytearray(raw), dtype=torch.float32).reshape(shape)
+
+
+def offset_entry(layer: str, offset: torch.Tensor) -> dict[str, Any]:
+    """A recipe ``offsets`` entry adding ``offset`` (one sample's shape) to ``layer``'s output."""
+    return {"layer": layer, "shape": list(offset.shape), "float32": encode_tensor(offset)}
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+def recipe_generator(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> Bundle:
+    """The bundle a recipe draws with: its ``bundle``, blended with ``blend["with"]`` when it has a blend."""
+    bundle = loader(recipe.bundle)
+    if not recipe.blend:
+        return bundle
+    from swerve.diverge.blend import blend_bundles, resolution_schedule
+
+    other = loader(str(recipe.blend.get("with", "")))
+    alpha = float(recipe.blend.get("alpha", 0.5))
+    schedule = recipe.blend.get("schedule")
+    if schedule:
+        names = [name for name, _ in bundle.generator.named_parameters()]
+        kwargs = {k: schedule[k] for k in ("pivot", "width", "hard") if k in schedule}
+        return blend_bundles(bundle, other, alpha=resolution_schedule(names, **kwargs))
+    return blend_bundles(bundle, other, alpha=alpha)
+
+
+@contextmanager
+def edits(generator: torch.nn.Module, recipe: Recipe, clusters: dict | None = None) -> Iterator[None]:
+    """Apply the recipe's layer offsets, then its bends, to ``generator`` for the ``with`` block."""
+    with ExitStack() as stack:
+        for entry in recipe.offsets:
+            shift = decode_tensor(entry["float32"], entry["shape"]).to(_device(generator))
+            stack.enter_context(taps.rewrite(generator, entry["layer"], _adder(shift)))
+        if recipe.bends:
+            from swerve.diverge.bend import apply_bends, parse_bends
+
+            stack.enter_context(apply_bends(generator, parse_bends(recipe.bends), clusters=clusters))
+        yield
+
+
+def _adder(shift: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    def add(out: torch.Tensor) -> torch.Tensor:
+        if out.shape[1:] != shift.shape:
+            raise ConfigError(f"an offset of shape {list(shift.shape)} does not fit output {list(out.shape)}")
+        return out + shift
+
+    return add
+
+
+def _device(module: torch.nn.Module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def draw(bundle: Bundle, recipe: Recipe, z: torch.Tensor | None = None, labels: Any = None) -> torch.Tensor:
+    """Run ``bundle``'s generator on ``z`` (default: the recipe's latent) with the recipe's edits.
+
+    ``bundle`` must already be the recipe's (blended) bundle, see :func:`recipe_generator`.
+    """
+    if bundle.latent is None:
+        raise ConfigError(f"bundle {bundle.name} has no latent space")
+    if z is None:
+        z = torch.tensor(recipe.z, dtype=torch.float32).unsqueeze(0)
+    if z.shape[-1] != bundle.latent.dim:
+        raise ConfigError(f"the latent has {z.shape[-1]} numbers but {bundle.name} reads {bundle.latent.dim}")
+    if labels is None and bundle.num_classes:
+        labels = 0 if recipe.label is None else recipe.label
+    clusters = _clusters(bundle)
+    with edits(bundle.generator, recipe, clusters):
+        return bundle.sample(len(z), z=z, labels=labels, seed=recipe.seed or 0).x
+
+
+def _clusters(bundle: Bundle) -> dict[str, torch.Tensor] | None:
+    stored = bundle.extra.get("clusters")
+    if not stored:
+        return None
+    return {layer: torch.as_tensor(ids, dtype=torch.long) for layer, ids in stored.items()}
+
+
+def render_recipe(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> torch.Tensor:
+    """The image of ``recipe`` (1 x C x H x W in the bundle's value range), made from scratch."""
+    bundle = recipe_generator(recipe, loader)
+    return draw(bundle, recipe)
+
+
+def to_picture(x: torch.Tensor, bundle: Bundle) -> Image.Image:
+    """One image (1 x C x H x W or C x H x W) as a PIL picture at its own size."""
+    pixels = to_uint8(x[:1] if x.ndim == 4 else x, tuple(bundle.data.range))[0]
+    return Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+
+
+# --- files -------------------------------------------------------------------------------------------------
+def write_recipe(recipe: Recipe, picture: Image.Image, png_path: str | os.PathLike) -> tuple[Path, Path]:
+    """Write the picture (recipe inside) at ``png_path`` and the recipe as JSON beside it, atomically."""
+    png_path = Path(png_path)
+    text = json.dumps(recipe.to_dict(), indent=2) + "\n"
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(PNG_KEY, text, zip=True)
+    with atomic_path(png_path) as tmp:
+        picture.save(tmp, format="PNG", pnginfo=info)
+    json_path = png_path.with_suffix(".json")
+    write_text_atomic(json_path, text)
+    return png_path, json_path
+
+
+def parse_recipe_bytes(raw: bytes) -> Recipe:
+    """A recipe from the bytes of a recipe JSON file or a studio PNG; a :class:`ConfigError` otherwise."""
+    if raw.startswith(b"\x89PNG"):
+        import io
+
+        try:
+            with Image.open(io.BytesIO(raw)) as img:
+                img.load()
+                text = img.text.get(PNG_KEY) if hasattr(img, "text") else None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ConfigError(f"not a readable PNG: {exc}") from None
+        if text is None:
+            raise ConfigError("this PNG carries no swerve recipe (it was not kept by the studio)")
+        raw = text.encode()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid JSON: {exc}") from None
+    return Recipe.from_dict(data)
+
+
+def read_recipe(path: str | os.PathLike) -> Recipe:
+    """Read a recipe from its JSON file or from the PNG that carries it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"no recipe at {path}") from None
+    return parse_recipe_bytes(raw)

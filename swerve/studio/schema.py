@@ -1,0 +1,95 @@
+"""What the page may send: every request body is one of these, checked before anything runs.
+
+Unknown fields are refused (a typo should not be silently ignored) and every number has a range, so a request
+the page would never make gets a 422 naming the field instead of reaching a model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SEED_MAX = 2**31 - 1
+Amount = Annotated[float, Field(ge=-10.0, le=10.0)]  # slider positions, in standard deviations
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+
+class LatentIn(Strict):
+    """Where the latent comes from: a seed, optionally slerped toward a second seed, or explicit numbers."""
+
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+    toward: int | None = Field(None, ge=0, le=SEED_MAX)
+    t: float = Field(0.0, ge=0.0, le=1.0)
+    z: list[float] | None = Field(None, max_length=4096)
+
+
+class PcaIn(Strict):
+    """GANSpace sliders: principal directions of ``layer``, moved in the latent or at the layer itself."""
+
+    layer: str = Field(..., min_length=1, max_length=200)
+    apply: Literal["latent", "layer"] = "latent"
+    amounts: list[Amount] = Field(default_factory=list, max_length=32)
+    k: int = Field(8, ge=1, le=32)
+
+
+class ScheduleIn(Strict):
+    """The coarse-to-fine blend: layers before ``pivot`` lean to one model, after it to the other."""
+
+    pivot: float = Field(0.5, ge=0.0, le=1.0)
+    width: float = Field(0.1, ge=0.0, le=1.0)
+    hard: bool = False
+
+
+class BlendIn(Strict):
+    with_: str = Field(..., alias="with", min_length=1, max_length=4096)
+    alpha: float = Field(0.5, ge=0.0, le=1.0)
+    schedule: ScheduleIn | None = None
+
+
+class StateIn(Strict):
+    """Everything the page shows: the model, the latent, the class, the sliders, the bends and the blend."""
+
+    model: str = Field(..., min_length=1, max_length=4096)
+    latent: LatentIn = Field(default_factory=LatentIn)
+    label: int | None = Field(None, ge=0, le=100_000)
+    pca: PcaIn | None = None
+    bends: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
+    blend: BlendIn | None = None
+
+
+class GridIn(Strict):
+    state: StateIn
+    n: int = Field(9, ge=1, le=64)
+
+
+class DirectionsIn(Strict):
+    model: str = Field(..., min_length=1, max_length=4096)
+    layer: str = Field(..., min_length=1, max_length=200)
+    k: int = Field(8, ge=1, le=32)
+
+
+class SweepIn(Strict):
+    """What a sweep varies: principal slider ``index``, or parameter ``param`` of bend number ``bend``."""
+
+    target: Literal["pca", "bend", "blend"]
+    index: int = Field(0, ge=0, le=31)
+    bend: int = Field(0, ge=0, le=31)
+    param: str = Field("", max_length=100)
+    low: float = Field(-3.0, ge=-1e6, le=1e6)
+    high: float = Field(3.0, ge=-1e6, le=1e6)
+
+
+class ExportIn(Strict):
+    """A latent walk from the current picture through ``points`` random seeds, or a sweep, as GIF or MP4."""
+
+    state: StateIn
+    kind: Literal["walk", "sweep"] = "walk"
+    format: Literal["gif", "mp4"] = "gif"
+    frames: int = Field(24, ge=2, le=600)
+    points: int = Field(3, ge=2, le=16)
+    fps: int = Field(12, ge=1, le=60)
+    sweep: SweepIn | None = None

@@ -1,0 +1,487 @@
+// swerve studio: the page. Every control edits `state`; every change asks the server for a new picture.
+// No framework and no build step: plain DOM, fetch and EventSource.
+
+const $ = (id) => document.getElementById(id);
+const PCA_SLIDERS = 6;
+
+const state = {
+  model: null,
+  latent: { seed: 0, toward: null, t: 0 },
+  label: null,
+  pca: null,
+  bends: [],
+  blend: null,
+};
+let info = null; // the current model's layers, classes, transforms, blend partners
+let bSeed = null;
+let pcaAmounts = new Array(PCA_SLIDERS).fill(0);
+let blendAlpha = 0.5;
+
+// ---------------------------------------------------------------- talking to the server
+async function api(path, body, kind = "application/json") {
+  const options = body === undefined ? {} : {
+    method: "POST",
+    headers: { "Content-Type": kind },
+    body: kind === "application/json" ? JSON.stringify(body) : body,
+  };
+  const response = await fetch(path, options);
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
+    throw new Error(message);
+  }
+  const type = response.headers.get("content-type") || "";
+  return type.startsWith("application/json") ? response.json() : response.blob();
+}
+
+function say(message, error = false) {
+  const status = $("status");
+  status.textContent = message;
+  status.classList.toggle("error", error);
+}
+
+function requestState() {
+  const copy = JSON.parse(JSON.stringify(state));
+  if (copy.pca && !copy.pca.layer) copy.pca = null;
+  return copy;
+}
+
+// One picture request in flight at a time; a change made meanwhile is drawn as soon as it returns.
+let drawing = false;
+let again = false;
+async function draw() {
+  if (!state.model) return;
+  if (drawing) { again = true; return; }
+  drawing = true;
+  const started = performance.now();
+  try {
+    const blob = await api("/api/render", requestState());
+    const image = $("image");
+    const old = image.src;
+    image.src = URL.createObjectURL(blob);
+    await image.decode().catch(() => {});
+    if (old) URL.revokeObjectURL(old);
+    image.dataset.renders = String(Number(image.dataset.renders) + 1);
+    say(`drawn in ${Math.round(performance.now() - started)} ms`);
+  } catch (error) {
+    say(error.message, true);
+  } finally {
+    drawing = false;
+    if (again) { again = false; draw(); }
+  }
+}
+
+// ---------------------------------------------------------------- models
+async function loadModels() {
+  const { models, start } = await api("/api/models");
+  const select = $("model");
+  select.innerHTML = "";
+  for (const m of models) {
+    const option = new Option(`${m.name}${m.source === "zoo" ? "" : "  (" + m.id + ")"}`, m.id);
+    option.disabled = !m.usable;
+    option.title = m.why_not || m.id;
+    select.append(option);
+  }
+  const first = start || (models.find((m) => m.usable) || {}).id;
+  if (first) await pickModel(first);
+}
+
+async function pickModel(id, keep = null) {
+  info = await api(`/api/model?id=${encodeURIComponent(id)}`);
+  state.model = info.id;
+  $("model").value = info.id;
+  const labels = $("label");
+  labels.innerHTML = "";
+  info.classes.forEach((name, i) => labels.append(new Option(name, String(i))));
+  $("label-box").hidden = info.classes.length === 0;
+  state.label = info.classes.length ? 0 : null;
+  const layerSelect = $("pca-layer");
+  layerSelect.innerHTML = '<option value="">off</option>';
+  for (const layer of info.layers) layerSelect.append(new Option(`${layer.name}  [${layer.shape}]`, layer.name));
+  const partners = $("blend-with");
+  partners.innerHTML = '<option value="">nothing</option>';
+  for (const p of info.blend_partners) partners.append(new Option(p, p));
+  $("bend-missing").hidden = info.transforms.length > 0;
+  $("add-bend").disabled = info.transforms.length === 0;
+  if (keep) {
+    applyState(keep);
+  } else {
+    state.pca = null; state.bends = []; state.blend = null; pcaAmounts.fill(0);
+    syncControls();
+  }
+  updateSweepTargets();
+  await draw();
+}
+
+// ---------------------------------------------------------------- controls -> state
+function bindSlider(input, onValue) {
+  const output = input.parentElement.querySelector("output");
+  input.addEventListener("input", () => {
+    if (output) output.textContent = input.value;
+    onValue(Number(input.value));
+    draw();
+  });
+}
+
+function syncControls() {
+  $("seed").value = state.latent.seed;
+  $("label").value = state.label === null ? "" : String(state.label);
+  $("t").disabled = state.latent.toward === null;
+  $("t").value = state.latent.t;
+  $("b-seed").textContent = state.latent.toward === null ? "no B yet" : `B = seed ${state.latent.toward}`;
+  $("pca-layer").value = state.pca ? state.pca.layer : "";
+  $("pca-apply").value = state.pca ? state.pca.apply : "latent";
+  buildPcaSliders();
+  $("blend-with").value = state.blend ? state.blend.with : "";
+  $("blend-schedule").checked = Boolean(state.blend && state.blend.schedule);
+  $("schedule-box").hidden = !$("blend-schedule").checked;
+  $("alpha").value = state.blend ? state.blend.alpha : blendAlpha;
+  buildBends();
+  for (const out of document.querySelectorAll("label.slider > output")) {
+    out.textContent = out.parentElement.querySelector("input").value;
+  }
+}
+
+function applyState(loaded) {
+  state.latent = { seed: 0, toward: null, t: 0, ...loaded.latent };
+  state.label = loaded.label ?? (info.classes.length ? 0 : null);
+  state.pca = loaded.pca || null;
+  pcaAmounts = new Array(PCA_SLIDERS).fill(0);
+  if (state.pca) state.pca.amounts.forEach((a, i) => { pcaAmounts[i] = a; });
+  state.bends = loaded.bends || [];
+  state.blend = loaded.blend || null;
+  bSeed = state.latent.toward;
+  syncControls();
+}
+
+function setupLatent() {
+  $("seed").addEventListener("change", () => {
+    state.latent.seed = Math.max(0, Math.floor(Number($("seed").value) || 0));
+    state.latent.z = undefined;
+    draw();
+  });
+  $("random").addEventListener("click", () => {
+    state.latent.seed = Math.floor(Math.random() * 2 ** 31);
+    state.latent.z = undefined;
+    syncControls();
+    draw();
+  });
+  $("pick-b").addEventListener("click", () => {
+    bSeed = state.latent.seed;
+    state.latent.toward = bSeed;
+    state.latent.t = 0;
+    syncControls();
+  });
+  bindSlider($("t"), (v) => { state.latent.t = v; });
+  $("label").addEventListener("change", () => { state.label = Number($("label").value); draw(); });
+  $("model").addEventListener("change", () => pickModel($("model").value).catch((e) => say(e.message, true)));
+  $("show-grid").addEventListener("click", showGrid);
+  $("close-grid").addEventListener("click", () => { $("grid-box").hidden = true; });
+  $("grid").addEventListener("click", (event) => {
+    const grid = $("grid");
+    const side = Math.ceil(Math.sqrt(9));
+    const col = Math.floor((event.offsetX / grid.clientWidth) * side);
+    const row = Math.floor((event.offsetY / grid.clientHeight) * side);
+    state.latent.seed += row * side + col;
+    syncControls();
+    $("grid-box").hidden = true;
+    draw();
+  });
+}
+
+async function showGrid() {
+  try {
+    const blob = await api("/api/grid", { state: requestState(), n: 9 });
+    $("grid").src = URL.createObjectURL(blob);
+    $("grid-box").hidden = false;
+  } catch (error) { say(error.message, true); }
+}
+
+// ---------------------------------------------------------------- GANSpace sliders
+async function buildPcaSliders() {
+  const box = $("pca-sliders");
+  box.innerHTML = "";
+  if (!state.pca) return;
+  let explained = [];
+  try {
+    explained = (await api("/api/directions", { model: state.model, layer: state.pca.layer, k: 8 })).explained;
+  } catch (error) { say(error.message, true); return; }
+  for (let i = 0; i < PCA_SLIDERS; i++) {
+    const label = document.createElement("label");
+    label.className = "slider";
+    const pct = explained[i] === undefined ? "" : ` (${(100 * explained[i]).toFixed(0)}%)`;
+    label.innerHTML = `<span>PC ${i + 1}${pct}</span>
+      <input type="range" min="-5" max="5" step="0.05" value="${pcaAmounts[i]}" data-pc="${i}">
+      <output>${pcaAmounts[i]}</output>`;
+    box.append(label);
+    bindSlider(label.querySelector("input"), (v) => { pcaAmounts[i] = v; state.pca.amounts = [...pcaAmounts]; });
+  }
+}
+
+function setupPca() {
+  const changed = () => {
+    const layer = $("pca-layer").value;
+    state.pca = layer ? { layer, apply: $("pca-apply").value, amounts: [...pcaAmounts], k: 8 } : null;
+    buildPcaSliders();
+    updateSweepTargets();
+    draw();
+  };
+  $("pca-layer").addEventListener("change", changed);
+  $("pca-apply").addEventListener("change", changed);
+  $("pca-reset").addEventListener("click", () => { pcaAmounts.fill(0); changed(); });
+}
+
+// ---------------------------------------------------------------- bends
+function transformOf(name) { return info.transforms.find((t) => t.name === name); }
+
+function newBend() {
+  const transform = info.transforms[0];
+  const convLayer = info.layers.find((l) => l.shape.length === 3) || info.layers[0];
+  const params = {};
+  for (const [key, p] of Object.entries(transform.params)) params[key] = p.default;
+  return { layer: convLayer.name, transform: transform.name, params, channels: "all" };
+}
+
+function buildBends() {
+  const box = $("bends");
+  box.innerHTML = "";
+  state.bends.forEach((bend, index) => box.append(bendCard(bend, index)));
+}
+
+function bendCard(bend, index) {
+  const card = document.createElement("div");
+  card.className = "bend";
+  card.dataset.index = String(index);
+  const title = document.createElement("div");
+  title.className = "title";
+  title.innerHTML = `<strong>bend ${index + 1}</strong>`;
+  for (const [text, move] of [["↑", -1], ["↓", 1]]) {
+    const button = document.createElement("button");
+    button.textContent = text;
+    button.title = move < 0 ? "apply earlier" : "apply later";
+    button.disabled = index + move < 0 || index + move >= state.bends.length;
+    button.addEventListener("click", () => {
+      const [item] = state.bends.splice(index, 1);
+      state.bends.splice(index + move, 0, item);
+      buildBends(); updateSweepTargets(); draw();
+    });
+    title.append(button);
+  }
+  const remove = document.createElement("button");
+  remove.textContent = "remove";
+  remove.addEventListener("click", () => {
+    state.bends.splice(index, 1);
+    buildBends(); updateSweepTargets(); draw();
+  });
+  title.append(remove);
+  card.append(title);
+
+  const row = document.createElement("div");
+  row.className = "row";
+  const layer = document.createElement("select");
+  for (const l of info.layers) layer.append(new Option(`${l.name} [${l.shape}]`, l.name));
+  layer.value = bend.layer;
+  layer.className = "bend-layer";
+  layer.addEventListener("change", () => { bend.layer = layer.value; buildBends(); draw(); });
+  const transform = document.createElement("select");
+  for (const t of info.transforms) transform.append(new Option(t.name, t.name));
+  transform.value = bend.transform;
+  transform.className = "bend-transform";
+  transform.addEventListener("change", () => {
+    bend.transform = transform.value;
+    bend.params = {};
+    for (const [key, p] of Object.entries(transformOf(bend.transform).params)) bend.params[key] = p.default;
+    buildBends(); updateSweepTargets(); draw();
+  });
+  row.append(layer, transform);
+  card.append(row);
+
+  for (const [key, p] of Object.entries(transformOf(bend.transform).params)) card.append(paramControl(bend, key, p));
+  card.append(channelControl(bend));
+  return card;
+}
+
+function paramControl(bend, key, p) {
+  const label = document.createElement("label");
+  label.className = "slider";
+  const value = bend.params[key] ?? p.default;
+  if (p.kind === "bool") {
+    label.innerHTML = `<span>${key}</span><input type="checkbox" ${value ? "checked" : ""}><output></output>`;
+    label.querySelector("input").addEventListener("change", (e) => { bend.params[key] = e.target.checked; draw(); });
+    return label;
+  }
+  if (p.kind === "choice") {
+    const options = (p.choices || []).map((c) => `<option ${c === value ? "selected" : ""}>${c}</option>`);
+    label.innerHTML = `<span>${key}</span><select>${options.join("")}</select><output></output>`;
+    label.querySelector("select").addEventListener("change", (e) => { bend.params[key] = e.target.value; draw(); });
+    return label;
+  }
+  const step = p.kind === "int" ? 1 : (p.high - p.low) / 200;
+  label.innerHTML = `<span>${key}</span>
+    <input type="range" class="bend-param" data-param="${key}" min="${p.low}" max="${p.high}" step="${step}"
+      value="${value}"><output>${value}</output>`;
+  bindSlider(label.querySelector("input"), (v) => { bend.params[key] = p.kind === "int" ? Math.round(v) : v; });
+  return label;
+}
+
+function channelControl(bend) {
+  const wrap = document.createElement("div");
+  const row = document.createElement("div");
+  row.className = "row";
+  const kind = document.createElement("select");
+  kind.append(new Option("all channels", "all"), new Option("a random fraction", "fraction"));
+  if (info.has_clusters.includes(bend.layer)) kind.append(new Option("a cluster", "cluster"));
+  const current = typeof bend.channels === "object" && bend.channels !== null
+    ? ("cluster" in bend.channels ? "cluster" : "fraction") : "all";
+  kind.value = current;
+  kind.addEventListener("change", () => {
+    bend.channels = kind.value === "all" ? "all"
+      : kind.value === "fraction" ? { fraction: 0.5, seed: 0 } : { cluster: 0 };
+    buildBends(); draw();
+  });
+  row.append(kind);
+  wrap.append(row);
+  if (current === "fraction") {
+    const label = document.createElement("label");
+    label.className = "slider";
+    label.innerHTML = `<span>fraction</span><input type="range" min="0.01" max="1" step="0.01"
+      value="${bend.channels.fraction}"><output>${bend.channels.fraction}</output>`;
+    bindSlider(label.querySelector("input"), (v) => { bend.channels.fraction = v; });
+    wrap.append(label);
+  } else if (current === "cluster") {
+    const label = document.createElement("label");
+    label.className = "slider";
+    label.innerHTML = `<span>cluster</span><input type="number" min="0" max="63" value="${bend.channels.cluster}">
+      <output></output>`;
+    label.querySelector("input").addEventListener("change", (e) => {
+      bend.channels.cluster = Number(e.target.value); draw();
+    });
+    wrap.append(label);
+  }
+  return wrap;
+}
+
+function setupBends() {
+  $("add-bend").addEventListener("click", () => {
+    state.bends.push(newBend());
+    buildBends(); updateSweepTargets(); draw();
+  });
+}
+
+// ---------------------------------------------------------------- blend
+function setupBlend() {
+  const changed = () => {
+    const partner = $("blend-with").value;
+    $("schedule-box").hidden = !$("blend-schedule").checked;
+    state.blend = partner ? {
+      with: partner,
+      alpha: blendAlpha,
+      schedule: $("blend-schedule").checked
+        ? { pivot: Number($("pivot").value), width: Number($("width").value), hard: false } : null,
+    } : null;
+    updateSweepTargets();
+    draw();
+  };
+  $("blend-with").addEventListener("change", changed);
+  $("blend-schedule").addEventListener("change", changed);
+  bindSlider($("alpha"), (v) => { blendAlpha = v; if (state.blend) state.blend.alpha = v; });
+  for (const id of ["pivot", "width"]) {
+    $(id).addEventListener("change", changed);
+  }
+}
+
+// ---------------------------------------------------------------- keep and load
+function setupKeep() {
+  $("keep-btn").addEventListener("click", async () => {
+    try {
+      const kept = await api("/api/keep", requestState());
+      const item = document.createElement("li");
+      item.innerHTML = `<a href="/api/files/${kept.png}" download>${kept.png}</a>
+        + <a href="/api/files/${kept.json}" download>recipe</a>`;
+      $("kept").prepend(item);
+      say(`kept ${kept.png}`);
+    } catch (error) { say(error.message, true); }
+  });
+  $("load").addEventListener("change", async () => {
+    const file = $("load").files[0];
+    if (!file) return;
+    try {
+      const loaded = await api("/api/load", await file.arrayBuffer(), "application/octet-stream");
+      await pickModel(loaded.state.model, loaded.state);
+      say(`loaded ${file.name}`);
+    } catch (error) { say(error.message, true); }
+    $("load").value = "";
+  });
+}
+
+// ---------------------------------------------------------------- exports (background jobs)
+function updateSweepTargets() {
+  const select = $("sweep-target");
+  const old = select.value;
+  select.innerHTML = "";
+  if (state.pca) {
+    for (let i = 0; i < PCA_SLIDERS; i++) select.append(new Option(`PC ${i + 1}`, JSON.stringify({ target: "pca", index: i })));
+  }
+  state.bends.forEach((bend, b) => {
+    for (const [param, p] of Object.entries(transformOf(bend.transform)?.params || {})) {
+      if (p.kind === "float" || p.kind === "int") {
+        select.append(new Option(`bend ${b + 1}: ${param}`, JSON.stringify({ target: "bend", bend: b, param })));
+      }
+    }
+  });
+  if (state.blend) select.append(new Option("blend α", JSON.stringify({ target: "blend" })));
+  if ([...select.options].some((o) => o.value === old)) select.value = old;
+}
+
+function setupExport() {
+  $("export-kind").addEventListener("change", () => { $("sweep-box").hidden = $("export-kind").value !== "sweep"; });
+  $("export-btn").addEventListener("click", async () => {
+    const request = {
+      state: requestState(),
+      kind: $("export-kind").value,
+      format: $("export-format").value,
+      frames: Number($("export-frames").value),
+    };
+    if (request.kind === "sweep") {
+      if (!$("sweep-target").value) { say("turn on a principal direction, a bend or a blend to sweep", true); return; }
+      request.sweep = { ...JSON.parse($("sweep-target").value),
+        low: Number($("sweep-low").value), high: Number($("sweep-high").value) };
+    }
+    try { follow(await api("/api/jobs", request)); } catch (error) { say(error.message, true); }
+  });
+}
+
+function follow(job) {
+  const cancel = $("cancel-btn");
+  cancel.disabled = false;
+  cancel.onclick = () => api(`/api/jobs/${job.id}/cancel`, {}).catch((e) => say(e.message, true));
+  $("export-btn").disabled = true;
+  const events = new EventSource(`/api/jobs/${job.id}/events`);
+  events.addEventListener("progress", (event) => {
+    const snap = JSON.parse(event.data);
+    $("progress").max = Math.max(1, snap.total);
+    $("progress").value = snap.done;
+    $("job-status").textContent = snap.error || snap.message;
+    if (snap.state !== "running") {
+      events.close();
+      cancel.disabled = true;
+      $("export-btn").disabled = false;
+      if (snap.state === "done") {
+        const item = document.createElement("li");
+        item.innerHTML = `<a href="/api/files/${snap.result.file}" download>${snap.result.file}</a>`;
+        $("exports").prepend(item);
+      }
+    }
+  });
+  events.onerror = () => { events.close(); $("export-btn").disabled = false; cancel.disabled = true; };
+}
+
+// ---------------------------------------------------------------- start
+setupLatent();
+setupPca();
+setupBends();
+setupBlend();
+setupKeep();
+setupExport();
+loadModels().catch((error) => say(error.message, true));
+window.studio = { state, draw };
