@@ -1,0 +1,334 @@
+"""The studio's HTTP API: every endpoint, and every refusal a page (or anything else) could provoke."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="the studio extra is not installed: pip install 'swerve[studio]'")
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from swerve import taps  # noqa: E402
+from swerve.bundle import DataSpec, LatentSpec  # noqa: E402
+from swerve.studio import explore  # noqa: E402
+from swerve.studio.app import MAX_JSON, MAX_UPLOAD, create_app  # noqa: E402
+from swerve.studio.engine import Studio  # noqa: E402
+from swerve.studio.models import Models  # noqa: E402
+from swerve.studio.recipe import read_recipe, render_recipe, to_picture  # noqa: E402
+from tests.conftest import tiny_image_bundle  # noqa: E402
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    """A studio allowed to read tmp/allowed (which holds a tiny bundle); tmp/secret holds one it may not."""
+    allowed, secret = tmp_path / "allowed", tmp_path / "secret"
+    bundle_dir = tiny_image_bundle().save(allowed / "models" / "tiny")
+    tiny_image_bundle().save(secret / "hidden")
+    studio = Studio(Models([allowed]), tmp_path / "out")
+    client = TestClient(create_app(studio), base_url="http://127.0.0.1")
+    return client, studio, str(bundle_dir.resolve()), tmp_path
+
+
+def state(model: str, **changes) -> dict:
+    return {"model": model, "latent": {"seed": 3}, "label": 1, **changes}
+
+
+def pixels(content: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(content)))
+
+
+def refused(response, status: int, *words: str) -> str:
+    assert response.status_code == status, (response.status_code, response.text)
+    message = response.json()["error"]
+    assert "Traceback" not in message and "\n" not in message
+    for word in words:
+        assert word in message, message
+    return message
+
+
+# --- models ------------------------------------------------------------------------------------------------
+def test_models_lists_the_zoo_and_allowed_bundles_only(setup):
+    client, _, tiny, _ = setup
+    listing = client.get("/api/models").json()["models"]
+    ids = {m["id"]: m for m in listing}
+    assert "fashion-gan" in ids and tiny in ids
+    assert not any("secret" in i for i in ids)
+    assert ids["fashion-gan"]["usable"] and not ids["gaussians25-wgangp"]["usable"]  # 2-D points, no picture
+    assert ids[tiny]["classes"] == ["a", "b", "c"]
+
+
+def test_model_info_gives_layers_classes_and_partners(setup):
+    client, _, tiny, _ = setup
+    info = client.get("/api/model", params={"id": tiny}).json()
+    names = [layer["name"] for layer in info["layers"]]
+    assert "stem" in names and "blocks.0" in names
+    shapes = {lay["name"]: lay["shape"] for lay in info["layers"]}
+    assert shapes["to_image"] == [1, 8, 8]
+    assert info["classes"] == ["a", "b", "c"] and info["latent_dim"] == 8
+    gan = client.get("/api/model", params={"id": "fashion-gan"}).json()
+    assert gan["classes"][0] == "T-shirt/top" and tiny not in gan["blend_partners"]
+
+
+@pytest.mark.parametrize(
+    "model, status, words",
+    [
+        ("no-such-model", 400, ["unknown model", "fashion-gan"]),
+        ("../secret/hidden", 400, ["unknown model"]),
+        ("{tmp}/secret/hidden", 403, ["outside"]),
+        ("{tmp}/allowed/../secret/hidden", 403, ["outside"]),
+        ("{tmp}/allowed/link", 403, ["outside"]),  # a symlink inside the root that points out of it
+        ("/etc", 403, ["outside"]),
+        ("{tmp}/allowed/models", 400, ["not a bundle"]),
+        ("gaussians25-wgangp", 400, ["image generator"]),
+    ],
+)
+def test_models_outside_the_allowed_roots_are_refused(setup, model, status, words):
+    client, _, _, tmp = setup
+    os.symlink(tmp / "secret" / "hidden", tmp / "allowed" / "link")
+    model = model.replace("{tmp}", str(tmp))
+    refused(client.get("/api/model", params={"id": model}), status, *words)
+    refused(client.post("/api/render", json=state(model)), status, *words)
+
+
+# --- pictures ----------------------------------------------------------------------------------------------
+def test_render_is_the_seeded_sample(setup):
+    client, studio, tiny, _ = setup
+    response = client.post("/api/render", json=state(tiny))
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    bundle = studio.models.get(tiny)
+    expected = to_picture(bundle.sample(1, seed=3, labels=1).x, bundle)
+    assert np.array_equal(pixels(response.content), np.asarray(expected))
+    other = client.post("/api/render", json=state(tiny, latent={"seed": 4})).content
+    assert not np.array_equal(pixels(other), pixels(response.content))
+
+
+def test_interpolation_ends_at_both_seeds(setup):
+    client, _, tiny, _ = setup
+    a = pixels(client.post("/api/render", json=state(tiny, latent={"seed": 3})).content)
+    b = pixels(client.post("/api/render", json=state(tiny, latent={"seed": 8})).content)
+    at = [pixels(client.post("/api/render", json=state(tiny, latent={"seed": 3, "toward": 8, "t": t})).content)
+          for t in (0.0, 0.5, 1.0)]
+    assert np.array_equal(at[0], a) and np.array_equal(at[2], b)
+    assert not np.array_equal(at[1], a) and not np.array_equal(at[1], b)
+
+
+def test_grid_tiles_are_consecutive_seeds(setup):
+    client, studio, tiny, _ = setup
+    grid = pixels(client.post("/api/grid", json={"state": state(tiny), "n": 4}).content)
+    assert grid.shape == (2 * 9 + 1, 2 * 9 + 1)  # 2 x 2 tiles of 8 px, 1 px apart
+    single = pixels(client.post("/api/render", json=state(tiny, latent={"seed": 4})).content)
+    assert np.array_equal(grid[1:9, 10:18], single)  # tile 1 is seed 3 + 1
+
+
+def test_principal_direction_sliders_move_the_picture(setup):
+    client, _, tiny, _ = setup
+    found = client.post("/api/directions", json={"model": tiny, "layer": "stem", "k": 4}).json()
+    assert found["k"] == 4 and found["explained"] == sorted(found["explained"], reverse=True)
+    assert 0 < sum(found["explained"]) <= 1
+    base = pixels(client.post("/api/render", json=state(tiny)).content)
+    for apply in ("latent", "layer"):
+        pca = {"layer": "stem", "apply": apply, "amounts": [3.0], "k": 4}
+        moved = pixels(client.post("/api/render", json=state(tiny, pca=pca)).content)
+        assert not np.array_equal(moved, base), apply
+    still = {"layer": "stem", "amounts": [0.0, 0.0], "k": 4}
+    assert np.array_equal(pixels(client.post("/api/render", json=state(tiny, pca=still)).content), base)
+
+
+def test_ganspace_latent_directions_move_the_layer_along_their_component():
+    """Härkönen et al. 2020: a latent direction found by regression moves the layer along its component."""
+    bundle = tiny_image_bundle(conditional=False)
+    found = explore.principal_directions(bundle, "stem", k=3, n=256)
+    assert torch.allclose(found.components @ found.components.T, torch.eye(3), atol=1e-4)
+    z = bundle.latent.sample(64, torch.Generator().manual_seed(1))
+    with taps.record(bundle.generator, ["stem"]) as before:
+        bundle.sample(64, z=z)
+    with taps.record(bundle.generator, ["stem"]) as after:
+        bundle.sample(64, z=z + explore.latent_offset(found, [1.0]))
+    moved = (after["stem"] - before["stem"]).flatten(1) @ found.components.T  # 64 x 3 coefficients
+    assert moved[:, 0].mean() > 0.5 * found.sigma[0]
+    assert moved[:, 0].abs().mean() > 2 * moved[:, 1:].abs().mean()
+
+
+# --- refusals ----------------------------------------------------------------------------------------------
+def test_bad_requests_get_a_clear_4xx(setup):
+    client, _, tiny, _ = setup
+    render = "/api/render"
+    refused(client.post(render, content=b"{not json", headers={"content-type": "application/json"}),
+            422, "malformed JSON")
+    refused(client.post(render, json={**state(tiny), "colour": "red"}), 422, "colour")
+    refused(client.post(render, json=state(tiny, latent={"seed": -1})), 422, "latent.seed")
+    refused(client.post(render, json=state(tiny, latent={"seed": 1, "toward": 2, "t": 1.5})), 422, "latent.t")
+    refused(client.post(render, json=state(tiny, latent={"z": [0.0] * 3})), 400, "8")
+    refused(client.post(render, json=state(tiny, label=7)), 400, "label 7")
+    refused(client.post(render, json=state(tiny, pca={"layer": "stem", "amounts": [11]})), 422, "pca.amounts")
+    refused(client.post(render, json=state(tiny, pca={"layer": "nope", "amounts": [1]})), 400, "no layer 'nope'")
+    refused(client.post(render, content=json.dumps(state(tiny)), headers={"content-type": "text/plain"}),
+            415, "application/json")
+    refused(client.post(render, json=[1, 2]), 422)
+    refused(client.post("/api/grid", json={"state": state(tiny), "n": 1000}), 422, "n")
+    refused(client.get("/api/model"), 422, "id")
+    refused(client.get("/api/nothing-here"), 404)
+
+
+def test_request_bodies_are_bounded(setup):
+    client, _, tiny, _ = setup
+    huge = json.dumps({**state(tiny), "pad": "x" * MAX_JSON}).encode()
+    refused(client.post("/api/render", content=huge, headers={"content-type": "application/json"}), 413, "limit")
+
+    def chunks():  # no Content-Length: the size is counted as the body streams in
+        for _ in range(MAX_JSON // 1024 + 2):
+            yield b" " * 1024
+
+    refused(client.post("/api/render", content=chunks(), headers={"content-type": "application/json"}),
+            413, "limit")
+    big = b"\x89PNG" + b"0" * MAX_UPLOAD
+    refused(client.post("/api/load", content=big, headers={"content-type": "application/octet-stream"}), 413)
+
+
+def test_requests_naming_another_host_are_refused(setup):
+    client, _, _, _ = setup
+    response = client.get("/api/models", headers={"host": "attacker.example"})
+    assert response.status_code == 400
+
+
+# --- keep and load -----------------------------------------------------------------------------------------
+def test_kept_recipe_reproduces_the_picture_bit_exactly(setup):
+    client, studio, tiny, tmp = setup
+    page = state(tiny, latent={"seed": 5, "toward": 9, "t": 0.3},
+                 pca={"layer": "blocks.0", "apply": "layer", "amounts": [1.5, -2.0], "k": 4})
+    shown = pixels(client.post("/api/render", json=page).content)
+    kept = client.post("/api/keep", json=page).json()
+    png, js = tmp / "out" / kept["png"], tmp / "out" / kept["json"]
+    assert png.is_file() and js.is_file()
+    recipe = read_recipe(js)
+    assert read_recipe(png) == recipe and recipe.offsets and recipe.offsets[0]["layer"] == "blocks.0"
+    remade = render_recipe(recipe)  # from scratch: loads the bundle again
+    assert np.array_equal(np.asarray(to_picture(remade, studio.models.get(tiny))), shown)
+    big = np.asarray(Image.open(png))
+    assert np.array_equal(big[:: big.shape[0] // 8, :: big.shape[1] // 8], shown)  # nearest-neighbour upscale
+    assert client.get(f"/api/files/{kept['png']}").content == png.read_bytes()
+
+
+def test_files_are_served_by_bare_name_only(setup):
+    client, _, _, tmp = setup
+    (tmp / "out").mkdir(exist_ok=True)
+    for sneaky in ("..%2Fallowed%2Fmodels%2Ftiny%2Fconfig.json", "..%5Cconfig.json", "%2E%2E", "config.json"):
+        response = client.get(f"/api/files/{sneaky}")
+        assert response.status_code in (400, 404) and "format" not in response.text
+    refused(client.get("/api/files/.hidden.png"), 400, "not a file name")
+    refused(client.get("/api/files/keep-9999.png"), 404)
+    assert client.get("/api/files/../../etc/passwd").status_code == 404  # no route for a path
+
+
+def test_load_a_recipe_from_png_or_json(setup):
+    client, _, tiny, tmp = setup
+    page = state(tiny, latent={"seed": 11}, pca={"layer": "stem", "amounts": [2.0], "k": 4})
+    kept = client.post("/api/keep", json=page).json()
+    for name in (kept["png"], kept["json"]):
+        raw = (tmp / "out" / name).read_bytes()
+        loaded = client.post("/api/load", content=raw, headers={"content-type": "application/octet-stream"})
+        assert loaded.status_code == 200, loaded.text
+        restored = loaded.json()["state"]
+        assert restored["latent"]["seed"] == 11 and restored["pca"]["amounts"] == [2.0]
+        again = client.post("/api/render", json=restored).content
+        assert np.array_equal(pixels(again), pixels(client.post("/api/render", json=page).content))
+    octet = {"content-type": "application/octet-stream"}
+    refused(client.post("/api/load", content=b"garbage", headers=octet), 400, "not valid JSON")
+    plain = io.BytesIO()
+    Image.new("L", (4, 4)).save(plain, format="PNG")
+    refused(client.post("/api/load", content=plain.getvalue(), headers=octet), 400, "no swerve recipe")
+    recipe = json.loads((tmp / "out" / kept["json"]).read_text())
+    recipe["studio"]["model"] = str(tmp / "secret" / "hidden")
+    refused(client.post("/api/load", content=json.dumps(recipe).encode(), headers=octet), 403, "outside")
+    recipe["studio"]["pca"]["amounts"] = [99]
+    refused(client.post("/api/load", content=json.dumps(recipe).encode(), headers=octet), 422, "amounts")
+
+
+# --- background jobs ---------------------------------------------------------------------------------------
+def events(client: TestClient, job_id: str) -> list[dict]:
+    found = []
+    with client.stream("GET", f"/api/jobs/{job_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                found.append(json.loads(line[6:]))
+    return found
+
+
+def test_export_walk_streams_progress_and_writes_the_video(setup):
+    client, _, tiny, tmp = setup
+    started = client.post("/api/jobs", json={"state": state(tiny), "kind": "walk", "frames": 6, "points": 3})
+    assert started.status_code == 200, started.text
+    progress = events(client, started.json()["id"])
+    assert progress[-1]["state"] == "done" and progress[-1]["done"] == 6
+    assert [p["done"] for p in progress] == sorted(p["done"] for p in progress)
+    name = progress[-1]["result"]["file"]
+    gif = Image.open(tmp / "out" / name)
+    assert gif.n_frames == 6
+    record = json.loads((tmp / "out" / f"{name}.json").read_text())
+    assert record["recipe"]["bundle"] == tiny and record["export"]["frames"] == 6
+    status = client.get(f"/api/jobs/{started.json()['id']}").json()
+    assert status["state"] == "done" and status["result"]["file"] == name
+
+
+def test_export_sweep_varies_the_principal_slider(setup):
+    client, _, tiny, tmp = setup
+    page = state(tiny, pca={"layer": "stem", "amounts": [0.0], "k": 4})
+    body = {"state": page, "kind": "sweep", "frames": 3, "sweep": {"target": "pca", "index": 0, "low": -3, "high": 3}}
+    job = client.post("/api/jobs", json=body).json()
+    done = events(client, job["id"])[-1]
+    frames = Image.open(tmp / "out" / done["result"]["file"])
+    first, last = np.asarray(frames.convert("L")), None
+    frames.seek(2)
+    last = np.asarray(frames.convert("L"))
+    assert not np.array_equal(first, last)
+    refused(client.post("/api/jobs", json={**body, "state": state(tiny)}), 400, "PCA")
+    refused(client.post("/api/jobs", json={**body, "frames": 10_000}), 422, "frames")
+
+
+def test_one_job_per_model_and_cancel(setup):
+    client, studio, tiny, _ = setup
+    body = {"state": state(tiny), "kind": "walk", "frames": 50}
+    with studio.lock(tiny):  # the job waits for the model: it cannot finish before we look at it
+        first = client.post("/api/jobs", json=body).json()
+        assert first["state"] == "running"
+        refused(client.post("/api/jobs", json=body), 409, "already has a walk job")
+        other = client.post("/api/jobs", json={**body, "state": state("fashion-gan"), "frames": 2}).json()
+        assert other["model"] == "fashion-gan"  # another model may run at the same time
+        assert client.post(f"/api/jobs/{first['id']}/cancel").status_code == 200
+    final = events(client, first["id"])[-1]
+    assert final["state"] == "cancelled" and final["done"] < 50
+    assert events(client, other["id"])[-1]["state"] == "done"
+    assert client.post("/api/jobs", json={**body, "frames": 2}).status_code == 200  # free again
+    refused(client.get("/api/jobs/nope"), 404, "no job")
+    refused(client.post("/api/jobs/nope/cancel"), 404)
+    assert {j["id"] for j in client.get("/api/jobs").json()["jobs"]} >= {first["id"], other["id"]}
+
+
+# --- the command ---------------------------------------------------------------------------------------------
+def test_cli_refuses_bad_arguments_in_one_line(cli, tmp_path):
+    code, _, err = cli("studio", "--allow", tmp_path / "missing")
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
+    code, _, err = cli("studio", "no-such-model")
+    assert code == 2 and "unknown model" in err
+
+
+def test_models_without_pictures_are_listed_but_not_usable(tmp_path):
+    from swerve.models.mlp import MLPConfig, MLPGenerator
+
+    net = MLPGenerator(MLPConfig())
+    from swerve.bundle import Bundle
+
+    Bundle({"generator": net}, DataSpec(shape=[2]), LatentSpec(2), name="points").save(tmp_path / "points")
+    listing = Models([tmp_path]).listing()
+    entry = next(m for m in listing if m["name"] == "points")
+    assert not entry["usable"] and "image" in entry["why_not"]
