@@ -7,6 +7,7 @@ each a JSON message ended by a NUL byte; no websocket library or browser downloa
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import queue
@@ -152,18 +153,14 @@ class Browser:
         return base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"})["data"])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.call("Browser.close", session=None, timeout=5)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
         for fd in (self._write, self._read):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         shutil.rmtree(self._profile, ignore_errors=True)

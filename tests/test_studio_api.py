@@ -115,8 +115,10 @@ def test_interpolation_ends_at_both_seeds(setup):
     client, _, tiny, _ = setup
     a = pixels(client.post("/api/render", json=state(tiny, latent={"seed": 3})).content)
     b = pixels(client.post("/api/render", json=state(tiny, latent={"seed": 8})).content)
-    at = [pixels(client.post("/api/render", json=state(tiny, latent={"seed": 3, "toward": 8, "t": t})).content)
-          for t in (0.0, 0.5, 1.0)]
+    at = [
+        pixels(client.post("/api/render", json=state(tiny, latent={"seed": 3, "toward": 8, "t": t})).content)
+        for t in (0.0, 0.5, 1.0)
+    ]
     assert np.array_equal(at[0], a) and np.array_equal(at[2], b)
     assert not np.array_equal(at[1], a) and not np.array_equal(at[1], b)
 
@@ -170,7 +172,8 @@ def test_bad_requests_get_a_clear_4xx(setup):
     refused(client.post(render, json=state(tiny, latent={"z": [0.0] * 3})), 400, "8")
     refused(client.post(render, json=state(tiny, label=7)), 400, "label 7")
     refused(client.post(render, json=state(tiny, pca={"layer": "stem", "amounts": [11]})), 422, "pca.amounts")
-    refused(client.post(render, json=state(tiny, pca={"layer": "nope", "amounts": [1]})), 400, "no layer 'nope'")
+    nope = {"layer": "nope", "amounts": [1]}
+    refused(client.post(render, json=state(tiny, pca=nope)), 400, "no layer 'nope'")
     refused(client.post(render, content=json.dumps(state(tiny)), headers={"content-type": "text/plain"}),
             415, "application/json")
     refused(client.post(render, json=[1, 2]), 422)
@@ -182,7 +185,8 @@ def test_bad_requests_get_a_clear_4xx(setup):
 def test_request_bodies_are_bounded(setup):
     client, _, tiny, _ = setup
     huge = json.dumps({**state(tiny), "pad": "x" * MAX_JSON}).encode()
-    refused(client.post("/api/render", content=huge, headers={"content-type": "application/json"}), 413, "limit")
+    as_json = {"content-type": "application/json"}
+    refused(client.post("/api/render", content=huge, headers=as_json), 413, "limit")
 
     def chunks():  # no Content-Length: the size is counted as the body streams in
         for _ in range(MAX_JSON // 1024 + 2):
@@ -283,7 +287,8 @@ def test_export_walk_streams_progress_and_writes_the_video(setup):
 def test_export_sweep_varies_the_principal_slider(setup):
     client, _, tiny, tmp = setup
     page = state(tiny, pca={"layer": "stem", "amounts": [0.0], "k": 4})
-    body = {"state": page, "kind": "sweep", "frames": 3, "sweep": {"target": "pca", "index": 0, "low": -3, "high": 3}}
+    sweep = {"target": "pca", "index": 0, "low": -3, "high": 3}
+    body = {"state": page, "kind": "sweep", "frames": 3, "sweep": sweep}
     job = client.post("/api/jobs", json=body).json()
     done = events(client, job["id"])[-1]
     frames = Image.open(tmp / "out" / done["result"]["file"])
@@ -314,7 +319,7 @@ def test_one_job_per_model_and_cancel(setup):
     assert {j["id"] for j in client.get("/api/jobs").json()["jobs"]} >= {first["id"], other["id"]}
 
 
-# --- the command ---------------------------------------------------------------------------------------------
+# --- the command -------------------------------------------------------------------------------------------
 def test_cli_refuses_bad_arguments_in_one_line(cli, tmp_path):
     code, _, err = cli("studio", "--allow", tmp_path / "missing")
     assert code == 2 and "does not exist" in err and "Traceback" not in err
