@@ -484,4 +484,5 @@ setupBlend();
 setupKeep();
 setupExport();
 loadModels().catch((error) => say(error.message, true));
-window.studio = { state, draw };
+// For tests and the curious: the state, and whether every change has been drawn.
+window.studio = { state, draw, idle: () => !drawing && !again };

@@ -1,0 +1,117 @@
+"""The studio end to end in real headless Chromium: open the page, move a slider with the mouse, keep the
+picture, and check that the kept recipe remakes exactly the pixels the page showed."""
+
+from __future__ import annotations
+
+import base64
+import io
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="the studio extra is not installed: pip install 'swerve[studio]'")
+uvicorn = pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'swerve[studio]'")
+
+from swerve.studio.app import create_app  # noqa: E402
+from swerve.studio.engine import Studio  # noqa: E402
+from swerve.studio.models import Models  # noqa: E402
+from swerve.studio.recipe import read_recipe, render_recipe, to_picture  # noqa: E402
+from tests.cdp import Browser, find_chromium  # noqa: E402
+
+CHROMIUM = find_chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium found: install Debian's chromium (apt-get install chromium) or set SWERVE_CHROMIUM",
+)
+
+
+def serve(studio: Studio) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """The studio on a free loopback port, in a thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(create_app(studio), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}/", server, thread
+
+
+@pytest.fixture
+def page(tmp_path: Path):
+    studio = Studio(Models([]), tmp_path / "out", start_model="fashion-gan")
+    url, server, thread = serve(studio)
+    browser = Browser(CHROMIUM)
+    try:
+        browser.goto(url)
+        browser.wait_for("Number(document.getElementById('image').dataset.renders) >= 1")
+        yield browser, studio, tmp_path / "out"
+    finally:
+        browser.close()
+        server.should_exit = True
+        thread.join(10)
+
+
+def shown_pixels(browser: Browser) -> np.ndarray:
+    """The bytes of the picture the page shows, decoded."""
+    encoded = browser.evaluate(
+        """fetch(document.getElementById('image').src).then(r => r.arrayBuffer()).then(b => {
+             let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s); })"""
+    )
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
+
+
+def settle(browser: Browser, renders_before: int) -> None:
+    browser.wait_for(
+        f"Number(document.getElementById('image').dataset.renders) > {renders_before} && window.studio.idle()"
+    )
+
+
+def renders(browser: Browser) -> int:
+    return int(browser.evaluate("Number(document.getElementById('image').dataset.renders)"))
+
+
+def drag_slider(browser: Browser, selector: str, fraction: float) -> None:
+    """Click a range input at ``fraction`` of its width, as a person's mouse would."""
+    box = browser.evaluate(
+        f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
+        " return [r.left, r.top, r.width, r.height]; })()"
+    )
+    left, top, width, height = box
+    browser.click(left + fraction * width, top + height / 2)
+
+
+def test_moving_a_slider_changes_the_picture_and_the_kept_recipe_reproduces_it(page):
+    browser, studio, out = page
+    assert browser.evaluate("document.getElementById('status').classList.contains('error')") is False
+    before = shown_pixels(browser)
+
+    # Turn on the principal directions of the first block and drag the first slider.
+    count = renders(browser)
+    browser.evaluate(
+        "(() => { const s = document.getElementById('pca-layer'); s.value = 'blocks.0';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+    settle(browser, count)
+    browser.wait_for("document.querySelectorAll('#pca-sliders input').length > 0")
+    count = renders(browser)
+    drag_slider(browser, "#pca-sliders input", 0.9)
+    settle(browser, count)
+    after = shown_pixels(browser)
+    assert browser.evaluate("window.studio.state.pca.amounts[0]") > 2
+    assert not np.array_equal(before, after)
+
+    browser.evaluate("document.getElementById('keep-btn').click()")
+    browser.wait_for("document.querySelectorAll('#kept li').length === 1")
+    kept = sorted(out.glob("keep-*.json"))
+    assert len(kept) == 1
+    recipe = read_recipe(kept[0])
+    remade = np.asarray(to_picture(render_recipe(recipe), studio.models.get("fashion-gan")))
+    assert np.array_equal(remade, after)
