@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("fastapi", reason="the studio extra is not installed: pip install 'swerve[studio]'")
-uvicorn = pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'swerve[studio]'")
+NO_EXTRA = "the studio extra is not installed: pip install 'swerve[studio]'"
+pytest.importorskip("fastapi", reason=NO_EXTRA)
+uvicorn = pytest.importorskip("uvicorn", reason=NO_EXTRA)
 
 from swerve.studio.app import create_app  # noqa: E402
 from swerve.studio.engine import Studio  # noqa: E402
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.skipif(
 
 def serve(studio: Studio) -> tuple[str, uvicorn.Server, threading.Thread]:
     """The studio on a free loopback port, in a thread."""
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
     server = uvicorn.Server(uvicorn.Config(create_app(studio), log_level="warning"))

@@ -1,0 +1,124 @@
+"""Studio latency: from a parameter change to a new picture, through the HTTP API, for the zoo GAN.
+
+Starts the studio on a loopback port (uvicorn, as `swerve studio` does), then for each kind of control sends
+the page's render request with that control moved to a new value each time, over one kept-alive connection as
+a browser would, and times the full round trip (JSON in, PNG bytes out). The bar: median <= 100 ms on 2 CPU
+cores. Run:
+
+    .venv/bin/python benchmarks/studio_latency.py [--repeats 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import socket
+import statistics
+import tempfile
+import threading
+import time
+
+import torch
+import uvicorn
+
+from swerve.studio.app import create_app
+from swerve.studio.engine import Studio, transforms_table
+from swerve.studio.models import Models
+
+MODEL = "fashion-gan"
+BAR_MS = 100.0
+
+
+def cases(repeats: int) -> dict[str, list[dict]]:
+    """For each control, ``repeats`` page states that differ from the one before only in that control."""
+    base = {"model": MODEL, "latent": {"seed": 7}, "label": 3}
+    steps = [i / max(1, repeats - 1) for i in range(repeats)]
+    found = {
+        "seed": [{**base, "latent": {"seed": 100 + i}} for i in range(repeats)],
+        "interpolation t": [{**base, "latent": {"seed": 7, "toward": 8, "t": t}} for t in steps],
+        "PCA slider (latent)": [
+            {**base, "pca": {"layer": "stem", "apply": "latent", "amounts": [6 * t - 3]}} for t in steps
+        ],
+        "PCA slider (layer)": [
+            {**base, "pca": {"layer": "blocks.0", "apply": "layer", "amounts": [6 * t - 3]}} for t in steps
+        ],
+    }
+    table = {t["name"]: t for t in transforms_table()}
+    if "multiply" in table:
+        spec = table["multiply"]["params"]
+        name = next(iter(spec))
+        low, high = spec[name]["low"], spec[name]["high"]
+        found["bend slider (multiply)"] = [
+            {**base, "bends": [{"layer": "blocks.0", "transform": "multiply",
+                                "params": {name: low + (high - low) * t}, "channels": "all"}]}
+            for t in steps
+        ]
+        found["2 bends, one moving"] = [
+            {**base, "bends": [
+                {"layer": "stem", "transform": "multiply", "params": {name: low + (high - low) * 0.7},
+                 "channels": {"fraction": 0.5, "seed": 0}},
+                {"layer": "blocks.0", "transform": "multiply", "params": {name: low + (high - low) * t},
+                 "channels": "all"},
+            ]}
+            for t in steps
+        ]
+    partner = "fashion-vae"  # the VAE's decoder shares the GAN's architecture only if their configs match
+    studio_models = Models([])
+    info = [m for m in studio_models.listing() if m["id"] in (MODEL, partner)]
+    if len(info) == 2 and info[0]["generator"] == info[1]["generator"]:
+        found["blend alpha"] = [{**base, "blend": {"with": partner, "alpha": t}} for t in steps]
+    return found
+
+
+def serve(studio: Studio) -> tuple[int, uvicorn.Server]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(create_app(studio), log_level="warning"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    return sock.getsockname()[1], server
+
+
+def time_case(port: int, states: list[dict]) -> list[float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Content-Type": "application/json"}
+    times = []
+    for state in states:
+        body = json.dumps(state)
+        start = time.perf_counter()
+        connection.request("POST", "/api/render", body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        times.append((time.perf_counter() - start) * 1000)
+        if response.status != 200 or not data.startswith(b"\x89PNG"):
+            raise SystemExit(f"render failed ({response.status}): {data[:200]!r}")
+    connection.close()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as out:
+        studio = Studio(Models([]), out)
+        port, server = serve(studio)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {MODEL}; "
+              f"{args.repeats} changes per control, each a full HTTP round trip")
+        print()
+        print(f"{'control moved':<26}{'median ms':>10}{'p90 ms':>9}{'max ms':>9}   bar <= {BAR_MS:.0f} ms")
+        for name, states in cases(args.repeats).items():
+            time_case(port, states[:2])  # warm-up: loads the model, computes PCA directions, fills caches
+            times = sorted(time_case(port, states))
+            median = statistics.median(times)
+            p90 = times[int(0.9 * (len(times) - 1))]
+            verdict = "ok" if median <= BAR_MS else "OVER"
+            print(f"{name:<26}{median:>10.1f}{p90:>9.1f}{times[-1]:>9.1f}   {verdict}")
+        server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()
