@@ -22,6 +22,7 @@ from swerve.bundle import DataSpec, LatentSpec  # noqa: E402
 from swerve.studio import explore  # noqa: E402
 from swerve.studio.app import MAX_JSON, MAX_UPLOAD, create_app  # noqa: E402
 from swerve.studio.engine import Studio  # noqa: E402
+from swerve.studio.gauge import Gauge  # noqa: E402
 from swerve.studio.models import Models  # noqa: E402
 from swerve.studio.recipe import read_recipe, render_recipe, to_picture  # noqa: E402
 from tests.conftest import tiny_image_bundle  # noqa: E402
@@ -337,3 +338,24 @@ def test_models_without_pictures_are_listed_but_not_usable(tmp_path):
     listing = Models([tmp_path]).listing()
     entry = next(m for m in listing if m["name"] == "points")
     assert not entry["usable"] and "image" in entry["why_not"]
+
+
+# --- measurement -------------------------------------------------------------------------------------------
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir() and not os.environ.get("SWERVE_FASHION_MNIST"),
+    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
+)
+def test_measure_says_a_pushed_picture_is_more_novel_and_less_like_the_data(setup):
+    client, studio, _, _ = setup
+    studio.gauge = Gauge(reference_n=500)
+    plain = client.post("/api/measure", json=state("fashion-gan", label=1))
+    assert plain.status_code == 200, plain.text
+    pushed = {"layer": "blocks.0", "apply": "layer", "amounts": [10, 10, 10]}
+    far = client.post("/api/measure", json=state("fashion-gan", label=1, pca=pushed)).json()
+    plain = plain.json()
+    assert plain["values"]["class"] == "Trouser" and plain["values"]["agrees"] is True
+    assert far["values"]["novelty"] > 1.5 * plain["values"]["novelty"]
+    assert far["values"]["density"] < plain["values"]["density"]
+    assert plain["features"] == {"extractor": "fashion-classifier", "layer": "features"}
+    assert plain["reference"]["n"] == 500 and "critic" in plain["values"]
+    refused(client.post("/api/measure", json=state("digits-gan", label=0)), 400, "no measurement for digits")

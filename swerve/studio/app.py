@@ -149,6 +149,11 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
         found = await run_in_threadpool(studio.directions, body.model, body.layer, body.k)
         return {"layer": found.layer, "explained": found.explained.tolist(), "k": len(found.sigma)}
 
+    @app.post("/api/measure")
+    async def measure(request: Request) -> dict[str, Any]:
+        state = await parse(request, StateIn)
+        return await run_in_threadpool(studio.measure, state)
+
     @app.post("/api/keep")
     async def keep(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)

@@ -24,6 +24,7 @@ from swerve.look.grid import make_grid, upscale
 from swerve.look.video import save_animation
 from swerve.look.walk import walk_latents
 from swerve.studio import explore
+from swerve.studio.gauge import Gauge
 from swerve.studio.jobs import Job, Jobs, Progress
 from swerve.studio.models import Models
 from swerve.studio.recipe import Recipe, draw, offset_entry, recipe_generator, to_picture, write_recipe
@@ -41,6 +42,7 @@ class Studio:
         self.out_dir = Path(out_dir)
         self.start_model = start_model
         self.jobs = Jobs()
+        self.gauge = Gauge()
         self._directions: OrderedDict[tuple, explore.Directions] = OrderedDict()
         self._blends: OrderedDict[str, Bundle] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
@@ -186,6 +188,12 @@ class Studio:
         recipe = self.recipe(state)
         bundle = self.models.get(recipe.bundle)
         return to_picture(self.draw(recipe), bundle), recipe
+
+    def measure(self, state: StateIn) -> dict[str, Any]:
+        """Novelty, quality and the critic's view of the picture the page shows (see :mod:`.gauge`)."""
+        recipe = self.recipe(state)
+        x = self.draw(recipe)
+        return self.gauge.measure(self.bundle_for(recipe), x, recipe.label)
 
     def grid(self, state: StateIn, n: int) -> Image.Image:
         """``n`` pictures with seeds ``seed, seed + 1, ...`` and everything else as on the page."""

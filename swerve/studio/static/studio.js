@@ -63,6 +63,7 @@ async function draw() {
     if (old) URL.revokeObjectURL(old);
     image.dataset.renders = String(Number(image.dataset.renders) + 1);
     say(`drawn in ${Math.round(performance.now() - started)} ms`);
+    if ($("measure-auto").checked) measure();
   } catch (error) {
     say(error.message, true);
   } finally {
@@ -414,6 +415,36 @@ function setupKeep() {
   });
 }
 
+// ---------------------------------------------------------------- measure
+const MEASURE_LABELS = {
+  novelty: ["novelty", "distance to the 3 nearest real images, relative to real-to-real (1 = as far as data is)"],
+  density: ["density", "share of real images' 5-NN balls holding it (about 1 = like the data, 0 = off it)"],
+  class: ["seen as", "the class the domain classifier sees"],
+  confidence: ["confidence", "the classifier's probability for that class"],
+  agrees: ["agrees", "the class seen is the class asked for"],
+  critic: ["critic", "the model's own discriminator logit (higher = more real to it)"],
+};
+
+async function measure() {
+  try {
+    const result = await api("/api/measure", requestState());
+    const table = $("measures");
+    table.innerHTML = "";
+    for (const [key, value] of Object.entries(result.values)) {
+      const [name, help] = MEASURE_LABELS[key] || [key, ""];
+      const row = table.insertRow();
+      row.title = help;
+      row.insertCell().textContent = name;
+      row.insertCell().textContent = typeof value === "number" ? value.toFixed(3) : String(value);
+    }
+    $("measure-note").textContent =
+      `${result.features.extractor} features; ${result.reference.n} real ${result.reference.dataset} test images`;
+  } catch (error) {
+    $("measures").innerHTML = "";
+    $("measure-note").textContent = error.message;
+  }
+}
+
 // ---------------------------------------------------------------- exports (background jobs)
 function updateSweepTargets() {
   const select = $("sweep-target");
@@ -483,6 +514,7 @@ setupBends();
 setupBlend();
 setupKeep();
 setupExport();
+$("measure-btn").addEventListener("click", measure);
 loadModels().catch((error) => say(error.message, true));
 // For tests and the curious: the state, and whether every change has been drawn.
 window.studio = { state, draw, idle: () => !drawing && !again };
