@@ -102,6 +102,8 @@ async function pickModel(id, keep = null) {
   const partners = $("blend-with");
   partners.innerHTML = '<option value="">nothing</option>';
   for (const p of info.blend_partners) partners.append(new Option(p, p));
+  $("blend-none").hidden = info.blend_partners.length > 0;
+  partners.disabled = info.blend_partners.length === 0;
   $("bend-missing").hidden = info.transforms.length > 0;
   $("add-bend").disabled = info.transforms.length === 0;
   if (keep) {
