@@ -30,7 +30,8 @@ SETUP = """(async () => {
   set('label', '7');
   set('seed', '12');
   set('pca-layer', 'blocks.0');
-  while (document.querySelectorAll('#pca-sliders input').length === 0) await new Promise(r => setTimeout(r, 50));
+  const pause = () => new Promise(r => setTimeout(r, 50));
+  while (document.querySelectorAll('#pca-sliders input').length === 0) await pause();
   const pc = document.querySelectorAll('#pca-sliders input');
   pc[0].value = 2.2; pc[0].dispatchEvent(new Event('input'));
   pc[2].value = -1.4; pc[2].dispatchEvent(new Event('input'));
@@ -72,7 +73,8 @@ def main() -> None:
             browser.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
             browser.wait_for("Number(document.getElementById('image').dataset.renders) >= 1")
             browser.evaluate(SETUP, timeout=60)
-            browser.wait_for("window.studio.idle() && document.querySelectorAll('#measures tr').length > 0", 60)
+            done = "window.studio.idle() && document.querySelectorAll('#measures tr').length > 0"
+            browser.wait_for(done, 60)
             time.sleep(0.5)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_bytes(browser.screenshot())

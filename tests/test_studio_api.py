@@ -359,3 +359,36 @@ def test_measure_says_a_pushed_picture_is_more_novel_and_less_like_the_data(setu
     assert plain["features"] == {"extractor": "fashion-classifier", "layer": "features"}
     assert plain["reference"]["n"] == 500 and "critic" in plain["values"]
     refused(client.post("/api/measure", json=state("digits-gan", label=0)), 400, "no measurement for digits")
+
+
+def test_cli_serves_the_page_on_loopback(tmp_path):
+    """`swerve studio` in its own process: prints its address, serves page and API, stops on SIGINT."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "swerve", "studio", "digits-gan", "--port", "0", "--json",
+               "--allow", str(tmp_path), "--out", str(tmp_path / "out")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("}"):
+                break
+        started = json.loads("".join(lines))
+        assert started["url"].startswith("http://127.0.0.1:") and started["model"] == "digits-gan"
+        with urllib.request.urlopen(started["url"], timeout=10) as page:
+            assert b"swerve studio" in page.read()
+        with urllib.request.urlopen(started["url"] + "api/models", timeout=10) as answer:
+            assert json.loads(answer.read())["start"] == "digits-gan"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) in (0, 130)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
