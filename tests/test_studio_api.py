@@ -56,6 +56,17 @@ def refused(response, status: int, *words: str) -> str:
     return message
 
 
+# --- the page ----------------------------------------------------------------------------------------------
+def test_the_page_and_its_assets_are_served(setup):
+    client, _, _, _ = setup
+    page = client.get("/")
+    assert page.status_code == 200 and "studio.js" in page.text
+    for asset, kind in (("studio.js", "javascript"), ("studio.css", "text/css")):
+        response = client.get(f"/static/{asset}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+    assert client.get("/static/../app.py").status_code == 404
+
+
 # --- models ------------------------------------------------------------------------------------------------
 def test_models_lists_the_zoo_and_allowed_bundles_only(setup):
     client, _, tiny, _ = setup
@@ -230,6 +241,8 @@ def test_files_are_served_by_bare_name_only(setup):
         response = client.get(f"/api/files/{sneaky}")
         assert response.status_code in (400, 404) and "format" not in response.text
     refused(client.get("/api/files/.hidden.png"), 400, "not a file name")
+    (tmp / "out" / "notes.json").write_text("{}")  # the user's own file in the output directory
+    refused(client.get("/api/files/notes.json"), 400, "not a file name")
     refused(client.get("/api/files/keep-9999.png"), 404)
     assert client.get("/api/files/../../etc/passwd").status_code == 404  # no route for a path
 

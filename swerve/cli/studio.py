@@ -49,7 +49,11 @@ def studio(
     if start is not None:
         start = models.resolve(start)
     engine = Studio(models, out, start_model=start)
-    hosts = LOCAL_HOSTS if host in LOCAL_HOSTS else [*LOCAL_HOSTS, host]
+    if host in ("0.0.0.0", "::"):  # every interface: the user chose to be reachable by any name
+        hosts = ["*"]
+        typer.echo("warning: the studio is reachable from other machines on this network", err=True)
+    else:
+        hosts = LOCAL_HOSTS if host in LOCAL_HOSTS else [*LOCAL_HOSTS, host]
     sock = _listen(host, port)
     config = uvicorn.Config(create_app(engine, hosts), log_level="warning")
     server = uvicorn.Server(config)

@@ -31,7 +31,7 @@ from swerve.studio.recipe import Recipe, draw, offset_entry, recipe_generator, t
 from swerve.studio.schema import ExportIn, LatentIn, StateIn
 from swerve.utils import make_generator, write_text_atomic
 
-KEEP_NAME = re.compile(r"^[a-z0-9-]+\.(png|json|gif|mp4)$")
+KEEP_NAME = re.compile(r"^(keep|walk|sweep)-\d{4,}\.(png|json|gif|mp4)$")  # only what the studio writes
 
 
 class Studio:
