@@ -116,3 +116,12 @@ def test_moving_a_slider_changes_the_picture_and_the_kept_recipe_reproduces_it(p
     recipe = read_recipe(kept[0])
     remade = np.asarray(to_picture(render_recipe(recipe), studio.models.get("fashion-gan")))
     assert np.array_equal(remade, after)
+
+    # A short walk exported in the background: its progress arrives over Server-Sent Events.
+    browser.evaluate("document.getElementById('export-frames').value = '4'")
+    browser.evaluate("document.getElementById('export-btn').click()")
+    browser.wait_for("document.querySelectorAll('#exports li').length === 1", 60)
+    assert browser.evaluate("document.getElementById('progress').value") == 4
+    assert browser.evaluate("document.getElementById('job-status').textContent") == "done"
+    walk = sorted(out.glob("walk-*.gif"))
+    assert len(walk) == 1 and Image.open(walk[0]).n_frames == 4
