@@ -182,9 +182,7 @@ def _hook_fn(bend: Bend, layer: str, clusters: Mapping[str, Any] | None, frame: 
         idx = cached[key]
         if idx is None:
             return transform(out, frame=frame, **bend.params)
-        result = out.clone()
-        result[:, idx] = transform(out[:, idx], frame=frame, **bend.params)
-        return result
+        return out.index_copy(1, idx, transform(out.index_select(1, idx), frame=frame, **bend.params))
 
     return fn
 

@@ -12,6 +12,7 @@ and returns a tensor of the same shape; it never writes into ``x``. Its paramete
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,10 +111,17 @@ class Transform:
 
 
 # --- spatial transforms -------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=16)
+def _grid(matrix: tuple[float, ...], h: int, w: int, dtype: torch.dtype, device: str) -> torch.Tensor:
+    # A bend runs on every forward pass with the same matrix and map size: build its sampling grid once.
+    theta = torch.tensor(matrix, dtype=dtype, device=device).view(1, 2, 3)
+    return F.affine_grid(theta, [1, 1, h, w], align_corners=False)
+
+
 def _affine(x: torch.Tensor, matrix: list[list[float]]) -> torch.Tensor:
     """Resample every map with the 2x3 ``matrix`` taking output coordinates to input ones (in [-1, 1])."""
-    theta = torch.tensor(matrix, dtype=x.dtype, device=x.device).expand(x.shape[0], 2, 3)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    flat = tuple(v for row in matrix for v in row)
+    grid = _grid(flat, x.shape[-2], x.shape[-1], x.dtype, str(x.device)).expand(x.shape[0], -1, -1, -1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
@@ -140,25 +148,23 @@ def flip(x: torch.Tensor, axis: str) -> torch.Tensor:
     return torch.flip(x, dims)
 
 
-def _disc_offsets(radius: int) -> list[tuple[int, int]]:
-    return [
-        (i, j)
-        for i in range(-radius, radius + 1)
-        for j in range(-radius, radius + 1)
-        if i * i + j * j <= radius * radius + 0.5
-    ]
+def _disc_rectangles(radius: int) -> list[tuple[int, int]]:
+    """Half-sizes ``(a, b)`` of the rectangles whose union is the disc of ``radius`` pixels."""
+    return [(a, math.isqrt(radius * radius - a * a)) for a in range(radius + 1)]
 
 
 def dilate(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Grey-scale dilation with a disc of ``radius`` pixels: each value becomes the max over the disc."""
+    """Grey-scale dilation with a disc of ``radius`` pixels: each value becomes the max over the disc.
+
+    The disc is a union of ``radius + 1`` centred rectangles, so this is that many max-pools (which pad with
+    -inf, so the border brings nothing in).
+    """
     if radius == 0:
         return x
-    h, w = x.shape[-2:]
-    padded = F.pad(x, (radius, radius, radius, radius), value=float("-inf"))
     out = None
-    for i, j in _disc_offsets(radius):
-        window = padded[..., radius + i : radius + i + h, radius + j : radius + j + w]
-        out = window if out is None else torch.maximum(out, window)
+    for a, b in _disc_rectangles(radius):
+        pooled = F.max_pool2d(x, (2 * a + 1, 2 * b + 1), stride=1, padding=(a, b))
+        out = pooled if out is None else torch.maximum(out, pooled)
     return out
 
 
