@@ -108,19 +108,21 @@ def record(
     *,
     detach: bool = True,
     device: torch.device | str | None = None,
+    inputs: bool = False,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Record the outputs of ``layers`` for every forward call made inside the ``with`` block.
 
     The yielded dict is filled when the block exits: each layer maps to its outputs concatenated along the
     batch dimension. ``detach=False`` keeps the graph (for losses on activations); ``device="cpu"`` moves
-    each chunk off the accelerator as it is made, so long runs keep accelerator memory bounded.
+    each chunk off the accelerator as it is made, so long runs keep accelerator memory bounded;
+    ``inputs=True`` records each layer's (first) input instead of its output (model rewriting's keys).
     """
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
     result: dict[str, torch.Tensor] = {}
 
     def hook_for(name: str) -> Callable[..., None]:
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            out = _first_tensor(output, name)
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            out = _first_tensor(args if inputs else output, name)
             out = out.detach() if detach else out
             chunks[name].append(out if device is None else out.to(device))
 
