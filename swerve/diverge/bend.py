@@ -262,3 +262,42 @@ def bundle_applied(bundle: Bundle, frame: int | None = None) -> Iterator[None]:
         return
     with apply_bends(bundle.generator, bends, clusters=bundle_clusters(bundle), frame=frame):
         yield
+
+
+@torch.no_grad()
+def sweep(
+    bundle: Bundle,
+    bends: Sequence[Bend | Mapping[str, Any]],
+    which: int | None = None,
+    param: str | None = None,
+    values: Sequence[Any] = (),
+    frames: int | None = None,
+    n: int = 1,
+    seed: int = 0,
+    labels: torch.Tensor | list[int] | int | None = None,
+) -> list[torch.Tensor]:
+    """Frames of an animation: the same ``n`` latents, bends ``bends`` with parameter ``param`` of bend
+    ``which`` taking each of ``values`` in turn (or, without ``param``, only the frame index changing, for
+    time oscillations). The bundle's own bends apply first."""
+    parsed = bundle_bends(bundle) + parse_bends(list(bends))
+    if param is not None:
+        if which is None or not -len(parsed) <= which < len(parsed):
+            raise ConfigError(f"the sweep names bend {which}, but there are {len(parsed)} bends")
+        if param not in TRANSFORMS[parsed[which].transform].params:
+            raise ConfigError(f"bend {which} ({parsed[which].transform}) has no parameter {param!r}")
+        steps = [parsed[which].with_params(**{param: v}) for v in values]
+    else:
+        steps = [None] * int(frames or 0)
+    if not steps:
+        raise ConfigError("a sweep needs at least one frame")
+    plain = Bundle(bundle.networks, bundle.data, bundle.latent, name=bundle.name)
+    z = bundle.latent.sample(n, make_generator(seed)) if bundle.latent else None
+    clusters = bundle_clusters(bundle)
+    out = []
+    for frame, step in enumerate(steps):
+        frame_bends = list(parsed)
+        if step is not None:
+            frame_bends[which] = step
+        with apply_bends(bundle.generator, frame_bends, clusters=clusters, frame=frame):
+            out.append(plain.sample(n, seed=seed, z=z, labels=labels).x)
+    return out

@@ -142,9 +142,10 @@ def blend_bundles(
         unknown = sorted(set(schedule) - {"pivot", "width", "hard"})
         if unknown or "pivot" not in schedule:
             raise ConfigError(f"a schedule is {{pivot, width?, hard?}}, got {dict(schedule)!r}")
+        pivot = schedule["pivot"]
         alpha = resolution_schedule(
             layer_order(net_a),
-            schedule["pivot"],
+            taps.resolve_layer(net_a, pivot) if isinstance(pivot, str) else pivot,
             schedule.get("width", 1.0),
             bool(schedule.get("hard", False)),
         )

@@ -109,18 +109,36 @@ def key_moment(
     latents: torch.Tensor,
     labels: torch.Tensor | None = None,
     batch_size: int = 32,
+    locations: int | None = 64,
+    seed: int = 0,
 ) -> torch.Tensor:
-    """The keys' second moment ``C = E[k kᵀ]`` over every location of every sample (float64)."""
+    """The keys' second moment ``C = E[k kᵀ]`` (float64) over sampled latents.
+
+    ``locations`` random locations per sample (all of them with ``None``) keep the cost linear in the
+    number of samples and not in the map size; the estimate is unbiased either way.
+    """
     name, module = memory_layer(generator, layer)
-    total, count = None, 0
-    for start in range(0, len(latents), batch_size):
-        z = latents[start : start + batch_size]
-        args = (z,) if labels is None else (z, labels[start : start + batch_size])
-        with taps.record(generator, [name], inputs=True) as acts:
-            generator(*args)
-        k = keys(module, acts[name]).transpose(1, 2).reshape(-1, weight_matrix(module).shape[1]).double()
-        total = k.T @ k if total is None else total + k.T @ k
-        count += len(k)
+    dim = weight_matrix(module).shape[1]
+    gen = make_generator(seed)
+    total = torch.zeros(dim, dim, dtype=torch.float64)
+    count = 0
+    was_training = generator.training
+    generator.eval()
+    try:
+        for start in range(0, len(latents), batch_size):
+            z = latents[start : start + batch_size]
+            args = (z,) if labels is None else (z, labels[start : start + batch_size])
+            with taps.record(generator, [name], inputs=True) as acts:
+                generator(*args)
+            k = keys(module, acts[name])  # (N, dim, L)
+            if locations is not None and k.shape[2] > locations:
+                pick = torch.rand(k.shape[0], k.shape[2], generator=gen).argsort(1)[:, :locations]
+                k = torch.gather(k, 2, pick.to(k.device)[:, None, :].expand(-1, dim, -1))
+            k = k.transpose(1, 2).reshape(-1, dim).float()
+            total += (k.T @ k).double().cpu()  # float32 products, float64 sum
+            count += len(k)
+    finally:
+        generator.train(was_training)
     return total / count
 
 
@@ -307,3 +325,36 @@ def rewritten(generator: nn.Module, result: Rewrite) -> Iterator[None]:
     finally:
         with torch.no_grad():
             module.weight.copy_(saved)
+
+
+def paste_rewrite(
+    bundle: Bundle,
+    layer: str,
+    source: int,
+    target: int,
+    mask: torch.Tensor,
+    seed: int = 0,
+    shift: tuple[int, int] = (0, 0),
+    rank: int = 1,
+    method: str = "closed",
+    n: int = 256,
+) -> tuple[Bundle, Rewrite]:
+    """Copy the ``mask``-ed region of sample ``source`` into sample ``target`` (indices into the samples
+    drawn with ``seed``, classes cycling as in :meth:`Bundle.sample`) by rewriting ``layer``."""
+    k = max(source, target) + 1
+    if min(source, target) < 0:
+        raise ConfigError("sample indices must be >= 0")
+    z, y = _sample_inputs(bundle, k, seed)
+    pick = (lambda i: (z[i : i + 1],)) if y is None else (lambda i: (z[i : i + 1], y[i : i + 1]))
+    gen = bundle.generator
+    was_training = gen.training
+    gen.eval()
+    try:
+        k_star, v_star = copy_paste_targets(gen, layer, pick(source), pick(target), mask, shift)
+    finally:
+        gen.train(was_training)
+    edited, result = rewrite_bundle(
+        bundle, layer, k_star, v_star, rank=min(rank, k_star.shape[1]), method=method, n=n, seed=seed
+    )
+    edited.history[-1]["params"].update(source=source, target=target, shift=list(shift))
+    return edited, result
