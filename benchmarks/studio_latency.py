@@ -18,10 +18,12 @@ import statistics
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import torch
 import uvicorn
 
+from swerve.bundle import load
 from swerve.studio.app import create_app
 from swerve.studio.engine import Studio, transforms_table
 from swerve.studio.models import Models
@@ -30,8 +32,9 @@ MODEL = "fashion-gan"
 BAR_MS = 100.0
 
 
-def cases(repeats: int) -> dict[str, list[dict]]:
-    """For each control, ``repeats`` page states that differ from the one before only in that control."""
+def cases(repeats: int, partner: str | None) -> dict[str, list[dict]]:
+    """For each control, ``repeats`` page states that differ from the one before only in that control;
+    ``partner`` is a model to blend with."""
     base = {"model": MODEL, "latent": {"seed": 7}, "label": 3}
     steps = [i / max(1, repeats - 1) for i in range(repeats)]
     found = {
@@ -45,7 +48,7 @@ def cases(repeats: int) -> dict[str, list[dict]]:
         ],
     }
     table = {t["name"]: t for t in transforms_table()}
-    if "multiply" in table:
+    if "multiply" in table:  # the bending API is there
         spec = table["multiply"]["params"]
         name = next(iter(spec))
         low, high = spec[name]["low"], spec[name]["high"]
@@ -63,12 +66,24 @@ def cases(repeats: int) -> dict[str, list[dict]]:
             ]}
             for t in steps
         ]
-    partner = "fashion-vae"  # the VAE's decoder shares the GAN's architecture only if their configs match
-    studio_models = Models([])
-    info = [m for m in studio_models.listing() if m["id"] in (MODEL, partner)]
-    if len(info) == 2 and info[0]["generator"] == info[1]["generator"]:
+    if partner is not None:
         found["blend alpha"] = [{**base, "blend": {"with": partner, "alpha": t}} for t in steps]
+        found["blend, bend moving"] = [
+            {**base, "blend": {"with": partner, "alpha": 0.5}, "bends": move["bends"]}
+            for move in found.get("bend slider (multiply)", [])
+        ]
     return found
+
+
+def make_partner(directory: Path) -> str:
+    """A copy of the zoo GAN with its generator weights nudged: the same architecture, so it blends."""
+    bundle = load(MODEL, device="cpu")
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in bundle.generator.parameters():
+            p.add_(0.1 * p.std(correction=0) * torch.randn(p.shape, generator=gen))
+    bundle.name = f"{MODEL}-nudged"
+    return str(bundle.save(directory / bundle.name).resolve())
 
 
 def serve(studio: Studio) -> tuple[int, uvicorn.Server]:
@@ -104,13 +119,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as out:
-        studio = Studio(Models([]), out)
+        partner = make_partner(Path(out) / "models")
+        studio = Studio(Models([Path(out) / "models"]), Path(out) / "kept")
         port, server = serve(studio)
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {MODEL}; "
               f"{args.repeats} changes per control, each a full HTTP round trip")
         print()
         print(f"{'control moved':<26}{'median ms':>10}{'p90 ms':>9}{'max ms':>9}   bar <= {BAR_MS:.0f} ms")
-        for name, states in cases(args.repeats).items():
+        for name, states in cases(args.repeats, partner).items():
             time_case(port, states[:2])  # warm-up: loads the model, computes PCA directions, fills caches
             times = sorted(time_case(port, states))
             median = statistics.median(times)

@@ -19,6 +19,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.studio_latency import make_partner  # noqa: E402
 from swerve.studio.app import create_app  # noqa: E402
 from swerve.studio.engine import Studio  # noqa: E402
 from swerve.studio.models import Models  # noqa: E402
@@ -46,6 +47,11 @@ SETUP = """(async () => {
     const slider = document.querySelector('.bend .bend-param');
     slider.value = 40; slider.dispatchEvent(new Event('input'));
   }
+  const partner = document.getElementById('blend-with');
+  if (partner.options.length > 1) {
+    set('blend-with', partner.options[1].value);
+    set('alpha', '0.35', 'input');
+  }
   document.getElementById('measure-btn').click();
   return true;
 })()"""
@@ -59,7 +65,9 @@ def main() -> None:
     if chromium is None:
         raise SystemExit("no Chromium found: apt-get install chromium, or set SWERVE_CHROMIUM")
     with tempfile.TemporaryDirectory() as out:
-        studio = Studio(Models([]), out, start_model="fashion-gan")
+        models = Path(out) / "models"
+        make_partner(models)  # a nudged copy of the GAN, to show blending
+        studio = Studio(Models([models]), Path(out) / "kept", start_model="fashion-gan")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         sock.listen(16)

@@ -87,7 +87,7 @@ def test_model_info_gives_layers_classes_and_partners(setup):
     assert shapes["to_image"] == [1, 8, 8]
     assert info["classes"] == ["a", "b", "c"] and info["latent_dim"] == 8
     gan = client.get("/api/model", params={"id": "fashion-gan"}).json()
-    assert gan["classes"][0] == "T-shirt/top" and tiny not in gan["blend_partners"]
+    assert gan["classes"][0] == "T-shirt/top" and tiny not in [p["id"] for p in gan["blend_partners"]]
 
 
 @pytest.mark.parametrize(
@@ -405,3 +405,103 @@ def test_cli_serves_the_page_on_loopback(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# --- bending and blending ----------------------------------------------------------------------------------
+def bend(layer: str = "conv:0", transform: str = "multiply", channels="all", **params) -> dict:
+    return {"layer": layer, "transform": transform, "params": params, "channels": channels}
+
+
+def test_bends_change_the_picture_in_order(setup):
+    client, _, tiny, _ = setup
+    draw = lambda bends: pixels(client.post("/api/render", json=state(tiny, bends=bends)).content)  # noqa: E731
+    plain = draw([])
+    assert np.array_equal(draw([bend(factor=1.0)]), plain)  # multiplying by one is no bend at all
+    assert not np.array_equal(draw([bend(factor=3.0)]), plain)
+    half = bend("blocks.0", "multiply", {"fraction": 0.5, "seed": 0}, factor=-2.0)
+    assert not np.array_equal(draw([half]), draw([bend("blocks.0", factor=-2.0)]))
+    add, times = bend(transform="add", value=1.0), bend(factor=2.0)
+    assert not np.array_equal(draw([add, times]), draw([times, add]))  # reordering bends matters
+    info = client.get("/api/model", params={"id": tiny}).json()
+    rotate = next(t for t in info["transforms"] if t["name"] == "rotate")
+    assert rotate["params"]["degrees"]["low"] == -360 and rotate["params"]["degrees"]["kind"] == "float"
+    assert next(lay for lay in info["layers"] if lay["name"] == "blocks.0")["shortcut"] == "conv:0"
+
+
+def test_bad_bends_are_refused(setup):
+    client, _, tiny, _ = setup
+    render = lambda bends: client.post("/api/render", json=state(tiny, bends=bends))  # noqa: E731
+    refused(render([bend(layer="blocks.9")]), 400, "no layer 'blocks.9'")
+    refused(render([bend(layer="conv:7")]), 400, "conv:7")
+    refused(render([bend(transform="melt")]), 400, "unknown transform 'melt'")
+    refused(render([bend(factor=99.0)]), 400, "factor", "outside")
+    refused(render([bend(speed=1.0)]), 400, "no parameter 'speed'")
+    refused(render([bend(channels={"fraction": 2.0})]), 400)
+    refused(render([bend()] * 33), 422, "bends")
+    refused(client.post("/api/render", json=state(tiny, bends={"layer": "stem"})), 422, "bends")
+
+
+def test_kept_bends_reproduce_bit_exactly(setup):
+    client, studio, tiny, tmp = setup
+    bends = [bend("blocks.0", "rotate", {"fraction": 0.5, "seed": 2}, degrees=30.0), bend(factor=1.5)]
+    page = state(tiny, bends=bends, pca={"layer": "stem", "amounts": [1.0], "k": 4})
+    shown = pixels(client.post("/api/render", json=page).content)
+    recipe = read_recipe(tmp / "out" / client.post("/api/keep", json=page).json()["json"])
+    assert [b["transform"] for b in recipe.bends] == ["rotate", "multiply"]
+    assert np.array_equal(np.asarray(to_picture(render_recipe(recipe), studio.models.get(tiny))), shown)
+
+
+@pytest.fixture
+def partner(setup) -> str:
+    """A second tiny bundle with the same architecture and different generator weights."""
+    _, _, _, tmp = setup
+    other = tiny_image_bundle()
+    with torch.no_grad():
+        for p in other.generator.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    other.name = "tiny-b"
+    return str(other.save(tmp / "allowed" / "models" / "tiny-b").resolve())
+
+
+def test_blending_moves_from_one_model_to_the_other(setup, partner):
+    client, studio, tiny, tmp = setup
+    info = client.get("/api/model", params={"id": tiny}).json()
+    assert info["blend_partners"] == [{"id": partner, "name": "tiny-b"}] and info["blend_layers"][0] == "stem"
+    draw = lambda blend: pixels(client.post("/api/render", json=state(tiny, blend=blend)).content)  # noqa: E731
+    a = draw(None)
+    b = pixels(client.post("/api/render", json=state(partner)).content)
+    assert np.array_equal(draw({"with": partner, "alpha": 0.0}), a)
+    assert np.array_equal(draw({"with": partner, "alpha": 1.0}), b)
+    half = draw({"with": partner, "alpha": 0.5})
+    assert not np.array_equal(half, a) and not np.array_equal(half, b)
+    coarse = draw({"with": partner, "alpha": 0.5, "schedule": {"pivot": 1, "width": 0.5}})
+    assert not np.array_equal(coarse, half) and not np.array_equal(coarse, a)
+    page = state(tiny, blend={"with": partner, "alpha": 0.3, "schedule": {"pivot": 2, "hard": True}},
+                 bends=[bend(factor=1.2)])
+    shown = pixels(client.post("/api/render", json=page).content)
+    recipe = read_recipe(tmp / "out" / client.post("/api/keep", json=page).json()["json"])
+    assert recipe.blend["with"] == partner
+    assert np.array_equal(np.asarray(to_picture(render_recipe(recipe), studio.models.get(tiny))), shown)
+
+
+def test_bad_blends_are_refused(setup, partner):
+    client, _, tiny, tmp = setup
+    refused(client.post("/api/render", json=state(tiny, blend={"with": "digits-gan"})), 400, "cannot blend")
+    refused(client.post("/api/render", json=state(tiny, blend={"with": partner, "alpha": 1.5})), 422, "alpha")
+    outside = str(tmp / "secret" / "hidden")
+    refused(client.post("/api/render", json=state(tiny, blend={"with": outside})), 403, "outside")
+    wide = {"with": partner, "schedule": {"pivot": 1, "width": 0}}
+    refused(client.post("/api/render", json=state(tiny, blend=wide)), 422, "width")
+
+
+def test_export_sweep_of_a_bend_parameter(setup):
+    client, _, tiny, tmp = setup
+    page = state(tiny, bends=[bend("blocks.0", "erode", radius=0)])
+    sweep = {"target": "bend", "bend": 0, "param": "radius", "low": 0, "high": 3}
+    job = client.post("/api/jobs", json={"state": page, "kind": "sweep", "frames": 4, "sweep": sweep}).json()
+    done = events(client, job["id"])[-1]
+    assert done["state"] == "done", done
+    frames = Image.open(tmp / "out" / done["result"]["file"])
+    assert frames.n_frames >= 2  # identical neighbours may merge in a GIF, but radius 0 and 3 differ
+    refused(client.post("/api/jobs", json={"state": page, "kind": "sweep", "frames": 4,
+                                           "sweep": {**sweep, "high": 50}}), 400, "radius")

@@ -89,7 +89,7 @@ def drag_slider(browser: Browser, selector: str, fraction: float) -> None:
     browser.click(left + fraction * width, top + height / 2)
 
 
-def test_moving_a_slider_changes_the_picture_and_the_kept_recipe_reproduces_it(page):
+def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(page):
     browser, studio, out = page
     assert browser.evaluate("document.getElementById('status').classList.contains('error')") is False
     before = shown_pixels(browser)
@@ -109,11 +109,25 @@ def test_moving_a_slider_changes_the_picture_and_the_kept_recipe_reproduces_it(p
     assert browser.evaluate("window.studio.state.pca.amounts[0]") > 2
     assert not np.array_equal(before, after)
 
+    # Add a bend (multiply, on the first conv block) and drag its slider.
+    count = renders(browser)
+    browser.evaluate("document.getElementById('add-bend').click()")
+    settle(browser, count)
+    with_bend = shown_pixels(browser)
+    count = renders(browser)
+    drag_slider(browser, ".bend .bend-param", 0.15)
+    settle(browser, count)
+    bent = browser.evaluate("window.studio.state.bends[0]")
+    assert bent["transform"] == "multiply" and bent["params"]["factor"] < -5
+    after = shown_pixels(browser)
+    assert not np.array_equal(with_bend, after)
+
     browser.evaluate("document.getElementById('keep-btn').click()")
     browser.wait_for("document.querySelectorAll('#kept li').length === 1")
     kept = sorted(out.glob("keep-*.json"))
     assert len(kept) == 1
     recipe = read_recipe(kept[0])
+    assert recipe.bends[0]["params"]["factor"] == bent["params"]["factor"]
     remade = np.asarray(to_picture(render_recipe(recipe), studio.models.get("fashion-gan")))
     assert np.array_equal(remade, after)
 

@@ -11,6 +11,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from PIL import Image
 
 from swerve import taps
 from swerve.bundle import Bundle
+from swerve.diverge.bend import TRANSFORMS, bundle_clusters, parse_bends
+from swerve.diverge.blend import layer_order
+from swerve.diverge.layers import layer_table
 from swerve.errors import ConfigError
 from swerve.look.grid import make_grid, upscale
 from swerve.look.video import save_animation
@@ -64,7 +68,11 @@ class Studio:
         layers = self.layers(key, bundle)
         listing = self.models.listing()
         own = next((m["generator"] for m in listing if m["id"] == key), None)
-        partners = [m["id"] for m in listing if m["id"] != key and m["usable"] and m["generator"] == own]
+        partners = [
+            {"id": m["id"], "name": m["name"]}
+            for m in listing
+            if m["id"] != key and m["usable"] and m["generator"] == own
+        ]
         return {
             "id": key,
             "name": bundle.name,
@@ -74,22 +82,15 @@ class Studio:
             "layers": layers,
             "transforms": transforms_table(),
             "blend_partners": partners,
-            "has_clusters": sorted((bundle.extra.get("clusters") or {}).keys()),
+            "blend_layers": layer_order(bundle.generator),
+            "has_clusters": sorted(bundle_clusters(bundle)),
         }
 
     def layers(self, model_id: str, bundle: Bundle) -> list[dict[str, Any]]:
-        """Layers whose output is a feature map or vector: name, shape (one sample), channels."""
-        z = explore.seed_latent(bundle, 0)
-        y = torch.zeros(1, dtype=torch.long) if bundle.num_classes else None
+        """Layers whose output is a feature map or a vector: name, shape (one sample), channels, shortcut."""
         with self.lock(model_id):
-            bundle.generator.eval()
-            args = (z,) if y is None else (z, y)
-            shapes = taps.output_shapes(bundle.generator, *args)
-        return [
-            {"name": name, "shape": list(shape[1:]), "channels": shape[1]}
-            for name, shape in shapes.items()
-            if len(shape) in (2, 4)
-        ]
+            table = layer_table(bundle.generator, bundle.latent.dim)
+        return [row for row in table if len(row["shape"]) in (1, 3)]
 
     # --- recipes and pictures --------------------------------------------------------------------------
     def directions(self, model_id: str, layer: str, k: int = 8) -> explore.Directions:
@@ -153,15 +154,12 @@ class Studio:
         )
 
     def check_bends(self, bundle: Bundle, bends: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Bends parsed by the bending API (unknown transforms, parameters, ranges refused), layers
-        checked."""
-        if not bends:
-            return []
-        from swerve.diverge.bend import parse_bends
-
+        """Bends parsed by the bending API (unknown transforms, parameters, ranges refused), each layer
+        looked up in the generator, so a bad bend is refused before anything is drawn."""
         parsed = parse_bends(bends)
+        generator = bundle.generator
         for bend in parsed:
-            taps.find_layer(bundle.generator, bend.layer)
+            taps.find_layer(generator, taps.resolve_layer(generator, bend.layer))
         return [bend.to_dict() for bend in parsed]
 
     def bundle_for(self, recipe: Recipe) -> Bundle:
@@ -244,7 +242,7 @@ class Studio:
             for i in range(request.frames):
                 progress(i, request.frames, f"frame {i + 1} of {request.frames}")
                 z, frame_recipe = make(i)
-                x = self.draw(frame_recipe, z=z)
+                x = self.draw(replace(frame_recipe, frame=i), z=z)
                 images.append(upscale(to_picture(x, bundle), 128))
             progress(request.frames, request.frames, "encoding")
             save_animation(images, out, fps=request.fps)
@@ -279,8 +277,11 @@ class Studio:
                 if sweep.bend >= len(state.bends):
                     raise ConfigError(f"bend {sweep.bend} does not exist (there are {len(state.bends)})")
                 bends = [dict(b) for b in state.bends]
-                bends[sweep.bend] = {**bends[sweep.bend], "params": {**bends[sweep.bend].get("params", {})}}
-                bends[sweep.bend]["params"][sweep.param] = value
+                bend = {**bends[sweep.bend], "params": dict(bends[sweep.bend].get("params", {}))}
+                bends[sweep.bend] = bend
+                spec = TRANSFORMS.get(bend.get("transform"))
+                kind = spec.params[sweep.param].kind if spec and sweep.param in spec.params else "float"
+                bend["params"][sweep.param] = round(value) if kind == "int" else value
                 changed = state.model_copy(update={"bends": bends})
             else:
                 if state.blend is None:
@@ -291,18 +292,17 @@ class Studio:
 
 
 def transforms_table() -> list[dict[str, Any]]:
-    """The bending API's transforms with their parameters, for the page to build sliders from."""
-    try:
-        from swerve.diverge.bend import TRANSFORMS
-    except ImportError:
-        return []
+    """The bending API's transforms with their parameters, for the page to build controls from."""
     table = []
     for name, transform in TRANSFORMS.items():
         params = {
-            key: {"default": p.default, "low": p.low, "high": p.high, "kind": p.kind}
+            key: {"default": p.default, "low": p.low, "high": p.high, "kind": p.kind,
+                  "choices": list(p.choices), "help": p.help}
             for key, p in transform.params.items()
         }
-        table.append({"name": name, "params": params, "pointwise": transform.pointwise})
+        table.append(
+            {"name": name, "params": params, "pointwise": transform.pointwise, "help": transform.help}
+        )
     return table
 
 

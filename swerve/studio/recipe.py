@@ -43,6 +43,7 @@ class Recipe:
 
     ``offsets`` are ``{"layer", "shape", "float32"}`` dicts: a tensor (base64 of little-endian float32) added
     to that layer's output. ``blend`` is ``{"with": bundle, "alpha": a, "schedule": {...} | None}``.
+    ``frame`` is the animation frame that time-dependent bends read (a frame of an exported video).
     ``seed`` says where ``z`` came from and ``studio`` holds the page's control positions; neither changes
     the pixels.
     """
@@ -54,6 +55,7 @@ class Recipe:
     offsets: list[dict[str, Any]] = field(default_factory=list)
     bends: list[dict[str, Any]] = field(default_factory=list)
     blend: dict[str, Any] | None = None
+    frame: int | None = None
     studio: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +88,8 @@ class Recipe:
                 raise ConfigError(f"recipe '{key}' must be a list of objects")
         if recipe.blend is not None and not isinstance(recipe.blend, dict):
             raise ConfigError("recipe 'blend' must be an object or null")
+        if recipe.frame is not None and not isinstance(recipe.frame, int):
+            raise ConfigError(f"recipe 'frame' must be an integer or null, got {recipe.frame!r}")
         return recipe
 
 
@@ -120,29 +124,27 @@ def recipe_generator(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> 
     bundle = loader(recipe.bundle)
     if not recipe.blend:
         return bundle
-    from swerve.diverge.blend import blend_bundles, resolution_schedule
+    from swerve.diverge.blend import blend_bundles
 
     other = loader(str(recipe.blend.get("with", "")))
-    alpha = float(recipe.blend.get("alpha", 0.5))
-    schedule = recipe.blend.get("schedule")
-    if schedule:
-        names = [name for name, _ in bundle.generator.named_parameters()]
-        kwargs = {k: schedule[k] for k in ("pivot", "width", "hard") if k in schedule}
-        return blend_bundles(bundle, other, alpha=resolution_schedule(names, **kwargs))
-    return blend_bundles(bundle, other, alpha=alpha)
+    return blend_bundles(
+        bundle, other, alpha=float(recipe.blend.get("alpha", 0.5)), schedule=recipe.blend.get("schedule")
+    )
 
 
 @contextmanager
-def edits(generator: torch.nn.Module, recipe: Recipe, clusters: dict | None = None) -> Iterator[None]:
-    """Apply the recipe's layer offsets, then its bends, to ``generator`` for the ``with`` block."""
+def edits(
+    generator: torch.nn.Module, recipe: Recipe, clusters: dict | None = None, frame: int | None = None
+) -> Iterator[None]:
+    """Apply the recipe's layer offsets, then its bends (at animation ``frame``), for the ``with`` block."""
     with ExitStack() as stack:
         for entry in recipe.offsets:
             shift = decode_tensor(entry["float32"], entry["shape"]).to(_device(generator))
             stack.enter_context(taps.rewrite(generator, entry["layer"], _adder(shift)))
         if recipe.bends:
-            from swerve.diverge.bend import apply_bends, parse_bends
+            from swerve.diverge.bend import apply_bends
 
-            stack.enter_context(apply_bends(generator, parse_bends(recipe.bends), clusters=clusters))
+            stack.enter_context(apply_bends(generator, recipe.bends, clusters=clusters, frame=frame))
         yield
 
 
@@ -175,16 +177,13 @@ def draw(bundle: Bundle, recipe: Recipe, z: torch.Tensor | None = None, labels: 
         raise ConfigError(f"the latent has {z.shape[-1]} numbers but {bundle.name} reads {bundle.latent.dim}")
     if labels is None and bundle.num_classes:
         labels = 0 if recipe.label is None else recipe.label
-    clusters = _clusters(bundle)
-    with edits(bundle.generator, recipe, clusters):
+    clusters = None
+    if recipe.bends:
+        from swerve.diverge.bend import bundle_clusters
+
+        clusters = bundle_clusters(bundle)
+    with edits(bundle.generator, recipe, clusters, recipe.frame):
         return bundle.sample(len(z), z=z, labels=labels, seed=recipe.seed or 0).x
-
-
-def _clusters(bundle: Bundle) -> dict[str, torch.Tensor] | None:
-    stored = bundle.extra.get("clusters")
-    if not stored:
-        return None
-    return {layer: torch.as_tensor(ids, dtype=torch.long) for layer, ids in stored.items()}
 
 
 def render_recipe(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> torch.Tensor:

@@ -37,10 +37,11 @@ class PcaIn(Strict):
 
 
 class ScheduleIn(Strict):
-    """The coarse-to-fine blend: layers before ``pivot`` lean to one model, after it to the other."""
+    """The coarse-to-fine blend (Pinkney & Adler 2020): layers before position ``pivot`` (counted coarse to
+    fine) stay near one model, later ones go to the other, over a logistic of ``width`` layers."""
 
-    pivot: float = Field(0.5, ge=0.0, le=1.0)
-    width: float = Field(0.1, ge=0.0, le=1.0)
+    pivot: float = Field(1.0, ge=0.0, le=64.0)
+    width: float = Field(0.5, gt=0.0, le=16.0)
     hard: bool = False
 
 

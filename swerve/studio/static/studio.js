@@ -78,7 +78,8 @@ async function loadModels() {
   const select = $("model");
   select.innerHTML = "";
   for (const m of models) {
-    const option = new Option(`${m.name}${m.source === "zoo" ? "" : "  (" + m.id + ")"}`, m.id);
+    const folder = m.source === "zoo" ? "zoo" : m.id.split("/").slice(-2, -1)[0] + "/";
+    const option = new Option(`${m.name}  (${folder})`, m.id);
     option.disabled = !m.usable;
     option.title = m.why_not || m.id;
     select.append(option);
@@ -101,8 +102,13 @@ async function pickModel(id, keep = null) {
   for (const layer of info.layers) layerSelect.append(new Option(`${layer.name}  [${layer.shape}]`, layer.name));
   const partners = $("blend-with");
   partners.innerHTML = '<option value="">nothing</option>';
-  for (const p of info.blend_partners) partners.append(new Option(p, p));
+  for (const p of info.blend_partners) {
+    const option = new Option(p.name, p.id);
+    option.title = p.id;
+    partners.append(option);
+  }
   $("blend-none").hidden = info.blend_partners.length > 0;
+  $("pivot").max = String(Math.max(0, info.blend_layers.length - 1));
   partners.disabled = info.blend_partners.length === 0;
   $("bend-missing").hidden = info.transforms.length > 0;
   $("add-bend").disabled = info.transforms.length === 0;
@@ -238,8 +244,8 @@ function setupPca() {
 function transformOf(name) { return info.transforms.find((t) => t.name === name); }
 
 function newBend() {
-  const transform = info.transforms[0];
-  const convLayer = info.layers.find((l) => l.shape.length === 3) || info.layers[0];
+  const transform = transformOf("multiply") || info.transforms[0];
+  const convLayer = info.layers.find((l) => l.shortcut.startsWith("conv")) || info.layers[0];
   const params = {};
   for (const [key, p] of Object.entries(transform.params)) params[key] = p.default;
   return { layer: convLayer.name, transform: transform.name, params, channels: "all" };
@@ -282,7 +288,10 @@ function bendCard(bend, index) {
   const row = document.createElement("div");
   row.className = "row";
   const layer = document.createElement("select");
-  for (const l of info.layers) layer.append(new Option(`${l.name} [${l.shape}]`, l.name));
+  for (const l of info.layers) {
+    const shortcut = l.shortcut ? ` (${l.shortcut})` : "";
+    layer.append(new Option(`${l.name}${shortcut} [${l.shape}]`, l.name));
+  }
   layer.value = bend.layer;
   layer.className = "bend-layer";
   layer.addEventListener("change", () => { bend.layer = layer.value; buildBends(); draw(); });
@@ -307,6 +316,7 @@ function bendCard(bend, index) {
 function paramControl(bend, key, p) {
   const label = document.createElement("label");
   label.className = "slider";
+  label.title = p.help || "";
   const value = bend.params[key] ?? p.default;
   if (p.kind === "bool") {
     label.innerHTML = `<span>${key}</span><input type="checkbox" ${value ? "checked" : ""}><output></output>`;
@@ -382,6 +392,7 @@ function setupBlend() {
       schedule: $("blend-schedule").checked
         ? { pivot: Number($("pivot").value), width: Number($("width").value), hard: false } : null,
     } : null;
+    showPivot();
     updateSweepTargets();
     draw();
   };
@@ -390,7 +401,19 @@ function setupBlend() {
   bindSlider($("alpha"), (v) => { blendAlpha = v; if (state.blend) state.blend.alpha = v; });
   for (const id of ["pivot", "width"]) {
     $(id).addEventListener("change", changed);
+    $(id).addEventListener("input", () => {
+      $(id).parentElement.querySelector("output").textContent = $(id).value;
+      showPivot();
+    });
   }
+}
+
+function showPivot() {
+  const layers = info ? info.blend_layers : [];
+  const at = Math.round(Number($("pivot").value));
+  $("pivot-layer").textContent = layers.length
+    ? `coarse ${layers.slice(0, at).join(", ") || "(none)"} from this model; ${layers.slice(at).join(", ")} from the other`
+    : "";
 }
 
 // ---------------------------------------------------------------- keep and load
