@@ -62,6 +62,7 @@ class Browser:
         os.close(to_child)
         os.close(from_child)
         self._ids = 0
+        self.errors: list[str] = []  # uncaught exceptions in the page's scripts
         self._replies: dict[int, queue.Queue] = {}
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._listen, daemon=True)
@@ -87,6 +88,9 @@ class Browser:
             while b"\0" in buffer:
                 raw, buffer = buffer.split(b"\0", 1)
                 message = json.loads(raw)
+                if message.get("method") == "Runtime.exceptionThrown":
+                    details = message["params"]["exceptionDetails"]
+                    self.errors.append(details.get("exception", {}).get("description") or details.get("text"))
                 if "id" in message:
                     with self._lock:
                         box = self._replies.get(message["id"])
@@ -148,6 +152,12 @@ class Browser:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent",
                       {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def upload(self, selector: str, path: str) -> None:
+        """Choose ``path`` in the file input ``selector``, as a person picking a file would."""
+        document = self.call("DOM.getDocument")["root"]["nodeId"]
+        node = self.call("DOM.querySelector", {"nodeId": document, "selector": selector})["nodeId"]
+        self.call("DOM.setFileInputFiles", {"nodeId": node, "files": [path]})
 
     def screenshot(self) -> bytes:
         return base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"})["data"])

@@ -131,6 +131,17 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
     remade = np.asarray(to_picture(render_recipe(recipe), studio.models.get("fashion-gan")))
     assert np.array_equal(remade, after)
 
+    # Load the kept picture back after moving on: the page shows it again.
+    count = renders(browser)
+    browser.evaluate("(() => { const s = document.getElementById('seed'); s.value = '77';"
+                     " s.dispatchEvent(new Event('change')); })()")
+    settle(browser, count)
+    assert not np.array_equal(shown_pixels(browser), after)
+    count = renders(browser)
+    browser.upload("#load", str(sorted(out.glob("keep-*.png"))[0]))
+    settle(browser, count)
+    assert np.array_equal(shown_pixels(browser), after)
+
     # A short walk exported in the background: its progress arrives over Server-Sent Events.
     browser.evaluate("document.getElementById('export-frames').value = '4'")
     browser.evaluate("document.getElementById('export-btn').click()")
@@ -139,3 +150,4 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
     assert browser.evaluate("document.getElementById('job-status').textContent") == "done"
     walk = sorted(out.glob("walk-*.gif"))
     assert len(walk) == 1 and Image.open(walk[0]).n_frames == 4
+    assert browser.errors == []  # no uncaught exception in the page's scripts
