@@ -505,3 +505,13 @@ def test_export_sweep_of_a_bend_parameter(setup):
     assert frames.n_frames >= 2  # identical neighbours may merge in a GIF, but radius 0 and 3 differ
     refused(client.post("/api/jobs", json={"state": page, "kind": "sweep", "frames": 4,
                                            "sweep": {**sweep, "high": 50}}), 400, "radius")
+
+
+def test_sweeps_out_of_range_are_refused_before_the_job_starts(setup, partner):
+    client, studio, tiny, _ = setup
+    page = state(tiny, blend={"with": partner, "alpha": 0.5}, pca={"layer": "stem", "amounts": [0.0], "k": 4})
+    for sweep, word in (({"target": "blend", "low": 0, "high": 2}, "alpha"),
+                        ({"target": "pca", "index": 0, "low": 0, "high": 50}, "amounts")):
+        body = {"state": page, "kind": "sweep", "frames": 3, "sweep": sweep}
+        refused(client.post("/api/jobs", json=body), 400, "sweep value", word)
+    assert studio.jobs.all() == []

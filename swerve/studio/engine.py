@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 from PIL import Image
+from pydantic import ValidationError
 
 from swerve import taps
 from swerve.bundle import Bundle
@@ -51,7 +52,7 @@ class Studio:
         self._blends: OrderedDict[str, Bundle] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._kept = 0
+        self._counts: dict[str, int] = {}  # files written so far, per kind (keep, walk, sweep)
 
     # --- models ----------------------------------------------------------------------------------------
     def lock(self, model_id: str) -> threading.Lock:
@@ -206,10 +207,7 @@ class Studio:
     def keep(self, state: StateIn) -> dict[str, Any]:
         """Write the picture (with its recipe inside) and the recipe JSON to the output directory."""
         picture, recipe = self.picture(state)
-        with self._guard:
-            self._kept += 1
-            stem = _free_stem(self.out_dir, "keep", self._kept)
-        png, js = write_recipe(recipe, upscale(picture, 256), self.out_dir / f"{stem}.png")
+        png, js = write_recipe(recipe, upscale(picture, 256), self.out_dir / f"{self._stem('keep')}.png")
         return {"png": png.name, "json": js.name, "recipe": recipe.to_dict()}
 
     def kept_file(self, name: str) -> Path:
@@ -227,68 +225,76 @@ class Studio:
         recipe = self.recipe(request.state)
         bundle = self.models.get(recipe.bundle)
         if request.kind == "walk":
-            frames = self._walk_latents(bundle, recipe, request)
-            make = lambda i: (frames[i : i + 1], recipe)  # noqa: E731
+            frames = [(z[None], recipe) for z in self._walk_latents(bundle, recipe, request)]
         else:
-            make = self._sweep_maker(request)
-        with self._guard:
-            self._kept += 1
-            stem = _free_stem(self.out_dir, request.kind, self._kept)
-        out = self.out_dir / f"{stem}.{request.format}"
-        recipe_copy = recipe.to_dict()
+            frames = self._sweep_frames(request)
+        out = self.out_dir / f"{self._stem(request.kind)}.{request.format}"
+        record = {"export": request.model_dump(by_alias=True), "recipe": recipe.to_dict()}
 
         def work(progress: Progress) -> dict[str, Any]:
             images = []
-            for i in range(request.frames):
-                progress(i, request.frames, f"frame {i + 1} of {request.frames}")
-                z, frame_recipe = make(i)
-                x = self.draw(replace(frame_recipe, frame=i), z=z)
+            for i, (z, frame_recipe) in enumerate(frames):
+                progress(i, len(frames), f"frame {i + 1} of {len(frames)}")
+                x = self.draw(replace(frame_recipe, frame=i), z=z)  # time-dependent bends read the frame
                 images.append(upscale(to_picture(x, bundle), 128))
-            progress(request.frames, request.frames, "encoding")
+            progress(len(frames), len(frames), "encoding")
             save_animation(images, out, fps=request.fps)
-            record = {"export": request.model_dump(by_alias=True), "recipe": recipe_copy}
             write_text_atomic(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
             return {"file": out.name}
 
         return self.jobs.start(recipe.bundle, request.kind, work)
 
     def _walk_latents(self, bundle: Bundle, recipe: Recipe, request: ExportIn) -> torch.Tensor:
+        """A looping slerp walk from the page's latent through ``points - 1`` random ones, ``frames`` long."""
         gen = make_generator(request.state.latent.seed + 1)
         stops = torch.cat([torch.tensor([recipe.z]), bundle.latent.sample(request.points - 1, gen)])
         per_leg = max(1, request.frames // request.points)
         latents = walk_latents(stops.unsqueeze(1), per_leg)[:, 0]
         return torch.cat([latents, latents[: max(0, request.frames - len(latents))]])[: request.frames]
 
-    def _sweep_maker(self, request: ExportIn):  # noqa: ANN202
+    def _sweep_frames(self, request: ExportIn) -> list[tuple[None, Recipe]]:
+        """One recipe per frame with the swept control moved from ``low`` to ``high``, all checked now."""
         sweep = request.sweep
         if sweep is None:
             raise ConfigError("a sweep export needs 'sweep': what to vary, from low to high")
-        values = torch.linspace(sweep.low, sweep.high, request.frames).tolist()
-        state = request.state
-        recipes = []
-        for value in values:
+        page = request.state.model_dump(by_alias=True)
+        frames = []
+        for value in torch.linspace(sweep.low, sweep.high, request.frames).tolist():
+            state = json.loads(json.dumps(page))  # a deep copy of plain JSON
             if sweep.target == "pca":
-                if state.pca is None:
+                if state["pca"] is None:
                     raise ConfigError("a principal-direction sweep needs the PCA sliders on (pick a layer)")
-                amounts = list(state.pca.amounts) + [0.0] * (sweep.index + 1 - len(state.pca.amounts))
+                amounts = state["pca"]["amounts"] + [0.0] * (sweep.index + 1 - len(state["pca"]["amounts"]))
                 amounts[sweep.index] = value
-                changed = state.model_copy(update={"pca": state.pca.model_copy(update={"amounts": amounts})})
+                state["pca"]["amounts"] = amounts
             elif sweep.target == "bend":
-                if sweep.bend >= len(state.bends):
-                    raise ConfigError(f"bend {sweep.bend} does not exist (there are {len(state.bends)})")
-                bends = [dict(b) for b in state.bends]
-                bend = {**bends[sweep.bend], "params": dict(bends[sweep.bend].get("params", {}))}
-                bends[sweep.bend] = bend
+                if sweep.bend >= len(state["bends"]):
+                    raise ConfigError(f"bend {sweep.bend} does not exist (there are {len(state['bends'])})")
+                bend = state["bends"][sweep.bend]
                 spec = TRANSFORMS.get(bend.get("transform"))
                 kind = spec.params[sweep.param].kind if spec and sweep.param in spec.params else "float"
-                bend["params"][sweep.param] = round(value) if kind == "int" else value
-                changed = state.model_copy(update={"bends": bends})
+                bend.setdefault("params", {})[sweep.param] = round(value) if kind == "int" else value
             else:
-                if state.blend is None:
+                if state["blend"] is None:
                     raise ConfigError("a blend sweep needs a blend partner")
-                changed = state.model_copy(update={"blend": state.blend.model_copy(update={"alpha": value})})
-            recipes.append(self.recipe(changed))  # every frame checked before the job starts
-        return lambda i: (None, recipes[i])
+                state["blend"]["alpha"] = value
+            try:
+                checked = StateIn.model_validate(state)
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                where = ".".join(str(p) for p in problem["loc"])
+                raise ConfigError(f"sweep value {value:g}: {where}: {problem['msg']}") from None
+            frames.append((None, self.recipe(checked)))
+        return frames
+
+    def _stem(self, prefix: str) -> str:
+        """The next free ``prefix-NNNN`` name in the output directory (numbered per kind of file)."""
+        with self._guard:
+            number = self._counts.get(prefix, 0) + 1
+            while any(self.out_dir.glob(f"{prefix}-{number:04d}.*")):
+                number += 1
+            self._counts[prefix] = number
+        return f"{prefix}-{number:04d}"
 
 
 def transforms_table() -> list[dict[str, Any]]:
@@ -304,13 +310,6 @@ def transforms_table() -> list[dict[str, Any]]:
             {"name": name, "params": params, "pointwise": transform.pointwise, "help": transform.help}
         )
     return table
-
-
-def _free_stem(directory: Path, prefix: str, start: int) -> str:
-    number = start
-    while any((directory / f"{prefix}-{number:04d}.{ext}").exists() for ext in ("png", "gif", "mp4")):
-        number += 1
-    return f"{prefix}-{number:04d}"
 
 
 def png_bytes(picture: Image.Image) -> bytes:
