@@ -265,6 +265,14 @@ def test_load_a_recipe_from_png_or_json(setup):
     Image.new("L", (4, 4)).save(plain, format="PNG")
     refused(client.post("/api/load", content=plain.getvalue(), headers=octet), 400, "no swerve recipe")
     recipe = json.loads((tmp / "out" / kept["json"]).read_text())
+    broken_recipes = (
+        ({**recipe, "format_version": "x"}, "format"),
+        ({**recipe, "extra": 1}, "extra"),
+        ({**recipe, "z": "abc"}, "'z'"),
+        ({**recipe, "format": "other"}, "not a swerve recipe"),
+    )
+    for broken, word in broken_recipes:
+        refused(client.post("/api/load", content=json.dumps(broken).encode(), headers=octet), 400, word)
     recipe["studio"]["model"] = str(tmp / "secret" / "hidden")
     refused(client.post("/api/load", content=json.dumps(recipe).encode(), headers=octet), 403, "outside")
     recipe["studio"]["pca"]["amounts"] = [99]

@@ -28,6 +28,8 @@ from PIL import Image, PngImagePlugin
 
 from swerve import taps
 from swerve.bundle import Bundle, load
+from swerve.diverge.bend import apply_bends, bundle_clusters
+from swerve.diverge.blend import blend_bundles
 from swerve.errors import ConfigError
 from swerve.look.grid import to_uint8
 from swerve.utils import atomic_path, write_text_atomic
@@ -66,8 +68,9 @@ class Recipe:
         """Check and build a recipe from parsed JSON; a :class:`ConfigError` names what is wrong."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ConfigError(f"not a swerve recipe (no 'format': '{FORMAT}')")
-        if int(data.get("format_version", 0)) > FORMAT_VERSION:
-            raise ConfigError(f"recipe format {data['format_version']} is newer than this swerve reads")
+        version = data.get("format_version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ConfigError(f"recipe format {version!r} is not one this swerve reads (<= {FORMAT_VERSION})")
         fields = {k: v for k, v in data.items() if k not in ("format", "format_version")}
         unknown = sorted(set(fields) - set(cls.__dataclass_fields__))
         if unknown:
@@ -124,8 +127,6 @@ def recipe_generator(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> 
     bundle = loader(recipe.bundle)
     if not recipe.blend:
         return bundle
-    from swerve.diverge.blend import blend_bundles
-
     other = loader(str(recipe.blend.get("with", "")))
     return blend_bundles(
         bundle, other, alpha=float(recipe.blend.get("alpha", 0.5)), schedule=recipe.blend.get("schedule")
@@ -142,8 +143,6 @@ def edits(
             shift = decode_tensor(entry["float32"], entry["shape"]).to(_device(generator))
             stack.enter_context(taps.rewrite(generator, entry["layer"], _adder(shift)))
         if recipe.bends:
-            from swerve.diverge.bend import apply_bends
-
             stack.enter_context(apply_bends(generator, recipe.bends, clusters=clusters, frame=frame))
         yield
 
@@ -177,11 +176,7 @@ def draw(bundle: Bundle, recipe: Recipe, z: torch.Tensor | None = None, labels: 
         raise ConfigError(f"the latent has {z.shape[-1]} numbers but {bundle.name} reads {bundle.latent.dim}")
     if labels is None and bundle.num_classes:
         labels = 0 if recipe.label is None else recipe.label
-    clusters = None
-    if recipe.bends:
-        from swerve.diverge.bend import bundle_clusters
-
-        clusters = bundle_clusters(bundle)
+    clusters = bundle_clusters(bundle) if recipe.bends else None
     with edits(bundle.generator, recipe, clusters, recipe.frame):
         return bundle.sample(len(z), z=z, labels=labels, seed=recipe.seed or 0).x
 
