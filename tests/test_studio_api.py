@@ -523,3 +523,30 @@ def test_sweeps_out_of_range_are_refused_before_the_job_starts(setup, partner):
         body = {"state": page, "kind": "sweep", "frames": 3, "sweep": sweep}
         refused(client.post("/api/jobs", json=body), 400, "sweep value", word)
     assert studio.jobs.all() == []
+
+
+# --- glitching ---------------------------------------------------------------------------------------------
+def test_glitch_changes_the_picture_and_leaves_the_model_alone(setup):
+    client, studio, tiny, tmp = setup
+    generator = studio.models.get(tiny).generator
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    draw = lambda glitch: pixels(client.post("/api/render", json=state(tiny, glitch=glitch)).content)  # noqa: E731
+    plain = draw(None)
+    assert np.array_equal(draw({"kind": "gaussian", "amount": 0.0}), plain)
+    noisy = draw({"kind": "gaussian", "amount": 1.0, "seed": 3})
+    assert not np.array_equal(noisy, plain)
+    assert np.array_equal(draw({"kind": "gaussian", "amount": 1.0, "seed": 3}), noisy)  # seeded
+    assert not np.array_equal(draw({"kind": "gaussian", "amount": 1.0, "seed": 4}), noisy)
+    assert not np.array_equal(draw({"kind": "reconnect", "amount": 1.0, "layers": ["blocks.0"]}), plain)
+    assert all(torch.equal(v, before[k]) for k, v in generator.state_dict().items())  # restored exactly
+    page = state(tiny, glitch={"kind": "zero", "amount": 0.3, "layers": ["conv:0"], "seed": 1},
+                 bends=[bend(factor=1.3)])
+    shown = pixels(client.post("/api/render", json=page).content)
+    recipe = read_recipe(tmp / "out" / client.post("/api/keep", json=page).json()["json"])
+    assert recipe.glitch["kind"] == "zero"
+    assert np.array_equal(np.asarray(to_picture(render_recipe(recipe), studio.models.get(tiny))), shown)
+    render = lambda glitch: client.post("/api/render", json=state(tiny, glitch=glitch))  # noqa: E731
+    refused(render({"kind": "melt"}), 422, "glitch.kind")
+    refused(render({"kind": "zero", "amount": 2.0}), 400, "fraction")
+    refused(render({"kind": "gaussian", "layers": ["blocks.9"]}), 400, "blocks.9")
+    assert all(torch.equal(v, before[k]) for k, v in generator.state_dict().items())

@@ -151,6 +151,7 @@ class Studio:
             offsets=offsets,
             bends=bends,
             blend=blend,
+            glitch=state.glitch.model_dump() if state.glitch else None,
             studio=state.model_dump(by_alias=True),
         )
 
@@ -274,10 +275,14 @@ class Studio:
                 spec = TRANSFORMS.get(bend.get("transform"))
                 kind = spec.params[sweep.param].kind if spec and sweep.param in spec.params else "float"
                 bend.setdefault("params", {})[sweep.param] = round(value) if kind == "int" else value
-            else:
+            elif sweep.target == "blend":
                 if state["blend"] is None:
                     raise ConfigError("a blend sweep needs a blend partner")
                 state["blend"]["alpha"] = value
+            else:
+                if state["glitch"] is None:
+                    raise ConfigError("a glitch sweep needs a glitch (pick a kind)")
+                state["glitch"]["amount"] = value
             try:
                 checked = StateIn.model_validate(state)
             except ValidationError as exc:

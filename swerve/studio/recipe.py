@@ -30,6 +30,7 @@ from swerve import taps
 from swerve.bundle import Bundle, load
 from swerve.diverge.bend import apply_bends, bundle_clusters
 from swerve.diverge.blend import blend_bundles
+from swerve.diverge.glitch import glitched
 from swerve.errors import ConfigError
 from swerve.look.grid import to_uint8
 from swerve.utils import atomic_path, write_text_atomic
@@ -41,7 +42,7 @@ PNG_KEY = "swerve-recipe"
 
 @dataclass
 class Recipe:
-    """One image: ``bundle`` + latent ``z`` (+ ``label``), layer ``offsets``, ``bends`` and ``blend``.
+    """One image: ``bundle``, latent ``z`` (+ ``label``), layer ``offsets``, ``bends``, ``blend``, ``glitch``.
 
     ``offsets`` are ``{"layer", "shape", "float32"}`` dicts: a tensor (base64 of little-endian float32) added
     to that layer's output. ``blend`` is ``{"with": bundle, "alpha": a, "schedule": {...} | None}``.
@@ -57,6 +58,7 @@ class Recipe:
     offsets: list[dict[str, Any]] = field(default_factory=list)
     bends: list[dict[str, Any]] = field(default_factory=list)
     blend: dict[str, Any] | None = None
+    glitch: dict[str, Any] | None = None
     frame: int | None = None
     studio: dict[str, Any] = field(default_factory=dict)
 
@@ -89,8 +91,9 @@ class Recipe:
             value = getattr(recipe, key)
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError(f"recipe '{key}' must be a list of objects")
-        if recipe.blend is not None and not isinstance(recipe.blend, dict):
-            raise ConfigError("recipe 'blend' must be an object or null")
+        for key in ("blend", "glitch"):
+            if getattr(recipe, key) is not None and not isinstance(getattr(recipe, key), dict):
+                raise ConfigError(f"recipe '{key}' must be an object or null")
         if recipe.frame is not None and not isinstance(recipe.frame, int):
             raise ConfigError(f"recipe 'frame' must be an integer or null, got {recipe.frame!r}")
         return recipe
@@ -137,8 +140,13 @@ def recipe_generator(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> 
 def edits(
     generator: torch.nn.Module, recipe: Recipe, clusters: dict | None = None, frame: int | None = None
 ) -> Iterator[None]:
-    """Apply the recipe's layer offsets, then its bends (at animation ``frame``), for the ``with`` block."""
+    """Apply the recipe's glitch (weights), layer offsets, then bends (at animation ``frame``), for the
+    ``with`` block; the generator is back exactly as it was afterwards."""
     with ExitStack() as stack:
+        if recipe.glitch:
+            g = recipe.glitch
+            kind, amount, seed = g.get("kind", ""), g.get("amount", 0), g.get("seed", 0)
+            stack.enter_context(glitched(generator, kind, amount, g.get("layers") or None, seed))
         for entry in recipe.offsets:
             shift = decode_tensor(entry["float32"], entry["shape"]).to(_device(generator))
             stack.enter_context(taps.rewrite(generator, entry["layer"], _adder(shift)))

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SEED_MAX = 2**31 - 1
+LayerName = Annotated[str, Field(min_length=1, max_length=200)]
 Amount = Annotated[float, Field(ge=-10.0, le=10.0)]  # slider positions, in standard deviations
 
 
@@ -51,8 +52,17 @@ class BlendIn(Strict):
     schedule: ScheduleIn | None = None
 
 
+class GlitchIn(Strict):
+    """A seeded weight glitch (Klingemann's Neural Glitch): noise, zeroing, shuffling or reconnecting."""
+
+    kind: Literal["gaussian", "zero", "shuffle", "reconnect"]
+    amount: float = Field(0.1, ge=0.0, le=10.0)
+    layers: list[LayerName] = Field(default_factory=list, max_length=16)  # none: the whole generator
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+
+
 class StateIn(Strict):
-    """Everything the page shows: the model, the latent, the class, the sliders, the bends and the blend."""
+    """Everything the page shows: the model, the latent, the class, the sliders, bends, blend and glitch."""
 
     model: str = Field(..., min_length=1, max_length=4096)
     latent: LatentIn = Field(default_factory=LatentIn)
@@ -60,6 +70,7 @@ class StateIn(Strict):
     pca: PcaIn | None = None
     bends: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
     blend: BlendIn | None = None
+    glitch: GlitchIn | None = None
 
 
 class GridIn(Strict):
@@ -74,9 +85,10 @@ class DirectionsIn(Strict):
 
 
 class SweepIn(Strict):
-    """What a sweep varies: principal slider ``index``, or parameter ``param`` of bend number ``bend``."""
+    """What a sweep varies: principal slider ``index``, parameter ``param`` of bend number ``bend``, the
+    blend's alpha or the glitch's amount."""
 
-    target: Literal["pca", "bend", "blend"]
+    target: Literal["pca", "bend", "blend", "glitch"]
     index: int = Field(0, ge=0, le=31)
     bend: int = Field(0, ge=0, le=31)
     param: str = Field("", max_length=100)

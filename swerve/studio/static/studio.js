@@ -11,6 +11,7 @@ const state = {
   pca: null,
   bends: [],
   blend: null,
+  glitch: null,
 };
 let info = null; // the current model's layers, classes, transforms, blend partners
 let bSeed = null;
@@ -110,12 +111,15 @@ async function pickModel(id, keep = null) {
   $("blend-none").hidden = info.blend_partners.length > 0;
   $("pivot").max = String(Math.max(0, info.blend_layers.length - 1));
   partners.disabled = info.blend_partners.length === 0;
+  const glitchLayers = $("glitch-layer");
+  glitchLayers.innerHTML = '<option value="">all</option>';
+  for (const name of info.blend_layers) glitchLayers.append(new Option(name, name));
   $("bend-missing").hidden = info.transforms.length > 0;
   $("add-bend").disabled = info.transforms.length === 0;
   if (keep) {
     applyState(keep);
   } else {
-    state.pca = null; state.bends = []; state.blend = null; pcaAmounts.fill(0);
+    state.pca = null; state.bends = []; state.blend = null; state.glitch = null; pcaAmounts.fill(0);
     syncControls();
   }
   updateSweepTargets();
@@ -145,6 +149,10 @@ function syncControls() {
   $("blend-schedule").checked = Boolean(state.blend && state.blend.schedule);
   $("schedule-box").hidden = !$("blend-schedule").checked;
   $("alpha").value = state.blend ? state.blend.alpha : blendAlpha;
+  $("glitch-kind").value = state.glitch ? state.glitch.kind : "";
+  $("glitch-layer").value = state.glitch && state.glitch.layers.length ? state.glitch.layers[0] : "";
+  $("glitch-seed").value = state.glitch ? state.glitch.seed : 0;
+  if (state.glitch) $("glitch-amount").value = state.glitch.amount;
   buildBends();
   for (const out of document.querySelectorAll("label.slider > output")) {
     out.textContent = out.parentElement.querySelector("input").value;
@@ -159,6 +167,7 @@ function applyState(loaded) {
   if (state.pca) state.pca.amounts.forEach((a, i) => { pcaAmounts[i] = a; });
   state.bends = loaded.bends || [];
   state.blend = loaded.blend || null;
+  state.glitch = loaded.glitch || null;
   bSeed = state.latent.toward;
   syncControls();
 }
@@ -416,6 +425,25 @@ function showPivot() {
     : "";
 }
 
+// ---------------------------------------------------------------- glitch
+function setupGlitch() {
+  const changed = () => {
+    const kind = $("glitch-kind").value;
+    $("glitch-amount").max = kind === "gaussian" ? "2" : "1";
+    const layer = $("glitch-layer").value;
+    state.glitch = kind ? {
+      kind,
+      amount: Number($("glitch-amount").value),
+      layers: layer ? [layer] : [],
+      seed: Math.max(0, Math.floor(Number($("glitch-seed").value) || 0)),
+    } : null;
+    updateSweepTargets();
+    draw();
+  };
+  for (const id of ["glitch-kind", "glitch-layer", "glitch-seed"]) $(id).addEventListener("change", changed);
+  bindSlider($("glitch-amount"), (v) => { if (state.glitch) state.glitch.amount = v; });
+}
+
 // ---------------------------------------------------------------- keep and load
 function setupKeep() {
   $("keep-btn").addEventListener("click", async () => {
@@ -486,6 +514,7 @@ function updateSweepTargets() {
     }
   });
   if (state.blend) select.append(new Option("blend α", JSON.stringify({ target: "blend" })));
+  if (state.glitch) select.append(new Option("glitch amount", JSON.stringify({ target: "glitch" })));
   if ([...select.options].some((o) => o.value === old)) select.value = old;
 }
 
@@ -537,6 +566,7 @@ setupLatent();
 setupPca();
 setupBends();
 setupBlend();
+setupGlitch();
 setupKeep();
 setupExport();
 $("measure-btn").addEventListener("click", measure);
