@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from swerve import taps  # noqa: E402
 from swerve.bundle import DataSpec, LatentSpec  # noqa: E402
+from swerve.bundle import load as swerve_load  # noqa: E402
 from swerve.studio import explore  # noqa: E402
 from swerve.studio.app import MAX_JSON, MAX_UPLOAD, create_app  # noqa: E402
 from swerve.studio.engine import Studio  # noqa: E402
@@ -550,3 +551,40 @@ def test_glitch_changes_the_picture_and_leaves_the_model_alone(setup):
     refused(render({"kind": "zero", "amount": 2.0}), 400, "fraction")
     refused(render({"kind": "gaussian", "layers": ["blocks.9"]}), 400, "blocks.9")
     assert all(torch.equal(v, before[k]) for k, v in generator.state_dict().items())
+
+
+# --- rewriting ---------------------------------------------------------------------------------------------
+def test_rewrite_pastes_a_region_into_a_new_model(setup):
+    """Bau et al. 2020: the rewritten layer maps the target's keys to the source's values (small residual),
+    the new bundle is listed, opens, blends with the original, and the original model is untouched."""
+    client, studio, tiny, tmp = setup
+    original = {k: v.clone() for k, v in studio.models.get(tiny).generator.state_dict().items()}
+    page = state(tiny, latent={"seed": 3})
+    # A corner small enough that rank 8 covers all its keys: the constraint then holds (almost) exactly.
+    body = {"state": page, "layer": "blocks.0", "source": 9, "rank": 8, "n": 64,
+            "region": {"top": 0.0, "left": 0.0, "bottom": 0.25, "right": 0.25}}
+    job = client.post("/api/rewrite", json=body)
+    assert job.status_code == 200, job.text
+    done = events(client, job.json()["id"])[-1]
+    assert done["state"] == "done", done
+    result = done["result"]
+    assert result["residual"] < 0.05 and Path(result["bundle"]).is_relative_to((tmp / "out").resolve())
+    assert result["bundle"] in [m["id"] for m in client.get("/api/models").json()["models"]]
+    info = client.get("/api/model", params={"id": tiny}).json()
+    assert result["bundle"] in [p["id"] for p in info["blend_partners"]]
+    before = pixels(client.post("/api/render", json=page).content)
+    after = pixels(client.post("/api/render", json={**page, "model": result["bundle"]}).content)
+    assert not np.array_equal(before, after)
+    assert all(torch.equal(v, original[k]) for k, v in studio.models.get(tiny).generator.state_dict().items())
+    history = swerve_load(result["bundle"]).history[-1]
+    assert history["op"] == "rewrite" and history["params"]["source_seed"] == 9
+
+
+def test_bad_rewrites_are_refused(setup):
+    client, _, tiny, _ = setup
+    body = {"state": state(tiny), "layer": "blocks.0", "source": 9}
+    refused(client.post("/api/rewrite", json={**body, "layer": "embed"}), 400, "rewriting needs")
+    refused(client.post("/api/rewrite", json={**body, "layer": "nope"}), 400, "nope")
+    empty = {"top": 0.5, "left": 0.0, "bottom": 0.5, "right": 1.0}
+    refused(client.post("/api/rewrite", json={**body, "region": empty}), 422, "empty")
+    refused(client.post("/api/rewrite", json={**body, "rank": 0}), 422, "rank")

@@ -147,7 +147,7 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
     browser.evaluate("document.getElementById('export-btn').click()")
     browser.wait_for("document.querySelectorAll('#exports li').length === 1", 60)
     assert browser.evaluate("document.getElementById('progress').value") == 4
-    assert browser.evaluate("document.getElementById('job-status').textContent") == "done"
+    assert browser.evaluate("document.getElementById('job-status').textContent") == "walk: done"
     walk = sorted(out.glob("walk-*.gif"))
     assert len(walk) == 1 and Image.open(walk[0]).n_frames == 4
     assert browser.errors == []  # no uncaught exception in the page's scripts

@@ -6,6 +6,7 @@ what the page shows is exactly what a kept recipe reproduces through the Python 
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
@@ -24,6 +25,7 @@ from swerve.bundle import Bundle
 from swerve.diverge.bend import TRANSFORMS, bundle_clusters, parse_bends
 from swerve.diverge.blend import layer_order
 from swerve.diverge.layers import layer_table
+from swerve.diverge.rewrite import copy_paste_targets, memory_layer, rewrite_bundle
 from swerve.errors import ConfigError
 from swerve.look.grid import make_grid, upscale
 from swerve.look.video import save_animation
@@ -33,7 +35,7 @@ from swerve.studio.gauge import Gauge
 from swerve.studio.jobs import Job, Jobs, Progress
 from swerve.studio.models import Models
 from swerve.studio.recipe import Recipe, draw, offset_entry, recipe_generator, to_picture, write_recipe
-from swerve.studio.schema import ExportIn, LatentIn, StateIn
+from swerve.studio.schema import ExportIn, LatentIn, RewriteIn, StateIn
 from swerve.utils import make_generator, write_text_atomic
 
 KEEP_NAME = re.compile(r"^(keep|walk|sweep)-\d{4,}\.(png|json|gif|mp4)$")  # only what the studio writes
@@ -53,6 +55,9 @@ class Studio:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._counts: dict[str, int] = {}  # files written so far, per kind (keep, walk, sweep)
+        # Rewritten models are saved here, and the model list shows them like any allowed bundle.
+        self.bundles_dir = self.out_dir / "bundles"
+        models.roots.append(self.bundles_dir.resolve())
 
     # --- models ----------------------------------------------------------------------------------------
     def lock(self, model_id: str) -> threading.Lock:
@@ -244,6 +249,42 @@ class Studio:
             return {"file": out.name}
 
         return self.jobs.start(recipe.bundle, request.kind, work)
+
+    def rewrite(self, request: RewriteIn) -> Job:
+        """Rewrite a copy of the model in the background (Bau et al. 2020) so ``layer`` pastes the region of
+        the source seed's picture into the page's picture; the result is saved as a new bundle."""
+        recipe = self.recipe(request.state)
+        bundle = self.models.get(recipe.bundle)
+        _, h, w = bundle.data.shape
+        memory_layer(bundle.generator, request.layer)  # a layer that cannot be rewritten is refused now
+        r = request.region
+        mask = torch.zeros(h, w, dtype=torch.bool)
+        mask[round(r.top * h) : max(round(r.bottom * h), round(r.top * h) + 1),
+             round(r.left * w) : max(round(r.right * w), round(r.left * w) + 1)] = True
+        with self.lock(recipe.bundle):
+            work_copy = copy.deepcopy(bundle)  # the job works on its own copy: live pictures go on
+        y = torch.tensor([recipe.label]) if recipe.label is not None else None
+        source = (explore.seed_latent(bundle, request.source),) + ((y,) if y is not None else ())
+        target = (torch.tensor([recipe.z]),) + ((y,) if y is not None else ())
+        stem = self._stem("rewrite")
+        out = self.bundles_dir / stem
+
+        def work(progress: Progress) -> dict[str, Any]:
+            progress(0, 3, "reading the region's keys and values")
+            generator = work_copy.generator.eval()
+            k_star, v_star = copy_paste_targets(generator, request.layer, source, target, mask)
+            progress(1, 3, f"collecting key statistics over {request.n} latents and solving")
+            rank = min(request.rank, k_star.shape[1])
+            edited, result = rewrite_bundle(work_copy, request.layer, k_star, v_star, rank=rank, n=request.n)
+            edited.history[-1]["params"].update(
+                source_seed=request.source, target_seed=recipe.seed, region=r.model_dump(), label=recipe.label
+            )
+            edited.name = f"{bundle.name}-{stem}"
+            progress(2, 3, "saving the rewritten model")
+            edited.save(out)
+            return {"bundle": str(out.resolve()), "name": edited.name, "residual": result.error()}
+
+        return self.jobs.start(recipe.bundle, "rewrite", work)
 
     def _walk_latents(self, bundle: Bundle, recipe: Recipe, request: ExportIn) -> torch.Tensor:
         """A looping slerp walk from the page's latent through ``points - 1`` random ones, ``frames`` long."""

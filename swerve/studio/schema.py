@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SEED_MAX = 2**31 - 1
 LayerName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -106,3 +106,30 @@ class ExportIn(Strict):
     points: int = Field(3, ge=2, le=16)
     fps: int = Field(12, ge=1, le=60)
     sweep: SweepIn | None = None
+
+
+class RegionIn(Strict):
+    """A rectangle of the source picture, as fractions of its height (top, bottom) and width (left, right)."""
+
+    top: float = Field(0.25, ge=0.0, le=1.0)
+    left: float = Field(0.25, ge=0.0, le=1.0)
+    bottom: float = Field(0.75, ge=0.0, le=1.0)
+    right: float = Field(0.75, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> RegionIn:
+        if self.bottom <= self.top or self.right <= self.left:
+            raise ValueError("the region is empty: top must be above bottom and left before right")
+        return self
+
+
+class RewriteIn(Strict):
+    """Copy-paste rewriting (Bau et al. 2020): make ``layer`` draw the ``region`` of the picture of seed
+    ``source`` wherever the page's current picture has the context found there."""
+
+    state: StateIn
+    layer: str = Field(..., min_length=1, max_length=200)
+    source: int = Field(..., ge=0, le=SEED_MAX)
+    region: RegionIn = Field(default_factory=RegionIn)
+    rank: int = Field(1, ge=1, le=8)
+    n: int = Field(256, ge=16, le=4096)

@@ -74,7 +74,7 @@ async function draw() {
 }
 
 // ---------------------------------------------------------------- models
-async function loadModels() {
+async function loadModels(current = null) {
   const { models, start } = await api("/api/models");
   const select = $("model");
   select.innerHTML = "";
@@ -84,6 +84,10 @@ async function loadModels() {
     option.disabled = !m.usable;
     option.title = m.why_not || m.id;
     select.append(option);
+  }
+  if (current) {  // the list was refreshed (a new model was made): keep what is on the page
+    select.value = current;
+    return;
   }
   const first = start || (models.find((m) => m.usable) || {}).id;
   if (first) await pickModel(first);
@@ -101,19 +105,16 @@ async function pickModel(id, keep = null) {
   const layerSelect = $("pca-layer");
   layerSelect.innerHTML = '<option value="">off</option>';
   for (const layer of info.layers) layerSelect.append(new Option(`${layer.name}  [${layer.shape}]`, layer.name));
-  const partners = $("blend-with");
-  partners.innerHTML = '<option value="">nothing</option>';
-  for (const p of info.blend_partners) {
-    const option = new Option(p.name, p.id);
-    option.title = p.id;
-    partners.append(option);
-  }
-  $("blend-none").hidden = info.blend_partners.length > 0;
+  fillPartners();
   $("pivot").max = String(Math.max(0, info.blend_layers.length - 1));
-  partners.disabled = info.blend_partners.length === 0;
   const glitchLayers = $("glitch-layer");
   glitchLayers.innerHTML = '<option value="">all</option>';
   for (const name of info.blend_layers) glitchLayers.append(new Option(name, name));
+  const rewriteLayers = $("rewrite-layer");
+  rewriteLayers.innerHTML = "";
+  for (const l of info.layers.filter((l) => l.shortcut.startsWith("conv"))) {
+    rewriteLayers.append(new Option(`${l.name} (${l.shortcut})`, l.name));
+  }
   $("bend-missing").hidden = info.transforms.length > 0;
   $("add-bend").disabled = info.transforms.length === 0;
   if (keep) {
@@ -124,6 +125,21 @@ async function pickModel(id, keep = null) {
   }
   updateSweepTargets();
   await draw();
+  showSource();
+}
+
+function fillPartners() {
+  const partners = $("blend-with");
+  const current = partners.value;
+  partners.innerHTML = '<option value="">nothing</option>';
+  for (const p of info.blend_partners) {
+    const option = new Option(p.name, p.id);
+    option.title = p.id;
+    partners.append(option);
+  }
+  partners.value = [...partners.options].some((o) => o.value === current) ? current : "";
+  $("blend-none").hidden = info.blend_partners.length > 0;
+  partners.disabled = info.blend_partners.length === 0;
 }
 
 // ---------------------------------------------------------------- controls -> state
@@ -532,33 +548,91 @@ function setupExport() {
       request.sweep = { ...JSON.parse($("sweep-target").value),
         low: Number($("sweep-low").value), high: Number($("sweep-high").value) };
     }
-    try { follow(await api("/api/jobs", request)); } catch (error) { say(error.message, true); }
+    try { follow(await api("/api/jobs", request), $("export-btn"), exported); } catch (error) { say(error.message, true); }
   });
 }
 
-function follow(job) {
+function follow(job, button, onDone) {
   const cancel = $("cancel-btn");
   cancel.disabled = false;
   cancel.onclick = () => api(`/api/jobs/${job.id}/cancel`, {}).catch((e) => say(e.message, true));
-  $("export-btn").disabled = true;
+  button.disabled = true;
   const events = new EventSource(`/api/jobs/${job.id}/events`);
+  const finish = () => { events.close(); cancel.disabled = true; button.disabled = false; };
   events.addEventListener("progress", (event) => {
     const snap = JSON.parse(event.data);
     $("progress").max = Math.max(1, snap.total);
     $("progress").value = snap.done;
-    $("job-status").textContent = snap.error || snap.message;
+    $("job-status").textContent = `${snap.kind}: ${snap.error || snap.message}`;
     if (snap.state !== "running") {
-      events.close();
-      cancel.disabled = true;
-      $("export-btn").disabled = false;
-      if (snap.state === "done") {
-        const item = document.createElement("li");
-        item.innerHTML = `<a href="/api/files/${snap.result.file}" download>${snap.result.file}</a>`;
-        $("exports").prepend(item);
-      }
+      finish();
+      if (snap.state === "done") onDone(snap.result);
     }
   });
-  events.onerror = () => { events.close(); $("export-btn").disabled = false; cancel.disabled = true; };
+  events.onerror = finish;
+}
+
+function exported(result) {
+  const item = document.createElement("li");
+  item.innerHTML = `<a href="/api/files/${result.file}" download>${result.file}</a>`;
+  $("exports").prepend(item);
+}
+
+// ---------------------------------------------------------------- rewrite (a background job)
+const REGION = ["top", "left", "bottom", "right"];
+
+function region() {
+  return Object.fromEntries(REGION.map((side) => [side, Number($(`region-${side}`).value)]));
+}
+
+async function showSource() {
+  const r = region();
+  Object.assign($("region-box").style, {
+    top: `${100 * r.top}%`, left: `${100 * r.left}%`,
+    height: `${100 * Math.max(0, r.bottom - r.top)}%`, width: `${100 * Math.max(0, r.right - r.left)}%`,
+  });
+  if (!state.model || $("rewrite-panel").open === false) return;
+  try {
+    const source = { model: state.model, latent: { seed: Number($("rewrite-source").value) }, label: state.label };
+    const blob = await api("/api/render", source);
+    const preview = $("rewrite-preview");
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.src = URL.createObjectURL(blob);
+  } catch (error) { $("rewrite-status").textContent = error.message; }
+}
+
+function setupRewrite() {
+  for (const side of REGION) {
+    const input = $(`region-${side}`);
+    input.addEventListener("input", () => {
+      input.parentElement.querySelector("output").textContent = input.value;
+      showSource();
+    });
+  }
+  $("rewrite-source").addEventListener("change", showSource);
+  $("rewrite-panel").addEventListener("toggle", showSource);
+  $("rewrite-btn").addEventListener("click", async () => {
+    const request = {
+      state: requestState(),
+      layer: $("rewrite-layer").value,
+      source: Number($("rewrite-source").value),
+      rank: Number($("rewrite-rank").value),
+      region: region(),
+    };
+    try {
+      follow(await api("/api/rewrite", request), $("rewrite-btn"), async (result) => {
+        await loadModels(state.model);
+        info = await api(`/api/model?id=${encodeURIComponent(state.model)}`);  // the new model blends
+        fillPartners();
+        const status = $("rewrite-status");
+        status.textContent = `${result.name} (residual ${result.residual.toFixed(3)}) `;
+        const open = document.createElement("button");
+        open.textContent = "open it";
+        open.addEventListener("click", () => pickModel(result.bundle).catch((e) => say(e.message, true)));
+        status.append(open);
+      });
+    } catch (error) { $("rewrite-status").textContent = error.message; }
+  });
 }
 
 // ---------------------------------------------------------------- start
@@ -567,6 +641,7 @@ setupPca();
 setupBends();
 setupBlend();
 setupGlitch();
+setupRewrite();
 setupKeep();
 setupExport();
 $("measure-btn").addEventListener("click", measure);
