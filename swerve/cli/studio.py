@@ -14,7 +14,7 @@ from swerve.errors import ConfigError
 @app.command()
 def studio(
     bundle_name: str = typer.Argument(
-        None, metavar="[BUNDLE]", help="Model to open first (zoo name or directory)."
+        None, metavar="BUNDLE", help="Model to open first (zoo name or directory)."
     ),
     allow: list[Path] = typer.Option(
         [], "--allow", help="A directory whose bundles the page may open (repeat for several)."

@@ -68,8 +68,9 @@ class Gauge:
             values["agrees"] = seen == label
         if "discriminator" in bundle.networks:
             d = bundle.discriminator.eval()
-            y = torch.tensor([label]) if bundle.num_classes and label is not None else None
-            values["critic"] = float(d(x, y) if y is not None else d(x))
+            device = next(d.parameters()).device
+            y = torch.tensor([label], device=device) if bundle.num_classes and label is not None else None
+            values["critic"] = float(d(x.to(device), y) if y is not None else d(x.to(device)))
         spec = FeatureSpec(DOMAIN_CLASSIFIERS[bundle.data.dataset], "features")
         return {
             "values": values,
