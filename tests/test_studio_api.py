@@ -588,3 +588,20 @@ def test_bad_rewrites_are_refused(setup):
     empty = {"top": 0.5, "left": 0.0, "bottom": 0.5, "right": 1.0}
     refused(client.post("/api/rewrite", json={**body, "region": empty}), 422, "empty")
     refused(client.post("/api/rewrite", json={**body, "rank": 0}), 422, "rank")
+
+
+def test_recipe_endpoint_and_a_recipe_written_by_hand(setup):
+    """/api/recipe answers the recipe of the page's state; a recipe with no page state (written by hand or
+    by a script) loads as an explicit latent and draws the same picture."""
+    client, _, tiny, _ = setup
+    page = state(tiny, latent={"seed": 6}, bends=[bend(factor=-1.0)])
+    recipe = client.post("/api/recipe", json=page).json()
+    assert recipe["format"] == "swerve-recipe" and len(recipe["z"]) == 8 and recipe["seed"] == 6
+    assert recipe["bends"][0]["transform"] == "multiply" and recipe["studio"]["latent"]["seed"] == 6
+    by_hand = {k: v for k, v in recipe.items() if k != "studio"}
+    octet = {"content-type": "application/octet-stream"}
+    loaded = client.post("/api/load", content=json.dumps(by_hand).encode(), headers=octet).json()
+    assert loaded["state"]["latent"]["z"] == recipe["z"]
+    shown = pixels(client.post("/api/render", json=page).content)
+    assert np.array_equal(pixels(client.post("/api/render", json=loaded["state"]).content), shown)
+    refused(client.post("/api/recipe", json=state(tiny, bends=[bend(transform="melt")])), 400, "melt")

@@ -178,6 +178,7 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
             "label": recipe.label,
             "bends": recipe.bends,
             "blend": recipe.blend,
+            "glitch": recipe.glitch,
         }
         if recipe.offsets and not recipe.studio:
             raise Refused(422, "this recipe has layer offsets but no studio state to show them with")
