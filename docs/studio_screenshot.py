@@ -76,7 +76,7 @@ def main() -> None:
         thread.start()
         while not server.started:
             time.sleep(0.02)
-        browser = Browser(chromium, width=1360, height=860)
+        browser = Browser(chromium, width=1360, height=980)
         try:
             browser.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
             browser.wait_for("Number(document.getElementById('image').dataset.renders) >= 1")
