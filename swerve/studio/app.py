@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from swerve.errors import SwerveError
+from swerve.studio import background
 from swerve.studio.engine import Studio, png_bytes
 from swerve.studio.jobs import Busy
 from swerve.studio.models import Forbidden
@@ -192,13 +193,13 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
     @app.post("/api/jobs")
     async def start_job(request: Request) -> dict[str, Any]:
         body = await parse(request, ExportIn)
-        job = await run_in_threadpool(studio.export, body)
+        job = await run_in_threadpool(background.export, studio, body)
         return job.snapshot()
 
     @app.post("/api/rewrite")
     async def start_rewrite(request: Request) -> dict[str, Any]:
         body = await parse(request, RewriteIn)
-        job = await run_in_threadpool(studio.rewrite, body)
+        job = await run_in_threadpool(background.rewrite, studio, body)
         return job.snapshot()
 
     @app.get("/api/jobs")

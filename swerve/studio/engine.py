@@ -1,42 +1,36 @@
-"""The studio's work, without the web: turn what the page shows into a recipe, a picture, a file or a job.
+"""The studio's work, without the web: turn what the page shows into a recipe, a picture or a file.
 
 Every picture goes through :func:`swerve.studio.recipe.draw` on the recipe made by :meth:`Studio.recipe`, so
-what the page shows is exactly what a kept recipe reproduces through the Python API.
+what the page shows is exactly what a kept recipe reproduces through the Python API. Videos and rewriting
+run in the background: :mod:`swerve.studio.background`.
 """
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
-from pydantic import ValidationError
 
 from swerve import taps
 from swerve.bundle import Bundle
 from swerve.diverge.bend import TRANSFORMS, bundle_clusters, parse_bends
 from swerve.diverge.blend import layer_order
 from swerve.diverge.layers import layer_table
-from swerve.diverge.rewrite import copy_paste_targets, memory_layer, rewrite_bundle
 from swerve.errors import ConfigError
 from swerve.look.grid import make_grid, upscale
-from swerve.look.video import save_animation
-from swerve.look.walk import walk_latents
 from swerve.studio import explore
 from swerve.studio.gauge import Gauge
-from swerve.studio.jobs import Job, Jobs, Progress
+from swerve.studio.jobs import Jobs
 from swerve.studio.models import Models
 from swerve.studio.recipe import Recipe, draw, offset_entry, recipe_generator, to_picture, write_recipe
-from swerve.studio.schema import ExportIn, LatentIn, RewriteIn, StateIn
-from swerve.utils import make_generator, write_text_atomic
+from swerve.studio.schema import LatentIn, StateIn
 
 KEEP_NAME = re.compile(r"^(keep|walk|sweep)-\d{4,}\.(png|json|gif|mp4)$")  # only what the studio writes
 
@@ -213,7 +207,7 @@ class Studio:
     def keep(self, state: StateIn) -> dict[str, Any]:
         """Write the picture (with its recipe inside) and the recipe JSON to the output directory."""
         picture, recipe = self.picture(state)
-        png, js = write_recipe(recipe, upscale(picture, 256), self.out_dir / f"{self._stem('keep')}.png")
+        png, js = write_recipe(recipe, upscale(picture, 256), self.out_dir / f"{self.stem('keep')}.png")
         return {"png": png.name, "json": js.name, "recipe": recipe.to_dict()}
 
     def kept_file(self, name: str) -> Path:
@@ -225,115 +219,7 @@ class Studio:
             raise FileNotFoundError(name)
         return path
 
-    # --- exports ---------------------------------------------------------------------------------------
-    def export(self, request: ExportIn) -> Job:
-        """Start a walk or sweep video in the background; one job per model at a time."""
-        recipe = self.recipe(request.state)
-        bundle = self.models.get(recipe.bundle)
-        if request.kind == "walk":
-            frames = [(z[None], recipe) for z in self._walk_latents(bundle, recipe, request)]
-        else:
-            frames = self._sweep_frames(request)
-        out = self.out_dir / f"{self._stem(request.kind)}.{request.format}"
-        record = {"export": request.model_dump(by_alias=True), "recipe": recipe.to_dict()}
-
-        def work(progress: Progress) -> dict[str, Any]:
-            images = []
-            for i, (z, frame_recipe) in enumerate(frames):
-                progress(i, len(frames), f"frame {i + 1} of {len(frames)}")
-                x = self.draw(replace(frame_recipe, frame=i), z=z)  # time-dependent bends read the frame
-                images.append(upscale(to_picture(x, bundle), 128))
-            progress(len(frames), len(frames), "encoding")
-            save_animation(images, out, fps=request.fps)
-            write_text_atomic(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
-            return {"file": out.name}
-
-        return self.jobs.start(recipe.bundle, request.kind, work)
-
-    def rewrite(self, request: RewriteIn) -> Job:
-        """Rewrite a copy of the model in the background (Bau et al. 2020) so ``layer`` pastes the region of
-        the source seed's picture into the page's picture; the result is saved as a new bundle."""
-        recipe = self.recipe(request.state)
-        bundle = self.models.get(recipe.bundle)
-        _, h, w = bundle.data.shape
-        memory_layer(bundle.generator, request.layer)  # a layer that cannot be rewritten is refused now
-        r = request.region
-        mask = torch.zeros(h, w, dtype=torch.bool)
-        mask[round(r.top * h) : max(round(r.bottom * h), round(r.top * h) + 1),
-             round(r.left * w) : max(round(r.right * w), round(r.left * w) + 1)] = True
-        with self.lock(recipe.bundle):
-            work_copy = copy.deepcopy(bundle)  # the job works on its own copy: live pictures go on
-        y = torch.tensor([recipe.label]) if recipe.label is not None else None
-        source = (explore.seed_latent(bundle, request.source),) + ((y,) if y is not None else ())
-        target = (torch.tensor([recipe.z]),) + ((y,) if y is not None else ())
-        stem = self._stem("rewrite")
-        out = self.bundles_dir / stem
-
-        def work(progress: Progress) -> dict[str, Any]:
-            progress(0, 3, "reading the region's keys and values")
-            generator = work_copy.generator.eval()
-            k_star, v_star = copy_paste_targets(generator, request.layer, source, target, mask)
-            progress(1, 3, f"collecting key statistics over {request.n} latents and solving")
-            rank = min(request.rank, k_star.shape[1])
-            edited, result = rewrite_bundle(work_copy, request.layer, k_star, v_star, rank=rank, n=request.n)
-            edited.history[-1]["params"].update(
-                source_seed=request.source, target_seed=recipe.seed, region=r.model_dump(), label=recipe.label
-            )
-            edited.name = f"{bundle.name}-{stem}"
-            progress(2, 3, "saving the rewritten model")
-            edited.save(out)
-            return {"bundle": str(out.resolve()), "name": edited.name, "residual": result.error()}
-
-        return self.jobs.start(recipe.bundle, "rewrite", work)
-
-    def _walk_latents(self, bundle: Bundle, recipe: Recipe, request: ExportIn) -> torch.Tensor:
-        """A looping slerp walk from the page's latent through ``points - 1`` random ones, ``frames`` long."""
-        gen = make_generator(request.state.latent.seed + 1)
-        stops = torch.cat([torch.tensor([recipe.z]), bundle.latent.sample(request.points - 1, gen)])
-        per_leg = max(1, request.frames // request.points)
-        latents = walk_latents(stops.unsqueeze(1), per_leg)[:, 0]
-        return torch.cat([latents, latents[: max(0, request.frames - len(latents))]])[: request.frames]
-
-    def _sweep_frames(self, request: ExportIn) -> list[tuple[None, Recipe]]:
-        """One recipe per frame with the swept control moved from ``low`` to ``high``, all checked now."""
-        sweep = request.sweep
-        if sweep is None:
-            raise ConfigError("a sweep export needs 'sweep': what to vary, from low to high")
-        page = request.state.model_dump(by_alias=True)
-        frames = []
-        for value in torch.linspace(sweep.low, sweep.high, request.frames).tolist():
-            state = json.loads(json.dumps(page))  # a deep copy of plain JSON
-            if sweep.target == "pca":
-                if state["pca"] is None:
-                    raise ConfigError("a principal-direction sweep needs the PCA sliders on (pick a layer)")
-                amounts = state["pca"]["amounts"] + [0.0] * (sweep.index + 1 - len(state["pca"]["amounts"]))
-                amounts[sweep.index] = value
-                state["pca"]["amounts"] = amounts
-            elif sweep.target == "bend":
-                if sweep.bend >= len(state["bends"]):
-                    raise ConfigError(f"bend {sweep.bend} does not exist (there are {len(state['bends'])})")
-                bend = state["bends"][sweep.bend]
-                spec = TRANSFORMS.get(bend.get("transform"))
-                kind = spec.params[sweep.param].kind if spec and sweep.param in spec.params else "float"
-                bend.setdefault("params", {})[sweep.param] = round(value) if kind == "int" else value
-            elif sweep.target == "blend":
-                if state["blend"] is None:
-                    raise ConfigError("a blend sweep needs a blend partner")
-                state["blend"]["alpha"] = value
-            else:
-                if state["glitch"] is None:
-                    raise ConfigError("a glitch sweep needs a glitch (pick a kind)")
-                state["glitch"]["amount"] = value
-            try:
-                checked = StateIn.model_validate(state)
-            except ValidationError as exc:
-                problem = exc.errors()[0]
-                where = ".".join(str(p) for p in problem["loc"])
-                raise ConfigError(f"sweep value {value:g}: {where}: {problem['msg']}") from None
-            frames.append((None, self.recipe(checked)))
-        return frames
-
-    def _stem(self, prefix: str) -> str:
+    def stem(self, prefix: str) -> str:
         """The next free ``prefix-NNNN`` name in the output directory (numbered per kind of file)."""
         with self._guard:
             number = self._counts.get(prefix, 0) + 1
