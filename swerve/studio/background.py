@@ -63,9 +63,10 @@ def rewrite(studio: Studio, request: RewriteIn) -> Job:
     _, h, w = bundle.data.shape
     memory_layer(bundle.generator, request.layer)  # a layer that cannot be rewritten is refused now
     r = request.region
+    top, left = round(r.top * h), round(r.left * w)
+    bottom, right = max(round(r.bottom * h), top + 1), max(round(r.right * w), left + 1)  # at least a pixel
     mask = torch.zeros(h, w, dtype=torch.bool)
-    mask[round(r.top * h) : max(round(r.bottom * h), round(r.top * h) + 1),
-         round(r.left * w) : max(round(r.right * w), round(r.left * w) + 1)] = True
+    mask[top:bottom, left:right] = True
     with studio.lock(recipe.bundle):
         work_copy = copy.deepcopy(bundle)  # the job works on its own copy: live pictures go on
     y = torch.tensor([recipe.label]) if recipe.label is not None else None
