@@ -2,9 +2,10 @@
 
 The bar: a three-transform bend (rotate half the channels of conv:0, multiply all of conv:0, dilate a quarter
 of conv:1) costs <= 1.3x the unbent forward pass, at batch 1 and at batch 64. Unbent and bent runs alternate
-round by round, so drifts in machine load hit both sides alike; the table shows the best round of each. Times are this thread's CPU time (``time.thread_time``), which other
-processes sharing the machine inflate far less than wall-clock time; the last column is the median
-wall-clock ratio for comparison. Run (one thread, as the numbers in the README):
+round by round, so drifts in machine load hit both sides alike; the table shows the best round of each.
+Times are this thread's CPU time (``time.thread_time``), which other processes sharing the machine inflate
+far less than wall-clock time; the last column is the median wall-clock ratio for comparison. Run (one
+thread, as the numbers in the README):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bending.py [--rounds 15]
 """
@@ -74,10 +75,11 @@ def row(name: str, batch: int, r: dict[str, float]) -> str:
     )
 
 
-def timed(fn) -> float:  # noqa: ANN001
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def timed(fn, *args, **kwargs) -> float:  # noqa: ANN001
+    """CPU seconds of one call."""
+    start = time.thread_time()
+    fn(*args, **kwargs)
+    return time.thread_time() - start
 
 
 def main() -> None:
@@ -97,7 +99,7 @@ def main() -> None:
         bend = [Bend("conv:0", name, channels={"fraction": 0.5, "seed": 0})]
         print(row(f"{name} (half of conv:0)", 64, compare(g, bend, 64, max(3, args.rounds // 3))))
 
-    print(f"\n{'weight edit':<52} {'seconds':>8}")
+    print(f"\n{'weight edit':<52} {'CPU s':>8}")
     mask = torch.zeros(28, 28)
     mask[10:18, 10:18] = 1
     for layer, rank, method, n in [
@@ -106,10 +108,10 @@ def main() -> None:
         ("conv:1", 4, "closed", 256),
         ("conv:1", 4, "optimize", 256),
     ]:
-        seconds = timed(lambda: paste_rewrite(bundle, layer, 0, 1, mask, rank=rank, method=method, n=n))
+        seconds = timed(paste_rewrite, bundle, layer, 0, 1, mask, rank=rank, method=method, n=n)
         print(f"{f'rewrite {layer} rank {rank} {method} (C from {n} samples)':<52} {seconds:>8.2f}")
     for kind in ("gaussian", "zero", "shuffle", "reconnect"):
-        seconds = timed(lambda: glitch(bundle, kind, 0.3, seed=0))
+        seconds = timed(glitch, bundle, kind, 0.3, seed=0)
         print(f"{f'glitch {kind} 0.3, whole generator':<52} {seconds:>8.2f}")
 
 
