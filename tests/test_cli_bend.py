@@ -105,3 +105,19 @@ def test_clusters_blend_glitch_rewrite_write_bundles(cli, tmp_path) -> None:
     result = json.loads(out)
     assert result["layer"] == "blocks.0.0" and result["residual"] < 1.0
     assert load(tmp_path / "r").history[-1]["op"] == "rewrite"
+
+
+def test_demo_section_shows_bends_blends_glitches_and_a_rewrite(tmp_path) -> None:
+    from swerve.look.sections import DemoContext, ordered_sections
+    from swerve.look.sections_bend import bending
+
+    assert "bend-blend-rewrite" in dict(ordered_sections())
+    section = bending(DemoContext(tmp_path, seed=0))
+    assert section is not None and len(section.figures) == 4
+    table = section.table
+    assert table["rewrite: constraint residual (0 = exact)"] < 1e-3
+    assert (
+        table["rewrite: pixel change, the target sample"]
+        > 2 * table["rewrite: pixel change, the other samples"]
+    )
+    assert float(table["bend invert: pixel change at conv:0 / conv:1"].split(" / ")[0]) > 0
