@@ -2,9 +2,10 @@
 
 The bar: a three-transform bend (rotate half the channels of conv:0, multiply all of conv:0, dilate a quarter
 of conv:1) costs <= 1.3x the unbent forward pass, at batch 1 and at batch 64. Unbent and bent runs alternate
-round by round, so drifts in machine load hit both sides alike; the table shows the best round of each.
-Times are this thread's CPU time (``time.thread_time``), which other processes sharing the machine inflate
-far less than wall-clock time; the last column is the median wall-clock ratio for comparison. Run (one
+round by round, so drifts in machine load hit both sides alike; the ratios are the medians over rounds of
+bent / unbent, each pair measured side by side. Times are this thread's CPU time (``time.thread_time``),
+which other processes sharing the machine inflate less than wall-clock time (the last column, for
+comparison); the ms columns are the best round of each. Run (one
 thread, as the numbers in the README):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bending.py [--rounds 15]
@@ -53,7 +54,7 @@ def forward_time(g: torch.nn.Module, z: torch.Tensor, y: torch.Tensor, reps: int
 
 @torch.no_grad()
 def compare(g: torch.nn.Module, bends: list[Bend], batch: int, rounds: int) -> dict[str, float]:
-    """Best unbent and bent CPU seconds per pass, and the ratios (CPU best/best, wall median of rounds)."""
+    """Best unbent and bent CPU seconds per pass, and the median over rounds of bent / unbent (CPU, wall)."""
     z = torch.randn(batch, 64, generator=torch.Generator().manual_seed(0))
     y = torch.arange(batch) % 10
     reps = max(2, 200 // batch)
@@ -63,9 +64,13 @@ def compare(g: torch.nn.Module, bends: list[Bend], batch: int, rounds: int) -> d
         with apply_bends(g, bends):
             bent.append(forward_time(g, z, y, reps))
     plain, bent = plain[1:], bent[1:]  # the first round warms caches up
-    best_plain, best_bent = min(p[1] for p in plain), min(b[1] for b in bent)
-    wall = statistics.median(b[0] / p[0] for p, b in zip(plain, bent, strict=True))
-    return {"plain": best_plain, "bent": best_bent, "cpu": best_bent / best_plain, "wall": wall}
+    pairs = list(zip(plain, bent, strict=True))
+    return {
+        "plain": min(p[1] for p in plain),
+        "bent": min(b[1] for b in bent),
+        "cpu": statistics.median(b[1] / p[1] for p, b in pairs),
+        "wall": statistics.median(b[0] / p[0] for p, b in pairs),
+    }
 
 
 def row(name: str, batch: int, r: dict[str, float]) -> str:

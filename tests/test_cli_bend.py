@@ -121,3 +121,44 @@ def test_demo_section_shows_bends_blends_glitches_and_a_rewrite(tmp_path) -> Non
         > 2 * table["rewrite: pixel change, the other samples"]
     )
     assert float(table["bend invert: pixel change at conv:0 / conv:1"].split(" / ")[0]) > 0
+
+
+def test_prediction_blend_and_a_mask_file(cli, tmp_path) -> None:
+    a = tiny_image_bundle(conditional=False).save(tmp_path / "a")
+    code, _, err = cli("glitch", a, "--amount", "1.0", "--out", tmp_path / "g")
+    assert code == 0, err
+    code, _, err = cli(
+        "blend",
+        a,
+        tmp_path / "g",
+        "--mode",
+        "predict",
+        "--layer",
+        "conv:0",
+        "--preview",
+        tmp_path / "p.png",
+        "--n",
+        "4",
+    )
+    assert code == 0, err
+    assert json.loads((tmp_path / "p.png.json").read_text())["layer"] == "conv:0"
+    mask = Image.new("L", (40, 40), 0)
+    mask.paste(255, (10, 10, 30, 30))
+    mask.save(tmp_path / "m.png")
+    code, out, err = cli(
+        "rewrite",
+        a,
+        "--mask",
+        tmp_path / "m.png",
+        "--rank",
+        "4",
+        "--n",
+        "16",
+        "--out",
+        tmp_path / "r",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["residual"] < 1e-3  # full rank (capped at the keys): the paste holds exactly
+    code, _, err = cli("rewrite", a, "--mask", tmp_path / "none.png")
+    assert code == 2 and "cannot read mask" in err

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import typer
 import yaml
@@ -19,6 +20,7 @@ from swerve.bundle import Bundle, load
 from swerve.cli.look import _parse_labels, _sidecar
 from swerve.cli.main import app, emit
 from swerve.errors import ConfigError
+from swerve.utils import make_generator
 
 
 def _value(raw: str) -> Any:
@@ -223,13 +225,16 @@ def bend(
 @app.command()
 def blend(
     bundles: list[str] = typer.Argument(..., metavar="BUNDLE...", help="Two or more bundles (dirs or zoo)."),
-    mode: str = typer.Option("lerp", help="lerp (two models), merge (weighted average), task (arithmetic)."),
+    mode: str = typer.Option(
+        "lerp", help="lerp (two models), merge (weighted average), task (arithmetic), predict (mix outputs)."
+    ),
     alpha: float = typer.Option(0.5, help="lerp: weight of the second model."),
     pivot: str = typer.Option(None, help="lerp: resolution schedule around this layer (name or position)."),
     width: float = typer.Option(1.0, help="lerp: logistic width of the schedule, in layers."),
     hard: bool = typer.Option(False, help="lerp: swap at the pivot instead of a logistic ramp."),
-    weights: str = typer.Option(None, help="merge: comma-separated weights (default equal)."),
+    weights: str = typer.Option(None, help="merge, predict: comma-separated weights (default equal)."),
     lam: float = typer.Option(1.0, help="task: scale of the task vectors (tuned - base)."),
+    layer: str = typer.Option(None, help="predict: mix this layer's activations instead of the outputs."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: FIRST-blend)."),
     preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
     n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
@@ -260,8 +265,11 @@ def blend(
         result = merge(loaded, w)
     elif mode == "task":
         result = task_arithmetic(loaded[0], loaded[1:], lam=lam)
+    elif mode == "predict":
+        _blend_predictions(loaded, bundles, weights, layer, preview, n, seed, as_json)
+        return
     else:
-        raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task")
+        raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task, predict")
     path = result.save(_bundle_out(out, bundles[0], "blend"))
     shown = _write_preview(result, preview, n, seed)
     emit(
@@ -269,6 +277,44 @@ def blend(
         as_json,
         f"wrote {path}" + (f" and {shown}" if shown else ""),
     )
+
+
+def _blend_predictions(
+    loaded: list[Bundle],
+    names: list[str],
+    weights: str | None,
+    layer: str | None,
+    preview: Path | None,
+    n: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """``--mode predict``: one grid of samples whose outputs (or one layer) mix several models."""
+    from swerve.diverge.blend import blend_predictions
+    from swerve.look.grid import save_image
+
+    w = [1.0 / len(loaded)] * len(loaded) if weights is None else [float(v) for v in weights.split(",")]
+    if preview is None or preview.suffix.lower() != ".png":
+        raise ConfigError("--mode predict writes images: give --preview OUT.png")
+    first = loaded[0]
+    dims = {b.latent.dim if b.latent else None for b in loaded}
+    if len(dims) != 1 or None in dims or len({b.num_classes for b in loaded}) != 1:
+        raise ConfigError("prediction blending needs models with the same latent space and classes")
+    z = first.latent.sample(n, make_generator(seed)).to(first.device)
+    inputs = (z,) if not first.num_classes else (z, torch.arange(n, device=first.device) % first.num_classes)
+    nets = [b.generator.eval() for b in loaded]
+    x = blend_predictions(nets, w, *inputs, layer=layer)
+    save_image(_grid_image(first, x.cpu()), preview)
+    record = {
+        "bundles": names,
+        "weights": w,
+        "layer": layer,
+        "n": n,
+        "seed": seed,
+        "command": "swerve blend --mode predict",
+    }
+    side = _sidecar(preview, record)
+    emit({**record, "out": str(preview), "record": str(side)}, as_json, f"wrote {preview}")
 
 
 @app.command()
@@ -316,6 +362,17 @@ def _region(spec: str, shape: list[int]) -> torch.Tensor:
     return mask
 
 
+def _mask_file(path: Path, shape: list[int]) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            gray = img.convert("L").resize((shape[-1], shape[-2]), Image.Resampling.BILINEAR)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ConfigError(f"cannot read mask {path}: {exc}") from None
+    return (torch.from_numpy(np.asarray(gray, dtype=np.float32)) > 127).float()
+
+
 @app.command()
 def rewrite(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
@@ -323,6 +380,7 @@ def rewrite(
     source: int = typer.Option(0, help="Sample (index in the seed's batch) to copy from."),
     target: int = typer.Option(1, help="Sample to paste into."),
     region: str = typer.Option("0.25:0.75,0.25:0.75", help="Region to copy, y0:y1,x0:x1 as fractions."),
+    mask: Path = typer.Option(None, help="Or a PNG mask of the region (white = copy), any size."),
     shift: str = typer.Option("0,0", help="Move the pasted region by rows,cols at the layer's resolution."),
     rank: int = typer.Option(1, min=1, help="Rank of the weight change."),
     method: str = typer.Option("closed", help="closed (least squares) or optimize (projected Adam)."),
@@ -341,9 +399,9 @@ def rewrite(
         dy, dx = (int(v) for v in shift.split(","))
     except ValueError:
         raise ConfigError(f"--shift takes rows,cols, e.g. 0,2; got {shift!r}") from None
-    mask = _region(region, bundle.data.shape)
+    area = _region(region, bundle.data.shape) if mask is None else _mask_file(mask, bundle.data.shape)
     result, info = paste_rewrite(
-        bundle, layer, source, target, mask, seed=seed, shift=(dy, dx), rank=rank, method=method, n=n
+        bundle, layer, source, target, area, seed=seed, shift=(dy, dx), rank=rank, method=method, n=n
     )
     path = result.save(_bundle_out(out, bundle_name, "rewrite"))
     shown = None
