@@ -42,6 +42,8 @@ __all__ = [
     "select_channels",
     "bundle_bends",
     "bundle_clusters",
+    "bundle_applied",
+    "sweep",
 ]
 
 Channels = str | list[int] | dict[str, Any]
