@@ -96,6 +96,13 @@ def test_clusters_blend_glitch_rewrite_write_bundles(cli, tmp_path) -> None:
     assert (tmp_path / "b.png").exists()
     base, blended = load(a).generator.state_dict(), load(tmp_path / "b").generator.state_dict()
     assert all(torch.equal(base[k], blended[k]) for k in base)
+    code, _, err = cli(
+        "blend", a, tmp_path / "g", "--layer-alpha", "conv:1=1", "--alpha", "0", "--out", tmp_path / "b2"
+    )
+    assert code == 0, err
+    swapped, glitched_sd = load(tmp_path / "b2").generator.state_dict(), glitched.generator.state_dict()
+    assert torch.equal(swapped["to_image.0.weight"], glitched_sd["to_image.0.weight"])
+    assert torch.equal(swapped["blocks.0.0.weight"], base["blocks.0.0.weight"])
     code, _, err = cli("blend", a, odd_bundle().save(tmp_path / "odd"), "--out", tmp_path / "x")
     assert code == 2 and "models differ at tensor" in err and not (tmp_path / "x").exists()
     code, out, err = cli(

@@ -229,6 +229,9 @@ def blend(
         "lerp", help="lerp (two models), merge (weighted average), task (arithmetic), predict (mix outputs)."
     ),
     alpha: float = typer.Option(0.5, help="lerp: weight of the second model."),
+    layer_alpha: list[str] = typer.Option(
+        [], "--layer-alpha", help="lerp: LAYER=ALPHA for one layer (repeatable); others get --alpha."
+    ),
     pivot: str = typer.Option(None, help="lerp: resolution schedule around this layer (name or position)."),
     width: float = typer.Option(1.0, help="lerp: logistic width of the schedule, in layers."),
     hard: bool = typer.Option(False, help="lerp: swap at the pivot instead of a logistic ramp."),
@@ -259,7 +262,18 @@ def blend(
                 "width": width,
                 "hard": hard,
             }
-        result = blend_bundles(loaded[0], loaded[1], alpha=alpha, schedule=schedule)
+        per_layer: float | dict[str, float] = alpha
+        if layer_alpha:
+            per_layer = {"*": alpha}
+            for pair in layer_alpha:
+                name, sep, value = pair.partition("=")
+                try:
+                    per_layer[name] = float(value)
+                except ValueError:
+                    sep = ""
+                if not sep or not name:
+                    raise ConfigError(f"--layer-alpha takes LAYER=ALPHA, e.g. conv:1=0.8; got {pair!r}")
+        result = blend_bundles(loaded[0], loaded[1], alpha=per_layer, schedule=schedule)
     elif mode == "merge":
         w = None if weights is None else [float(v) for v in weights.split(",")]
         result = merge(loaded, w)
