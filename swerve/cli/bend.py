@@ -141,7 +141,7 @@ def clusters(
     result = cluster_bundle(bundle, layer, k=(k[0] if len(k) == 1 else k) or None, n=n, seed=seed)
     path = result.save(_bundle_out(out, bundle_name, "clusters"))
     sizes = {
-        name: torch.bincount(torch.tensor(entry["ids"])).tolist()
+        name: torch.bincount(torch.tensor(entry)).tolist()
         for name, entry in result.extra["clusters"].items()
         if name in layer
     }

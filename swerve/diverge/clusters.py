@@ -97,7 +97,8 @@ def cluster_bundle(
     seed: int = 0,
     grid: int = 2,
 ) -> Bundle:
-    """A copy of ``bundle`` with ``extra["clusters"][layer] = {"ids": [...], ...}`` for each of ``layers``.
+    """A copy of ``bundle`` with ``extra["clusters"][layer]``, each channel's cluster id, for ``layers``
+    (and how they were found in ``extra["cluster_info"][layer]``).
 
     ``layers`` are given coarse to fine (for the default k); bends then pick ``{"cluster": id}``.
     """
@@ -114,13 +115,14 @@ def cluster_bundle(
     device = bundle.device
     z = bundle.latent.sample(n, make_generator(seed)).to(device)
     y = (torch.arange(n) % bundle.num_classes).to(device) if bundle.num_classes else None
-    clusters: dict[str, Any] = dict(bundle.extra.get("clusters") or {})
+    clusters: dict[str, list[int]] = dict(bundle.extra.get("clusters") or {})
+    info: dict[str, Any] = dict(bundle.extra.get("cluster_info") or {})
     for layer, k_layer in zip(layers, ks, strict=True):
         taps.find_layer(gen, layer)
         emb = channel_embedding(gen, layer, z, y, grid=grid)
         ids = kmeans(emb, min(int(k_layer), len(emb)) if k is None else int(k_layer), seed=seed)
-        clusters[layer] = {
-            "ids": ids.tolist(),
+        clusters[layer] = ids.tolist()
+        info[layer] = {
             "k": int(ids.max()) + 1,
             "n": n,
             "seed": seed,
@@ -129,4 +131,5 @@ def cluster_bundle(
         }
     out = derive(bundle, {}, "clusters", layers=layers, k=ks, n=n, seed=seed, embedding=EMBEDDING)
     out.extra["clusters"] = clusters
+    out.extra["cluster_info"] = info
     return out
