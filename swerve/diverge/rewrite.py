@@ -14,6 +14,10 @@ closed form and the paper's projected optimisation (Adam on ``W``, projected bac
 few steps, gradients projected too); the tests check that they agree. :func:`copy_paste_targets` makes
 ``K*, V*`` from the paper's interface: the layer's output in a masked region of one generated image pasted
 into another.
+
+A stride-s transposed convolution reads its zero-stuffed input through s² disjoint sets of kernel taps, one
+per output parity, so C is block diagonal and a rank-1 edit changes one parity class only (a checkerboard);
+pasting regions there wants a rank of at least s² (4 for the usual stride 2).
 """
 
 from __future__ import annotations
