@@ -129,6 +129,7 @@ def clusters(
     layer: list[str] = typer.Option(..., "--layer", help="Layer to cluster, coarse to fine (repeatable)."),
     k: list[int] = typer.Option([], "--k", help="Clusters per layer (default 5/4/3 coarse to fine)."),
     n: int = typer.Option(256, min=8, max=100_000, help="Samples to embed the channels with."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
     seed: int = typer.Option(0, help="Seed for the samples and k-means."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-clusters)."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
@@ -138,7 +139,9 @@ def clusters(
     from swerve.diverge.clusters import cluster_bundle
 
     bundle = load(bundle_name, device=device)
-    result = cluster_bundle(bundle, layer, k=(k[0] if len(k) == 1 else k) or None, n=n, seed=seed)
+    result = cluster_bundle(
+        bundle, layer, k=(k[0] if len(k) == 1 else k) or None, n=n, seed=seed, progress=progress
+    )
     path = result.save(_bundle_out(out, bundle_name, "clusters"))
     sizes = {
         name: torch.bincount(torch.tensor(entry)).tolist()
@@ -399,6 +402,7 @@ def rewrite(
     rank: int = typer.Option(1, min=1, help="Rank of the weight change."),
     method: str = typer.Option("closed", help="closed (least squares) or optimize (projected Adam)."),
     n: int = typer.Option(256, min=8, help="Samples for the key statistics C."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
     seed: int = typer.Option(0, help="Seed for the samples."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-rewrite)."),
     preview: Path = typer.Option(None, help="Also write a PNG: the samples before (top) and after."),
@@ -415,7 +419,17 @@ def rewrite(
         raise ConfigError(f"--shift takes rows,cols, e.g. 0,2; got {shift!r}") from None
     area = _region(region, bundle.data.shape) if mask is None else _mask_file(mask, bundle.data.shape)
     result, info = paste_rewrite(
-        bundle, layer, source, target, area, seed=seed, shift=(dy, dx), rank=rank, method=method, n=n
+        bundle,
+        layer,
+        source,
+        target,
+        area,
+        seed=seed,
+        shift=(dy, dx),
+        rank=rank,
+        method=method,
+        n=n,
+        progress=progress,
     )
     path = result.save(_bundle_out(out, bundle_name, "rewrite"))
     shown = None

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from swerve import taps
 from swerve.bundle import Bundle
@@ -38,13 +39,15 @@ def channel_embedding(
     labels: torch.Tensor | None = None,
     grid: int = 2,
     batch_size: int = 64,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Each channel's standardised co-activation profile over ``latents``: shape ``(channels, dims)``."""
     parts = []
     was_training = generator.training
     generator.eval()
     try:
-        for start in range(0, len(latents), batch_size):
+        starts = range(0, len(latents), batch_size)
+        for start in tqdm(starts, desc=f"embedding {layer}", unit="batch", disable=not progress):
             z = latents[start : start + batch_size]
             args = (z,) if labels is None else (z, labels[start : start + batch_size])
             with taps.record(generator, [layer]) as acts:
@@ -96,6 +99,7 @@ def cluster_bundle(
     n: int = 256,
     seed: int = 0,
     grid: int = 2,
+    progress: bool = False,
 ) -> Bundle:
     """A copy of ``bundle`` with ``extra["clusters"][layer]``, each channel's cluster id, for ``layers``
     (and how they were found in ``extra["cluster_info"][layer]``).
@@ -119,7 +123,7 @@ def cluster_bundle(
     info: dict[str, Any] = dict(bundle.extra.get("cluster_info") or {})
     for layer, k_layer in zip(layers, ks, strict=True):
         taps.find_layer(gen, layer)
-        emb = channel_embedding(gen, layer, z, y, grid=grid)
+        emb = channel_embedding(gen, layer, z, y, grid=grid, progress=progress)
         ids = kmeans(emb, min(int(k_layer), len(emb)) if k is None else int(k_layer), seed=seed)
         clusters[layer] = ids.tolist()
         info[layer] = {
