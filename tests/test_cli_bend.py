@@ -62,6 +62,19 @@ def test_bend_writes_grid_sweep_and_bundle(cli, tiny_bundle, tmp_path) -> None:
     assert not torch.equal(bent.sample(2).x, plain.sample(2).x)
 
 
+def test_bend_reads_a_yaml_recipe(cli, tiny_bundle, tmp_path) -> None:
+    recipe = tmp_path / "bends.yaml"
+    recipe.write_text("bends:\n  - layer: conv:0\n    transform: flip\n    params: {axis: v}\n")
+    code, out, err = cli("bend", tiny_bundle, "--config", recipe, "--out", tmp_path / "b.png", "--json")
+    assert code == 0, err
+    assert json.loads(out)["bends"] == [
+        {"layer": "conv:0", "transform": "flip", "params": {"axis": "v"}, "channels": "all"}
+    ]
+    recipe.write_text("layer: conv:0\ntransform: twirl\n")
+    code, _, err = cli("bend", tiny_bundle, "--config", recipe)
+    assert code == 2 and "unknown transform 'twirl'" in err
+
+
 def test_bend_errors_are_one_line(cli, tiny_bundle, tmp_path) -> None:
     for args, message in [
         (("--bend", "conv:7 rotate"), "conv blocks"),

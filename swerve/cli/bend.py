@@ -62,7 +62,11 @@ def _read_bends(config: Path | None, inline: list[str]) -> list[dict[str, Any]]:
             loaded = yaml.safe_load(config.read_text())
         except yaml.YAMLError as exc:
             raise ConfigError(f"{config} is not valid YAML/JSON: {exc}") from None
-        bends += loaded.get("bends", loaded) if isinstance(loaded, dict) else (loaded or [])
+        if isinstance(loaded, dict):
+            loaded = loaded.get("bends", [loaded])
+        if not isinstance(loaded, list):
+            raise ConfigError(f"{config} must hold a list of bends (or {{bends: [...]}}), got {loaded!r}")
+        bends += loaded
     return bends + [parse_bend_arg(text) for text in inline]
 
 
