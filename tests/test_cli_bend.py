@@ -95,7 +95,13 @@ def test_clusters_blend_glitch_rewrite_write_bundles(cli, tmp_path) -> None:
         "clusters", a, "--layer", "conv:0", "--k", "2", "--n", "16", "--out", tmp_path / "c", "--json"
     )
     assert code == 0, err
-    assert sum(json.loads(out)["sizes"]["conv:0"]) == 4 and load(tmp_path / "c").extra["clusters"]["conv:0"]
+    assert (
+        sum(json.loads(out)["sizes"]["blocks.0"]) == 4 and load(tmp_path / "c").extra["clusters"]["blocks.0"]
+    )
+    code, _, err = cli(
+        "bend", tmp_path / "c", "--bend", "conv:0 ablate @cluster=1", "--out", tmp_path / "k.png"
+    )
+    assert code == 0, err
     code, _, err = cli(
         "glitch", a, "--kind", "zero", "--amount", "0.5", "--seed", "1", "--out", tmp_path / "g"
     )

@@ -148,9 +148,8 @@ def clusters(
     )
     path = result.save(_bundle_out(out, bundle_name, "clusters"))
     sizes = {
-        name: torch.bincount(torch.tensor(entry)).tolist()
-        for name, entry in result.extra["clusters"].items()
-        if name in layer
+        name: torch.bincount(torch.tensor(result.extra["clusters"][name])).tolist()
+        for name in result.history[-1]["params"]["layers"]
     }
     summary = "; ".join(f"{name}: {len(s)} clusters of {s}" for name, s in sizes.items())
     emit({"bundle": str(path), "sizes": sizes, "seed": seed, "n": n}, as_json, f"wrote {path}  ({summary})")

@@ -227,13 +227,11 @@ def apply_bends(
     leaving the model exactly as it was.
     """
     parsed = parse_bends(list(bends))
+    table = {taps.resolve_layer(model, name): ids for name, ids in (clusters or {}).items()}
     per_layer: dict[str, list[OutputFn]] = {}
     for bend in parsed:
         layer = taps.resolve_layer(model, bend.layer)
         taps.find_layer(model, layer)  # a clear error for an unknown layer before anything runs
-        table = clusters or {}
-        if bend.layer in table and layer not in table:
-            table = {**table, layer: table[bend.layer]}
         per_layer.setdefault(layer, []).append(_step(bend, layer, table, frame))
     with ExitStack() as stack:
         for layer, steps in per_layer.items():

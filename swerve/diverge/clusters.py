@@ -121,6 +121,7 @@ def cluster_bundle(
     y = (torch.arange(n) % bundle.num_classes).to(device) if bundle.num_classes else None
     clusters: dict[str, list[int]] = dict(bundle.extra.get("clusters") or {})
     info: dict[str, Any] = dict(bundle.extra.get("cluster_info") or {})
+    layers = [taps.resolve_layer(gen, layer) for layer in layers]  # stored under named_modules names
     for layer, k_layer in zip(layers, ks, strict=True):
         taps.find_layer(gen, layer)
         emb = channel_embedding(gen, layer, z, y, grid=grid, progress=progress)
