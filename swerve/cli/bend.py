@@ -24,10 +24,14 @@ from swerve.utils import make_generator
 
 
 def _value(raw: str) -> Any:
+    """A command-line value as a number, bool or word (``1e-2``, ``true``, ``v``)."""
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
-        return yaml.safe_load(raw)
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError:
+            return raw
 
 
 def parse_bend_arg(text: str) -> dict[str, Any]:
