@@ -164,7 +164,10 @@ def bend(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     config: Path = typer.Option(None, help="YAML/JSON list of {layer, transform, params, channels}."),
     bend_: list[str] = typer.Option(
-        [], "--bend", help="'LAYER TRANSFORM key=value ... [@fraction=0.5 @seed=0]' (repeatable)."
+        [],
+        "--bend",
+        help="'LAYER TRANSFORM key=value ...', channels as @fraction=0.5 @seed=0, @channels=0,3 or "
+        "@cluster=1 (repeatable).",
     ),
     out: Path = typer.Option(Path("bent.png"), help="grid.png, sweep.gif/.mp4, or a directory (a bundle)."),
     n: int = typer.Option(16, min=1, max=1024, help="Samples (per frame)."),
@@ -255,8 +258,7 @@ def blend(
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Blend weights: interpolate two models (global or resolution schedule), merge several, or add task
-    vectors."""
+    """Blend models: interpolate two, merge several, add task vectors, or mix their outputs."""
     from swerve.diverge.blend import blend_bundles, merge, task_arithmetic
 
     loaded = [load(name, device=device) for name in bundles]
@@ -416,7 +418,7 @@ def rewrite(
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Rewrite a layer so a region of one sample appears in another (Bau et al. 2020), rank-r, closed form."""
+    """Rewrite a layer so a region of one sample appears in another (Bau et al. 2020)."""
     from swerve.diverge.rewrite import paste_rewrite
 
     bundle = load(bundle_name, device=device)
