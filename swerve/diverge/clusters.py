@@ -10,6 +10,12 @@ Raw activation statistics (a channel's mean and spread) miss this: two unrelated
 scale look identical to them, and one feature at two gains looks like two (the tests plant exactly that).
 Profiles are reduced to at most 32 dimensions by PCA and clustered by k-means (k-means++, several restarts,
 seeded). The reference's per-layer k (5, 4, 3 from coarse to fine layers) is the default.
+
+``benchmarks/clusters.py`` measures this against the reference's learned embedding: on planted groups
+(one feature at several gains) co-activation recovers them exactly (ARI 1.0) where the learned embedding
+scores 0.21 and statistics 0.03; on the zoo GAN the two agree little (ARI 0.05 and 0.22 on conv:0 and
+conv:1). They answer different questions — the learned embedding groups channels whose maps *look* alike,
+co-activation groups channels that *fire together* — and co-activation costs 0.1-0.2 s instead of 6-20 s.
 """
 
 from __future__ import annotations
