@@ -605,3 +605,22 @@ def test_recipe_endpoint_and_a_recipe_written_by_hand(setup):
     shown = pixels(client.post("/api/render", json=page).content)
     assert np.array_equal(pixels(client.post("/api/render", json=loaded["state"]).content), shown)
     refused(client.post("/api/recipe", json=state(tiny, bends=[bend(transform="melt")])), 400, "melt")
+
+
+def test_cluster_bends_on_a_clustered_bundle(tmp_path):
+    """A bundle with channel clusters (Broad et al. 2021) offers them per layer; a bend of one cluster moves
+    the picture differently from a bend of another."""
+    from swerve.diverge.clusters import cluster_bundle
+
+    allowed = tmp_path / "allowed"
+    clustered = cluster_bundle(tiny_image_bundle(), ["blocks.0"], k=2, n=64)
+    model = str(clustered.save(allowed / "clustered").resolve())
+    client = TestClient(create_app(Studio(Models([allowed]), tmp_path / "out")), base_url="http://127.0.0.1")
+    assert client.get("/api/model", params={"id": model}).json()["has_clusters"] == ["blocks.0"]
+    render = lambda channels: client.post(  # noqa: E731
+        "/api/render", json=state(model, bends=[bend("blocks.0", channels=channels, factor=-3.0)])
+    )
+    plain = pixels(client.post("/api/render", json=state(model)).content)
+    first, second = pixels(render({"cluster": 0}).content), pixels(render({"cluster": 1}).content)
+    assert not np.array_equal(first, plain) and not np.array_equal(first, second)
+    refused(render({"cluster": 7}), 400)
