@@ -69,3 +69,17 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def remove_stale_temps(*directories: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files and folders that :func:`atomic_path` leaves in ``directories`` when a
+    process is killed mid-write. Call it only where no other process is writing."""
+    removed = []
+    for directory in map(Path, directories):
+        if not directory.is_dir():
+            continue
+        for entry in directory.iterdir():
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                _remove(entry)
+                removed.append(entry)
+    return removed
