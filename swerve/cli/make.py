@@ -25,7 +25,10 @@ def _parse_overrides(pairs: list[str]) -> dict:
         try:
             values[key.strip()] = json.loads(raw)  # numbers like 1e-4, lists, true/false
         except json.JSONDecodeError:
-            values[key.strip()] = yaml.safe_load(raw)  # bare words: fashion-mnist, folder:./images
+            try:
+                values[key.strip()] = yaml.safe_load(raw)  # bare words: fashion-mnist, folder:./images
+            except yaml.YAMLError:
+                raise ConfigError(f"--set {key.strip()}: cannot read the value {raw!r}") from None
     return values
 
 
