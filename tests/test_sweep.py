@@ -4,9 +4,12 @@ local pool and the in-process runner agree, and bad specs are refused with one c
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import random
 import shutil
 import signal
+import time
 
 import pytest
 import torch
@@ -23,6 +26,7 @@ def counted(bundle: Bundle, params: dict, seed: int, n: int) -> Samples:
     """A sampling operation that logs each run, so the test can count them."""
     with open(params["log"], "a") as fh:
         fh.write(f"{params['k']}/{seed}\n")
+    time.sleep(params.get("sleep", 0))
     return bundle.sample(n, seed=seed)
 
 
@@ -63,6 +67,39 @@ def test_a_stopped_sweep_resumes_and_runs_no_job_twice(tmp_path, tiny_bundle):
     mine = run_job(job, bundle_digest(job.bundle))["metrics"]
     theirs = next(r for r in summary if r["job"] == job.to_dict())["metrics"]
     assert mine == pytest.approx(theirs) and theirs["change"] == 0 and theirs["diversity"] > 0
+
+
+def test_a_killed_sweep_keeps_every_finished_result(tmp_path, tiny_bundle):
+    """SIGKILL at random moments: result files are always whole, and a job with a result never runs again."""
+    log = tmp_path / "runs.log"
+    obj = _spec(tiny_bundle, log, ks=range(6))
+    obj["jobs"][0]["params"]["sleep"] = 0.04
+    spec = parse_spec(obj)
+    rng, fork = random.Random(1), multiprocessing.get_context("fork")
+    # one job here first, so the forked sweeps start with everything imported
+    run_sweep(
+        parse_spec(_spec(tiny_bundle, tmp_path / "warm.log", ks=[0])), tmp_path / "warm", progress=False
+    )
+    for _ in range(4):
+        before = {r["key"] for r in _results(tmp_path / "out")}
+        logged = len(log.read_text().splitlines()) if log.exists() else 0
+        child = fork.Process(target=run_sweep, args=(spec, tmp_path / "out"), kwargs={"progress": False})
+        child.start()
+        time.sleep(rng.uniform(0.05, 0.3))
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+        after = _results(tmp_path / "out")  # every result.json parses
+        assert before <= {r["key"] for r in after}
+        rerun = set(log.read_text().splitlines()[logged:]) if log.exists() else set()
+        assert not rerun & {
+            f"{r['job']['params']['k']}/{r['job']['seed']}" for r in after if r["key"] in before
+        }
+    final = run_sweep(spec, tmp_path / "out", progress=False)
+    assert not final.interrupted and len(final.results) == 12
+
+
+def _results(out) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("jobs/*/result.json"))]
 
 
 def test_the_cache_follows_the_bundle_contents_not_its_path(tmp_path, tiny_bundle):

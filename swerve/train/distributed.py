@@ -97,14 +97,15 @@ class Shard:
             self.accelerator.wait_for_everyone()
 
 
+NO_ACCELERATE = "distributed training needs Hugging Face accelerate: pip install 'swerve[accelerate]'"
+
+
 def make_accelerator(device: str = "auto") -> Any:
     """An ``accelerate.Accelerator`` for this process (it reads the launcher's environment variables)."""
     try:
         from accelerate import Accelerator
     except ImportError:
-        raise SwerveError(
-            "distributed training needs Hugging Face accelerate: pip install 'swerve[accelerate]'"
-        ) from None
+        raise SwerveError(NO_ACCELERATE) from None
     return Accelerator(cpu=device == "cpu")
 
 
@@ -137,8 +138,11 @@ def launch_command(
 ) -> tuple[list[str], dict[str, str]]:
     """The ``accelerate launch -m swerve ARGS`` command (and environment) that runs on ``processes``
     processes; without ``processes`` accelerate's own config decides (multi-node set-ups)."""
+    import importlib.util
     import sys
 
+    if importlib.util.find_spec("accelerate") is None:
+        raise SwerveError(NO_ACCELERATE)
     cmd = [sys.executable, "-m", "accelerate.commands.launch"]
     if processes is not None:
         if processes < 1:
