@@ -20,6 +20,7 @@ from swerve.scale import parse_spec, run_sweep
 
 def spec(factors: int, seeds: int, n: int) -> dict:
     """Multiply one layer's activations by a range of factors (network bending), over seeds."""
+    bend = {"layer": "blocks.0", "transform": "multiply", "params": {"factor": 1.0}}
     return {
         "name": "bench-bend",
         "bundle": "fashion-gan",
@@ -30,7 +31,7 @@ def spec(factors: int, seeds: int, n: int) -> dict:
         "jobs": [
             {
                 "operation": "bend",
-                "params": {"bends": [{"layer": "blocks.0", "transform": "multiply", "params": {"factor": 1.0}}]},
+                "params": {"bends": [bend]},
                 "grid": {"bends.0.params.factor": [0.25 + 0.5 * i for i in range(factors)]},
             }
         ],

@@ -111,3 +111,47 @@ def test_cli_overrides(pairs):
         return TrainConfig.from_dict({**TrainConfig().to_dict(), **_parse_overrides(items)})
 
     _parses_or_refuses(parse, pairs)
+
+
+# --- bend recipes (swerve.diverge.bend) ------------------------------------------------------------------
+def _transform_names() -> list[str]:
+    from swerve.diverge.transforms import TRANSFORMS
+
+    return sorted(TRANSFORMS)
+
+
+@st.composite
+def bends(draw):
+    """Bends that are nearly right: a real transform, its own parameter names, values of any kind."""
+    from swerve.diverge.transforms import TRANSFORMS
+
+    name = draw(st.sampled_from(_transform_names()))
+    names = sorted(TRANSFORMS[name].params) + ["bogus"]
+    params = draw(st.dictionaries(st.sampled_from(names), values, max_size=3))
+    bend = {"layer": draw(st.sampled_from(["blocks.0", "stem", "", "conv:0"])), "transform": name}
+    if draw(st.booleans()):
+        bend["params"] = params
+    if draw(st.booleans()):
+        bend["channels"] = draw(
+            st.one_of(
+                values, st.fixed_dictionaries({"fraction": values, "seed": values}), st.lists(st.integers())
+            )
+        )
+    return bend
+
+
+@SETTINGS
+@given(st.one_of(values, st.lists(st.one_of(bends(), values), max_size=3)))
+def test_bend_recipes(obj):
+    from swerve.diverge.bend import parse_bends
+
+    _parses_or_refuses(parse_bends, obj)
+
+
+@SETTINGS
+@given(st.text(max_size=60))
+def test_bend_command_line(text):
+    from swerve.cli.bend import parse_bend_arg
+    from swerve.diverge.bend import parse_bends
+
+    _parses_or_refuses(lambda t: parse_bends([parse_bend_arg(t)]), text)

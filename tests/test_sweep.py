@@ -116,6 +116,45 @@ def test_the_cache_follows_the_bundle_contents_not_its_path(tmp_path, tiny_bundl
     assert (rerun.ran, rerun.cached) == (2, 0)
 
 
+def test_bending_and_blending_sweeps(tmp_path, tiny_bundle):
+    """A bend with factor 1 changes nothing and stronger bends change more; a blend at alpha 1 makes the
+    partner's samples, and the partner's contents are part of the cache key."""
+    other = tiny_image_bundle()
+    with torch.no_grad():
+        for p in other.generator.parameters():
+            p.mul_(1.5)
+    other_path = other.save(tmp_path / "other")
+    bend = {"layer": "blocks.0", "transform": "multiply", "params": {"factor": 1.0}}
+    spec = {
+        "bundle": str(tiny_bundle),
+        "n": 8,
+        "metrics": ["change", "diversity"],
+        "jobs": [
+            {
+                "operation": "bend",
+                "params": {"bends": [bend]},
+                "grid": {"bends.0.params.factor": [1.0, 2.0, 4.0]},
+            },
+            {"operation": "blend", "params": {"other": str(other_path)}, "grid": {"alpha": [0.0, 1.0]}},
+            {"operation": "sample", "bundle": str(other_path), "metrics": ["diversity"]},
+        ],
+    }
+    result = run_sweep(parse_spec(spec), tmp_path / "out", progress=False)
+    assert not result.failed and len(result.results) == 6
+    change = [r["metrics"]["change"] for r in result.results[:5]]
+    assert change[0] == 0 < change[1] < change[2]
+    assert change[3] == 0 and change[4] > 0
+    blended, partner = result.results[4:]
+    assert blended["job"]["params"]["alpha"] == 1.0
+    assert blended["metrics"]["diversity"] == pytest.approx(partner["metrics"]["diversity"], rel=1e-5)
+    other.generator.eval()
+    with torch.no_grad():
+        other.generator.to_image[0].bias.add_(0.5)
+    other.save(other_path)
+    again = run_sweep(parse_spec(spec), tmp_path / "out", progress=False)
+    assert again.ran == 3  # the two blends and the other bundle's samples; the bends are cached
+
+
 def test_sample_sweep_from_a_file_and_the_cli(tmp_path, tiny_bundle, cli):
     (tmp_path / "models").mkdir()
     shutil.copytree(tiny_bundle, tmp_path / "models" / "tiny")

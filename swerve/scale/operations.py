@@ -21,11 +21,13 @@ from swerve.errors import ConfigError
 @dataclass(frozen=True)
 class Operation:
     """``run(bundle, params, seed, n) -> Samples``; ``check(params)`` raises ConfigError on bad params
-    before any job starts (it may be None)."""
+    before any job starts; ``inputs(params)`` names the other bundles a job reads, whose contents are then
+    part of its cache key (both may be None)."""
 
     name: str
     run: Callable[[Bundle, dict[str, Any], int, int], Samples]
     check: Callable[[dict[str, Any]], None] | None = None
+    inputs: Callable[[dict[str, Any]], list[str]] | None = None
 
 
 OPERATIONS: dict[str, Operation] = {}
@@ -33,11 +35,15 @@ OPERATIONS: dict[str, Operation] = {}
 METRICS: dict[str, Callable[[Samples, Bundle, Callable[[], Samples]], float]] = {}
 
 
-def operation(name: str, check: Callable[[dict[str, Any]], None] | None = None) -> Callable:
+def operation(
+    name: str,
+    check: Callable[[dict[str, Any]], None] | None = None,
+    inputs: Callable[[dict[str, Any]], list[str]] | None = None,
+) -> Callable:
     """Register ``fn(bundle, params, seed, n) -> Samples`` as operation ``name``."""
 
     def register(fn: Callable) -> Callable:
-        OPERATIONS[name] = Operation(name, fn, check)
+        OPERATIONS[name] = Operation(name, fn, check, inputs)
         return fn
 
     return register
@@ -110,21 +116,25 @@ def bend(bundle: Bundle, params: dict[str, Any], seed: int, n: int) -> Samples:
 
 
 def _check_blend(params: dict[str, Any]) -> None:
-    _params(params, {"other", "alpha", "labels"}, "blend")
+    _params(params, {"other", "alpha", "schedule", "labels"}, "blend")
     if not isinstance(params.get("other"), str):
         raise ConfigError("operation 'blend' needs other: the bundle (path or zoo name) to blend with")
     alpha = params.get("alpha", 0.5)
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
         raise ConfigError(f"blend alpha must be a number in [0, 1], got {alpha!r}")
+    if not isinstance(params.get("schedule", {}), dict):
+        raise ConfigError("blend schedule is a mapping {pivot, width?, hard?}")
 
 
-@operation("blend", check=_check_blend)
+@operation("blend", check=_check_blend, inputs=lambda params: [params["other"]])
 def blend(bundle: Bundle, params: dict[str, Any], seed: int, n: int) -> Samples:
-    """Samples of the weight blend of the bundle with ``params["other"]`` at ``alpha`` (0: the bundle)."""
+    """Samples of the weight blend of the bundle with ``params["other"]`` at ``alpha`` (1: all the other)
+    or along a coarse-to-fine ``schedule`` (model blending, Broad et al. 2021)."""
     from swerve.bundle import load
     from swerve.diverge.blend import blend_bundles
 
-    mixed = blend_bundles(bundle, load(params["other"], device=bundle.device), alpha=params.get("alpha", 0.5))
+    other = load(params["other"], device=bundle.device)
+    mixed = blend_bundles(bundle, other, alpha=params.get("alpha", 0.5), schedule=params.get("schedule"))
     return mixed.sample(n, seed=seed, labels=params.get("labels"))
 
 

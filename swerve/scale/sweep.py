@@ -207,9 +207,10 @@ def bundle_digest(bundle: str) -> str:
         raise ConfigError(f"bundle {bundle!r} cannot be read: {exc}") from None
 
 
-def job_key(job: Job, digest: str) -> str:
-    """Content hash of a job: equal jobs on equal bundles share a result, wherever the bundle lives."""
-    doc = {**job.to_dict(), "bundle": digest}
+def job_key(job: Job, digest: str, inputs: list[str] | tuple[str, ...] = ()) -> str:
+    """Content hash of a job: equal jobs on equal bundles share a result, wherever the bundles live.
+    ``inputs`` are the digests of other bundles the operation reads (a blend's partner)."""
+    doc = {**job.to_dict(), "bundle": digest, "inputs": list(inputs)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -274,8 +275,19 @@ def run_sweep(
     from swerve.scale.backends import make_backend
 
     out = Path(out)
-    digests = {b: bundle_digest(b) for b in sorted({job.bundle for job in spec.jobs})}
-    keys = [job_key(job, digests[job.bundle]) for job in spec.jobs]
+    digests: dict[str, str] = {}
+
+    def digest(bundle: str) -> str:
+        if bundle not in digests:
+            digests[bundle] = bundle_digest(bundle)
+        return digests[bundle]
+
+    def key_of(job: Job) -> str:
+        op = get_operation(job.operation)
+        inputs = [digest(b) for b in op.inputs(job.params)] if op.inputs else []
+        return job_key(job, digest(job.bundle), inputs)
+
+    keys = [key_of(job) for job in spec.jobs]
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "sweep.json", json.dumps({"name": spec.name, "jobs": len(spec.jobs)}, indent=1))
     todo = {}
