@@ -51,7 +51,7 @@ class TrainResult:
 
     step: int
     interrupted: bool
-    bundle_path: Path | None
+    bundle_path: Path | None  # None on the other processes of a data-parallel run (the main one saves)
     last_stats: dict[str, float]
 
 
