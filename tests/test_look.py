@@ -248,6 +248,7 @@ def test_failing_section_becomes_a_card_and_the_rest_renders(tmp_path, monkeypat
         return None
 
     monkeypatch.setattr(sections, "SECTIONS", {"good": good, "bad": bad, "absent": absent})
+    monkeypatch.setattr(sections, "SECTION_MODULES", ())
     monkeypatch.setattr(sections, "ORDER", {"bad": 1, "good": 2, "absent": 3})
     messages: list[str] = []
     page = run_demo(tmp_path, seed=3, progress=messages.append).read_text()

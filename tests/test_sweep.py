@@ -216,3 +216,16 @@ def test_ray_backend_in_local_mode(tmp_path, tiny_bundle):
     result = run_sweep(spec, tmp_path / "out", workers=1, backend="ray", progress=False)
     local = run_job(spec.jobs[0], bundle_digest(spec.jobs[0].bundle))["metrics"]
     assert result.ran == 1 and result.results[0]["metrics"] == pytest.approx(local)
+
+
+def test_the_demo_section_shows_a_cached_bend_sweep(tmp_path):
+    from swerve.look.sections import DemoContext
+    from swerve.scale.report import FACTORS, sweep_section
+
+    card = sweep_section(DemoContext(tmp_path))
+    assert card is not None and "running it again ran 0 of 4 jobs" in card.text
+    change = [row["change from the original"] for row in card.table]
+    assert [row["factor"] for row in card.table] == FACTORS
+    assert change[0] == 0 and change == sorted(change) and change[-1] > 0.1
+    width, height = card.figures[0].size()
+    assert height / width == pytest.approx(len(FACTORS) / 8, rel=0.05)
