@@ -303,6 +303,7 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
         return torch.rand(n, 1, 28, 28, generator=gen) * 2 - 1, torch.arange(n) % 10
 
     monkeypatch.setattr(sections, "fashion_test_images", fake_test_images)
+    monkeypatch.setattr(sections, "SECTION_MODULES", ())  # the core sections; modules test their own
     out = tmp_path / "demo"
     report = run_demo(out, seed=5)
     page = report.read_text()
