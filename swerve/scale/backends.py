@@ -66,6 +66,7 @@ class LocalPool(InProcess):
         context = multiprocessing.get_context("fork" if fork else "spawn")
         self.capacity = workers
         self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+        self.pool.submit(int).result()  # start the workers now, before the caller starts any thread
 
     def __exit__(self, *exc: Any) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

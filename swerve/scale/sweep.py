@@ -297,11 +297,11 @@ def run_sweep(
     cached = len(set(keys)) - len(todo)
     failed: list[dict[str, Any]] = []
     stop = threading.Event()
-    previous = _catch_interrupt(stop)
-    bar = tqdm(total=len(set(keys)), initial=cached, disable=not progress, desc=spec.name, unit="job")
     ran = 0
-    try:
-        with make_backend(backend, workers) as runner:
+    with make_backend(backend, workers) as runner:
+        previous = _catch_interrupt(stop)
+        bar = tqdm(total=len(set(keys)), initial=cached, disable=not progress, desc=spec.name, unit="job")
+        try:
             pending = list(todo.items())
             running: dict[Any, tuple[str, Job]] = {}
             while pending or running:
@@ -321,9 +321,9 @@ def run_sweep(
                         if on_result:
                             on_result(record)
                     bar.update(1)
-    finally:
-        bar.close()
-        _restore_interrupt(previous)
+        finally:
+            bar.close()
+            _restore_interrupt(previous)
     results = [r for r in (_read_result(out, k) for k in dict.fromkeys(keys)) if r is not None]
     write_text_atomic(out / "results.json", json.dumps({"name": spec.name, "results": results}, indent=1))
     interrupted = len(results) + len(failed) < len(set(keys))
