@@ -96,3 +96,21 @@ def test_launch_command_reruns_swerve_under_accelerate():
     assert cmd[cmd.index("--num_processes") + 1] == "2" and "--multi_gpu" in cmd
     assert cmd[-6:] == ["-m", "swerve", "train", "c.yaml", "--launcher", "accelerate"]
     assert env["SWERVE_LAUNCHED"] == "1"
+
+
+def test_train_launcher_option(cli, monkeypatch, tmp_path):
+    """--launcher accelerate reruns the command under accelerate launch and passes on its exit code."""
+    import subprocess
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("SWERVE_LAUNCHED", raising=False)
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 7)
+    args = ["train", "--preset", "gaussians25-wgangp", "--out", str(tmp_path), "--launcher", "accelerate"]
+    code, out, err = cli(*args, "--processes", "2")
+    assert code == 7 and len(calls) == 1
+    cmd, env = calls[0]
+    assert cmd[-len(args) - 2 :] == [*args, "--processes", "2"] and env["SWERVE_LAUNCHED"] == "1"
+    assert not (tmp_path / "config.json").exists()  # this process trained nothing
+    code, out, err = cli("train", "--preset", "gaussians25-wgangp", "--launcher", "torchrun")
+    assert code == 2 and "--launcher must be none or accelerate" in err
