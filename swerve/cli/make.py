@@ -48,7 +48,8 @@ def train(
     ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     launcher: str = typer.Option(
-        "none", help="'accelerate' trains data-parallel on several processes or GPUs (swerve[accelerate])."
+        "none",
+        help="'accelerate' trains data-parallel on several processes or GPUs (the 'accelerate' extra).",
     ),
     processes: int = typer.Option(
         None, help="With --launcher accelerate: how many processes (default: accelerate's own config)."

@@ -14,7 +14,9 @@ def sweep(
     spec: Path = typer.Argument(..., help="A YAML or JSON sweep spec (see swerve.scale.sweep)."),
     out: Path = typer.Option(None, help="Results folder (default: sweeps/NAME); finished jobs are reused."),
     workers: int = typer.Option(1, help="Jobs at a time: 1 runs here; more use a process pool (or Ray)."),
-    backend: str = typer.Option("local", help="local (process pool) or ray (swerve[ray]; RAY_ADDRESS)."),
+    backend: str = typer.Option(
+        "local", help="local (process pool) or ray (the 'ray' extra; a cluster through RAY_ADDRESS)."
+    ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
