@@ -289,7 +289,8 @@ def run_sweep(
 
     keys = [key_of(job) for job in spec.jobs]
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "sweep.json", json.dumps({"name": spec.name, "jobs": len(spec.jobs)}, indent=1))
+    expanded = [{"key": key, **job.to_dict()} for key, job in zip(keys, spec.jobs, strict=True)]
+    write_text_atomic(out / "sweep.json", json.dumps({"name": spec.name, "jobs": expanded}, indent=1))
     todo = {}
     for key, job in zip(keys, spec.jobs, strict=True):
         if _read_result(out, key) is None:
