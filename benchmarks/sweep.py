@@ -3,8 +3,10 @@
     OMP_NUM_THREADS=1 python benchmarks/sweep.py [--jobs-per-seed 8] [--seeds 4] [--n 64]
 
 Every run starts from an empty results folder, so every job runs (nothing is cached). The 2-worker run
-includes starting its process pool; Ray's start-up is timed apart and its per-job overhead is the rest of its
-time per job minus the in-process time per job. Ray rows appear when Ray is installed (swerve[ray]).
+includes starting its process pool; the time a job takes inside its worker shows whether the workers had a
+core each (it stays flat) or shared one with other work (it grows). Ray's start-up is timed apart and its
+per-job overhead is the rest of its time per job minus the in-process time per job. Ray rows appear when
+Ray is installed (swerve[ray]).
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ def spec(factors: int, seeds: int, n: int) -> dict:
     }
 
 
-def timed(parsed, workers: int, backend: str) -> float:
+def timed(parsed, workers: int, backend: str) -> tuple[float, float]:
+    """Wall-clock seconds of the sweep, and the mean seconds one job took inside its worker."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         result = run_sweep(parsed, Path(out), workers=workers, backend=backend, progress=False)
         seconds = time.perf_counter() - start
     assert result.ran == len(parsed.jobs) and not result.failed, result.failed
-    return seconds
+    return seconds, sum(r["seconds"] for r in result.results) / len(result.results)
 
 
 def ray_startup(workers: int) -> float:
@@ -67,10 +70,12 @@ def main() -> None:
     timed(parse_spec(spec(1, 1, args.n)), 1, "local")  # warm-up: imports, bundle loading
 
     rows = []
-    one = timed(parsed, 1, "local")
-    rows.append(("local, 1 worker (in-process)", one, 1.0, ""))
-    two = timed(parsed, 2, "local")
-    rows.append(("local, 2 workers (pool)", two, one / two / 2, ""))
+    one, job_one = timed(parsed, 1, "local")
+    rows.append(("local, 1 worker (in-process)", one, 1.0, f"{1000 * job_one:.0f} ms/job inside the worker"))
+    two, job_two = timed(parsed, 2, "local")
+    rows.append(
+        ("local, 2 workers (pool)", two, one / two / 2, f"{1000 * job_two:.0f} ms/job inside a worker")
+    )
     try:
         import ray  # noqa: F401
 
@@ -80,7 +85,7 @@ def main() -> None:
     if have_ray:
         for workers in (1, 2):
             startup = ray_startup(workers)
-            seconds = timed(parsed, workers, "ray")
+            seconds, _ = timed(parsed, workers, "ray")
             per_job = (seconds - startup) / jobs - one / jobs
             rows.append(
                 (
