@@ -14,11 +14,12 @@ from torch import nn
 import swerve
 from swerve.bundle import Bundle, DataSpec, LatentSpec
 from swerve.errors import ConfigError
-from swerve.measure import kde_log_likelihood
+from swerve.measure import gaussians25_scores, kde_log_likelihood
 from swerve.refine import (
     REFINERS,
     class_critic,
     critic_logits,
+    ddls,
     dgflow,
     discriminator_critic,
     drs,
@@ -31,6 +32,7 @@ from swerve.refine import (
     run_method,
     velocity_factor,
 )
+from swerve.refine.dot import effective_lipschitz
 
 SHIFT = torch.tensor([1.0, -0.5])  # the model is N(SHIFT, I) pushed through A; the data are N(0, I)
 SCALE = torch.tensor([2.0, 0.5])
@@ -200,12 +202,38 @@ def test_drs_acceptance_matches_hand_computed_values() -> None:
     assert abs(float(p[1]) - 0.225399) < 1e-6
 
 
-def test_drs_keeps_a_latent_with_the_hand_computed_probability() -> None:
-    # One proposal per slot (max_rounds=1): each slot is accepted with probability exp(d − d_max).
+def test_drs_with_gamma_zero_is_rejection_sampling() -> None:
+    # d(x) = −x², d_max ≈ 0: a proposal x ~ N(0, 1) is kept with probability exp(−x²), so one round keeps
+    # E[exp(−x²)] = 1/√3 of the slots, and what it keeps is N(0, 1) · exp(−x²) ∝ N(0, 1/3).
     g = Affine([1.0], [0.0])
-    critic = exact_log_ratio(torch.tensor([0.0]))  # d = 0 everywhere: every acceptance is exp(0) = 1
-    out = drs(g, critic, latents(300, 1), gamma=0.0, burn_in=10, max_rounds=1)
-    assert out.extra["unfilled"] == 0 and out.extra["acceptance"] == 1.0
+
+    def critic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return -(x**2).sum(1)
+
+    out = drs(g, critic, latents(6000, 1), gamma=0.0, burn_in=2000, max_rounds=1, seed=1)
+    assert abs(out.extra["acceptance"] - 1 / math.sqrt(3)) < 0.03
+    assert abs(float(out.x[out.accepted].var()) - 1 / 3) < 0.03
+
+
+def test_ddls_samples_the_energy_model_of_the_exact_ratio() -> None:
+    # E(z) = ‖z‖²/2 − d(z + m) = ‖z + m‖²/2 + const: the chain's x = z + m ends up distributed as the data.
+    g = Affine([1.0, 1.0], SHIFT.tolist())
+    out = ddls(g, exact_log_ratio(SHIFT), latents(3000), eps=0.1, steps=200, seed=0)
+    assert out.x.mean(0).abs().max() < 0.06
+    assert (out.x.var(0) - 1).abs().max() < 0.1
+
+
+def test_dot_estimates_the_lipschitz_constant_and_raises_the_zoo_critic() -> None:
+    g = Affine([2.0, 0.5], [1.0, -0.5])
+    # d(G(z)) = −(A m)·z + const is linear: its Lipschitz constant is ‖A m‖, approached by the pairs' maximum.
+    k = effective_lipschitz(g, exact_log_ratio(SHIFT), LatentSpec(2), pairs=200)
+    exact = float((SCALE * SHIFT).norm())
+    assert 0.97 * exact < k <= exact * (1 + 1e-5)
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")
+    critic = discriminator_critic(bundle.discriminator)
+    z, _ = initial_latents(bundle, 500, seed=0)
+    before = gaussians25_scores(bundle.sample(500, z=z).x)["% high quality"]
+    assert gaussians25_scores(run_method("dot", bundle, critic, z).x)["% high quality"] > before + 3
 
 
 def test_mh_acceptance_matches_hand_computed_values() -> None:

@@ -43,6 +43,7 @@ class Refined:
     gen_evals: float = 1.0
     seconds: float = 0.0
     trajectory: list[torch.Tensor] | None = None
+    accepted: torch.Tensor | None = None  # rejection methods: which slots hold an accepted sample
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:

@@ -114,5 +114,6 @@ def drs(
         grad_evals=0.0,
         gen_evals=(proposals + burn_in) / len(z),
         seconds=timer.seconds,
+        accepted=filled,
         extra={"acceptance": (len(z) - unfilled) / proposals, "unfilled": unfilled, "d_max": d_max},
     )

@@ -9,14 +9,13 @@ from typing import Any
 import torch
 
 from swerve.bundle import Bundle
-from swerve.errors import BundleError, ConfigError
+from swerve.errors import ConfigError
 from swerve.refine.core import Critic, Refined
 from swerve.refine.ddls import ddls
 from swerve.refine.dgflow import dgflow
 from swerve.refine.dot import dot
 from swerve.refine.drs import drs
 from swerve.refine.mh import mh
-from swerve.utils import make_generator
 
 Method = Callable[..., Refined]
 REFINERS: dict[str, Method] = {"dgflow": dgflow, "ddls": ddls, "dot": dot, "drs": drs, "mh": mh}
@@ -64,8 +63,6 @@ def run_method(
 def initial_latents(
     bundle: Bundle, n: int, seed: int, labels: torch.Tensor | list[int] | int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The latents (and labels) ``bundle.sample(n, seed)`` would use: refinement starts from them."""
-    if bundle.latent is None:
-        raise BundleError(f"bundle {bundle.name or '(unnamed)'} has no latent spec, so it cannot sample")
-    z = bundle.latent.sample(n, make_generator(seed))
-    return z, bundle._labels(labels, n)
+    """The latents (and labels) ``bundle.sample(n, seed, labels)`` uses: refinement starts from them."""
+    samples = bundle.sample(n, seed=seed, labels=labels)
+    return samples.z, samples.labels
