@@ -310,12 +310,20 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
     out = tmp_path / "demo"
     report = run_demo(out, seed=5)
     page = report.read_text()
-    titles = ["The zoo: Fashion-MNIST GAN", "A latent walk", "The VAE", "2-D toys", "8×8 digits GAN"]
+    titles = [
+        "The zoo: Fashion-MNIST GAN",
+        "A latent walk",
+        "The VAE",
+        "2-D toys",
+        "8×8 digits GAN",
+        "Refining samples with the critic",
+    ]
     for title in titles:
         assert f">{title}<" in page
     assert "could not run" not in page
-    # GAN grid, walk GIF and strip, VAE prior and reconstructions, two scatter plots, digits grid.
-    assert page.count('src="data:image/') == 8 and page.count("data:image/gif;base64,") == 1
+    # GAN grid, walk GIF and strip, VAE prior and reconstructions, two scatter plots, digits grid; refinement:
+    # six scatter plots (base and five methods) and two grids.
+    assert page.count('src="data:image/') == 16 and page.count("data:image/gif;base64,") == 1
     assert "% classified as the class asked for" in page and "modes covered" in page
     assert "reconstruction error (mean squared)" in page
 
@@ -323,7 +331,7 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
     assert record["seed"] == 5 and record["swerve_version"]
     assert [s["title"] for s in record["sections"]] == titles
     files = [f for s in record["sections"] for f in s["figures"]]
-    assert len(files) == 8 and all((out / f).is_file() for f in files)
+    assert len(files) == 16 and all((out / f).is_file() for f in files)
     assert (out / "figures" / "latent-walk.gif").is_file()
     leftovers = [p for p in out.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
