@@ -310,7 +310,13 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
     out = tmp_path / "demo"
     report = run_demo(out, seed=5)
     page = report.read_text()
-    titles = ["The zoo: Fashion-MNIST GAN", "A latent walk", "The VAE", "2-D toys", "8×8 digits GAN"]
+    titles = [
+        "The zoo: Fashion-MNIST GAN",
+        "A latent walk",
+        "The VAE",
+        "2-D toys",
+        "8×8 digits GAN",
+    ]
     for title in titles:
         assert f">{title}<" in page
     assert "could not run" not in page
@@ -327,6 +333,18 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
     assert (out / "figures" / "latent-walk.gif").is_file()
     leftovers = [p for p in out.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_demo_refinement_section_on_a_tiny_zoo(tmp_path, monkeypatch):
+    save_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")
+    monkeypatch.setattr(sections, "SECTION_MODULES", ("swerve.refine.report",))
+    sections.ordered_sections()  # registers the refinement section
+    monkeypatch.setattr(sections, "SECTIONS", {"refine": sections.SECTIONS["refine"]})
+    page = run_demo(tmp_path / "demo", seed=5).read_text()
+    assert ">Refining samples with the critic<" in page and "could not run" not in page
+    # Six scatter plots (base and five methods) and two image grids.
+    assert page.count('src="data:image/') == 8
 
 
 def test_demo_without_a_zoo_still_writes_a_report(tmp_path, monkeypatch):
