@@ -624,3 +624,37 @@ def test_cluster_bends_on_a_clustered_bundle(tmp_path):
     first, second = pixels(render({"cluster": 0}).content), pixels(render({"cluster": 1}).content)
     assert not np.array_equal(first, plain) and not np.array_equal(first, second)
     refused(render({"cluster": 7}), 400)
+
+
+# --- refinement --------------------------------------------------------------------------------------------
+def test_dgflow_refinement_raises_the_critic_and_is_kept_exactly(setup):
+    """DGflow (Ansari et al. 2021) moves the latent up the critic's gradient: the model's discriminator rates
+    the refined picture higher (and lower with reverse); a class critic raises that class's probability."""
+    client, studio, _, tmp = setup
+    gan = studio.models.get("fashion-gan")
+
+    def critic_and_probs(page: dict) -> tuple[float, torch.Tensor]:
+        recipe = client.post("/api/recipe", json=page).json()
+        x = gan.sample(1, z=torch.tensor([recipe["z"]]), labels=page["label"]).x
+        classifier = swerve_load("fashion-classifier").classifier.eval()
+        with torch.no_grad():
+            return float(gan.discriminator(x, torch.tensor([page["label"]]))), classifier(x).softmax(1)[0]
+
+    page = state("fashion-gan", latent={"seed": 4}, label=2)
+    before, probs_before = critic_and_probs(page)
+    up = client.post("/api/refine", json={"state": page, "steps": 10, "gamma": 0.0})
+    assert up.status_code == 200, up.text
+    assert up.json()["refined"]["method"] == "dgflow" and up.json()["refined"]["critic"] == "discriminator"
+    refined_page = up.json()["state"]
+    assert critic_and_probs(refined_page)[0] > before
+    down = client.post("/api/refine", json={"state": page, "steps": 10, "gamma": 0.0, "reverse": True}).json()
+    assert critic_and_probs(down["state"])[0] < before
+    to_sneaker = {"state": page, "critic": "class", "target": 7, "steps": 10}
+    toward = client.post("/api/refine", json=to_sneaker).json()
+    assert critic_and_probs(toward["state"])[1][7] > probs_before[7]
+    shown = pixels(client.post("/api/render", json=refined_page).content)
+    recipe = read_recipe(tmp / "out" / client.post("/api/keep", json=refined_page).json()["json"])
+    assert np.array_equal(np.asarray(to_picture(render_recipe(recipe), gan)), shown)
+    refused(client.post("/api/refine", json={"state": page, "steps": 0}), 422, "steps")
+    refused(client.post("/api/refine", json={"state": page, "divergence": "tv"}), 422, "divergence")
+    refused(client.post("/api/refine", json={"state": state("digits-gan", label=0), "critic": "class"}), 400)

@@ -29,7 +29,7 @@ from swerve.studio.engine import Studio, png_bytes
 from swerve.studio.jobs import Busy
 from swerve.studio.models import Forbidden
 from swerve.studio.recipe import parse_recipe_bytes
-from swerve.studio.schema import DirectionsIn, ExportIn, GridIn, RewriteIn, StateIn
+from swerve.studio.schema import DirectionsIn, ExportIn, GridIn, RefineIn, RewriteIn, StateIn
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON = 256 * 1024  # a page state with 32 bends and an explicit latent fits many times over
@@ -154,6 +154,11 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
     async def measure(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)
         return await run_in_threadpool(studio.measure, state)
+
+    @app.post("/api/refine")
+    async def refine(request: Request) -> dict[str, Any]:
+        body = await parse(request, RefineIn)
+        return await run_in_threadpool(studio.refine, body)
 
     @app.post("/api/keep")
     async def keep(request: Request) -> dict[str, Any]:

@@ -25,12 +25,22 @@ from swerve.diverge.blend import layer_order
 from swerve.diverge.layers import layer_table
 from swerve.errors import ConfigError
 from swerve.look.grid import make_grid, upscale
+from swerve.measure import domain_classifier
+from swerve.refine import bundle_critic, class_critic, dgflow
 from swerve.studio import explore
 from swerve.studio.gauge import Gauge
 from swerve.studio.jobs import Jobs
 from swerve.studio.models import Models
-from swerve.studio.recipe import Recipe, draw, offset_entry, recipe_generator, to_picture, write_recipe
-from swerve.studio.schema import LatentIn, StateIn
+from swerve.studio.recipe import (
+    Recipe,
+    draw,
+    edits,
+    offset_entry,
+    recipe_generator,
+    to_picture,
+    write_recipe,
+)
+from swerve.studio.schema import LatentIn, RefineIn, StateIn
 
 KEEP_NAME = re.compile(r"^(keep|walk|sweep)-\d{4,}\.(png|json|gif|mp4)$")  # only what the studio writes
 
@@ -193,6 +203,32 @@ class Studio:
         recipe = self.recipe(state)
         x = self.draw(recipe)
         return self.gauge.measure(self.bundle_for(recipe), x, recipe.label)
+
+    def refine(self, request: RefineIn) -> dict[str, Any]:
+        """Refine the page's latent with DGflow through the edited generator. Answers the page state that
+        shows the refined picture, its latent made explicit: the recipe remakes it without refining."""
+        state = request.state
+        recipe = self.recipe(state)
+        bundle = self.bundle_for(recipe)
+        if request.critic == "discriminator":
+            critic, critic_name = bundle_critic(bundle)
+        else:
+            target = recipe.label if request.target is None else request.target
+            if target is None:
+                raise ConfigError("a class critic needs a target class (or a class-conditional model)")
+            critic = class_critic(domain_classifier(bundle.data.dataset), target)
+            critic_name = f"class {target}"
+        z = torch.tensor([recipe.z])
+        labels = None if recipe.label is None else torch.tensor([recipe.label])
+        settings = request.model_dump(include={"divergence", "steps", "eta", "gamma", "reverse", "seed"})
+        clusters = bundle_clusters(bundle)
+        with self.lock(recipe.bundle), edits(bundle.generator, recipe, clusters, recipe.frame):
+            refined = dgflow(bundle.generator.eval(), critic, z, labels=labels, **settings)
+        page = state.model_dump(by_alias=True)
+        page["latent"] = {"seed": state.latent.seed, "z": refined.z[0].tolist()}
+        if state.pca is not None and state.pca.apply == "latent":
+            page["pca"]["amounts"] = []  # the sliders' latent shift is inside the refined latent now
+        return {"state": page, "refined": {**refined.summary(), "critic": critic_name}}
 
     def grid(self, state: StateIn, n: int) -> Image.Image:
         """``n`` pictures with seeds ``seed, seed + 1, ...`` and everything else as on the page."""

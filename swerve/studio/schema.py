@@ -133,3 +133,19 @@ class RewriteIn(Strict):
     region: RegionIn = Field(default_factory=RegionIn)
     rank: int = Field(1, ge=1, le=8)
     n: int = Field(256, ge=16, le=4096)
+
+
+class RefineIn(Strict):
+    """DGflow (Ansari et al. 2021) on the page's picture: its latent flows along a critic's gradient, through
+    the generator with every edit on. ``critic``: the model's own discriminator, or the domain classifier's
+    log-odds of class ``target`` (default: the page's class). ``reverse`` flows away instead."""
+
+    state: StateIn
+    critic: Literal["discriminator", "class"] = "discriminator"
+    target: int | None = Field(None, ge=0, le=100_000)
+    divergence: Literal["kl", "js", "logd"] = "kl"
+    steps: int = Field(25, ge=1, le=500)
+    eta: float = Field(0.1, gt=0.0, le=10.0)
+    gamma: float = Field(0.01, ge=0.0, le=1.0)
+    reverse: bool = False
+    seed: int = Field(0, ge=0, le=SEED_MAX)

@@ -110,6 +110,9 @@ async function pickModel(id, keep = null) {
   const glitchLayers = $("glitch-layer");
   glitchLayers.innerHTML = '<option value="">all</option>';
   for (const name of info.blend_layers) glitchLayers.append(new Option(name, name));
+  const targets = $("refine-target");
+  targets.innerHTML = "";
+  info.classes.forEach((name, i) => targets.append(new Option(name, String(i))));
   const rewriteLayers = $("rewrite-layer");
   rewriteLayers.innerHTML = "";
   for (const l of info.layers.filter((l) => l.shortcut.startsWith("conv"))) {
@@ -460,6 +463,47 @@ function setupGlitch() {
   bindSlider($("glitch-amount"), (v) => { if (state.glitch) state.glitch.amount = v; });
 }
 
+// ---------------------------------------------------------------- refine (DGflow)
+let beforeRefine = null;
+
+function setupRefine() {
+  $("refine-critic").addEventListener("change", () => {
+    $("refine-target-box").hidden = $("refine-critic").value !== "class";
+  });
+  $("refine-btn").addEventListener("click", async () => {
+    const request = {
+      state: requestState(),
+      critic: $("refine-critic").value,
+      divergence: $("refine-divergence").value,
+      steps: Number($("refine-steps").value),
+      reverse: $("refine-reverse").checked,
+    };
+    if (request.critic === "class" && $("refine-target").value !== "") request.target = Number($("refine-target").value);
+    $("refine-btn").disabled = true;
+    try {
+      const answer = await api("/api/refine", request);
+      beforeRefine = requestState();
+      applyState(answer.state);
+      $("refine-undo").disabled = false;
+      const r = answer.refined;
+      $("refine-status").textContent = `${r.method}, ${r.params.steps} steps against ${r.critic}: ${r.seconds} s`;
+      await draw();
+    } catch (error) {
+      $("refine-status").textContent = error.message;
+    } finally {
+      $("refine-btn").disabled = false;
+    }
+  });
+  $("refine-undo").addEventListener("click", () => {
+    if (!beforeRefine) return;
+    applyState(beforeRefine);
+    beforeRefine = null;
+    $("refine-undo").disabled = true;
+    $("refine-status").textContent = "";
+    draw();
+  });
+}
+
 // ---------------------------------------------------------------- keep and load
 function setupKeep() {
   $("keep-btn").addEventListener("click", async () => {
@@ -642,6 +686,7 @@ setupBends();
 setupBlend();
 setupGlitch();
 setupRewrite();
+setupRefine();
 setupKeep();
 setupExport();
 $("measure-btn").addEventListener("click", measure);
