@@ -1,0 +1,138 @@
+"""How many p-values are significant at each threshold α, for many subsets at once, without sorting.
+
+The scanners need N_α — the (possibly fractional) number of p-values ≤ α — of every sample over a subset of
+nodes, or of every node over a subset of samples, at every α of a grid. Every p-value range lies on the
+integer grid of its denominator D, so a range's contribution as a function of the position a = α·D is a
+sum of *steps* (``ties="pmax"``: 1 once a ≥ p_max·D) or *ramps* (``ties="fractional"``: the covered
+fraction grows linearly across the range). Both are summed over a subset with one ``scatter_add`` into
+per-position histograms and a cumulative sum, O(N·J) per call, whatever the number of thresholds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from swerve.errors import ConfigError
+from swerve.measure.scan.pvalues import PValues
+
+EPS = 1e-9  # positions are integers; this keeps a float position like 499.99999999 on 500
+
+
+@dataclass
+class Terms:
+    """A PValues matrix as step and ramp terms on the position grid 0..limit (beyond: an overflow bin)."""
+
+    steps: list[torch.Tensor]  # positions (N, J)
+    ramps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # positions, weights, weights × positions
+    limit: int  # floor(α_max · D)
+    denom: int
+    alpha_max: float
+
+    @property
+    def bins(self) -> int:
+        return self.limit + 2
+
+
+def check_alpha_max(alpha_max: float) -> float:
+    if not 0 < alpha_max <= 1:
+        raise ConfigError(f"alpha_max must be in (0, 1], got {alpha_max}")
+    return float(alpha_max)
+
+
+def prepare(pv: PValues, alpha_max: float) -> Terms:
+    """Decompose ``pv`` into the terms :func:`counts` sums (done once per scan)."""
+    alpha_max = check_alpha_max(alpha_max)
+    d = pv.denom
+    limit = int(math.floor(alpha_max * d + EPS))
+
+    def clamp(pos: torch.Tensor) -> torch.Tensor:
+        return pos.clamp(0, limit + 1).long()
+
+    if pv.ties == "pmax":
+        return Terms([clamp(pv.pmax_position())], [], limit, d, alpha_max)
+    width = (pv.hi - pv.lo).double()
+    if pv.two_tailed:  # 2 min(u, 1 - u) ≤ α  ⇔  u ≤ α/2 or u ≥ 1 - α/2: four half-weight ramps
+        ends = [(2 * pv.lo, 0.5), (2 * pv.hi, -0.5), (2 * (d - pv.hi), 0.5), (2 * (d - pv.lo), -0.5)]
+    else:
+        ends = [(pv.lo, 1.0), (pv.hi, -1.0)]
+    ramps = []
+    for pos, sign in ends:
+        keep = pos <= limit  # ramps starting beyond the last threshold never contribute
+        weight = torch.where(keep, sign / width, torch.zeros_like(width))
+        ramps.append((clamp(pos), weight, weight * pos.double()))
+    return Terms([], ramps, limit, d, alpha_max)
+
+
+def endpoint_positions(
+    terms: Terms, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The distinct positions in 1..limit where some term of the selected entries starts (sorted)."""
+    present = torch.zeros(terms.bins, dtype=torch.bool)
+    for pos in terms.steps + [r[0] for r in terms.ramps]:
+        sel = pos
+        if rows is not None:
+            sel = sel[rows]
+        if cols is not None:
+            sel = sel[:, cols]
+        present |= torch.bincount(sel.reshape(-1), minlength=terms.bins).bool()
+    present[0] = False  # α = 0 can never be significant
+    present[-1] = False  # the overflow bin
+    return present.nonzero().squeeze(1).double()
+
+
+def thin(positions: torch.Tensor, count: int) -> torch.Tensor:
+    """Every ⌊len/count⌋+1-th position: about ``count`` thresholds, the smallest always kept."""
+    step = len(positions) // count + 1
+    return positions[::step]
+
+
+def alpha_grid(terms: Terms, alphas: str | int = "exact") -> torch.Tensor:
+    """Threshold positions (α·D, ascending, ending at α_max·D) for a whole scan.
+
+    ``"exact"``: every distinct p-value endpoint ≤ α_max (where the counts change) and α_max;
+    ``"art"``: the same without α_max appended (ART's one-sample scan);
+    an integer K: about K of those, evenly spaced in rank, and α_max (faster, as in ART's group scan).
+    """
+    ends = endpoint_positions(terms)
+    ends = ends[ends / terms.denom <= terms.alpha_max]
+    if alphas == "art" and len(ends):
+        return ends
+    if alphas not in ("exact", "art"):
+        if not isinstance(alphas, int) or isinstance(alphas, bool) or alphas < 1:
+            raise ConfigError(f"alphas must be 'exact', 'art' or a positive integer, got {alphas!r}")
+        ends = thin(ends, alphas)
+    top = torch.tensor([terms.alpha_max * terms.denom], dtype=torch.float64)
+    return torch.unique(torch.cat([ends, top]))
+
+
+def counts(terms: Terms, mask: torch.Tensor, dim: int, positions: torch.Tensor) -> torch.Tensor:
+    """N_α of every row (``dim=1``: samples, over the nodes in ``mask``) or column (``dim=0``: nodes, over
+    the samples in ``mask``) at each threshold position: a (rows, K) float64 tensor."""
+    weight = mask.double()
+    shape = (1, -1) if dim == 1 else (-1, 1)
+    idx = torch.floor(positions + EPS).long().clamp(max=terms.limit)
+    total = None
+    for pos in terms.steps:
+        hist = _histogram(pos, weight.reshape(shape).expand(pos.shape), dim, terms.bins)
+        value = hist.cumsum(1)[:, idx]
+        total = value if total is None else total + value
+    for pos, w, wpos in terms.ramps:
+        m = weight.reshape(shape)
+        slope = _histogram(pos, w * m, dim, terms.bins).cumsum(1)[:, idx]
+        offset = _histogram(pos, wpos * m, dim, terms.bins).cumsum(1)[:, idx]
+        value = positions * slope - offset
+        total = value if total is None else total + value
+    assert total is not None
+    return total
+
+
+def _histogram(pos: torch.Tensor, src: torch.Tensor, dim: int, bins: int) -> torch.Tensor:
+    """(rows, bins) sums of ``src`` by position; rows are samples for ``dim=1``, nodes for ``dim=0``."""
+    if dim == 1:
+        out = torch.zeros(pos.shape[0], bins, dtype=torch.float64, device=pos.device)
+        return out.scatter_add_(1, pos, src.contiguous())
+    out = torch.zeros(bins, pos.shape[1], dtype=torch.float64, device=pos.device)
+    return out.scatter_add_(0, pos, src.contiguous()).T
