@@ -110,29 +110,38 @@ def alpha_grid(terms: Terms, alphas: str | int = "exact") -> torch.Tensor:
 
 def counts(terms: Terms, mask: torch.Tensor, dim: int, positions: torch.Tensor) -> torch.Tensor:
     """N_α of every row (``dim=1``: samples, over the nodes in ``mask``) or column (``dim=0``: nodes, over
-    the samples in ``mask``) at each threshold position: a (rows, K) float64 tensor."""
-    weight = mask.double()
-    shape = (1, -1) if dim == 1 else (-1, 1)
-    idx = torch.floor(positions + EPS).long().clamp(max=terms.limit)
-    total = None
+    the samples in ``mask``) at each threshold position: a (rows, K) float64 tensor.
+
+    Each entry's step or ramp start is mapped to the first threshold at or after it (a lookup table over
+    the integer positions), the selected entries are histogrammed per row with one ``bincount``, and a
+    cumulative sum over thresholds gives the counts at every α.
+    """
+    device = mask.device
+    k = len(positions)
+    grid = positions.to(device)
+    lut = torch.searchsorted(grid, torch.arange(terms.bins, dtype=torch.float64, device=device))
+    everything = bool(mask.all())
+    chosen = None if everything else mask.nonzero().squeeze(1)
+
+    def select(t: torch.Tensor) -> torch.Tensor:
+        if chosen is None:
+            return t
+        return t[:, chosen] if dim == 1 else t[chosen]
+
+    sample_pos = terms.steps[0] if terms.steps else terms.ramps[0][0]
+    rows = sample_pos.shape[0] if dim == 1 else sample_pos.shape[1]
+    line = torch.arange(rows, device=device) * (k + 1)
+    offsets = line[:, None] if dim == 1 else line[None, :]
+
+    def cumulative(pos: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        flat = (lut[select(pos)] + offsets).reshape(-1)
+        w = None if weights is None else select(weights).reshape(-1)
+        hist = torch.bincount(flat, weights=w, minlength=rows * (k + 1)).reshape(rows, k + 1)
+        return hist[:, :k].double().cumsum(1)
+
+    total = torch.zeros(rows, k, dtype=torch.float64, device=device)
     for pos in terms.steps:
-        hist = _histogram(pos, weight.reshape(shape).expand(pos.shape), dim, terms.bins)
-        value = hist.cumsum(1)[:, idx]
-        total = value if total is None else total + value
+        total += cumulative(pos, None)
     for pos, w, wpos in terms.ramps:
-        m = weight.reshape(shape)
-        slope = _histogram(pos, w * m, dim, terms.bins).cumsum(1)[:, idx]
-        offset = _histogram(pos, wpos * m, dim, terms.bins).cumsum(1)[:, idx]
-        value = positions * slope - offset
-        total = value if total is None else total + value
-    assert total is not None
+        total += grid * cumulative(pos, w) - cumulative(pos, wpos)
     return total
-
-
-def _histogram(pos: torch.Tensor, src: torch.Tensor, dim: int, bins: int) -> torch.Tensor:
-    """(rows, bins) sums of ``src`` by position; rows are samples for ``dim=1``, nodes for ``dim=0``."""
-    if dim == 1:
-        out = torch.zeros(pos.shape[0], bins, dtype=torch.float64, device=pos.device)
-        return out.scatter_add_(1, pos, src.contiguous())
-    out = torch.zeros(bins, pos.shape[1], dtype=torch.float64, device=pos.device)
-    return out.scatter_add_(0, pos, src.contiguous()).T

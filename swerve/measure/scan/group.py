@@ -60,9 +60,7 @@ def _art_grid(terms: Terms, rows: torch.Tensor | None, cols: torch.Tensor | None
     return torch.cat([ends, torch.tensor([terms.alpha_max * terms.denom], dtype=torch.float64)])
 
 
-def _step(
-    terms: Terms, mask: torch.Tensor, dim: int, grid: torch.Tensor | None, statistic: str
-) -> Prefix:
+def _step(terms: Terms, mask: torch.Tensor, dim: int, grid: torch.Tensor | None, statistic: str) -> Prefix:
     """Best subset along one axis: ``dim=1`` samples given nodes ``mask``, ``dim=0`` nodes given samples."""
     if grid is None:
         chosen = mask.nonzero().squeeze(1)

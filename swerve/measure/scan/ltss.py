@@ -18,7 +18,7 @@ import torch
 
 from swerve.measure.scan.counts import alpha_grid, counts, prepare
 from swerve.measure.scan.pvalues import PValues
-from swerve.measure.scan.statistics import get_statistic
+from swerve.measure.scan.statistics import Statistic, get_statistic
 
 
 @dataclass
@@ -37,14 +37,14 @@ def best_prefix(
     holding ``given`` p-values. Ties go to the smallest α, then the smallest subset."""
     stat = get_statistic(statistic)
     rows = priority.shape[0]
-    ordered, order = priority.sort(dim=0, descending=True, stable=True)
-    n_alpha = ordered.cumsum(0)
-    n = torch.arange(1, rows + 1, dtype=torch.float64, device=priority.device)[:, None] * given
-    scores = stat(n_alpha, n, (positions / denom)[None, :])
-    size = scores.argmax(0)  # best prefix per α (first, so smallest)
-    per_alpha = scores.gather(0, size[None, :]).squeeze(0)
+    ordered, order = priority.T.contiguous().sort(dim=1, descending=True, stable=True)  # (K, rows)
+    n_alpha = ordered.cumsum(1)
+    n = torch.arange(1, rows + 1, dtype=torch.float64, device=priority.device)[None, :] * given
+    scores = stat(n_alpha, n, (positions.to(priority.device) / denom)[:, None])
+    size = scores.argmax(1)  # best prefix per α (first, so smallest)
+    per_alpha = scores.gather(1, size[:, None]).squeeze(1)
     k = int(per_alpha.argmax())
-    return Prefix(float(per_alpha[k]), float(positions[k]), order[: int(size[k]) + 1, k])
+    return Prefix(float(per_alpha[k]), float(positions[k]), order[k, : int(size[k]) + 1])
 
 
 @dataclass
@@ -67,53 +67,75 @@ def scan_individual(
     pv: PValues,
     statistic: str = "berk-jones",
     alpha_max: float = 0.5,
-    alphas: str | int = "exact",
+    alphas: str | int | None = None,
     chunk_elements: int = 4_000_000,
 ) -> IndividualScans:
-    """Exact LTSS of every sample over subsets of its nodes.
+    """Exact LTSS of every sample over subsets of its nodes, at every threshold of the α grid.
 
     With ``ties="pmax"`` every priority is 0 or 1, so the best subset at α is simply the nodes with
-    p_max ≤ α and all samples are scored with one histogram. With fractional ties the nodes whose range
-    straddles α have priorities strictly between 0 and 1, and each (sample, α) is sorted — in chunks of
-    about ``chunk_elements`` values, so memory stays bounded. A sample with no p-value ≤ α_max scores 0.
-    ``alphas="art"`` is the exact grid without α_max appended, as ART's one-sample scan does.
+    p_max ≤ α, and all samples are scored with one histogram. With fractional ties the nodes whose range
+    straddles some α (ties with the background) get priorities strictly between 0 and 1; only those are
+    sorted, per sample and α, in chunks of about ``chunk_elements`` values so memory stays bounded.
+    ``alphas``: ``"exact"`` (every distinct endpoint ≤ α_max, then α_max), ``"art"`` (the same without
+    α_max, as ART), or K (about K of them); ``None`` means exact for pmax ties and 50 for fractional ones
+    (sorting at every endpoint costs K × J per sample). A sample with no p-value ≤ α_max scores 0.
     """
     stat = get_statistic(statistic)
     terms = prepare(pv, alpha_max)
+    if alphas is None:
+        alphas = "exact" if pv.ties == "pmax" else 50
     positions = alpha_grid(terms, alphas)
     n_samples, n_nodes = pv.shape
     a = positions / pv.denom
     if pv.ties == "pmax":
-        ones = torch.ones(n_nodes, dtype=torch.bool)
+        ones = torch.ones(n_nodes, dtype=torch.bool, device=pv.lo.device)
         n_alpha = counts(terms, ones, 1, positions)  # (N, K): all significant nodes, the best subset
         scores = stat(n_alpha, n_alpha, a[None, :])
         best = scores.argmax(1)
         best_pos = positions[best]
-        nodes = pv.pmax_position().double() <= best_pos[:, None] + 1e-9
         top = scores.gather(1, best[:, None]).squeeze(1)
-        nodes &= (top > 0)[:, None]
-        return IndividualScans(top, torch.where(top > 0, best_pos / pv.denom, 0.0), nodes, statistic,
-                               terms.alpha_max, pv.ties)
+        nodes = (pv.pmax_position().double() <= best_pos[:, None] + 1e-9) & (top > 0)[:, None]
+        alpha = torch.where(top > 0, best_pos / pv.denom, 0.0)
+        return IndividualScans(top, alpha, nodes, statistic, terms.alpha_max, pv.ties)
     scores_out = torch.zeros(n_samples, dtype=torch.float64)
     alphas_out = torch.zeros(n_samples, dtype=torch.float64)
     nodes_out = torch.zeros(n_samples, n_nodes, dtype=torch.bool)
     batch = max(1, chunk_elements // max(1, len(positions) * n_nodes))
-    sizes = torch.arange(1, n_nodes + 1, dtype=torch.float64)
     for start in range(0, n_samples, batch):
-        part = pv.subset(rows=slice(start, start + batch))
-        q = part.fraction_below(positions)  # (B, K, J)
-        ordered, order = q.sort(dim=2, descending=True, stable=True)
-        scores = stat(ordered.cumsum(2), sizes, a[None, :, None])  # (B, K, J)
-        size = scores.argmax(2)
-        per_alpha = scores.gather(2, size[..., None]).squeeze(2)  # (B, K)
-        k = per_alpha.argmax(1)
-        rows = torch.arange(len(k))
-        top = per_alpha[rows, k]
-        keep = torch.arange(n_nodes)[None, :] <= size[rows, k][:, None]
-        chosen = torch.zeros_like(keep)
-        chosen.scatter_(1, order[rows, k], keep)
-        chosen &= (top > 0)[:, None]
-        scores_out[start : start + len(k)] = top
-        alphas_out[start : start + len(k)] = torch.where(top > 0, a[k], 0.0)
-        nodes_out[start : start + len(k)] = chosen
+        top, alpha, chosen = _fractional_chunk(pv.subset(rows=slice(start, start + batch)), positions, stat)
+        scores_out[start : start + len(top)] = top
+        alphas_out[start : start + len(top)] = alpha
+        nodes_out[start : start + len(top)] = chosen
     return IndividualScans(scores_out, alphas_out, nodes_out, statistic, terms.alpha_max, pv.ties)
+
+
+def _fractional_chunk(
+    part: PValues, positions: torch.Tensor, stat: Statistic
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Individual scans of a few samples with fractional ties: the ones first, then partial priorities."""
+    a = positions / part.denom
+    q = part.fraction_below(positions)  # (B, K, J)
+    b, k, _ = q.shape
+    candidate = ((q > 0) & (q < 1)).any(1)  # (B, J): partial at some α
+    full = (q == 1) & ~candidate[:, None, :]
+    n_full = full.sum(2).double()  # (B, K): nodes surely in the subset
+    width = int(candidate.sum(1).max())
+    pick = candidate.to(torch.int8).argsort(dim=1, descending=True, stable=True)[:, :width]  # (B, W)
+    valid = candidate.gather(1, pick)
+    partial = q.gather(2, pick[:, None, :].expand(b, k, width)) * valid[:, None, :]
+    ordered, order = partial.sort(dim=2, descending=True, stable=True)
+    zero = torch.zeros(b, k, 1, dtype=torch.float64)
+    n_alpha = n_full[..., None] + torch.cat([zero, ordered.cumsum(2)], 2)  # prefixes of 0..W partials
+    n = n_full[..., None] + torch.arange(width + 1, dtype=torch.float64)
+    scores = stat(n_alpha, n, a[None, :, None])  # (B, K, W + 1)
+    size = scores.argmax(2)
+    per_alpha = scores.gather(2, size[..., None]).squeeze(2)
+    best = per_alpha.argmax(1)
+    rows = torch.arange(b)
+    top = per_alpha[rows, best]
+    chosen = full[rows, best].clone()
+    taken = torch.arange(width)[None, :] < size[rows, best][:, None]
+    chosen.scatter_(1, pick.gather(1, order[rows, best]), taken & valid.gather(1, order[rows, best]))
+    chosen = chosen | full[rows, best]
+    chosen &= (top > 0)[:, None]
+    return top, torch.where(top > 0, a[best], 0.0), chosen

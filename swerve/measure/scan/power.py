@@ -64,8 +64,11 @@ def detection_power(
         other = test.subset(rows=picked)
         if protocol == "nested":
             other = PValues(
-                torch.cat([base.lo, other.lo]), torch.cat([base.hi, other.hi]),
-                base.denom, base.two_tailed, base.ties,
+                torch.cat([base.lo, other.lo]),
+                torch.cat([base.hi, other.hi]),
+                base.denom,
+                base.two_tailed,
+                base.ties,
             )
         a = scan_group(base, seed=seed + g, **scan_kwargs)
         b = scan_group(other, seed=seed + g, **scan_kwargs)

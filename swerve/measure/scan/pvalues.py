@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from swerve.errors import ConfigError
@@ -107,6 +108,24 @@ class PValues:
         return (overlap / width).clamp(max=1.0)
 
 
+def _sorted_columns(background: torch.Tensor) -> torch.Tensor:
+    """Each node's background values, sorted: a (J, M) tensor (NumPy's vectorised sort on the CPU)."""
+    rows = background.T.contiguous()
+    if rows.device.type == "cpu":
+        return torch.from_numpy(np.sort(rows.numpy(), axis=1))
+    return rows.sort(dim=1).values
+
+
+def _run_ends(sorted_rows: torch.Tensor) -> torch.Tensor:
+    """For each position k of each sorted row, #{values <= row[k]}: one past the end of row[k]'s ties."""
+    j, m = sorted_rows.shape
+    index = torch.arange(1, m + 1, device=sorted_rows.device).expand(j, m)
+    last = torch.ones(j, m, dtype=torch.bool, device=sorted_rows.device)
+    last[:, :-1] = sorted_rows[:, 1:] != sorted_rows[:, :-1]  # the last element of each run of ties
+    ends = torch.where(last, index, m)
+    return ends.flip(1).cummin(1).values.flip(1)
+
+
 def empirical_pvalues(
     test: torch.Tensor,
     background: torch.Tensor,
@@ -132,16 +151,19 @@ def empirical_pvalues(
         raise ConfigError("activations contain NaN or infinite values")
     dtype = torch.promote_types(test.dtype, background.dtype)
     m = len(background)
-    sorted_bg = background.to(dtype).T.contiguous().sort(dim=1).values  # (J, M)
-    los, his = [], []
+    sorted_bg = _sorted_columns(background.to(dtype))  # (J, M)
+    run_end = _run_ends(sorted_bg)
+    lo = torch.empty(test.shape, dtype=torch.int64, device=sorted_bg.device)
+    hi = torch.empty_like(lo)
     for start in range(0, len(test), chunk):
         x = test[start : start + chunk].to(dtype=dtype, device=sorted_bg.device).T.contiguous()  # (J, n)
-        below = torch.searchsorted(sorted_bg, x, right=False)  # #{b < x}
-        at_or_below = torch.searchsorted(sorted_bg, x, right=True)  # #{b <= x}
-        los.append((m - at_or_below).T)  # #{b > x}
-        his.append((m - below + 1).T)  # #{b >= x} + 1
-    lo = torch.cat(los).to(torch.int64)
-    hi = torch.cat(his).to(torch.int64)
+        below = torch.searchsorted(sorted_bg, x)  # #{b < x}
+        # #{b <= x}: where x equals a background value, the end of that value's run of ties.
+        at = below.clamp(max=m - 1)
+        tied = (below < m) & (sorted_bg.gather(1, at) == x)
+        at_or_below = torch.where(tied, run_end.gather(1, at), below)
+        lo[start : start + chunk] = (m - at_or_below).T  # #{b > x}
+        hi[start : start + chunk] = (m - below + 1).T  # #{b >= x} + 1
     if tail == "lower":  # the lower tail's range is the mirror image of the upper one's
         lo, hi = (m + 1) - hi, (m + 1) - lo
     return PValues(lo, hi, m + 1, two_tailed=tail == "two", ties=ties)
