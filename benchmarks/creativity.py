@@ -52,7 +52,7 @@ def main() -> None:
     with creative_decoder(vae.generator, config):
         creative_x, creative = sample_activations(vae, n_pool, LAYERS, seed=args.seed + 3)
     print(f"fashion-vae, creative decoder {config.to_dict()}")
-    print(f"background {n_bg} normal samples; test pools {n_pool} normal + {n_pool} creative; groups of {group}")
+    print(f"background {n_bg} normal samples; pools {n_pool} normal + {n_pool} creative; groups of {group}")
     print("scan: Berk-Jones, alpha_max 0.5, upper tail, fractional ties, 5 restarts; CPU, one thread\n")
     head = f"{'layer':<9} {'nodes':>6} {'group AUC':>9} {'group subset: normal':>21} {'creative':>15}"
     print(head + f" {'1-sample AUC':>12} {'nodes/sample: normal':>20} {'creative':>9}")
