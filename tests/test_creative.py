@@ -1,4 +1,4 @@
-"""The creative decoder: weak units fire with the strong ones, reproducibly, and the model is left as it was."""
+"""The creative decoder: weak units fire with strong ones, reproducibly, and the model is left as it was."""
 
 from __future__ import annotations
 
@@ -41,5 +41,6 @@ def test_creative_decoder_rejects_bad_parameters() -> None:
     with pytest.raises(ConfigError, match="fraction"):
         Creative(fraction=1.5)
     bundle = tiny_image_bundle(conditional=False)
-    with pytest.raises(ConfigError, match="no layer"), creative_decoder(bundle.generator, Creative(layer="nope")):
+    nowhere = Creative(layer="nope")
+    with pytest.raises(ConfigError, match="no layer"), creative_decoder(bundle.generator, nowhere):
         pass

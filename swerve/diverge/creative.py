@@ -1,4 +1,4 @@
-"""The creative decoder (Das, Quanz, Chen, Ahn & Shah, "Toward a Neuro-inspired Creative Decoder", IJCAI 2020).
+"""The creative decoder (Das, Quanz, Chen, Ahn & Shah, "Toward a Neuro-inspired Creative Decoder", 2020).
 
 At inference, in one layer of a decoder, some *weakly* activated units are made to fire together with the
 *strongly* activated ones: each sample's chosen weak channels receive the mean activation map of its

@@ -23,7 +23,7 @@ PIXELS = "pixels"
 def layer_activations(
     model: nn.Module, inputs: Sequence[torch.Tensor | None], layers: Sequence[str], batch_size: int = 256
 ) -> dict[str, torch.Tensor]:
-    """Run ``model(*inputs)`` in chunks of ``batch_size`` rows, recording ``layers`` (``"pixels"``: output)."""
+    """Run ``model(*inputs)`` in chunks of ``batch_size`` rows, recording ``layers`` ("pixels": output)."""
     if not layers:
         raise ConfigError("name at least one layer to record")
     named = [layer for layer in layers if layer != PIXELS]
