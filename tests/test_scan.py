@@ -96,7 +96,7 @@ def test_node_step_of_the_group_scan_equals_brute_force(statistic: str) -> None:
     rows = torch.tensor([0, 2, 3])
     mask = torch.zeros(6, dtype=torch.bool)
     mask[rows] = True
-    priority = counts(terms, mask, 0, positions)
+    _, priority = counts(terms, mask, 0, positions)
     direct = torch.stack([pv.fraction_below(a)[rows].sum(0) for a in positions.tolist()], dim=1)
     assert torch.allclose(priority, direct, atol=1e-12)  # histogram counts = the direct formula
     found = best_prefix(priority, 3.0, positions, pv.denom, statistic)

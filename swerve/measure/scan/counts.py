@@ -108,40 +108,60 @@ def alpha_grid(terms: Terms, alphas: str | int = "exact") -> torch.Tensor:
     return torch.unique(torch.cat([ends, top]))
 
 
-def counts(terms: Terms, mask: torch.Tensor, dim: int, positions: torch.Tensor) -> torch.Tensor:
+def counts(
+    terms: Terms, mask: torch.Tensor, dim: int, positions: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """N_α of every row (``dim=1``: samples, over the nodes in ``mask``) or column (``dim=0``: nodes, over
-    the samples in ``mask``) at each threshold position: a (rows, K) float64 tensor.
+    the samples in ``mask``) at each threshold position: returns the positions and a (rows, K) float64
+    tensor. ``positions=None`` takes ART's grid of the selected entries (:func:`art_grid`).
 
     Each entry's step or ramp start is mapped to the first threshold at or after it (a lookup table over
     the integer positions), the selected entries are histogrammed per row with one ``bincount``, and a
     cumulative sum over thresholds gives the counts at every α.
     """
     device = mask.device
-    k = len(positions)
-    grid = positions.to(device)
-    lut = torch.searchsorted(grid, torch.arange(terms.bins, dtype=torch.float64, device=device))
-    everything = bool(mask.all())
-    chosen = None if everything else mask.nonzero().squeeze(1)
+    chosen = None if bool(mask.all()) else mask.nonzero().squeeze(1)
 
     def select(t: torch.Tensor) -> torch.Tensor:
         if chosen is None:
             return t
         return t[:, chosen] if dim == 1 else t[chosen]
 
-    sample_pos = terms.steps[0] if terms.steps else terms.ramps[0][0]
-    rows = sample_pos.shape[0] if dim == 1 else sample_pos.shape[1]
+    steps = [select(pos) for pos in terms.steps]
+    ramps = [tuple(select(t) for t in ramp) for ramp in terms.ramps]
+    if positions is None:
+        positions = art_grid(terms, steps + [r[0] for r in ramps])
+    k = len(positions)
+    grid = positions.to(device)
+    lut = torch.searchsorted(grid, torch.arange(terms.bins, dtype=torch.float64, device=device))
+    first = steps[0] if steps else ramps[0][0]
+    rows = first.shape[0] if dim == 1 else first.shape[1]
     line = torch.arange(rows, device=device) * (k + 1)
     offsets = line[:, None] if dim == 1 else line[None, :]
 
     def cumulative(pos: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-        flat = (lut[select(pos)] + offsets).reshape(-1)
-        w = None if weights is None else select(weights).reshape(-1)
+        flat = (lut[pos] + offsets).reshape(-1)
+        w = None if weights is None else weights.reshape(-1)
         hist = torch.bincount(flat, weights=w, minlength=rows * (k + 1)).reshape(rows, k + 1)
         return hist[:, :k].double().cumsum(1)
 
     total = torch.zeros(rows, k, dtype=torch.float64, device=device)
-    for pos in terms.steps:
+    for pos in steps:
         total += cumulative(pos, None)
-    for pos, w, wpos in terms.ramps:
+    for pos, w, wpos in ramps:
         total += grid * cumulative(pos, w) - cumulative(pos, wpos)
-    return total
+    return positions, total
+
+
+ART_THRESHOLDS = 50  # ART thins its per-step α grid to about this many thresholds
+
+
+def art_grid(terms: Terms, starts: list[torch.Tensor]) -> torch.Tensor:
+    """ART's per-step grid: the distinct endpoints among ``starts`` below α_max, thinned, then α_max."""
+    present = torch.zeros(terms.bins, dtype=torch.bool, device=starts[0].device)
+    for pos in starts:
+        present |= torch.bincount(pos.reshape(-1), minlength=terms.bins).bool()
+    present[0] = present[-1] = False
+    ends = present.nonzero().squeeze(1).double().cpu()
+    ends = thin(ends[ends / terms.denom < terms.alpha_max], ART_THRESHOLDS)
+    return torch.cat([ends, torch.tensor([terms.alpha_max * terms.denom], dtype=torch.float64)])

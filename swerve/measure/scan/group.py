@@ -15,12 +15,10 @@ from typing import Any
 import torch
 
 from swerve.errors import ConfigError
-from swerve.measure.scan.counts import Terms, alpha_grid, counts, endpoint_positions, prepare, thin
+from swerve.measure.scan.counts import Terms, alpha_grid, counts, prepare
 from swerve.measure.scan.ltss import Prefix, best_prefix
 from swerve.measure.scan.pvalues import PValues
 from swerve.utils import make_generator
-
-ART_THRESHOLDS = 50  # ART thins its per-step α grid to about this many thresholds
 
 
 @dataclass
@@ -53,20 +51,10 @@ class ScanResult:
         }
 
 
-def _art_grid(terms: Terms, rows: torch.Tensor | None, cols: torch.Tensor | None) -> torch.Tensor:
-    """ART's per-step grid: distinct endpoints of the current slice below α_max, thinned, then α_max."""
-    ends = endpoint_positions(terms, rows, cols)
-    ends = thin(ends[ends / terms.denom < terms.alpha_max], ART_THRESHOLDS)
-    return torch.cat([ends, torch.tensor([terms.alpha_max * terms.denom], dtype=torch.float64)])
-
-
 def _step(terms: Terms, mask: torch.Tensor, dim: int, grid: torch.Tensor | None, statistic: str) -> Prefix:
     """Best subset along one axis: ``dim=1`` samples given nodes ``mask``, ``dim=0`` nodes given samples."""
-    if grid is None:
-        chosen = mask.nonzero().squeeze(1)
-        grid = _art_grid(terms, None, chosen) if dim == 1 else _art_grid(terms, chosen, None)
-    priority = counts(terms, mask, dim, grid)
-    return best_prefix(priority, float(mask.sum()), grid, terms.denom, statistic)
+    grid, priority = counts(terms, mask, dim, grid)
+    return best_prefix(priority, float(mask.sum()), grid, terms.denom, statistic, integer=not terms.ramps)
 
 
 def _ascend(

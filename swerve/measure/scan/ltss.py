@@ -31,16 +31,40 @@ class Prefix:
 
 
 def best_prefix(
-    priority: torch.Tensor, given: float, positions: torch.Tensor, denom: int, statistic: str
+    priority: torch.Tensor,
+    given: float,
+    positions: torch.Tensor,
+    denom: int,
+    statistic: str,
+    integer: bool = False,
 ) -> Prefix:
     """Best subset of rows of ``priority`` (rows, K): N_α of each element at each threshold, each element
-    holding ``given`` p-values. Ties go to the smallest α, then the smallest subset."""
+    holding ``given`` p-values. Ties go to the smallest α, then the smallest subset.
+
+    ``integer=True`` promises whole-number priorities (p_max ties): elements with equal priority are then
+    all in or all out of the best subset (the statistics are convex along a run of equal priorities), so
+    only the boundaries between priority values are scored — a histogram instead of a sort.
+    """
     stat = get_statistic(statistic)
     rows = priority.shape[0]
+    alpha = (positions.to(priority.device) / denom)[:, None]
+    levels = int(round(given)) + 1
+    if integer and levels < rows:
+        value = priority.T.round().long().clamp(0, levels - 1)  # (K, rows)
+        hist = torch.zeros(len(positions), levels, dtype=torch.float64, device=priority.device)
+        hist.scatter_add_(1, value, torch.ones_like(value, dtype=torch.float64))
+        hist = hist.flip(1)  # column v holds the elements of priority levels - 1 - v
+        level = torch.arange(levels - 1, -1, -1, dtype=torch.float64, device=priority.device)
+        scores = stat((hist * level).cumsum(1), hist.cumsum(1) * given, alpha)  # (K, levels)
+        cut = scores.argmax(1)
+        per_alpha = scores.gather(1, cut[:, None]).squeeze(1)
+        k = int(per_alpha.argmax())
+        threshold = levels - 1 - int(cut[k])
+        chosen = (priority[:, k].round() >= threshold).nonzero().squeeze(1)
+        return Prefix(float(per_alpha[k]), float(positions[k]), chosen)
     ordered, order = priority.T.contiguous().sort(dim=1, descending=True, stable=True)  # (K, rows)
-    n_alpha = ordered.cumsum(1)
     n = torch.arange(1, rows + 1, dtype=torch.float64, device=priority.device)[None, :] * given
-    scores = stat(n_alpha, n, (positions.to(priority.device) / denom)[:, None])
+    scores = stat(ordered.cumsum(1), n, alpha)
     size = scores.argmax(1)  # best prefix per α (first, so smallest)
     per_alpha = scores.gather(1, size[:, None]).squeeze(1)
     k = int(per_alpha.argmax())
@@ -89,7 +113,7 @@ def scan_individual(
     a = positions / pv.denom
     if pv.ties == "pmax":
         ones = torch.ones(n_nodes, dtype=torch.bool, device=pv.lo.device)
-        n_alpha = counts(terms, ones, 1, positions)  # (N, K): all significant nodes, the best subset
+        _, n_alpha = counts(terms, ones, 1, positions)  # (N, K): all significant nodes, the best subset
         scores = stat(n_alpha, n_alpha, a[None, :])
         best = scores.argmax(1)
         best_pos = positions[best]
