@@ -109,7 +109,8 @@ def compare(art: dict, ours: dict) -> None:
     diff = np.abs(scores - single.scores.numpy()).max()
     same_alpha = np.array_equal(alphas, single.alphas.numpy())
     same_nodes = all(
-        np.array_equal(s[2], np.flatnonzero(m)) for s, m in zip(art["single"], single.nodes.numpy())
+        np.array_equal(s[2], np.flatnonzero(m))
+        for s, m in zip(art["single"], single.nodes.numpy(), strict=True)
     )
     print(f"p-value ranges identical:                 {same_pv}")
     print(
@@ -147,14 +148,16 @@ def main() -> None:
     if not have_art:
         print("ART is not installed in this environment: timing swerve alone (see the docstring to add it).")
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); background {n}, test {n} × {j} nodes"
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
+        f"background {n}, test {n} × {j} nodes"
     )
     bg, test = activations(n, n, j)
     art = art_run(bg, test) if have_art else None
     ours = swerve_run(bg, test, art=True)
     default = swerve_run(bg, test, art=False)
     print(
-        f"\n{'stage':<34} {'ART (s)':>9} {'swerve, ART conv. (s)':>22} {'speed-up':>9} {'swerve defaults (s)':>20}"
+        f"\n{'stage':<34} {'ART (s)':>9} {'swerve, ART conv. (s)':>22} {'speed-up':>9} "
+        f"{'swerve defaults (s)':>20}"
     )
     for stage in list(ours["times"]) + ["end to end"]:
         a = art["times"].get(stage, total(art)) if art else None
@@ -172,7 +175,8 @@ def main() -> None:
     if args.no_scaling:
         return
     print(
-        f"\nscaling, end to end (s){'':<10} {'ART':>8} {'swerve, ART conv.':>18} {'speed-up':>9} {'swerve defaults':>16}"
+        f"\nscaling, end to end (s){'':<10} {'ART':>8} {'swerve, ART conv.':>18} {'speed-up':>9} "
+        f"{'swerve defaults':>16}"
     )
     sizes = [(n // 4, j), (n // 2, j), (n, j // 4), (n, j // 2), (n, j)]
     for rows, cols in sizes:

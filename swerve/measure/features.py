@@ -73,7 +73,7 @@ def extract_features(
         raise ConfigError(f"normalise must be one of {', '.join(NORMALISATIONS)}, got {normalise!r}")
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device  # a parameter-free module runs on the CPU
     parts = []
     try:
         for start in range(0, len(x), batch_size):
