@@ -128,8 +128,12 @@ def divergence_map(
     seed: int = 0,
     extractor: str | None = None,
     progress: Callable[[str], None] | None = None,
+    cache_dir: os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per (bundle, point): the label, novelty, precision and the other numbers, with provenance."""
+    """One row per (bundle, point): the label, novelty, precision and the other numbers, with provenance.
+
+    ``cache_dir``: keep the reference set's features there (by content hash) instead of recomputing them.
+    """
     rows = []
     points = parse_ops(ops)
     for bundle in bundles:
@@ -139,7 +143,7 @@ def divergence_map(
                 progress(f"{bundle.name}: {point.label}")
             with _applied(point, bundle):
                 x = bundle.sample(n, seed=seed).x
-            m = measure_samples(x, reference, name, seed=seed)
+            m = measure_samples(x, reference, name, seed=seed, cache_dir=cache_dir)
             rows.append(
                 {
                     "bundle": bundle.name,
