@@ -143,8 +143,10 @@ def counts(
         flat = (lut[pos] + offsets).reshape(-1)
         w = None if weights is None else weights.reshape(-1)
         hist = torch.bincount(flat, weights=w, minlength=rows * (k + 1)).reshape(rows, k + 1)
-        return hist[:, :k].double().cumsum(1)
+        return hist[:, :k].cumsum(1)  # whole counts stay integers: exact, and cheaper to score
 
+    if len(steps) == 1 and not ramps:
+        return positions, cumulative(steps[0], None)
     total = torch.zeros(rows, k, dtype=torch.float64, device=device)
     for pos in steps:
         total += cumulative(pos, None)

@@ -50,17 +50,18 @@ def best_prefix(
     alpha = (positions.to(priority.device) / denom)[:, None]
     levels = int(round(given)) + 1
     if integer and levels < rows:
-        value = priority.T.round().long().clamp(0, levels - 1)  # (K, rows)
-        hist = torch.zeros(len(positions), levels, dtype=torch.float64, device=priority.device)
-        hist.scatter_add_(1, value, torch.ones_like(value, dtype=torch.float64))
-        hist = hist.flip(1)  # column v holds the elements of priority levels - 1 - v
+        value = priority.round().long().clamp(0, levels - 1)  # (rows, K)
+        k_count = len(positions)
+        flat = (value + torch.arange(k_count, device=value.device) * levels).reshape(-1)
+        hist = torch.bincount(flat, minlength=k_count * levels).reshape(k_count, levels)
+        hist = hist.double().flip(1)  # column v holds the elements of priority levels - 1 - v
         level = torch.arange(levels - 1, -1, -1, dtype=torch.float64, device=priority.device)
         scores = stat((hist * level).cumsum(1), hist.cumsum(1) * given, alpha)  # (K, levels)
         cut = scores.argmax(1)
         per_alpha = scores.gather(1, cut[:, None]).squeeze(1)
         k = int(per_alpha.argmax())
         threshold = levels - 1 - int(cut[k])
-        chosen = (priority[:, k].round() >= threshold).nonzero().squeeze(1)
+        chosen = (value[:, k] >= threshold).nonzero().squeeze(1)
         return Prefix(float(per_alpha[k]), float(positions[k]), chosen)
     ordered, order = priority.T.contiguous().sort(dim=1, descending=True, stable=True)  # (K, rows)
     n = torch.arange(1, rows + 1, dtype=torch.float64, device=priority.device)[None, :] * given
