@@ -119,7 +119,7 @@ def _sorted_columns(background: torch.Tensor) -> torch.Tensor:
 def _run_ends(sorted_rows: torch.Tensor) -> torch.Tensor:
     """For each position k of each sorted row, #{values <= row[k]}: one past the end of row[k]'s ties."""
     j, m = sorted_rows.shape
-    index = torch.arange(1, m + 1, device=sorted_rows.device).expand(j, m)
+    index = torch.arange(1, m + 1, dtype=torch.int32, device=sorted_rows.device).expand(j, m)
     last = torch.ones(j, m, dtype=torch.bool, device=sorted_rows.device)
     last[:, :-1] = sorted_rows[:, 1:] != sorted_rows[:, :-1]  # the last element of each run of ties
     ends = torch.where(last, index, m)
@@ -135,8 +135,9 @@ def empirical_pvalues(
 ) -> PValues:
     """p-value ranges of ``test`` (N, J) against ``background`` (M, J), node by node (see module docs).
 
-    Vectorised: the background is sorted once per node, and each chunk of test rows is located in it with
-    two batched binary searches (``#{b < x}`` and ``#{b ≤ x}``), so memory stays at a few chunks.
+    Vectorised: the background is sorted once per node, each chunk of test rows is located in it with one
+    batched binary search (``#{b < x}``), and ``#{b ≤ x}`` follows from the end of the run of background
+    values tied with x; memory stays at a few chunks. The ranges are stored as int32 counts.
     """
     if tail not in TAILS:
         raise ConfigError(f"tail must be one of {', '.join(TAILS)}, got {tail!r}")
@@ -153,11 +154,11 @@ def empirical_pvalues(
     m = len(background)
     sorted_bg = _sorted_columns(background.to(dtype))  # (J, M)
     run_end = _run_ends(sorted_bg)
-    lo = torch.empty(test.shape, dtype=torch.int64, device=sorted_bg.device)
+    lo = torch.empty(test.shape, dtype=torch.int32, device=sorted_bg.device)  # counts up to M + 1
     hi = torch.empty_like(lo)
     for start in range(0, len(test), chunk):
         x = test[start : start + chunk].to(dtype=dtype, device=sorted_bg.device).T.contiguous()  # (J, n)
-        below = torch.searchsorted(sorted_bg, x)  # #{b < x}
+        below = torch.searchsorted(sorted_bg, x, out_int32=True)  # #{b < x}
         # #{b <= x}: where x equals a background value, the end of that value's run of ties.
         at = below.clamp(max=m - 1)
         tied = (below < m) & (sorted_bg.gather(1, at) == x)
