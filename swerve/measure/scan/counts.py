@@ -42,11 +42,16 @@ def check_alpha_max(alpha_max: float) -> float:
     return float(alpha_max)
 
 
+def limit_of(pv: PValues, alpha_max: float) -> int:
+    """floor(α_max · D): the last integer position a threshold can take."""
+    return int(math.floor(check_alpha_max(alpha_max) * pv.denom + EPS))
+
+
 def prepare(pv: PValues, alpha_max: float) -> Terms:
     """Decompose ``pv`` into the terms :func:`counts` sums (done once per scan)."""
     alpha_max = check_alpha_max(alpha_max)
     d = pv.denom
-    limit = int(math.floor(alpha_max * d + EPS))
+    limit = limit_of(pv, alpha_max)
 
     def clamp(pos: torch.Tensor) -> torch.Tensor:
         return pos.clamp(0, limit + 1).long()
@@ -89,14 +94,15 @@ def thin(positions: torch.Tensor, count: int) -> torch.Tensor:
     return positions[::step]
 
 
-def alpha_grid(terms: Terms, alphas: str | int = "exact") -> torch.Tensor:
+def alpha_grid(terms: Terms, alphas: str | int = "exact", ends: torch.Tensor | None = None) -> torch.Tensor:
     """Threshold positions (α·D, ascending, ending at α_max·D) for a whole scan.
 
     ``"exact"``: every distinct p-value endpoint ≤ α_max (where the counts change) and α_max;
     ``"art"``: the same without α_max appended (ART's one-sample scan);
     an integer K: about K of those, evenly spaced in rank, and α_max (faster, as in ART's group scan).
+    ``ends``: the distinct endpoint positions, when the caller has them already.
     """
-    ends = endpoint_positions(terms)
+    ends = endpoint_positions(terms) if ends is None else ends
     ends = ends[ends / terms.denom <= terms.alpha_max]
     if alphas == "art" and len(ends):
         return ends

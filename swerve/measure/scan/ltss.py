@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from swerve.measure.scan.counts import alpha_grid, counts, prepare
+from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, limit_of, prepare
 from swerve.measure.scan.pvalues import PValues
 from swerve.measure.scan.statistics import Statistic, get_statistic
 
@@ -106,22 +106,13 @@ def scan_individual(
     (sorting at every endpoint costs K × J per sample). A sample with no p-value ≤ α_max scores 0.
     """
     stat = get_statistic(statistic)
-    terms = prepare(pv, alpha_max)
     if alphas is None:
         alphas = "exact" if pv.ties == "pmax" else 50
-    positions = alpha_grid(terms, alphas)
     n_samples, n_nodes = pv.shape
-    a = positions / pv.denom
     if pv.ties == "pmax":
-        ones = torch.ones(n_nodes, dtype=torch.bool, device=pv.lo.device)
-        _, n_alpha = counts(terms, ones, 1, positions)  # (N, K): all significant nodes, the best subset
-        scores = stat(n_alpha, n_alpha, a[None, :])
-        best = scores.argmax(1)
-        best_pos = positions[best]
-        top = scores.gather(1, best[:, None]).squeeze(1)
-        nodes = (pv.pmax_position().double() <= best_pos[:, None] + 1e-9) & (top > 0)[:, None]
-        alpha = torch.where(top > 0, best_pos / pv.denom, 0.0)
-        return IndividualScans(top, alpha, nodes, statistic, terms.alpha_max, pv.ties)
+        return _pmax_scans(pv, stat, statistic, alpha_max, alphas)
+    terms = prepare(pv, alpha_max)
+    positions = alpha_grid(terms, alphas)
     scores_out = torch.zeros(n_samples, dtype=torch.float64)
     alphas_out = torch.zeros(n_samples, dtype=torch.float64)
     nodes_out = torch.zeros(n_samples, n_nodes, dtype=torch.bool)
@@ -132,6 +123,31 @@ def scan_individual(
         alphas_out[start : start + len(top)] = alpha
         nodes_out[start : start + len(top)] = chosen
     return IndividualScans(scores_out, alphas_out, nodes_out, statistic, terms.alpha_max, pv.ties)
+
+
+def _pmax_scans(
+    pv: PValues, stat: Statistic, statistic: str, alpha_max: float, alphas: str | int
+) -> IndividualScans:
+    """One-sample scans with p_max ties: N_α = N = #{p_max ≤ α}, from one histogram of all samples."""
+    limit = limit_of(pv, alpha_max)
+    bins = limit + 2
+    pos = pv.pmax_position().clamp(max=limit + 1)
+    rows = torch.arange(pv.shape[0], dtype=pos.dtype, device=pos.device)[:, None] * bins
+    hist = torch.bincount((pos + rows).reshape(-1), minlength=pv.shape[0] * bins).reshape(-1, bins)
+    present = hist.sum(0).bool()
+    present[0] = present[-1] = False
+    terms = Terms([], [], limit, pv.denom, check_alpha_max(alpha_max))
+    positions = alpha_grid(terms, alphas, ends=present.nonzero().squeeze(1).double().cpu())
+    a = positions / pv.denom
+    n_alpha = hist.cumsum(1)[:, torch.floor(positions + 1e-9).long().to(hist.device)]  # (N, K)
+    scores = stat(n_alpha, n_alpha, a[None, :])
+    best = scores.argmax(1)
+    best_pos = positions[best]
+    top = scores.gather(1, best[:, None]).squeeze(1)
+    cut = torch.floor(best_pos + 1e-9).to(pos.dtype)  # positions are whole numbers
+    nodes = (pos <= cut[:, None]) & (top > 0)[:, None]
+    alpha = torch.where(top > 0, best_pos / pv.denom, 0.0)
+    return IndividualScans(top, alpha, nodes, statistic, terms.alpha_max, pv.ties)
 
 
 def _fractional_chunk(
