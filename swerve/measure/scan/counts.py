@@ -135,13 +135,15 @@ def counts(
 
     steps = [select(pos) for pos in terms.steps]
     ramps = [tuple(select(t) for t in ramp) for ramp in terms.ramps]
+    first = steps[0] if steps else ramps[0][0]
+    rows = first.shape[0] if dim == 1 else first.shape[1]
+    if positions is None and not ramps and rows * terms.bins <= first.numel():
+        return _art_counts_by_position(terms, steps[0], dim, rows)
     if positions is None:
         positions = art_grid(terms, steps + [r[0] for r in ramps])
     k = len(positions)
     grid = positions.to(device)
     lut = torch.searchsorted(grid, torch.arange(terms.bins, dtype=torch.float64, device=device))
-    first = steps[0] if steps else ramps[0][0]
-    rows = first.shape[0] if dim == 1 else first.shape[1]
     line = torch.arange(rows, device=device) * (k + 1)
     offsets = line[:, None] if dim == 1 else line[None, :]
 
@@ -169,7 +171,23 @@ def art_grid(terms: Terms, starts: list[torch.Tensor]) -> torch.Tensor:
     present = torch.zeros(terms.bins, dtype=torch.bool, device=starts[0].device)
     for pos in starts:
         present |= torch.bincount(pos.reshape(-1), minlength=terms.bins).bool()
+    return _art_grid_of(terms, present)
+
+
+def _art_grid_of(terms: Terms, present: torch.Tensor) -> torch.Tensor:
     present[0] = present[-1] = False
     ends = present.nonzero().squeeze(1).double().cpu()
     ends = thin(ends[ends / terms.denom < terms.alpha_max], ART_THRESHOLDS)
     return torch.cat([ends, torch.tensor([terms.alpha_max * terms.denom], dtype=torch.float64)])
+
+
+def _art_counts_by_position(
+    terms: Terms, pos: torch.Tensor, dim: int, rows: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ART's grid and the counts on it from one histogram over raw positions (when rows × bins is small)."""
+    bins = terms.bins
+    line = torch.arange(rows, device=pos.device) * bins
+    flat = (pos + (line[:, None] if dim == 1 else line[None, :])).reshape(-1)
+    hist = torch.bincount(flat, minlength=rows * bins).reshape(rows, bins)
+    positions = _art_grid_of(terms, hist.sum(0).bool())
+    return positions, hist.cumsum(1)[:, torch.floor(positions + EPS).long().to(pos.device)]
