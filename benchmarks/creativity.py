@@ -29,7 +29,7 @@ import torch
 import swerve
 from swerve.data import load_dataset
 from swerve.diverge.creative import Creative, creative_decoder
-from swerve.measure import domain_classifier, novelty_quality
+from swerve.measure import measure_samples
 from swerve.measure.scan import empirical_pvalues, scan_individual
 from swerve.measure.scan.activations import PIXELS, sample_activations
 from swerve.measure.scan.power import detection_power, roc_auc
@@ -72,13 +72,13 @@ def main() -> None:
             f"{single_n.sizes().double().mean():>20.0f} {single_c.sizes().double().mean():>9.0f}"
         )
     print("(group subset: mean samples x nodes of the anomalous subset found in a group)")
-    classifier = domain_classifier("fashion-mnist")
     real = load_dataset("fashion-mnist", split="test").x[:1000]
     for name, x in (("normal", normal_x.x), ("creative", creative_x.x)):
-        m = novelty_quality(x, real, classifier, seed=args.seed)
+        m = measure_samples(x, real, "fashion-mnist", seed=args.seed)
         print(
-            f"{name:>9} samples: FD {m['fd']:.2f}, precision {m['precision']:.2f}, "
-            f"recall {m['recall']:.2f}, novelty {m['novelty']:.2f} (domain classifier features)"
+            f"{name:>9} samples: FD {m['fd']:.3f}, precision {m['precision']:.2f}, "
+            f"recall {m['recall']:.2f}, novelty {m['novelty']:.2f} "
+            f"({m.features.extractor} features, {m.features.normalise})"
         )
     print(f"\nwall time {time.perf_counter() - start:.0f} s")
     print("\nThe paper's finding, layer by layer after the rewrite (stem comes before it: the control):")
