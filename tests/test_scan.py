@@ -125,6 +125,8 @@ def test_group_scan_finds_a_planted_block() -> None:
     assert scores[True] > 2 * scores[False]
     again = scan_group(empirical_pvalues(*_planted(True)), restarts=5, seed=1)
     assert again.score == scores[True]  # seeded restarts: the same answer twice
+    m = again.measurement("toy", "layer")
+    assert m["score"] == again.score and m.n == 60 and m.seed == 1 and m.features.layer == "layer"
 
 
 def test_nothing_below_alpha_max_scores_zero() -> None:

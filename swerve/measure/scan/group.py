@@ -15,6 +15,8 @@ from typing import Any
 import torch
 
 from swerve.errors import ConfigError
+from swerve.measure.features import FeatureSpec
+from swerve.measure.measurement import Measurement
 from swerve.measure.scan.counts import Terms, alpha_grid, counts, prepare
 from swerve.measure.scan.ltss import Prefix, best_prefix
 from swerve.measure.scan.pvalues import PValues
@@ -49,6 +51,25 @@ class ScanResult:
             "seed": self.seed,
             **self.extra,
         }
+
+    def measurement(self, model: str, layer: str) -> Measurement:
+        """The scan as a :class:`~swerve.measure.Measurement`: numbers with model, layer, n and seed."""
+        values = {
+            "score": self.score,
+            "alpha": self.alpha,
+            "samples_in_subset": float(len(self.samples)),
+            "nodes_in_subset": float(len(self.nodes)),
+        }
+        extra = {
+            "statistic": self.statistic,
+            "alpha_max": self.alpha_max,
+            "ties": self.ties,
+            "restarts": self.restarts,
+            "samples": self.samples.tolist(),
+            "nodes": self.nodes.tolist(),
+        }
+        n = int(self.extra.get("n_samples", len(self.samples)))
+        return Measurement(values, FeatureSpec(model, layer), n=n, seed=self.seed, extra=extra)
 
 
 def _step(terms: Terms, mask: torch.Tensor, dim: int, grid: torch.Tensor | None, statistic: str) -> Prefix:
@@ -125,4 +146,5 @@ def scan_group(
         ties=pv.ties,
         restarts=restarts,
         seed=seed,
+        extra={"n_samples": n_samples, "n_nodes": n_nodes},
     )
