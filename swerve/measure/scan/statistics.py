@@ -24,17 +24,13 @@ Statistic = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 def berk_jones(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """N · KL(N_α/N ‖ α) where N_α > N α, else 0 (N log(1/α) when every p-value is significant)."""
-    n_alpha, n, alpha = torch.broadcast_tensors(*(t.double() for t in (n_alpha, n, alpha)))
-    positive = (n_alpha > n * alpha) & (n > 0)
-    all_in = positive & (n_alpha == n)
-    safe_n = torch.where(positive, n, torch.ones_like(n))
-    safe_na = torch.where(positive, n_alpha, torch.ones_like(n))
-    rest = safe_n - safe_na
-    # Same operation order as the usual formula, so scores agree to the last bit with other implementations.
-    first = safe_na * torch.log(safe_na / (safe_n * alpha))
-    second = torch.xlogy(rest, torch.where(rest > 0, rest / (safe_n * (1 - alpha)), torch.ones_like(rest)))
-    score = torch.where(all_in, n * torch.log(1 / alpha), first + second)
-    return torch.where(positive, score, torch.zeros_like(score))
+    n_alpha, n, alpha = n_alpha.double(), n.double(), alpha.double()
+    rest = n - n_alpha
+    # The usual formula's operation order, so scores agree to the last bit with other implementations;
+    # xlogy makes 0 · log 0 = 0, and entries where N = 0 are masked out by the final where.
+    score = torch.xlogy(n_alpha, n_alpha / (n * alpha)) + torch.xlogy(rest, rest / (n * (1 - alpha)))
+    score = torch.where(rest == 0, n * torch.log(1 / alpha), score)
+    return torch.where(n_alpha > n * alpha, score, torch.zeros_like(score))
 
 
 def higher_criticism(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
