@@ -144,9 +144,9 @@ def test_equal_size_groups_show_no_power_on_null_data_but_arts_protocol_does() -
     null_test = empirical_pvalues(torch.randn(400, 40, generator=gen), background)  # the same distribution
     art = {"alphas": "art", "restarts": 3, "groups": 40}
     nested = detection_power(
-        normal.with_ties("pmax"), null_test.with_ties("pmax"), 10, protocol="nested", extra=10, **art
+        normal.with_ties("pmax"), null_test.with_ties("pmax"), 10, protocol="nested", extra=20, **art
     )
-    assert nested["auc"] > 0.75  # the larger group scores higher although nothing is anomalous
+    assert nested["auc"] > 0.8  # the larger group scores higher although nothing is anomalous (0.93)
     fair = detection_power(normal, null_test, 10, groups=40, restarts=3)
     assert 0.3 < fair["auc"] < 0.7
     assert roc_auc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 1.0])) == pytest.approx(0.875)
