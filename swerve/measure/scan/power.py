@@ -7,7 +7,8 @@ Berk–Jones and its siblings grow with the number of p-values scanned even when
 two kinds of group must hold the *same number* of samples, drawn independently (``protocol="independent"``,
 swerve's default). ``protocol="nested"`` reproduces the protocol of ART's ``SubsetScanningDetector.scan``:
 a normal group of ``group_size`` against the *same* normal rows plus ``extra`` test rows. Its groups differ
-in size, so it reports power well above chance on data with no anomaly at all (see ``tests/test_scan.py``).
+in size, so on data with no anomaly at all it reports power far from chance: AUC 0.93 for 10 against
+10 + 20 rows of 40 nodes (``tests/test_scan.py``), and 0.11 for 10 against 10 + 10 rows of 500 nodes.
 """
 
 from __future__ import annotations
