@@ -13,7 +13,7 @@ from swerve.measure.features import (
 from swerve.measure.fidelity import density_coverage, frechet_distance, kid, precision_recall
 from swerve.measure.measurement import Measurement, measure_samples, novelty_quality
 from swerve.measure.novelty import knn_distance, memorisation, objectness, out_of_class
-from swerve.measure.toys import gaussians25_scores, swissroll_scores
+from swerve.measure.toys import gaussians25_scores, kde_log_likelihood, swissroll_scores
 
 __all__ = [
     "EXTRACTORS",
@@ -27,6 +27,7 @@ __all__ = [
     "frechet_distance",
     "get_extractor",
     "gaussians25_scores",
+    "kde_log_likelihood",
     "kid",
     "knn_distance",
     "measure_samples",
