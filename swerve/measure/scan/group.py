@@ -82,13 +82,13 @@ def _ascend(
     terms: Terms, nodes: torch.Tensor, grid: torch.Tensor | None, statistic: str, max_steps: int
 ) -> tuple[float, float, torch.Tensor, torch.Tensor]:
     n_samples = terms.steps[0].shape[0] if terms.steps else terms.ramps[0][0].shape[0]
-    samples = torch.ones(n_samples, dtype=torch.bool)
+    samples = torch.ones(n_samples, dtype=torch.bool, device=nodes.device)
     best = (-float("inf"), 0.0, samples, nodes)
     over_samples = True
     for _ in range(max_steps):
         if over_samples:
             step = _step(terms, nodes, 1, grid, statistic)
-            samples = torch.zeros(n_samples, dtype=torch.bool)
+            samples = torch.zeros(n_samples, dtype=torch.bool, device=nodes.device)
             samples[step.chosen] = True
         else:
             step = _step(terms, samples, 0, grid, statistic)
@@ -124,13 +124,13 @@ def scan_group(
     gen = make_generator(seed)
     best = (-float("inf"), 0.0, None, None)
     for r in range(min(restarts, n_samples) if alphas == "art" else restarts):
-        nodes = torch.ones(n_nodes, dtype=torch.bool)
+        nodes = torch.ones(n_nodes, dtype=torch.bool, device=pv.lo.device)
         if r > 0:
             size = 0
             while size == 0:
                 size = int(n_nodes * float(torch.rand((), generator=gen, dtype=torch.float64)))
-            nodes = torch.zeros(n_nodes, dtype=torch.bool)
-            nodes[torch.randperm(n_nodes, generator=gen)[:size]] = True
+            nodes = torch.zeros(n_nodes, dtype=torch.bool, device=pv.lo.device)
+            nodes[torch.randperm(n_nodes, generator=gen)[:size].to(nodes.device)] = True
         found = _ascend(terms, nodes, grid, statistic, max_steps)
         if found[0] > best[0]:
             best = found

@@ -113,9 +113,10 @@ def scan_individual(
         return _pmax_scans(pv, stat, statistic, alpha_max, alphas)
     terms = prepare(pv, alpha_max)
     positions = alpha_grid(terms, alphas)
-    scores_out = torch.zeros(n_samples, dtype=torch.float64)
-    alphas_out = torch.zeros(n_samples, dtype=torch.float64)
-    nodes_out = torch.zeros(n_samples, n_nodes, dtype=torch.bool)
+    device = pv.lo.device
+    scores_out = torch.zeros(n_samples, dtype=torch.float64, device=device)
+    alphas_out = torch.zeros(n_samples, dtype=torch.float64, device=device)
+    nodes_out = torch.zeros(n_samples, n_nodes, dtype=torch.bool, device=device)
     batch = max(1, chunk_elements // max(1, len(positions) * n_nodes))
     for start in range(0, n_samples, batch):
         top, alpha, chosen = _fractional_chunk(pv.subset(rows=slice(start, start + batch)), positions, stat)
@@ -137,9 +138,9 @@ def _pmax_scans(
     present = hist.sum(0).bool()
     present[0] = present[-1] = False
     terms = Terms([], [], limit, pv.denom, check_alpha_max(alpha_max))
-    positions = alpha_grid(terms, alphas, ends=present.nonzero().squeeze(1).double().cpu())
+    positions = alpha_grid(terms, alphas, ends=present.nonzero().squeeze(1).double().cpu()).to(hist.device)
     a = positions / pv.denom
-    n_alpha = hist.cumsum(1)[:, torch.floor(positions + 1e-9).long().to(hist.device)]  # (N, K)
+    n_alpha = hist.cumsum(1)[:, torch.floor(positions + 1e-9).long()]  # (N, K)
     scores = stat(n_alpha, n_alpha, a[None, :])
     best = scores.argmax(1)
     best_pos = positions[best]
@@ -154,6 +155,7 @@ def _fractional_chunk(
     part: PValues, positions: torch.Tensor, stat: Statistic
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Individual scans of a few samples with fractional ties: the ones first, then partial priorities."""
+    positions = positions.to(part.lo.device)
     a = positions / part.denom
     q = part.fraction_below(positions)  # (B, K, J)
     b, k, _ = q.shape
@@ -165,17 +167,18 @@ def _fractional_chunk(
     valid = candidate.gather(1, pick)
     partial = q.gather(2, pick[:, None, :].expand(b, k, width)) * valid[:, None, :]
     ordered, order = partial.sort(dim=2, descending=True, stable=True)
-    zero = torch.zeros(b, k, 1, dtype=torch.float64)
+    device = q.device
+    zero = torch.zeros(b, k, 1, dtype=torch.float64, device=device)
     n_alpha = n_full[..., None] + torch.cat([zero, ordered.cumsum(2)], 2)  # prefixes of 0..W partials
-    n = n_full[..., None] + torch.arange(width + 1, dtype=torch.float64)
+    n = n_full[..., None] + torch.arange(width + 1, dtype=torch.float64, device=device)
     scores = stat(n_alpha, n, a[None, :, None])  # (B, K, W + 1)
     size = scores.argmax(2)
     per_alpha = scores.gather(2, size[..., None]).squeeze(2)
     best = per_alpha.argmax(1)
-    rows = torch.arange(b)
+    rows = torch.arange(b, device=device)
     top = per_alpha[rows, best]
     chosen = full[rows, best].clone()
-    taken = torch.arange(width)[None, :] < size[rows, best][:, None]
+    taken = torch.arange(width, device=device)[None, :] < size[rows, best][:, None]
     chosen.scatter_(1, pick.gather(1, order[rows, best]), taken & valid.gather(1, order[rows, best]))
     chosen = chosen | full[rows, best]
     chosen &= (top > 0)[:, None]
