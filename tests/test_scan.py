@@ -150,3 +150,19 @@ def test_equal_size_groups_show_no_power_on_null_data_but_arts_protocol_does() -
     fair = detection_power(normal, null_test, 10, groups=40, restarts=3)
     assert 0.3 < fair["auc"] < 0.7
     assert roc_auc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 1.0])) == pytest.approx(0.875)
+
+
+def test_fractional_ties_keep_null_pvalues_uniform_where_pmax_does_not() -> None:
+    """ReLU activations: half are exact zeros, whose p-value range is about [0.5, 1]. With test and
+    background from one distribution, the share of p-values significant at α should be α; p_max alone never
+    counts a zero, so above α = 0.5 it falls short."""
+    gen = torch.Generator().manual_seed(0)
+    background = torch.randn(500, 50, generator=gen).clamp_min(0)
+    test = torch.randn(400, 50, generator=gen).clamp_min(0)
+    pv = empirical_pvalues(test, background)
+    for alpha in (0.1, 0.3, 0.6, 0.8):
+        fractional = pv.fraction_below(alpha * pv.denom).mean().item()
+        pmax = pv.with_ties("pmax").fraction_below(alpha * pv.denom).mean().item()
+        assert fractional == pytest.approx(alpha, abs=0.01)
+        if alpha > 0.55:
+            assert pmax < alpha - 0.08  # measured: 0.50 at α = 0.6 and 0.8
