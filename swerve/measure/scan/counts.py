@@ -4,8 +4,12 @@ The scanners need N_α — the (possibly fractional) number of p-values ≤ α �
 nodes, or of every node over a subset of samples, at every α of a grid. Every p-value range lies on the
 integer grid of its denominator D, so a range's contribution as a function of the position a = α·D is a
 sum of *steps* (``ties="pmax"``: 1 once a ≥ p_max·D) or *ramps* (``ties="fractional"``: the covered
-fraction grows linearly across the range). Both are summed over a subset with one ``scatter_add`` into
-per-position histograms and a cumulative sum, O(N·J) per call, whatever the number of thresholds.
+fraction grows linearly across the range). Both are summed over a subset with one ``bincount`` into
+per-threshold histograms and a cumulative sum, O(N·J) per call, whatever the number of thresholds.
+
+Fractional ties and Higher Criticism: along a ramp N_α is linear in α, and Berk–Jones (convex) and
+Kolmogorov–Smirnov (linear) then peak at a ramp's ends, so the endpoint grid is exact for them; Higher
+Criticism is not convex there, and swerve defines its scan score as the maximum over the same grid.
 """
 
 from __future__ import annotations
