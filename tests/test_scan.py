@@ -88,9 +88,11 @@ def test_individual_ltss_equals_brute_force(statistic: str, tail: str, ties: str
 
 
 @pytest.mark.parametrize("statistic", sorted(STATISTICS))
-def test_node_step_of_the_group_scan_equals_brute_force(statistic: str) -> None:
-    """The LTSS half-step: best node subset for a fixed set of samples, with fractional ties."""
-    pv = _tied_pvalues(5, n=6, j=10, tail="upper", ties="fractional")
+@pytest.mark.parametrize("ties", ["fractional", "pmax"])
+def test_node_step_of_the_group_scan_equals_brute_force(statistic: str, ties: str) -> None:
+    """The LTSS half-step: best node subset for a fixed set of samples (with p_max ties through the
+    histogram path that scores only the boundaries between equal priorities)."""
+    pv = _tied_pvalues(5, n=6, j=10, tail="upper", ties=ties)
     terms = prepare(pv, 0.5)
     positions = alpha_grid(terms, "exact")
     rows = torch.tensor([0, 2, 3])
@@ -98,8 +100,8 @@ def test_node_step_of_the_group_scan_equals_brute_force(statistic: str) -> None:
     mask[rows] = True
     _, priority = counts(terms, mask, 0, positions)
     direct = torch.stack([pv.fraction_below(a)[rows].sum(0) for a in positions.tolist()], dim=1)
-    assert torch.allclose(priority, direct, atol=1e-12)  # histogram counts = the direct formula
-    found = best_prefix(priority, 3.0, positions, pv.denom, statistic)
+    assert torch.allclose(priority.double(), direct, atol=1e-12)  # histogram counts = the direct formula
+    found = best_prefix(priority, 3.0, positions, pv.denom, statistic, integer=ties == "pmax")
     assert found.score == pytest.approx(_brute_force(pv, positions, statistic, rows), rel=1e-9)
 
 
