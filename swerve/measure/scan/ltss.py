@@ -42,8 +42,8 @@ def best_prefix(
     holding ``given`` p-values. Ties go to the smallest α, then the smallest subset.
 
     ``integer=True`` promises whole-number priorities (p_max ties): elements with equal priority are then
-    all in or all out of the best subset (the statistics are convex along a run of equal priorities), so
-    only the boundaries between priority values are scored — a histogram instead of a sort.
+    all in or all out of the best subset (along a run of equal priorities each statistic peaks at one of
+    the run's ends), so only the boundaries between priority values are scored — a histogram, no sort.
     """
     stat = get_statistic(statistic)
     rows = priority.shape[0]
