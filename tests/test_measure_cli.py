@@ -79,5 +79,13 @@ def test_bad_operations_are_one_line_errors(cli, tiny_bundle):
         parse_ops(["creative:colour=1"])
     with pytest.raises(ConfigError, match="param=v1"):
         parse_ops(["creative:fraction"])
+    with pytest.raises(ConfigError, match="amount"):
+        parse_ops(["glitch:zero:level=1"])
+    labels = [p.label for p in parse_ops(["glitch:gaussian:amount=0.1,0.3", "bend:scale:factor=2@blocks.0"])]
+    assert labels == [
+        "glitch gaussian amount=0.1",
+        "glitch gaussian amount=0.3",
+        "bend scale@blocks.0 factor=2",
+    ]
     code, _, err = cli("measure", tiny_bundle, "--ops", "none")
     assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1

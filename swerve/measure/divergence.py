@@ -1,14 +1,15 @@
 """The divergence map: novelty against quality, one point per operation or parameter value.
 
 Each operation makes samples from a bundle (``"none"``: plain sampling; ``"creative"``: the creative
-decoder; ``"bend"``: a network bend, where :mod:`swerve.diverge.bend` is installed); every point is measured
+decoder; ``"bend"``: a network bend; ``"glitch"``: a seeded weight glitch); every point is measured
 against real data with :func:`~swerve.measure.measurement.measure_samples` in the dataset's registered
 feature space. Novelty (mean k-NN distance to the data, relative to real data's own) goes on the x axis,
 quality (precision: the share of samples inside the real data's k-NN balls) on the y axis — divergence
 that stays meaningful moves right without falling down.
 
-An operation is written ``name[:param=v1,v2,...]``, e.g. ``creative:fraction=0.1,0.25,0.5`` or
-``bend:scale:factor=0.5,2@blocks.0`` (transform, one swept parameter, the layer after ``@``).
+An operation is written ``name[:param=v1,v2,...]``, e.g. ``creative:fraction=0.1,0.25,0.5``,
+``bend:scale:factor=0.5,2@blocks.0`` (transform, one swept parameter, the layer after ``@``) or
+``glitch:gaussian:amount=0.1,0.3`` (kind, amounts, optionally ``@layer``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ DEFAULT_OPS = ("none", "creative:fraction=0.1,0.25,0.5", "creative:strength=0.5,
 
 @dataclass
 class Point:
-    """One operation at one parameter value: how to apply it, and a label for the plot."""
+    """One operation at one parameter value and a label for the plot. ``apply(bundle)`` is a context
+    manager yielding the bundle to sample from (the same one under a rewrite, or an edited copy)."""
 
     op: str
     param: str | None
@@ -62,7 +64,7 @@ def _creative(param: str | None, value: Any) -> Callable[[Bundle], Any]:
         config = Creative(**({} if param is None else {param: value}))
     except TypeError:
         raise ConfigError(f"the creative decoder has no parameter {param!r}") from None
-    return lambda bundle: creative_decoder(bundle.generator, config)
+    return lambda bundle: _yielding(creative_decoder(bundle.generator, config), bundle)
 
 
 def _bend(spec: str) -> list[Point]:
@@ -81,10 +83,35 @@ def _bend(spec: str) -> list[Point]:
         bend = Bend(layer or "blocks.0", transform, params)
 
         def apply(bundle: Bundle, bend: Bend = bend) -> Any:
-            return apply_bends(bundle.generator, [bend])
+            return _yielding(apply_bends(bundle.generator, [bend]), bundle)
 
         points.append(Point(f"bend {transform}@{bend.layer}", param, value, apply))
     return points
+
+
+def _glitch(spec: str) -> list[Point]:
+    from swerve.diverge.glitch import glitch
+
+    body, _, layer = spec.partition("@")
+    kind, _, sweep = body.partition(":")
+    param, values = _sweep(sweep)
+    if param not in (None, "amount"):
+        raise ConfigError(f"a glitch sweeps its amount, not {param!r}")
+    points = []
+    layers = [layer] if layer else None
+    for value in values or [0.1]:
+
+        def apply(bundle: Bundle, amount: float = value) -> Any:
+            return nullcontext(glitch(bundle, kind, amount, layers, seed=0))
+
+        points.append(Point(f"glitch {kind}" + (f"@{layer}" if layer else ""), "amount", value, apply))
+    return points
+
+
+@contextmanager
+def _yielding(rewrite: Any, bundle: Bundle) -> Iterator[Bundle]:
+    with rewrite:
+        yield bundle
 
 
 def _sweep(text: str) -> tuple[str | None, list[Any]]:
@@ -102,22 +129,18 @@ def parse_ops(specs: list[str]) -> list[Point]:
     for spec in specs:
         name, _, rest = spec.partition(":")
         if name == "none":
-            points.append(Point("none", None, None, lambda bundle: nullcontext()))
+            points.append(Point("none", None, None, nullcontext))
         elif name == "creative":
             param, values = _sweep(rest)
             for value in values or [None]:
                 points.append(Point("creative", param, value, _creative(param, value)))
         elif name == "bend":
             points.extend(_bend(rest))
+        elif name == "glitch":
+            points.extend(_glitch(rest))
         else:
-            raise ConfigError(f"unknown operation {name!r}; operations: none, creative, bend")
+            raise ConfigError(f"unknown operation {name!r}; operations: none, creative, bend, glitch")
     return points
-
-
-@contextmanager
-def _applied(point: Point, bundle: Bundle) -> Iterator[None]:
-    with point.apply(bundle):
-        yield
 
 
 def divergence_map(
@@ -141,8 +164,8 @@ def divergence_map(
         for point in points:
             if progress is not None:
                 progress(f"{bundle.name}: {point.label}")
-            with _applied(point, bundle):
-                x = bundle.sample(n, seed=seed).x
+            with point.apply(bundle) as target:
+                x = target.sample(n, seed=seed).x
             m = measure_samples(x, reference, name, seed=seed, cache_dir=cache_dir)
             rows.append(
                 {

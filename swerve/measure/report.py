@@ -20,6 +20,7 @@ MAP_OPS = [
     "bend:multiply:factor=3@blocks.0",
     "bend:rotate:degrees=90@blocks.0",
     "bend:ablate@blocks.1",
+    "glitch:gaussian:amount=0.5",
 ]
 SCAN_LAYER = "blocks.0"
 
@@ -36,11 +37,11 @@ def divergence_map_section(ctx: DemoContext) -> Section | None:
     return Section(
         title="Divergence map: how far, and how good",
         text=(
-            "Each dot is one way of changing a model — the creative decoder, a bend of a layer — measured "
-            "on 100 samples against real clothes, in the features of swerve's clothing classifier. Right "
-            "means further from anything in the data (novelty 1 = as far as real pictures are from each "
-            "other); up means more of the samples look like real clothes (precision). Good divergence "
-            "moves right without dropping."
+            "Each dot is one way of changing a model — the creative decoder, a bend, a weight glitch — "
+            "measured on 100 samples against real clothes, in the features of swerve's clothing "
+            "classifier. Right means further from anything in the data (novelty 1 = as far as real "
+            "pictures are from each other); up means more of the samples look like real clothes "
+            "(precision). Good divergence moves right without dropping."
         ),
         figures=[
             Figure(
