@@ -378,9 +378,11 @@ def test_measure_says_a_pushed_picture_is_more_novel_and_less_like_the_data(setu
     assert plain["values"]["class"] == "Trouser" and plain["values"]["agrees"] is True
     assert far["values"]["novelty"] > 1.5 * plain["values"]["novelty"]
     assert far["values"]["density"] < plain["values"]["density"]
-    assert plain["features"] == {"extractor": "fashion-classifier", "layer": "features"}
+    assert plain["features"] == {"extractor": "fashion-classifier", "layer": "features", "normalise": "l2"}
     assert plain["reference"]["n"] == 500 and "critic" in plain["values"]
-    refused(client.post("/api/measure", json=state("digits-gan", label=0)), 400, "no measurement for digits")
+    digits = client.post("/api/measure", json=state("digits-gan", label=0)).json()
+    assert "novelty" not in digits["values"] and "domain classifier" in digits["notes"][0]
+    assert "scan" in digits["values"] and "critic" in digits["values"]
 
 
 def test_cli_serves_the_page_on_loopback(tmp_path):
@@ -658,3 +660,43 @@ def test_dgflow_refinement_raises_the_critic_and_is_kept_exactly(setup):
     refused(client.post("/api/refine", json={"state": page, "steps": 0}), 422, "steps")
     refused(client.post("/api/refine", json={"state": page, "divergence": "tv"}), 422, "divergence")
     refused(client.post("/api/refine", json={"state": state("digits-gan", label=0), "critic": "class"}), 400)
+
+
+
+def test_scan_score_is_higher_for_a_bent_picture(setup):
+    """Subset scanning (Berk-Jones): an ordinary picture's activations look like the background's, a bent
+    picture's do not, at the scanned layer."""
+    client, studio, tiny, _ = setup
+    studio.gauge.scan_n = 128
+    plain = client.post("/api/measure", json=state(tiny)).json()
+    assert plain["scan"] == {"layer": "blocks.0", "background_n": 128, "statistic": "berk-jones"}
+    assert plain["values"]["scan"] == plain["values"]["scan_unedited"]
+    for factor in (6.0, -6.0):  # two-tailed: pushed up or down, the layer is out of its usual range
+        bent = client.post("/api/measure", json=state(tiny, bends=[bend("blocks.0", factor=factor)])).json()
+        assert bent["values"]["scan"] > 3 * bent["values"]["scan_unedited"]
+        assert bent["values"]["scan_unedited"] == plain["values"]["scan"]
+        assert 0 < bent["values"]["scan_share"] <= 1
+    deeper = client.post("/api/measure?layer=conv:1", json=state(tiny))
+    assert deeper.status_code == 200 and deeper.json()["scan"]["layer"] == "to_image"
+    refused(client.post("/api/measure?layer=blocks.9", json=state(tiny)), 400, "blocks.9")
+
+
+# --- the creative decoder ----------------------------------------------------------------------------------
+def test_creative_decoder_changes_the_picture_reproducibly(setup):
+    client, studio, tiny, tmp = setup
+    draw = lambda creative: pixels(client.post("/api/render", json=state(tiny, creative=creative)).content)  # noqa: E731
+    plain = draw(None)
+    assert np.array_equal(draw({"strength": 0.0}), plain)
+    creative = {"layer": "conv:0", "fraction": 1.0, "strength": 3.0, "seed": 1}
+    assert not np.array_equal(draw(creative), plain)
+    page = state(tiny, creative=creative)
+    shown = pixels(client.post("/api/render", json=page).content)
+    recipe = read_recipe(tmp / "out" / client.post("/api/keep", json=page).json()["json"])
+    assert recipe.creative["layer"] == "blocks.0"
+    assert np.array_equal(np.asarray(to_picture(render_recipe(recipe), studio.models.get(tiny))), shown)
+    render = lambda creative: client.post("/api/render", json=state(tiny, creative=creative))  # noqa: E731
+    refused(render({"fraction": 1.5}), 422, "creative.fraction")
+    refused(render({"layer": "blocks.9"}), 400, "blocks.9")
+    sweep = {"target": "creative", "low": 0, "high": 3}
+    job = client.post("/api/jobs", json={"state": page, "kind": "sweep", "frames": 3, "sweep": sweep}).json()
+    assert events(client, job["id"])[-1]["state"] == "done"

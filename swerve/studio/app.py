@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -151,9 +151,9 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
         return {"layer": found.layer, "explained": found.explained.tolist(), "k": len(found.sigma)}
 
     @app.post("/api/measure")
-    async def measure(request: Request) -> dict[str, Any]:
+    async def measure(request: Request, layer: str = Query("conv:0", min_length=1, max_length=200)) -> dict:
         state = await parse(request, StateIn)
-        return await run_in_threadpool(studio.measure, state)
+        return await run_in_threadpool(studio.measure, state, layer)
 
     @app.post("/api/refine")
     async def refine(request: Request) -> dict[str, Any]:

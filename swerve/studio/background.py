@@ -29,6 +29,9 @@ from swerve.studio.recipe import Recipe, to_picture
 from swerve.studio.schema import ExportIn, RewriteIn, StateIn
 from swerve.utils import make_generator, write_text_atomic
 
+# What a sweep of each page control varies (PCA sliders and bend parameters are picked by index and name).
+SWEPT = {"blend": "alpha", "glitch": "amount", "creative": "strength"}
+
 
 def export(studio: Studio, request: ExportIn) -> Job:
     """Start a walk or sweep video in the background; one job per model at a time."""
@@ -124,14 +127,11 @@ def _sweep_frames(studio: Studio, request: ExportIn) -> list[tuple[None, Recipe]
             spec = TRANSFORMS.get(bend.get("transform"))
             kind = spec.params[sweep.param].kind if spec and sweep.param in spec.params else "float"
             bend.setdefault("params", {})[sweep.param] = round(value) if kind == "int" else value
-        elif sweep.target == "blend":
-            if state["blend"] is None:
-                raise ConfigError("a blend sweep needs a blend partner")
-            state["blend"]["alpha"] = value
         else:
-            if state["glitch"] is None:
-                raise ConfigError("a glitch sweep needs a glitch (pick a kind)")
-            state["glitch"]["amount"] = value
+            key = SWEPT[sweep.target]
+            if state[sweep.target] is None:
+                raise ConfigError(f"a {sweep.target} sweep needs a {sweep.target} on the page first")
+            state[sweep.target][key] = value
         try:
             checked = StateIn.model_validate(state)
         except ValidationError as exc:

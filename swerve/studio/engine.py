@@ -34,9 +34,11 @@ from swerve.studio.models import Models
 from swerve.studio.recipe import (
     Recipe,
     draw,
+    drawing,
     edits,
     offset_entry,
     recipe_generator,
+    sample_recipe,
     to_picture,
     write_recipe,
 )
@@ -161,6 +163,7 @@ class Studio:
             bends=bends,
             blend=blend,
             glitch=state.glitch.model_dump() if state.glitch else None,
+            creative=self.check_creative(bundle, state),
             studio=state.model_dump(by_alias=True),
         )
 
@@ -172,6 +175,15 @@ class Studio:
         for bend in parsed:
             taps.find_layer(generator, taps.resolve_layer(generator, bend.layer))
         return [bend.to_dict() for bend in parsed]
+
+    def check_creative(self, bundle: Bundle, state: StateIn) -> dict[str, Any] | None:
+        """The creative decoder's parameters with its layer looked up (``conv:0`` becomes ``blocks.0``)."""
+        if state.creative is None:
+            return None
+        generator = bundle.generator
+        layer = taps.resolve_layer(generator, state.creative.layer)
+        taps.find_layer(generator, layer)
+        return {**state.creative.model_dump(), "layer": layer}
 
     def bundle_for(self, recipe: Recipe) -> Bundle:
         """The bundle a recipe draws with; blends are cached (moving a bend slider must not re-blend)."""
@@ -198,11 +210,25 @@ class Studio:
         bundle = self.models.get(recipe.bundle)
         return to_picture(self.draw(recipe), bundle), recipe
 
-    def measure(self, state: StateIn) -> dict[str, Any]:
-        """Novelty, quality and the critic's view of the picture the page shows (see :mod:`.gauge`)."""
+    def measure(self, state: StateIn, layer: str = "conv:0") -> dict[str, Any]:
+        """Novelty, quality, the critic's view and the subset-scan score at ``layer`` of the picture the page
+        shows (see :mod:`.gauge`)."""
         recipe = self.recipe(state)
-        x = self.draw(recipe)
-        return self.gauge.measure(self.bundle_for(recipe), x, recipe.label)
+        bundle, base = self.bundle_for(recipe), self.models.get(recipe.bundle)
+        layer = taps.resolve_layer(base.generator, layer)
+        taps.find_layer(base.generator, layer)
+        with self.lock(recipe.bundle):
+            background = self.gauge.background(recipe.bundle, base, layer)
+            with taps.record(base.generator, [layer], device="cpu") as plain:
+                sample_recipe(base, recipe)  # the same latent with no edit, for comparison
+            with drawing(bundle, recipe), taps.record(bundle.generator, [layer], device="cpu") as acts:
+                x = sample_recipe(bundle, recipe)
+        result = self.gauge.measure(bundle, x, recipe.label)
+        scanned = self.gauge.scan(acts[layer].reshape(1, -1).float(), background)
+        unedited = self.gauge.scan(plain[layer].reshape(1, -1).float(), background)["scan"]
+        result["values"].update({"scan": scanned.pop("scan"), "scan_unedited": unedited, **scanned})
+        result["scan"] = {"layer": layer, "background_n": len(background), "statistic": "berk-jones"}
+        return result
 
     def refine(self, request: RefineIn) -> dict[str, Any]:
         """Refine the page's latent with DGflow through the edited generator. Answers the page state that

@@ -30,6 +30,7 @@ from swerve import taps
 from swerve.bundle import Bundle, load
 from swerve.diverge.bend import apply_bends, bundle_clusters
 from swerve.diverge.blend import blend_bundles
+from swerve.diverge.creative import Creative, creative_decoder
 from swerve.diverge.glitch import glitched
 from swerve.errors import ConfigError
 from swerve.look.grid import to_uint8
@@ -59,6 +60,7 @@ class Recipe:
     bends: list[dict[str, Any]] = field(default_factory=list)
     blend: dict[str, Any] | None = None
     glitch: dict[str, Any] | None = None
+    creative: dict[str, Any] | None = None
     frame: int | None = None
     studio: dict[str, Any] = field(default_factory=dict)
 
@@ -91,7 +93,7 @@ class Recipe:
             value = getattr(recipe, key)
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError(f"recipe '{key}' must be a list of objects")
-        for key in ("blend", "glitch"):
+        for key in ("blend", "glitch", "creative"):
             if getattr(recipe, key) is not None and not isinstance(getattr(recipe, key), dict):
                 raise ConfigError(f"recipe '{key}' must be an object or null")
         if recipe.frame is not None and not isinstance(recipe.frame, int):
@@ -140,8 +142,8 @@ def recipe_generator(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> 
 def edits(
     generator: torch.nn.Module, recipe: Recipe, clusters: dict | None = None, frame: int | None = None
 ) -> Iterator[None]:
-    """Apply the recipe's glitch (weights), layer offsets, then bends (at animation ``frame``), for the
-    ``with`` block; the generator is back exactly as it was afterwards."""
+    """Apply the recipe's glitch (weights), layer offsets, creative decoder, then bends (at animation
+    ``frame``), for the ``with`` block; the generator is back exactly as it was afterwards."""
     with ExitStack() as stack:
         if recipe.glitch:
             g = recipe.glitch
@@ -150,6 +152,12 @@ def edits(
         for entry in recipe.offsets:
             shift = decode_tensor(entry["float32"], entry["shape"]).to(_device(generator))
             stack.enter_context(taps.rewrite(generator, entry["layer"], _adder(shift)))
+        if recipe.creative:
+            try:
+                config = Creative(**recipe.creative)
+            except TypeError as exc:
+                raise ConfigError(f"recipe 'creative' does not fit the creative decoder: {exc}") from None
+            stack.enter_context(creative_decoder(generator, config))
         if recipe.bends:
             stack.enter_context(apply_bends(generator, recipe.bends, clusters=clusters, frame=frame))
         yield
@@ -170,12 +178,20 @@ def _device(module: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-@torch.no_grad()
-def draw(bundle: Bundle, recipe: Recipe, z: torch.Tensor | None = None, labels: Any = None) -> torch.Tensor:
-    """Run ``bundle``'s generator on ``z`` (default: the recipe's latent) with the recipe's edits.
+@contextmanager
+def drawing(bundle: Bundle, recipe: Recipe) -> Iterator[None]:
+    """The recipe's edits on ``bundle``'s generator (its channel clusters looked up), for a ``with`` block in
+    which :func:`sample_recipe` draws, and taps may record what the edited layers output."""
+    clusters = bundle_clusters(bundle) if recipe.bends else None
+    with edits(bundle.generator, recipe, clusters, recipe.frame):
+        yield
 
-    ``bundle`` must already be the recipe's (blended) bundle, see :func:`recipe_generator`.
-    """
+
+@torch.no_grad()
+def sample_recipe(
+    bundle: Bundle, recipe: Recipe, z: torch.Tensor | None = None, labels: Any = None
+) -> torch.Tensor:
+    """Run ``bundle``'s generator on ``z`` (default: the recipe's latent) and the recipe's class, as it is."""
     if bundle.latent is None:
         raise ConfigError(f"bundle {bundle.name} has no latent space")
     if z is None:
@@ -184,9 +200,14 @@ def draw(bundle: Bundle, recipe: Recipe, z: torch.Tensor | None = None, labels: 
         raise ConfigError(f"the latent has {z.shape[-1]} numbers but {bundle.name} reads {bundle.latent.dim}")
     if labels is None and bundle.num_classes:
         labels = 0 if recipe.label is None else recipe.label
-    clusters = bundle_clusters(bundle) if recipe.bends else None
-    with edits(bundle.generator, recipe, clusters, recipe.frame):
-        return bundle.sample(len(z), z=z, labels=labels, seed=recipe.seed or 0).x
+    return bundle.sample(len(z), z=z, labels=labels, seed=recipe.seed or 0).x
+
+
+def draw(bundle: Bundle, recipe: Recipe, z: torch.Tensor | None = None, labels: Any = None) -> torch.Tensor:
+    """The recipe's picture(s) from ``bundle`` (already the recipe's blended bundle, see
+    :func:`recipe_generator`), with every edit applied; ``z`` draws other latents the same way."""
+    with drawing(bundle, recipe):
+        return sample_recipe(bundle, recipe, z, labels)
 
 
 def render_recipe(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> torch.Tensor:

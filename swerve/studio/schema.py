@@ -61,6 +61,16 @@ class GlitchIn(Strict):
     seed: int = Field(0, ge=0, le=SEED_MAX)
 
 
+class CreativeIn(Strict):
+    """The creative decoder (Das et al. 2020): weak channels of ``layer`` fire with the strongest ones."""
+
+    layer: str = Field("conv:0", min_length=1, max_length=200)
+    fraction: float = Field(0.25, ge=0.0, le=1.0)
+    strength: float = Field(1.0, ge=0.0, le=10.0)
+    top: float = Field(0.1, gt=0.0, le=0.5)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+
+
 class StateIn(Strict):
     """Everything the page shows: the model, the latent, the class, the sliders, bends, blend and glitch."""
 
@@ -71,6 +81,7 @@ class StateIn(Strict):
     bends: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
     blend: BlendIn | None = None
     glitch: GlitchIn | None = None
+    creative: CreativeIn | None = None
 
 
 class GridIn(Strict):
@@ -86,9 +97,9 @@ class DirectionsIn(Strict):
 
 class SweepIn(Strict):
     """What a sweep varies: principal slider ``index``, parameter ``param`` of bend number ``bend``, the
-    blend's alpha or the glitch's amount."""
+    blend's alpha, the glitch's amount or the creative decoder's strength."""
 
-    target: Literal["pca", "bend", "blend", "glitch"]
+    target: Literal["pca", "bend", "blend", "glitch", "creative"]
     index: int = Field(0, ge=0, le=31)
     bend: int = Field(0, ge=0, le=31)
     param: str = Field("", max_length=100)

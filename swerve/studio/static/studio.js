@@ -12,6 +12,7 @@ const state = {
   bends: [],
   blend: null,
   glitch: null,
+  creative: null,
 };
 let info = null; // the current model's layers, classes, transforms, blend partners
 let bSeed = null;
@@ -113,6 +114,11 @@ async function pickModel(id, keep = null) {
   const targets = $("refine-target");
   targets.innerHTML = "";
   info.classes.forEach((name, i) => targets.append(new Option(name, String(i))));
+  const creativeLayers = $("creative-layer");
+  creativeLayers.innerHTML = "";
+  for (const l of info.layers.filter((l) => l.shortcut.startsWith("conv"))) {
+    creativeLayers.append(new Option(`${l.name} (${l.shortcut})`, l.name));
+  }
   const rewriteLayers = $("rewrite-layer");
   rewriteLayers.innerHTML = "";
   for (const l of info.layers.filter((l) => l.shortcut.startsWith("conv"))) {
@@ -123,7 +129,8 @@ async function pickModel(id, keep = null) {
   if (keep) {
     applyState(keep);
   } else {
-    state.pca = null; state.bends = []; state.blend = null; state.glitch = null; pcaAmounts.fill(0);
+    state.pca = null; state.bends = []; state.blend = null; state.glitch = null; state.creative = null;
+    pcaAmounts.fill(0);
     syncControls();
   }
   updateSweepTargets();
@@ -172,6 +179,10 @@ function syncControls() {
   $("glitch-layer").value = state.glitch && state.glitch.layers.length ? state.glitch.layers[0] : "";
   $("glitch-seed").value = state.glitch ? state.glitch.seed : 0;
   if (state.glitch) $("glitch-amount").value = state.glitch.amount;
+  $("creative-on").checked = Boolean(state.creative);
+  if (state.creative) {
+    for (const key of ["layer", "seed", "fraction", "strength", "top"]) $(`creative-${key}`).value = state.creative[key];
+  }
   buildBends();
   for (const out of document.querySelectorAll("label.slider > output")) {
     out.textContent = out.parentElement.querySelector("input").value;
@@ -187,6 +198,7 @@ function applyState(loaded) {
   state.bends = loaded.bends || [];
   state.blend = loaded.blend || null;
   state.glitch = loaded.glitch || null;
+  state.creative = loaded.creative || null;
   bSeed = state.latent.toward;
   syncControls();
 }
@@ -504,6 +516,26 @@ function setupRefine() {
   });
 }
 
+// ---------------------------------------------------------------- creative decoder
+function setupCreative() {
+  const read = () => ({
+    layer: $("creative-layer").value,
+    seed: Math.max(0, Math.floor(Number($("creative-seed").value) || 0)),
+    fraction: Number($("creative-fraction").value),
+    strength: Number($("creative-strength").value),
+    top: Number($("creative-top").value),
+  });
+  const changed = () => {
+    state.creative = $("creative-on").checked ? read() : null;
+    updateSweepTargets();
+    draw();
+  };
+  for (const id of ["creative-on", "creative-layer", "creative-seed"]) $(id).addEventListener("change", changed);
+  for (const key of ["fraction", "strength", "top"]) {
+    bindSlider($(`creative-${key}`), () => { if (state.creative) state.creative = read(); });
+  }
+}
+
 // ---------------------------------------------------------------- keep and load
 function setupKeep() {
   $("keep-btn").addEventListener("click", async () => {
@@ -536,6 +568,10 @@ const MEASURE_LABELS = {
   confidence: ["confidence", "the classifier's probability for that class"],
   agrees: ["agrees", "the class seen is the class asked for"],
   critic: ["critic", "the model's own discriminator logit (higher = more real to it)"],
+  scan: ["scan", "Berk-Jones subset-scan score of the layer's activations against ordinary pictures"],
+  scan_unedited: ["scan, no edits", "the same score for this latent drawn without any edit"],
+  scan_share: ["scan subset", "share of the layer's nodes in the most anomalous subset"],
+  scan_alpha: ["scan α*", "the p-value threshold that subset was found at"],
 };
 
 async function measure() {
@@ -550,8 +586,11 @@ async function measure() {
       row.insertCell().textContent = name;
       row.insertCell().textContent = typeof value === "number" ? value.toFixed(3) : String(value);
     }
-    $("measure-note").textContent =
-      `${result.features.extractor} features; ${result.reference.n} real ${result.reference.dataset} test images`;
+    const notes = [...result.notes, `scan at ${result.scan.layer} against ${result.scan.background_n} pictures`];
+    if (result.features) {
+      notes.unshift(`${result.features.extractor} features; ${result.reference.n} real ${result.reference.dataset} images`);
+    }
+    $("measure-note").textContent = notes.join("; ");
   } catch (error) {
     $("measures").innerHTML = "";
     $("measure-note").textContent = error.message;
@@ -575,6 +614,7 @@ function updateSweepTargets() {
   });
   if (state.blend) select.append(new Option("blend α", JSON.stringify({ target: "blend" })));
   if (state.glitch) select.append(new Option("glitch amount", JSON.stringify({ target: "glitch" })));
+  if (state.creative) select.append(new Option("creative strength", JSON.stringify({ target: "creative" })));
   if ([...select.options].some((o) => o.value === old)) select.value = old;
 }
 
@@ -685,6 +725,7 @@ setupPca();
 setupBends();
 setupBlend();
 setupGlitch();
+setupCreative();
 setupRewrite();
 setupRefine();
 setupKeep();
