@@ -1,6 +1,7 @@
 """Measurements: pure functions of tensors that say how good, how diverse and how novel samples are."""
 
-from swerve.measure.classes import class_agreement
+from swerve.measure.classes import class_agreement, class_probabilities
+from swerve.measure.diversity import collapsed, pairwise_diversity
 from swerve.measure.features import FeatureSpec, domain_classifier, extract_features
 from swerve.measure.fidelity import density_coverage, frechet_distance, kid, precision_recall
 from swerve.measure.measurement import Measurement, novelty_quality
@@ -11,6 +12,8 @@ __all__ = [
     "FeatureSpec",
     "Measurement",
     "class_agreement",
+    "class_probabilities",
+    "collapsed",
     "density_coverage",
     "domain_classifier",
     "extract_features",
@@ -22,6 +25,7 @@ __all__ = [
     "novelty_quality",
     "objectness",
     "out_of_class",
+    "pairwise_diversity",
     "precision_recall",
     "swissroll_scores",
 ]
