@@ -33,7 +33,9 @@ class FinetuneConfig:
     freeze: list[str] = field(default_factory=list)  # generator layers (named_modules names) left untouched
     log_every: int = 10
     device: str = "auto"
-    measure_quality: bool = True  # novelty/quality per entry when the bundle's dataset has a domain classifier
+    measure_quality: bool = (
+        True  # novelty/quality per entry when the bundle's dataset has a domain classifier
+    )
     # cross-domain and domain-shift: the data to move towards
     dataset: str = ""
     classes: list[int] | None = None
@@ -85,8 +87,10 @@ class FinetuneConfig:
             raise ConfigError(f"shift_fraction must lie in (0, 1], got {self.shift_fraction!r}")
         if not 0 < self.collapse_threshold < 1:
             raise ConfigError(f"collapse_threshold must lie in (0, 1), got {self.collapse_threshold!r}")
-        if not isinstance(self.betas, list | tuple) or len(self.betas) != 2 or not all(
-            isinstance(b, int | float) and 0 <= b < 1 for b in self.betas
+        if (
+            not isinstance(self.betas, list | tuple)
+            or len(self.betas) != 2
+            or not all(isinstance(b, int | float) and 0 <= b < 1 for b in self.betas)
         ):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         self.betas = [float(b) for b in self.betas]
@@ -111,7 +115,9 @@ class FinetuneConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"unknown fine-tuning field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"unknown fine-tuning field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         try:
             return cls(**values)
         except TypeError as exc:

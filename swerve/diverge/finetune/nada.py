@@ -102,9 +102,7 @@ def global_loss(image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
     return 1 - F.cosine_similarity(image, text.reshape(1, -1), dim=-1)
 
 
-def rank_layers(
-    model: nn.Module, units: Sequence[str], loss: torch.Tensor, k: int
-) -> list[str]:
+def rank_layers(model: nn.Module, units: Sequence[str], loss: torch.Tensor, k: int) -> list[str]:
     """The ``k`` units whose weights one step of ``loss`` would move most, relative to their size."""
     modules = dict(model.named_modules())
     params = {u: [p for p in modules[u].parameters() if p.requires_grad] for u in units}
@@ -120,7 +118,9 @@ def rank_layers(
 
 
 # --- encoders ----------------------------------------------------------------------------------------------
-def load_clip(name: str = "ViT-B-32", pretrained: str = "openai", device: str | torch.device = "cpu") -> ClipEncoder:
+def load_clip(
+    name: str = "ViT-B-32", pretrained: str = "openai", device: str | torch.device = "cpu"
+) -> ClipEncoder:
     """An open_clip model with its tokenizer (``pip install swerve[clip]``; weights download on first use),
     or ``"tiny"``: :class:`TinyClip` with random weights."""
     if name == "tiny":
@@ -181,7 +181,9 @@ class TinyClip(nn.Module):
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         mask = tokens == 0
-        h = self.transformer(self.token_embedding(tokens) + self.positional[: tokens.shape[1]], src_key_padding_mask=mask)
+        h = self.transformer(
+            self.token_embedding(tokens) + self.positional[: tokens.shape[1]], src_key_padding_mask=mask
+        )
         keep = (~mask).unsqueeze(-1).float()
         return self.text_projection((h * keep).sum(1) / keep.sum(1).clamp_min(1))
 

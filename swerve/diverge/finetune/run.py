@@ -145,7 +145,7 @@ class FinetuneTrainer(Trainer):
         if cfg.method in DATA_METHODS:
             if k and (self.data.labels is None or int(self.data.labels.max()) >= k):
                 raise ConfigError(
-                    f"{bundle.name} draws {k} classes; {self.data.name} needs labels in 0..{k - 1} to train it"
+                    f"{bundle.name} draws {k} classes; {self.data.name} needs labels in 0..{k - 1}"
                 )
             return ContinueGANTask(self.config, bundle, cfg.freeze, self.device)
         kwargs = dict(
@@ -169,7 +169,7 @@ class FinetuneTrainer(Trainer):
         loss = nada.nada_loss(self.clip, cfg.source, cfg.text, cfg.global_weight)
         return NadaTask(bundle, loss, self.clip, cfg.adaptive_layers, **kwargs)
 
-    # --- domain shift: mix the model's samples into the data, round by round ---------------------------------
+    # --- domain shift: mix the model's samples into the data, round by round -------------------------------
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.ft.method == "domain-shift":
             while self._round < self.step // self.ft.shift_every:
@@ -256,7 +256,9 @@ class FinetuneTrainer(Trainer):
             metrics["clip_target"] = float(1 - nada.global_loss(image, self.task.loss.text).mean())
         if self._measure is not None:
             extractor, reference = self._measure
-            m = novelty_quality(x, reference, extractor, extractor_name=DOMAIN_CLASSIFIERS[self.bundle.data.dataset])
+            m = novelty_quality(
+                x, reference, extractor, extractor_name=DOMAIN_CLASSIFIERS[self.bundle.data.dataset]
+            )
             metrics.update({k: m[k] for k in ("fd", "precision", "recall", "novelty")})
         return metrics
 
@@ -284,7 +286,9 @@ class FinetuneTrainer(Trainer):
         for role, net in self.task.export().items():
             bundle.networks[role] = copy.deepcopy(net).eval()
         bundle.name = self.config.name
-        bundle.record("finetune", step=self.step, **{k: v for k, v in self.ft.to_dict().items() if k != "name"})
+        bundle.record(
+            "finetune", step=self.step, **{k: v for k, v in self.ft.to_dict().items() if k != "name"}
+        )
         return bundle
 
 
@@ -309,7 +313,12 @@ def finetune(
         record = json.loads(collapse.read_text())
         trail = Trail(Path(run_dir) / "trail")
         return FinetuneResult(
-            record["collapse_step"], False, Path(run_dir) / "bundle", trail, record["collapse_step"], record["kept_step"]
+            record["collapse_step"],
+            False,
+            Path(run_dir) / "bundle",
+            trail,
+            record["collapse_step"],
+            record["kept_step"],
         )
     trainer = FinetuneTrainer(bundle, config, run_dir, resume, data, progress, scorer, clip)
     return trainer.fit()

@@ -58,13 +58,17 @@ class GeneratorTask(Task):
         z = self.latent_spec.sample(self.batch_size, gen, device)
         y = None
         if self.num_classes:
-            y = torch.randint(self.num_classes, (self.batch_size,), generator=gen, device=gen.device).to(device)
+            y = torch.randint(self.num_classes, (self.batch_size,), generator=gen, device=gen.device).to(
+                device
+            )
         return z, y
 
     def _gen(self, g: nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return g(z, y) if y is not None else g(z)
 
-    def step(self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int) -> dict[str, torch.Tensor]:
+    def step(
+        self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
+    ) -> dict[str, torch.Tensor]:
         z, y = self._inputs(gen)
         loss, stats = self.loss(self._gen(self.g, z, y), y)
         self.optimizers["generator"].zero_grad(set_to_none=True)
@@ -79,7 +83,9 @@ class GeneratorTask(Task):
 class NadaTask(GeneratorTask):
     """NADA: G and the frozen G0 on the same latents; ``loss(x, x0)``; optionally only the top-k layers."""
 
-    def __init__(self, bundle: Bundle, loss: Callable, clip: nn.Module, adaptive_layers: int, **kwargs) -> None:
+    def __init__(
+        self, bundle: Bundle, loss: Callable, clip: nn.Module, adaptive_layers: int, **kwargs
+    ) -> None:
         super().__init__(bundle, loss, **kwargs)
         self.g0 = copy.deepcopy(bundle.generator).to(next(self.g.parameters()).device).eval()
         self.g0.requires_grad_(False)
@@ -87,7 +93,9 @@ class NadaTask(GeneratorTask):
         self.k = adaptive_layers
         self.units = layer_units(self.g)
 
-    def step(self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int) -> dict[str, torch.Tensor]:
+    def step(
+        self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
+    ) -> dict[str, torch.Tensor]:
         z, y = self._inputs(gen)
         chosen = self.units
         if 0 < self.k < len(self.units):
@@ -123,7 +131,9 @@ class ContinueGANTask(GANTask):
             self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
             self.networks["generator_ema"] = self.g_ema
         self.optimizers = {
-            "generator": _adam([p for p in self.g.parameters() if p.requires_grad], config.lr_g, config.betas),
+            "generator": _adam(
+                [p for p in self.g.parameters() if p.requires_grad], config.lr_g, config.betas
+            ),
             "discriminator": _adam(self.d.parameters(), config.lr_d, config.betas),
         }
         self.latent = bundle.latent

@@ -121,7 +121,7 @@ class Trail:
         return self._base
 
     def export(self, step: int) -> Bundle:
-        """The full bundle at ``step``: the base with that entry's tensors put back, the step in its history."""
+        """The full bundle at ``step``: the base with that entry's tensors put back, and a history entry."""
         bundle = copy.deepcopy(self.base())
         weights = self._read(self._entry(step) / "weights.safetensors")
         for role, net in bundle.networks.items():
