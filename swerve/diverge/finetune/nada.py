@@ -37,6 +37,7 @@ TEMPLATES = (
 # The normalisation CLIP's image tower was trained with (OpenAI's published image statistics).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+SOFT_UNIT_DELTA = 1e-2  # in units of the (unit-length) CLIP embeddings
 
 
 class ClipEncoder(nn.Module):
@@ -83,17 +84,24 @@ class ClipEncoder(nn.Module):
         return torch.stack(out)
 
 
+def soft_unit(v: torch.Tensor, delta: float = SOFT_UNIT_DELTA) -> torch.Tensor:
+    """v / sqrt(‖v‖² + δ²): the unit vector once ‖v‖ ≫ δ, zero at v = 0, its gradient at most 1/δ."""
+    return v / (v.pow(2).sum(-1, keepdim=True) + delta**2).sqrt()
+
+
 def directional_loss(
     image: torch.Tensor, image0: torch.Tensor, text: torch.Tensor, text0: torch.Tensor
 ) -> torch.Tensor:
     """NADA's directional loss, per sample: ½‖unit(ΔI) − unit(ΔT)‖², which is 1 − cos(ΔI, ΔT).
 
-    ΔI = image − image0 (G's and G0's embeddings of the same latents), ΔT = text − text0. Written as a
-    distance of unit vectors it is also defined when a direction is zero: 0 when G still equals G0 and the
-    two texts are the same (nothing asked, nothing changed).
+    ΔI = image − image0 (G's and G0's embeddings of the same latents), ΔT = text − text0. The unit vectors
+    are soft (:func:`soft_unit`): at the first step G equals G0, so ΔI is exactly zero and a hard unit
+    vector has no direction (NaN, or a gradient of 1/ε that swamps Adam's statistics for hundreds of
+    steps). With soft ones the loss is defined everywhere: 0 when G still equals G0 and the two texts are
+    the same (nothing asked, nothing changed), 1 − cos once the images have moved.
     """
-    d_image = F.normalize(image - image0, dim=-1)
-    d_text = F.normalize(text - text0, dim=-1).reshape(1, -1)
+    d_image = soft_unit(image - image0)
+    d_text = soft_unit(text - text0).reshape(1, -1)
     return 0.5 * ((d_image - d_text) ** 2).sum(-1)
 
 
