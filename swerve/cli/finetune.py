@@ -149,3 +149,31 @@ def trail_export(
     bundle = _trail(run_dir).export(step)
     bundle.save(out)
     emit({"bundle": str(out), "name": bundle.name, "step": step}, as_json, f"wrote {bundle.name} -> {out}")
+
+
+@app.command()
+def chain(
+    bundle: str = typer.Argument(..., help="Bundle directory or zoo name to start from."),
+    recipe: Path = typer.Argument(..., help="YAML list of steps, e.g. '- {op: finetune, method: uncanny}'."),
+    out: Path = typer.Option(..., help="Where to write the final bundle."),
+    workdir: Path = typer.Option(
+        None, help="Each step's files (default: OUT.steps); reruns skip done steps."
+    ),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Run a chain of operations (fine-tune, bend, refine, ...) and record it in the bundle's history."""
+    from swerve import load
+    from swerve.diverge.chain import OPERATIONS, Pipeline
+
+    pipeline = Pipeline.from_file(recipe)
+    start = load(bundle, device=device)
+    result = pipeline.run(start, workdir or out.with_name(out.name + ".steps"), progress=progress)
+    result.save(out)
+    ops = " → ".join(s.op for s in pipeline.steps)
+    emit(
+        {"bundle": str(out), "chain": result.history[-1], "operations": sorted(OPERATIONS)},
+        as_json,
+        f"{ops}: wrote {result.name} -> {out}",
+    )
