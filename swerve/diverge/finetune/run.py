@@ -118,6 +118,8 @@ class FinetuneTrainer(Trainer):
         super().__init__(
             train_config(bundle, config), run_dir, resume, data, progress, run_config=config.to_dict()
         )
+        if config.method == "domain-shift":  # rounds overwrite the training set: never the caller's tensor
+            self._x = self._x.clone()
         self.bundle.to(self.device)
         self.trail = Trail.start(self.run_dir / "trail", bundle, config.grid_size, config.seed + 1)
         self.trail.trim(after=self.step)
