@@ -256,3 +256,19 @@ def test_cli_finetune_then_show_and_export_the_trail(cli, tiny_bundle, tmp_path)
 def test_trail_of_a_directory_that_is_not_one(tmp_path):
     with pytest.raises(SwerveError, match="not a trail"):
         Trail(tmp_path).base()
+
+
+def test_demo_section_shows_two_trails_with_their_curves(tmp_path, monkeypatch):
+    from swerve import zoo
+    from swerve.diverge.finetune.report import finetune_section
+    from swerve.look.sections import DemoContext
+    from tests.test_look import save_tiny_zoo
+
+    save_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")
+    with torch.no_grad():  # as the demo runs its sections
+        result = finetune_section(DemoContext(out_dir=tmp_path / "demo"))
+    assert len(result.figures) == 4
+    rows = {(row["trail"], row["step"]) for row in result.table}
+    assert rows == {(t, s) for t in ("uncanny", "guided") for s in (0, 10, 20, 30)}
+    assert all("P(Bag)" in row for row in result.table if row["trail"] == "guided")
