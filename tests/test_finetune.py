@@ -272,3 +272,14 @@ def test_demo_section_shows_two_trails_with_their_curves(tmp_path, monkeypatch):
     rows = {(row["trail"], row["step"]) for row in result.table}
     assert rows == {(t, s) for t in ("uncanny", "guided") for s in (0, 10, 20, 30)}
     assert all("P(Bag)" in row for row in result.table if row["trail"] == "guided")
+
+
+def test_cli_chain_writes_the_final_bundle_with_its_chain(cli, tiny_bundle, tmp_path):
+    recipe = tmp_path / "chain.yaml"
+    recipe.write_text("- {op: finetune, method: uncanny, steps: 2, trail_every: 2, grid_size: 6}\n")
+    code, out, err = cli("chain", tiny_bundle, recipe, "--out", tmp_path / "out", "--no-progress")
+    assert code == 0, err
+    assert swerve.load(tmp_path / "out").history[-1]["op"] == "chain"
+    recipe.write_text("- {op: melt}\n")
+    code, _, err = cli("chain", tiny_bundle, recipe, "--out", tmp_path / "x")
+    assert code == 2 and "unknown operation 'melt'" in err
