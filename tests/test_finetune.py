@@ -283,3 +283,21 @@ def test_cli_chain_writes_the_final_bundle_with_its_chain(cli, tiny_bundle, tmp_
     recipe.write_text("- {op: melt}\n")
     code, _, err = cli("chain", tiny_bundle, recipe, "--out", tmp_path / "x")
     assert code == 2 and "unknown operation 'melt'" in err
+
+
+class Brightness(torch.nn.Module):
+    """A user's own differentiable scorer: mean brightness of each image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1).mean(1)
+
+
+def test_any_differentiable_scorer_guides_the_generator(tmp_path):
+    bundle = tiny_image_bundle()
+    cfg = tiny_config(method="guided", scorer="(module)", steps=8, lr=5e-3)
+    result = finetune(bundle, cfg, tmp_path, progress=False, scorer=Brightness())
+    z, y = result.trail.latents()
+    with torch.no_grad():
+        before = bundle.generator.eval()(z, y).mean()
+        after = swerve.load(result.bundle_path).generator(z, y).mean()
+    assert after > before + 0.1

@@ -48,7 +48,8 @@ class FinetuneConfig:
     loss: str = "inverted"
     # guided: alpha * scorer + beta * frozen-discriminator realism anchor (Broad & Grierson 2019)
     scorer: str = ""  # a bundle (directory or zoo name) whose classifier scores the samples
-    target: list[int] = field(default_factory=list)  # classes to move towards (or away from)
+    target: list[int] = field(default_factory=list)  # classes to move towards (or away from); none: the
+    # scorer's own output (one number per sample) is maximised
     away: bool = False
     alpha: float = 1.0
     beta: float = 0.0
@@ -98,11 +99,8 @@ class FinetuneConfig:
             raise ConfigError(f"adaptive_layers must be 0 (all) or positive, got {self.adaptive_layers}")
         if self.method in ("cross-domain", "domain-shift") and not self.dataset:
             raise ConfigError(f"method {self.method} needs a dataset to train on (dataset=...)")
-        if self.method == "guided":
-            if not self.scorer:
-                raise ConfigError("method guided needs a scorer: a bundle with a classifier (scorer=...)")
-            if not self.target and self.alpha > 0:
-                raise ConfigError("method guided needs target classes (target=[...])")
+        if self.method == "guided" and not self.scorer:
+            raise ConfigError("method guided needs a scorer: a bundle with a classifier (scorer=...)")
         if self.method == "nada" and not self.text:
             raise ConfigError("method nada needs the target text (text=...)")
 

@@ -6,7 +6,8 @@
   sure, so the images drift more gently.
 - External knowledge (Broad & Grierson 2019): α · (a differentiable scorer) + β · (the frozen D as a
   realism anchor). A classifier scores samples by the log-probability of target classes (or of *not* being
-  them, with ``away``); any module mapping images to one score per sample can stand in for it.
+  them, with ``away``); with no target classes, any module mapping images to one score per sample is
+  maximised as it is (:func:`module_score`).
 
 Every loss here is a callable ``(x, y) -> (loss, stats)`` on generated images ``x`` and their labels ``y``.
 """
@@ -66,6 +67,20 @@ def classifier_score(classifier: nn.Module, target: Sequence[int], away: bool = 
         if not away:
             return in_target
         return torch.log1p(-in_target.exp().clamp(max=1 - 1e-6))
+
+    return score
+
+
+def module_score(scorer: nn.Module) -> Callable:
+    """A user's own differentiable scorer: a module mapping images to one number per sample (N or N x 1)."""
+
+    def score(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        out = scorer(x)
+        if out.dim() > 2 or (out.dim() == 2 and out.shape[1] != 1):
+            raise ConfigError(
+                f"a scorer without target classes gives one number per sample, not shape {tuple(out.shape)}"
+            )
+        return out.reshape(len(x))
 
     return score
 

@@ -89,9 +89,10 @@ def train_config(bundle: Bundle, cfg: FinetuneConfig) -> TrainConfig:
 class FinetuneTrainer(Trainer):
     """The trainer, driving a fine-tuning task from ``bundle`` and writing the trail as its previews.
 
-    ``scorer`` (guided) is any module mapping images to class logits; by default the classifier of the
-    ``config.scorer`` bundle. ``clip`` (nada) is a :class:`~swerve.diverge.finetune.nada.ClipEncoder`; by
-    default loaded from ``config.clip``.
+    ``scorer`` (guided) is any module mapping images to class logits (with ``config.target``) or to one
+    score per sample to maximise (without); by default the classifier of the ``config.scorer`` bundle.
+    ``clip`` (nada) is a :class:`~swerve.diverge.finetune.nada.ClipEncoder`; by default loaded from
+    ``config.clip``.
     """
 
     def __init__(
@@ -162,7 +163,10 @@ class FinetuneTrainer(Trainer):
                 self.scorer = load(cfg.scorer, device=self.device).classifier
             scorer = guidance.frozen(self.scorer.to(self.device))
             d = guidance.frozen(copy.deepcopy(bundle.discriminator).to(self.device)) if cfg.beta > 0 else None
-            score = guidance.classifier_score(scorer, cfg.target, cfg.away) if cfg.target else None
+            if cfg.target:
+                score = guidance.classifier_score(scorer, cfg.target, cfg.away)
+            else:
+                score = guidance.module_score(scorer)
             loss = guidance.guidance_loss(score, cfg.alpha, d, cfg.beta, objective)
             return GeneratorTask(bundle, loss, **kwargs)
         if self.clip is None:
