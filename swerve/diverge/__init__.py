@@ -1,1 +1,1 @@
-"""Divergence: methods that take a model away from its data, one module (or package) per survey category."""
+"""Ways to diverge from the data, one module per category of Broad et al.'s survey (ICCC 2021)."""
