@@ -14,7 +14,7 @@ from swerve.diverge.chain import Pipeline
 from swerve.diverge.finetune import FinetuneConfig, FinetuneTrainer, Trail, finetune
 from swerve.diverge.finetune.nada import directional_loss, tiny_clip
 from swerve.errors import ConfigError, SwerveError
-from swerve.measure import class_agreement, collapsed, knn_distance
+from swerve.measure import class_agreement, collapsed, knn_distance, pairwise_diversity
 from tests.conftest import blobs, tiny_image_bundle
 
 
@@ -217,19 +217,42 @@ def test_bad_configs_are_one_line_errors(tmp_path):
 
 
 def test_chain_records_every_step_and_skips_finished_ones(tmp_path):
-    steps = [("finetune", {"method": "uncanny", "steps": 4, "trail_every": 2, "grid_size": 6, "lr": 1e-2})]
-    steps.append(
-        ("finetune", {"method": "uncanny", "loss": "log", "steps": 2, "trail_every": 2, "grid_size": 6})
-    )
+    bend = {"layer": "blocks.0", "transform": "multiply", "params": {"factor": 2.0}}
+    steps = [
+        ("finetune", {"method": "uncanny", "steps": 4, "trail_every": 2, "grid_size": 6, "lr": 1e-2}),
+        ("bend", {"bends": [bend]}),
+        ("glitch", {"kind": "gaussian", "amount": 0.1, "seed": 1}),
+        ("finetune", {"method": "uncanny", "loss": "log", "steps": 2, "trail_every": 2, "grid_size": 6}),
+    ]
     out = Pipeline(steps).run(tiny_image_bundle(), tmp_path, progress=False)
-    assert [h["op"] for h in out.history] == ["train", "finetune", "finetune", "chain"]
-    assert [s["loss"] for s in out.history[-1]["params"]["steps"][1:]] == ["log"]
+    assert [h["op"] for h in out.history] == ["train", "finetune", "bend", "glitch", "finetune", "chain"]
+    assert [s["op"] for s in out.history[-1]["params"]["steps"]] == ["finetune", "bend", "glitch", "finetune"]
+    assert out.extra["bends"][0]["layer"] == "blocks.0"  # the bend rides along through the last fine-tune
     first = tmp_path / "00-finetune" / "output" / "config.json"
     stamp = first.stat().st_mtime_ns
     again = Pipeline(steps).run(tiny_image_bundle(), tmp_path, progress=False)
     assert first.stat().st_mtime_ns == stamp and identical(state(again.generator), state(out.generator))
     with pytest.raises(ConfigError, match="unknown operation 'melt'"):
         Pipeline([("melt", {})])
+    with pytest.raises(ConfigError, match="operation glitch"):
+        Pipeline([("glitch", {"kind": "gaussian", "amount": 0.1, "colour": 3})]).run(
+            tiny_image_bundle(), tmp_path / "bad", progress=False
+        )
+
+
+def test_a_bent_bundle_is_fine_tuned_through_its_bends(tmp_path):
+    from swerve.diverge.bend import bend_bundle
+
+    bent = bend_bundle(
+        tiny_image_bundle(), [{"layer": "blocks.0", "transform": "multiply", "params": {"factor": 3.0}}]
+    )
+    result = finetune(bent, tiny_config(method="uncanny", steps=2, trail_every=2), tmp_path, progress=False)
+    z, y = result.trail.latents()
+    expected = pairwise_diversity(bent.sample(len(z), z=z, labels=y).x)
+    unbent = pairwise_diversity(tiny_image_bundle().sample(len(z), z=z, labels=y).x)
+    assert result.trail.metrics()[0]["diversity"] == pytest.approx(expected, rel=1e-5)
+    assert expected != pytest.approx(unbent, rel=1e-3)
+    assert swerve.load(result.bundle_path).extra["bends"] == bent.extra["bends"]
 
 
 def test_cli_finetune_then_show_and_export_the_trail(cli, tiny_bundle, tmp_path):

@@ -10,6 +10,7 @@ workdir (a chain run before, or interrupted after that step) is loaded instead o
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,15 @@ class Pipeline:
         return bundle
 
 
+def _call(name: str, fn: Callable[..., Bundle], *args: Any, **params: Any) -> Bundle:
+    """``fn(*args, **params)``, with parameters that do not fit its signature refused by name."""
+    try:
+        inspect.signature(fn).bind(*args, **params)
+    except TypeError as exc:
+        raise ConfigError(f"operation {name}: {exc}") from None
+    return fn(*args, **params)
+
+
 # --- the operations swerve ships ----------------------------------------------------------------------------
 @operation("finetune")
 def _finetune(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: bool) -> Bundle:
@@ -98,3 +108,31 @@ def _finetune(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: b
     if result.interrupted:
         raise SwerveError(f"fine-tuning stopped at step {result.step}; run the chain again to continue it")
     return load(result.bundle_path, device=bundle.device)
+
+
+@operation("bend")
+def _bend(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: bool) -> Bundle:
+    """Network bending (swerve.diverge.bend): ``bends: [{layer, transform, params, channels}, ...]``."""
+    from swerve.diverge.bend import bend_bundle
+
+    return _call("bend", bend_bundle, bundle, **params)
+
+
+@operation("glitch")
+def _glitch(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: bool) -> Bundle:
+    """Seeded weight glitches (swerve.diverge.glitch): ``kind, amount, layers?, seed?``."""
+    from swerve.diverge.glitch import glitch
+
+    return _call("glitch", glitch, bundle, **params)
+
+
+@operation("blend")
+def _blend(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: bool) -> Bundle:
+    """Weight blending with another bundle (swerve.diverge.blend): ``other, alpha?, schedule?``."""
+    from swerve.diverge.blend import blend_bundles
+
+    params = dict(params)
+    if "other" not in params:
+        raise ConfigError("operation blend needs 'other': the bundle to blend with")
+    other = load(params.pop("other"), device=bundle.device)
+    return _call("blend", blend_bundles, bundle, other, **params)
