@@ -161,7 +161,13 @@ class FinetuneTrainer(Trainer):
             return GeneratorTask(bundle, guidance.uncanny_loss(d, cfg.loss, objective), **kwargs)
         if cfg.method == "guided":
             if self.scorer is None:
-                self.scorer = load(cfg.scorer, device=self.device).classifier
+                judge = load(cfg.scorer, device=self.device)
+                if judge.data.shape != bundle.data.shape:
+                    raise ConfigError(
+                        f"scorer {cfg.scorer} reads samples of shape {judge.data.shape}, "
+                        f"but {bundle.name} makes {bundle.data.shape}"
+                    )
+                self.scorer = judge.classifier
             scorer = guidance.frozen(self.scorer.to(self.device))
             d = guidance.frozen(copy.deepcopy(bundle.discriminator).to(self.device)) if cfg.beta > 0 else None
             if cfg.target:

@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from swerve.bundle import Bundle, load
 from swerve.errors import SwerveError
 from swerve.look.grid import make_grid, save_image, upscale
+from swerve.look.plot import scatter_points
 from swerve.look.video import save_animation
 from swerve.utils import atomic_path, make_generator
 
@@ -82,9 +83,11 @@ class Trail:
         with atomic_path(path) as tmp:
             tmp.mkdir()
             save_file(changed, tmp / "weights.safetensors")
-            lo, hi = base.data.range
-            nrow = base.num_classes or None
-            make_grid(samples, nrow=nrow, value_range=(lo, hi)).save(tmp / "grid.png")
+            if base.data.is_image:
+                lo, hi = base.data.range
+                make_grid(samples, nrow=base.num_classes or None, value_range=(lo, hi)).save(tmp / "grid.png")
+            else:  # points: a scatter plot
+                scatter_points(samples, title=f"step {step}", size=2.5).save(tmp / "grid.png")
             (tmp / "metrics.json").write_text(json.dumps({"step": step, **metrics}, indent=1) + "\n")
         return path
 
@@ -158,6 +161,8 @@ class Trail:
         z, _ = self.latents()
         grid = self.grid(step)
         base = self.base()
+        if not base.data.is_image:
+            return grid
         h, w = base.data.shape[-2:]
         per_row = min(per_row, len(z))
         cols = base.num_classes or math.ceil(math.sqrt(len(z)))
@@ -172,19 +177,21 @@ class Trail:
         return row
 
     def render(self, path: str | Path | None = None, per_row: int = 8, scale: int = 3) -> Image.Image:
-        """One picture of the whole trail: a row per step (labelled), the same latents in every column."""
+        """One picture of the whole trail: a row per step (labelled), the same latents in every column
+        (for points, each row is the step's scatter plot)."""
         steps = self.steps()
         if not steps:
             raise SwerveError(f"the trail in {self.directory} has no entries yet")
         rows = [self.strip(s, per_row) for s in steps]
-        rows = [r.resize((r.width * scale, r.height * scale), Image.Resampling.NEAREST) for r in rows]
+        if self.base().data.is_image:
+            rows = [r.resize((r.width * scale, r.height * scale), Image.Resampling.NEAREST) for r in rows]
         label_w = 70
-        sheet = Image.new("L", (label_w + rows[0].width, sum(r.height for r in rows)), 255)
+        sheet = Image.new("RGB", (label_w + rows[0].width, sum(r.height for r in rows)), "white")
         draw = ImageDraw.Draw(sheet)
         top = 0
         for step, row in zip(steps, rows, strict=True):
-            sheet.paste(row.convert("L"), (label_w, top))
-            draw.text((6, top + row.height // 2 - 5), f"step {step}", fill=0)
+            sheet.paste(row.convert("RGB"), (label_w, top))
+            draw.text((6, top + row.height // 2 - 5), f"step {step}", fill="black")
             top += row.height
         if path is not None:
             save_image(sheet, path)
