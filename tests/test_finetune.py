@@ -263,6 +263,14 @@ def test_cli_finetune_then_show_and_export_the_trail(cli, tiny_bundle, tmp_path)
     )  # fmt: skip
     assert code == 0, err
     assert "finished at step 4" in out
+    code, out, err = cli(
+        "finetune", tiny_bundle, "--method", "uncanny", "--out", run, "--resume", "--steps", "6"
+    )
+    assert code == 0 and "finished at step 6" in out, err  # the run's own settings, two more steps
+    assert Trail(run / "trail").steps() == [0, 2, 4, 6]
+    other = tiny_image_bundle(conditional=False).save(tmp_path / "other")
+    code, _, err = cli("finetune", other, "--method", "uncanny", "--out", run, "--resume", "--steps", "8")
+    assert code == 2 and "cannot resume" in err and "start" in err
     code, out, err = cli("trail", "show", run)
     assert code == 0, err
     assert (

@@ -43,8 +43,10 @@ def finetune(
     bundle: str = typer.Argument(..., help="Bundle directory or zoo name to start from."),
     method: str = typer.Option(..., help="cross-domain, domain-shift, uncanny, guided or nada."),
     out: Path = typer.Option(None, help="Run directory (default: runs/BUNDLE-METHOD)."),
-    resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
-    steps: int = typer.Option(300, min=1, help="Fine-tuning steps."),
+    resume: bool = typer.Option(
+        False, help="Continue the run in --out from its last checkpoint, with its own settings."
+    ),
+    steps: int = typer.Option(None, min=1, help="Fine-tuning steps (default 300)."),
     trail_every: int = typer.Option(50, min=1, help="A trail entry (weights, grid, metrics) every N steps."),
     lr: float = typer.Option(2e-4, help="The generator's learning rate."),
     batch_size: int = typer.Option(16, min=1, help="Samples per step."),
@@ -76,8 +78,13 @@ def finetune(
         away=away, alpha=alpha, beta=beta, text=text, source=source, clip=clip, device=device,
     )  # fmt: skip
     values.update(_parse_overrides(set_))
+    run_dir = out or Path("runs") / f"{Path(bundle).name}-{method}"
+    saved = run_dir / "config.json"
+    if resume and saved.is_file():  # the run's own config; only --steps and --device may change
+        previous = {k: v for k, v in json.loads(saved.read_text()).items() if k != "start"}
+        values = {**previous, "steps": steps or previous["steps"], "device": device}
+    values["steps"] = values["steps"] or 300
     cfg = FinetuneConfig.from_dict(values)
-    run_dir = out or Path("runs") / f"{Path(bundle).name}-{cfg.method}"
     result = run_finetune(bundle, cfg, run_dir, resume=resume, progress=progress)
     if result.collapse_step is not None:
         state = f"collapsed at step {result.collapse_step}; kept step {result.kept_step}"

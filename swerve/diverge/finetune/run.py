@@ -15,6 +15,7 @@ atomic checkpoints, exact resume, Ctrl-C) is the trainer's own. A run directory 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -87,6 +88,17 @@ def train_config(bundle: Bundle, cfg: FinetuneConfig) -> TrainConfig:
     )
 
 
+def bundle_fingerprint(bundle: Bundle) -> str:
+    """``name:sha`` of a bundle, the hash over its generator's and discriminator's weights (12 hex digits)."""
+    digest = hashlib.sha256()
+    for role in ("generator", "discriminator"):
+        if role in bundle.networks:
+            for key, value in sorted(bundle.networks[role].state_dict().items()):
+                digest.update(key.encode())
+                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return f"{bundle.name}:{digest.hexdigest()[:12]}"
+
+
 class FinetuneTrainer(Trainer):
     """The trainer, driving a fine-tuning task from ``bundle`` and writing the trail as its previews.
 
@@ -117,9 +129,9 @@ class FinetuneTrainer(Trainer):
         self._written = -1
         self.collapse_step: int | None = None
         self.kept_step: int | None = None
-        super().__init__(
-            train_config(bundle, config), run_dir, resume, data, progress, run_config=config.to_dict()
-        )
+        # The starting bundle is part of the run: resuming from another one is refused like a changed config.
+        run_config = {**config.to_dict(), "start": bundle_fingerprint(bundle)}
+        super().__init__(train_config(bundle, config), run_dir, resume, data, progress, run_config=run_config)
         if config.method == "domain-shift":  # rounds overwrite the training set: never the caller's tensor
             self._x = self._x.clone()
         self.bundle.to(self.device)
