@@ -136,12 +136,18 @@ def trail_show(
     config = trail.directory.parent / "config.json"
     if config.is_file():
         record["config"] = json.loads(config.read_text())
+    collapse = trail.directory / "collapse.json"
+    if collapse.is_file():
+        record["collapse"] = json.loads(collapse.read_text())
     write_text_atomic(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
     keys = [k for k in metrics[0] if k != "step"][:5] if metrics else []
     lines = ["step " + " ".join(f"{k:>10}" for k in keys)]
     lines += [
         f"{m['step']:>4} " + " ".join(f"{m.get(k, float('nan')):>10.4g}" for k in keys) for m in metrics
     ]
+    if "collapse" in record:
+        c = record["collapse"]
+        lines.append(f"collapse at step {c['collapse_step']}; the run kept step {c['kept_step']}")
     emit(record, as_json, "\n".join(lines) + f"\nwrote {out} and {gif}")
 
 
