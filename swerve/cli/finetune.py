@@ -61,7 +61,7 @@ def finetune(
     beta: float = typer.Option(0.0, help="guided: weight of the frozen discriminator's realism anchor."),
     text: str = typer.Option("", help="nada: text describing what the model should make."),
     source: str = typer.Option("photo", help="nada: text describing what it makes now."),
-    clip: str = typer.Option("ViT-B-32", help="nada: open_clip model name (needs swerve[clip]), or 'tiny'."),
+    clip: str = typer.Option("ViT-B-32", help="nada: open_clip model name (needs the clip extra), or 'tiny'."),
     set_: list[str] = typer.Option([], "--set", help="Any FinetuneConfig field: --set shift_fraction=0.5."),
     device: str = typer.Option("auto", help="cpu, cuda, mps or auto."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
