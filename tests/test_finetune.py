@@ -274,7 +274,10 @@ def test_cli_finetune_then_show_and_export_the_trail(cli, tiny_bundle, tmp_path)
     code, out, err = cli("trail", "show", run)
     assert code == 0, err
     assert (
-        (run / "trail.png").is_file() and (run / "trail.gif").is_file() and (run / "trail.png.json").is_file()
+        (run / "trail.png").is_file()
+        and (run / "trail.gif").is_file()
+        and (run / "trail.png.json").is_file()
+        and (run / "trail-metrics.png").is_file()
     )
     code, out, err = cli("trail", "export", run, "--step", "2", "--out", tmp_path / "b2")
     assert code == 0, err

@@ -61,7 +61,9 @@ def finetune(
     beta: float = typer.Option(0.0, help="guided: weight of the frozen discriminator's realism anchor."),
     text: str = typer.Option("", help="nada: text describing what the model should make."),
     source: str = typer.Option("photo", help="nada: text describing what it makes now."),
-    clip: str = typer.Option("ViT-B-32", help="nada: open_clip model name (needs the clip extra), or 'tiny'."),
+    clip: str = typer.Option(
+        "ViT-B-32", help="nada: open_clip model name (needs the clip extra), or 'tiny'."
+    ),
     set_: list[str] = typer.Option([], "--set", help="Any FinetuneConfig field: --set shift_fraction=0.5."),
     device: str = typer.Option("auto", help="cpu, cuda, mps or auto."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
@@ -125,14 +127,24 @@ def trail_show(
     per_row: int = typer.Option(8, min=1, help="Samples per row of the picture."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Render a trail as one image (rows = steps) and as a GIF, and list each step's metrics."""
+    """Render a trail as one image (rows = steps), a GIF and a plot of its metrics; list the metrics."""
     trail = _trail(run_dir)
     out = out or run_dir / "trail.png"
     gif = gif or run_dir / "trail.gif"
+    from swerve.diverge.finetune.trail import CURVE_COLOURS, trail_curves
+
     trail.render(out, per_row=per_row)
     trail.animate(gif)
     metrics = trail.metrics()
-    record = {"run_dir": str(run_dir), "image": str(out), "gif": str(gif), "metrics": metrics}
+    curves = out.with_name(out.stem + "-metrics.png")
+    trail_curves(metrics, list(CURVE_COLOURS) + ["clip_target"], title=str(run_dir.name), path=curves)
+    record = {
+        "run_dir": str(run_dir),
+        "image": str(out),
+        "gif": str(gif),
+        "curves": str(curves),
+        "metrics": metrics,
+    }
     config = trail.directory.parent / "config.json"
     if config.is_file():
         record["config"] = json.loads(config.read_text())
@@ -148,7 +160,7 @@ def trail_show(
     if "collapse" in record:
         c = record["collapse"]
         lines.append(f"collapse at step {c['collapse_step']}; the run kept step {c['kept_step']}")
-    emit(record, as_json, "\n".join(lines) + f"\nwrote {out} and {gif}")
+    emit(record, as_json, "\n".join(lines) + f"\nwrote {out}, {curves} and {gif}")
 
 
 @trail_app.command("export")

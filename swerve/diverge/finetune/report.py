@@ -3,45 +3,17 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure as PlotFigure
-from PIL import Image
 
 from swerve.diverge.finetune.config import FinetuneConfig
 from swerve.diverge.finetune.run import finetune
+from swerve.diverge.finetune.trail import trail_curves
 from swerve.look.report import Figure, Section
 from swerve.look.sections import DemoContext, section
 
 STEPS, EVERY, BATCH = 30, 10, 8
 LABELS = {"fake_prob": "D: P(fake)", "target_prob": "P(Bag)", "novelty": "novelty", "precision": "precision"}
-COLOURS = {"fake_prob": "#1c7ed6", "target_prob": "#d9480f", "novelty": "#2b8a3e", "precision": "#862e9c"}
-
-
-def trail_curves(metrics: Sequence[dict[str, Any]], keys: Sequence[str], title: str = "") -> Image.Image:
-    """Each metric in ``keys`` against the trail's steps, on one small plot (novelty on its own axis)."""
-    fig = PlotFigure(figsize=(4.2, 2.8), dpi=100)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    steps = [m["step"] for m in metrics]
-    for key in keys:
-        if all(key in m for m in metrics):
-            ax.plot(
-                steps, [m[key] for m in metrics], marker="o", markersize=3,
-                label=LABELS.get(key, key), color=COLOURS.get(key),
-            )  # fmt: skip
-    ax.set_xlabel("fine-tuning step", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, frameon=False)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    canvas.draw()
-    return Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
 
 
 @section("finetune", order=70)
@@ -85,10 +57,18 @@ def finetune_section(ctx: DemoContext) -> Section | None:
         figures=[
             Figure(uncanny_img, "Loss hacking: rows are steps 0, 10, 20, 30.", name="finetune-uncanny-trail"),
             Figure(
-                trail_curves(uncanny, keys, "loss hacking"), "Its metrics.", False, "finetune-uncanny-curves"
+                trail_curves(uncanny, keys, "loss hacking", LABELS),
+                "Its metrics.",
+                False,
+                "finetune-uncanny-curves",
             ),
             Figure(guided_img, "Guidance towards 'Bag': rows are steps.", name="finetune-guided-trail"),
-            Figure(trail_curves(guided, keys, "guidance"), "Its metrics.", False, "finetune-guided-curves"),
+            Figure(
+                trail_curves(guided, keys, "guidance", LABELS),
+                "Its metrics.",
+                False,
+                "finetune-guided-curves",
+            ),
         ],
         table=table,
         kind="diverge",

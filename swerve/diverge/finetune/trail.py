@@ -21,10 +21,14 @@ import copy
 import json
 import math
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as PlotFigure
 from PIL import Image, ImageDraw
 from safetensors.torch import load_file, save_file
 
@@ -204,3 +208,47 @@ class Trail:
             raise SwerveError(f"the trail in {self.directory} has no entries yet")
         frames = [upscale(self.grid(s).convert("RGB")) for s in steps]
         return save_animation(frames, path, fps=fps)
+
+
+CURVE_COLOURS = {
+    "fake_prob": "#1c7ed6",
+    "target_prob": "#d9480f",
+    "novelty": "#2b8a3e",
+    "precision": "#862e9c",
+}
+
+
+def trail_curves(
+    metrics: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    title: str = "",
+    labels: dict[str, str] | None = None,
+    path: str | Path | None = None,
+) -> Image.Image:
+    """Each metric in ``keys`` (those every entry has) against the trail's steps, on one small plot."""
+    fig = PlotFigure(figsize=(4.2, 2.8), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    steps = [m["step"] for m in metrics]
+    for key in keys:
+        if metrics and all(key in m for m in metrics):
+            label = (labels or {}).get(key, key)
+            ax.plot(
+                steps,
+                [m[key] for m in metrics],
+                marker="o",
+                markersize=3,
+                label=label,
+                color=CURVE_COLOURS.get(key),
+            )
+    ax.set_xlabel("fine-tuning step", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    canvas.draw()
+    img = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+    if path is not None:
+        save_image(img, path)
+    return img
