@@ -2,7 +2,9 @@
 
 It owns what every run shares: the data order (a seeded permutation per epoch, so step ``s`` always sees the
 same batch), progress, ``stats.jsonl``, preview grids, atomic checkpoints, exact resume and a clean stop on
-Ctrl-C. What a step does is the task's business (tasks.py).
+Ctrl-C. What a step does is the task's business (tasks.py). A subclass may train something else on the same
+loop by overriding ``load_data``, ``build_task``, ``save_preview`` and ``export`` (fine-tuning does:
+swerve.diverge.finetune.run).
 
 A run directory holds::
 
