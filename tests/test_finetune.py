@@ -10,7 +10,7 @@ import torch
 
 import swerve
 from swerve.data import Dataset, load_dataset
-from swerve.diverge.chain import Pipeline
+from swerve.diverge.chain import Pipeline, sample_chain
 from swerve.diverge.finetune import FinetuneConfig, FinetuneTrainer, Trail, finetune
 from swerve.diverge.finetune.nada import directional_loss, tiny_clip
 from swerve.errors import ConfigError, SwerveError
@@ -242,6 +242,23 @@ def test_chain_records_every_step_and_skips_finished_ones(tmp_path):
         )
 
 
+def test_chain_fine_tune_bend_refine_samples_with_the_refinement(tmp_path):
+    steps = [
+        ("finetune", {"method": "uncanny", "steps": 2, "trail_every": 2, "grid_size": 6}),
+        ("bend", {"bends": [{"layer": "blocks.0", "transform": "multiply", "params": {"factor": 2.0}}]}),
+        ("refine", {"method": "dgflow", "steps": 5, "eta": 0.5}),
+    ]
+    out = Pipeline(steps).run(tiny_image_bundle(), tmp_path, progress=False)
+    assert [h["op"] for h in out.history][-4:] == ["finetune", "bend", "refine", "chain"]
+    assert out.extra["refine"]["method"] == "dgflow"
+    refined = sample_chain(out, 8, seed=3)
+    plain = out.sample(8, seed=3)  # bent, not refined
+    assert torch.equal(refined.z, plain.z) and not torch.allclose(refined.x, plain.x)
+    assert refined.recipe["refine"]["settings"] == {"steps": 5, "eta": 0.5}
+    with pytest.raises(ConfigError, match="dgflow has no setting colour"):
+        Pipeline([("refine", {"colour": 1})]).run(tiny_image_bundle(), tmp_path / "bad", progress=False)
+
+
 def test_a_bent_bundle_is_fine_tuned_through_its_bends(tmp_path):
     from swerve.diverge.bend import bend_bundle
 
@@ -312,10 +329,17 @@ def test_demo_section_shows_two_trails_with_their_curves(tmp_path, monkeypatch):
 
 def test_cli_chain_writes_the_final_bundle_with_its_chain(cli, tiny_bundle, tmp_path):
     recipe = tmp_path / "chain.yaml"
-    recipe.write_text("- {op: finetune, method: uncanny, steps: 2, trail_every: 2, grid_size: 6}\n")
-    code, out, err = cli("chain", tiny_bundle, recipe, "--out", tmp_path / "out", "--no-progress")
+    recipe.write_text(
+        "- {op: finetune, method: uncanny, steps: 2, trail_every: 2, grid_size: 6}\n"
+        "- {op: refine, method: dgflow, steps: 3}\n"
+    )
+    code, out, err = cli(
+        "chain", tiny_bundle, recipe, "--out", tmp_path / "out", "--no-progress", "--samples",
+        tmp_path / "s.png", "--n", "6",
+    )  # fmt: skip
     assert code == 0, err
     assert swerve.load(tmp_path / "out").history[-1]["op"] == "chain"
+    assert (tmp_path / "s.png").is_file() and (tmp_path / "s.png.json").is_file()
     recipe.write_text("- {op: melt}\n")
     code, _, err = cli("chain", tiny_bundle, recipe, "--out", tmp_path / "x")
     assert code == 2 and "unknown operation 'melt'" in err

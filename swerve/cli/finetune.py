@@ -181,24 +181,34 @@ def chain(
     bundle: str = typer.Argument(..., help="Bundle directory or zoo name to start from."),
     recipe: Path = typer.Argument(..., help="YAML list of steps, e.g. '- {op: finetune, method: uncanny}'."),
     out: Path = typer.Option(..., help="Where to write the final bundle."),
-    workdir: Path = typer.Option(
-        None, help="Each step's files (default: OUT.steps); reruns skip done steps."
-    ),
+    workdir: Path = typer.Option(None, help="Each step's files (default: OUT.steps); reruns skip done ones."),
+    samples: Path = typer.Option(None, help="Also draw the result's samples (bends, refinement) as a PNG."),
+    n: int = typer.Option(64, min=1, help="How many samples --samples draws."),
+    seed: int = typer.Option(0, help="Seed for --samples."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     progress: bool = typer.Option(True, help="Show progress bars."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Run a chain of operations (fine-tune, bend, refine, ...) and record it in the bundle's history."""
+    """Run a chain of operations (fine-tune, bend, glitch, blend, refine) and record it in the history."""
     from swerve import load
-    from swerve.diverge.chain import OPERATIONS, Pipeline
+    from swerve.diverge.chain import OPERATIONS, Pipeline, sample_chain
+    from swerve.look.grid import make_grid, save_image, upscale
+    from swerve.look.plot import scatter_points
 
+    if samples is not None and samples.suffix.lower() != ".png":
+        raise ConfigError(f"--samples must end in .png, got {samples}")
     pipeline = Pipeline.from_file(recipe)
     start = load(bundle, device=device)
     result = pipeline.run(start, workdir or out.with_name(out.name + ".steps"), progress=progress)
     result.save(out)
+    record = {"bundle": str(out), "chain": result.history[-1], "operations": sorted(OPERATIONS)}
+    if samples is not None:
+        drawn = sample_chain(result, n, seed=seed, progress=progress)
+        if result.data.is_image:
+            save_image(upscale(make_grid(drawn.x, value_range=tuple(result.data.range))), samples)
+        else:
+            scatter_points(drawn.x, path=samples, title=result.name)
+        record.update(samples=str(samples), n=n, seed=seed, recipe=drawn.recipe)
+        write_text_atomic(samples.with_name(samples.name + ".json"), json.dumps(record, indent=2) + "\n")
     ops = " → ".join(s.op for s in pipeline.steps)
-    emit(
-        {"bundle": str(out), "chain": result.history[-1], "operations": sorted(OPERATIONS)},
-        as_json,
-        f"{ops}: wrote {result.name} -> {out}",
-    )
+    emit(record, as_json, f"{ops}: wrote {result.name} -> {out}" + (f" and {samples}" if samples else ""))

@@ -1,6 +1,10 @@
 """Chaining models (Broad et al. 2021, section 5): one operation's output feeds the next, e.g. fine-tune →
 bend → refine, and the result remembers the whole chain.
 
+Weight edits (finetune, glitch, blend) change the networks; bends and refinement act while sampling, so
+their steps store a recipe in the bundle (``extra["bends"]``, ``extra["refine"]``) that
+:func:`sample_chain` (and, for bends, ``Bundle.sample``) applies.
+
 An operation is a function ``(bundle, params, workdir, progress) -> Bundle`` registered by name with
 :func:`operation`; ``workdir`` is a directory of its own for runs that keep files (a fine-tuning trail).
 :class:`Pipeline` runs a list of ``(name, params)`` steps and appends one ``chain`` entry to the output
@@ -10,6 +14,7 @@ workdir (a chain run before, or interrupted after that step) is loaded instead o
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -19,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from swerve.bundle import Bundle, load
+from swerve.bundle import Bundle, Samples, load
 from swerve.errors import ConfigError, SwerveError
 from swerve.utils import write_text_atomic
 
@@ -136,3 +141,52 @@ def _blend(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: bool
         raise ConfigError("operation blend needs 'other': the bundle to blend with")
     other = load(params.pop("other"), device=bundle.device)
     return _call("blend", blend_bundles, bundle, other, **params)
+
+
+@operation("refine")
+def _refine(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: bool) -> Bundle:
+    """Sample refinement (swerve.refine): ``method`` (default dgflow), ``critic`` (auto, ratio,
+    discriminator) and the method's settings, stored for :func:`sample_chain`."""
+    from swerve.refine import bundle_critic, get_method, method_settings
+
+    settings = dict(params)
+    method = settings.pop("method", "dgflow")
+    critic = settings.pop("critic", "auto")
+    get_method(method)
+    unknown = sorted(set(settings) - set(method_settings(method)))
+    if unknown:
+        raise ConfigError(f"operation refine: {method} has no setting {', '.join(unknown)}")
+    bundle_critic(bundle, critic)  # a clear error now when the bundle has no critic of that kind
+    recipe = {"method": method, "critic": critic, "settings": settings}
+    out = Bundle(
+        dict(bundle.networks),
+        bundle.data,
+        bundle.latent,
+        copy.deepcopy(bundle.training),
+        copy.deepcopy(bundle.history),
+        {**copy.deepcopy(bundle.extra), "refine": recipe},
+        bundle.name,
+    )
+    out._specs = copy.deepcopy(bundle._specs)
+    out.record("refine", **recipe)
+    return out
+
+
+def sample_chain(
+    bundle: Bundle, n: int, seed: int = 0, labels: Any = None, progress: bool = False
+) -> Samples:
+    """``n`` samples of a chained bundle: its bends applied, then its stored refinement, if it has one."""
+    samples = bundle.sample(n, seed=seed, labels=labels)
+    recipe = bundle.extra.get("refine")
+    if not recipe:
+        return samples
+    from swerve.diverge.bend import bundle_applied
+    from swerve.refine import bundle_critic, run_method
+
+    critic, _ = bundle_critic(bundle, recipe["critic"])
+    with bundle_applied(bundle):
+        refined = run_method(
+            recipe["method"], bundle, critic, samples.z.to(bundle.device), labels=samples.labels,
+            seed=seed, progress=progress, **recipe["settings"],
+        )  # fmt: skip
+    return Samples(refined.x.cpu(), samples.z, samples.labels, seed, {**samples.recipe, "refine": recipe})
