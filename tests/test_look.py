@@ -316,14 +316,12 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
         "The VAE",
         "2-D toys",
         "8×8 digits GAN",
-        "Refining samples with the critic",
     ]
     for title in titles:
         assert f">{title}<" in page
     assert "could not run" not in page
-    # GAN grid, walk GIF and strip, VAE prior and reconstructions, two scatter plots, digits grid; refinement:
-    # six scatter plots (base and five methods) and two grids.
-    assert page.count('src="data:image/') == 16 and page.count("data:image/gif;base64,") == 1
+    # GAN grid, walk GIF and strip, VAE prior and reconstructions, two scatter plots, digits grid.
+    assert page.count('src="data:image/') == 8 and page.count("data:image/gif;base64,") == 1
     assert "% classified as the class asked for" in page and "modes covered" in page
     assert "reconstruction error (mean squared)" in page
 
@@ -331,10 +329,22 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
     assert record["seed"] == 5 and record["swerve_version"]
     assert [s["title"] for s in record["sections"]] == titles
     files = [f for s in record["sections"] for f in s["figures"]]
-    assert len(files) == 16 and all((out / f).is_file() for f in files)
+    assert len(files) == 8 and all((out / f).is_file() for f in files)
     assert (out / "figures" / "latent-walk.gif").is_file()
     leftovers = [p for p in out.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_demo_refinement_section_on_a_tiny_zoo(tmp_path, monkeypatch):
+    save_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")
+    monkeypatch.setattr(sections, "SECTION_MODULES", ("swerve.refine.report",))
+    sections.ordered_sections()  # registers the refinement section
+    monkeypatch.setattr(sections, "SECTIONS", {"refine": sections.SECTIONS["refine"]})
+    page = run_demo(tmp_path / "demo", seed=5).read_text()
+    assert ">Refining samples with the critic<" in page and "could not run" not in page
+    # Six scatter plots (base and five methods) and two image grids.
+    assert page.count('src="data:image/') == 8
 
 
 def test_demo_without_a_zoo_still_writes_a_report(tmp_path, monkeypatch):
