@@ -700,3 +700,28 @@ def test_creative_decoder_changes_the_picture_reproducibly(setup):
     sweep = {"target": "creative", "low": 0, "high": 3}
     job = client.post("/api/jobs", json={"state": page, "kind": "sweep", "frames": 3, "sweep": sweep}).json()
     assert events(client, job["id"])[-1]["state"] == "done"
+
+
+
+# --- fine-tuning -------------------------------------------------------------------------------------------
+def test_finetune_makes_a_new_model_and_can_be_cancelled(setup):
+    client, studio, tiny, _ = setup
+    original = {k: v.clone() for k, v in studio.models.get(tiny).generator.state_dict().items()}
+    job = client.post("/api/finetune", json={"state": state(tiny), "steps": 6})
+    assert job.status_code == 200, job.text
+    progress = events(client, job.json()["id"])
+    done = progress[-1]
+    assert done["state"] == "done" and done["result"]["steps"] == 6, done
+    assert any(0 < p["done"] < 6 for p in progress)  # steps reported on the way
+    tuned = done["result"]["bundle"]
+    assert tuned in [m["id"] for m in client.get("/api/models").json()["models"]]
+    assert swerve_load(tuned).history[-1]["op"] in ("finetune", "uncanny")
+    before = pixels(client.post("/api/render", json=state(tiny)).content)
+    assert not np.array_equal(pixels(client.post("/api/render", json=state(tuned)).content), before)
+    assert all(torch.equal(v, original[k]) for k, v in studio.models.get(tiny).generator.state_dict().items())
+    long = client.post("/api/finetune", json={"state": state(tiny), "steps": 5000}).json()
+    client.post(f"/api/jobs/{long['id']}/cancel")
+    final = events(client, long["id"])[-1]
+    assert final["state"] == "cancelled" and final["done"] < 5000
+    refused(client.post("/api/finetune", json={"state": state(tiny), "method": "guided"}), 400, "classifier")
+    refused(client.post("/api/finetune", json={"state": state(tiny), "steps": 0}), 422, "steps")

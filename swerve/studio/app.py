@@ -29,7 +29,7 @@ from swerve.studio.engine import Studio, png_bytes
 from swerve.studio.jobs import Busy
 from swerve.studio.models import Forbidden
 from swerve.studio.recipe import parse_recipe_bytes
-from swerve.studio.schema import DirectionsIn, ExportIn, GridIn, RefineIn, RewriteIn, StateIn
+from swerve.studio.schema import DirectionsIn, ExportIn, FinetuneIn, GridIn, RefineIn, RewriteIn, StateIn
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON = 256 * 1024  # a page state with 32 bends and an explicit latent fits many times over
@@ -205,6 +205,12 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
     async def start_rewrite(request: Request) -> dict[str, Any]:
         body = await parse(request, RewriteIn)
         job = await run_in_threadpool(background.rewrite, studio, body)
+        return job.snapshot()
+
+    @app.post("/api/finetune")
+    async def start_finetune(request: Request) -> dict[str, Any]:
+        body = await parse(request, FinetuneIn)
+        job = await run_in_threadpool(background.finetune, studio, body)
         return job.snapshot()
 
     @app.get("/api/jobs")

@@ -15,18 +15,21 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
-from swerve.bundle import Bundle
+from swerve.bundle import Bundle, load
 from swerve.diverge.bend import TRANSFORMS
+from swerve.diverge.finetune.config import FinetuneConfig
+from swerve.diverge.finetune.run import FinetuneTrainer
 from swerve.diverge.rewrite import copy_paste_targets, memory_layer, rewrite_bundle
 from swerve.errors import ConfigError
 from swerve.look.grid import upscale
 from swerve.look.video import save_animation
 from swerve.look.walk import walk_latents
+from swerve.measure.features import DOMAIN_CLASSIFIERS
 from swerve.studio import explore
 from swerve.studio.engine import Studio
 from swerve.studio.jobs import Job, Progress
 from swerve.studio.recipe import Recipe, to_picture
-from swerve.studio.schema import ExportIn, RewriteIn, StateIn
+from swerve.studio.schema import ExportIn, FinetuneIn, RewriteIn, StateIn
 from swerve.utils import make_generator, write_text_atomic
 
 # What a sweep of each page control varies (PCA sliders and bend parameters are picked by index and name).
@@ -94,6 +97,49 @@ def rewrite(studio: Studio, request: RewriteIn) -> Job:
         return {"bundle": str(out.resolve()), "name": edited.name, "residual": result.error()}
 
     return studio.jobs.start(recipe.bundle, "rewrite", work)
+
+
+def finetune(studio: Studio, request: FinetuneIn) -> Job:
+    """Fine-tune a copy of the model in the background with :mod:`swerve.diverge.finetune` (progress from
+    the trainer's log, cancellable at each logged step); the result is saved as a new bundle."""
+    recipe = studio.recipe(request.state)
+    bundle = studio.models.get(recipe.bundle)
+    stem = studio.stem("finetune")
+    guided = {}
+    if request.method == "guided":
+        scorer = DOMAIN_CLASSIFIERS.get(bundle.data.dataset)
+        if scorer is None or recipe.label is None:
+            raise ConfigError("a guided fine-tune needs a class-conditional model of a dataset swerve has a "
+                              f"classifier for ({', '.join(sorted(DOMAIN_CLASSIFIERS))})")
+        guided = {"scorer": scorer, "target": [recipe.label], "away": request.away}
+    config = FinetuneConfig(
+        method=request.method,
+        name=f"{bundle.name}-{request.method}",
+        steps=request.steps,
+        lr=request.lr,
+        seed=request.seed,
+        trail_every=max(1, request.steps // 4),
+        log_every=max(1, request.steps // 50),
+        device=str(bundle.device),
+        measure_quality=False,
+        **guided,
+    )
+    with studio.lock(recipe.bundle):
+        work_copy = copy.deepcopy(bundle)  # training changes the copy; live pictures go on from the original
+    run_dir = studio.out_dir / "runs" / stem
+    out = studio.bundles_dir / stem
+
+    def work(progress: Progress) -> dict[str, Any]:
+        progress(0, request.steps, "starting")
+        trainer = FinetuneTrainer(work_copy, config, run_dir, progress=False)
+        trainer.on_log = lambda record: progress(record["step"], request.steps, f"step {record['step']}")
+        result = trainer.fit()
+        tuned = load(result.bundle_path, device="cpu")
+        tuned.name = f"{bundle.name}-{stem}"
+        tuned.save(out)
+        return {"bundle": str(out.resolve()), "name": tuned.name, "steps": result.step, "run": str(run_dir)}
+
+    return studio.jobs.start(recipe.bundle, "finetune", work)
 
 
 def _walk_latents(bundle: Bundle, recipe: Recipe, request: ExportIn) -> torch.Tensor:

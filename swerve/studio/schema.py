@@ -160,3 +160,16 @@ class RefineIn(Strict):
     gamma: float = Field(0.01, ge=0.0, le=1.0)
     reverse: bool = False
     seed: int = Field(0, ge=0, le=SEED_MAX)
+
+
+class FinetuneIn(Strict):
+    """A short divergent fine-tune of the page's model in the background: ``uncanny`` (the inverted
+    adversarial loss against its own frozen discriminator) or ``guided`` (toward, or ``away`` from, the
+    page's class by the dataset's domain classifier; Broad & Grierson 2019)."""
+
+    state: StateIn
+    method: Literal["uncanny", "guided"] = "uncanny"
+    steps: int = Field(100, ge=1, le=5000)
+    lr: float = Field(2e-4, gt=0.0, le=1e-2)
+    away: bool = False
+    seed: int = Field(0, ge=0, le=SEED_MAX)

@@ -662,6 +662,35 @@ function exported(result) {
   $("exports").prepend(item);
 }
 
+// A background job made a new model: list it, offer it as a blend partner, and a button to open it.
+async function madeModel(result, status, detail = "") {
+  await loadModels(state.model);
+  info = await api(`/api/model?id=${encodeURIComponent(state.model)}`);
+  fillPartners();
+  status.textContent = `${result.name}${detail} `;
+  const open = document.createElement("button");
+  open.textContent = "open it";
+  open.addEventListener("click", () => pickModel(result.bundle).catch((e) => say(e.message, true)));
+  status.append(open);
+}
+
+// ---------------------------------------------------------------- fine-tune (a background job)
+function setupFinetune() {
+  $("finetune-btn").addEventListener("click", async () => {
+    const request = {
+      state: requestState(),
+      method: $("finetune-method").value,
+      steps: Number($("finetune-steps").value),
+      lr: Number($("finetune-lr").value),
+      away: $("finetune-away").checked,
+    };
+    try {
+      follow(await api("/api/finetune", request), $("finetune-btn"), (result) =>
+        madeModel(result, $("finetune-status"), ` (${result.steps} steps)`));
+    } catch (error) { $("finetune-status").textContent = error.message; }
+  });
+}
+
 // ---------------------------------------------------------------- rewrite (a background job)
 const REGION = ["top", "left", "bottom", "right"];
 
@@ -704,17 +733,8 @@ function setupRewrite() {
       region: region(),
     };
     try {
-      follow(await api("/api/rewrite", request), $("rewrite-btn"), async (result) => {
-        await loadModels(state.model);
-        info = await api(`/api/model?id=${encodeURIComponent(state.model)}`);  // the new model blends
-        fillPartners();
-        const status = $("rewrite-status");
-        status.textContent = `${result.name} (residual ${result.residual.toFixed(3)}) `;
-        const open = document.createElement("button");
-        open.textContent = "open it";
-        open.addEventListener("click", () => pickModel(result.bundle).catch((e) => say(e.message, true)));
-        status.append(open);
-      });
+      follow(await api("/api/rewrite", request), $("rewrite-btn"), (result) =>
+        madeModel(result, $("rewrite-status"), ` (residual ${result.residual.toFixed(3)})`));
     } catch (error) { $("rewrite-status").textContent = error.message; }
   });
 }
@@ -728,6 +748,7 @@ setupGlitch();
 setupCreative();
 setupRewrite();
 setupRefine();
+setupFinetune();
 setupKeep();
 setupExport();
 $("measure-btn").addEventListener("click", measure);
