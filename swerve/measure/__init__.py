@@ -5,12 +5,15 @@ from swerve.measure.features import FeatureSpec, domain_classifier, extract_feat
 from swerve.measure.fidelity import density_coverage, frechet_distance, kid, precision_recall
 from swerve.measure.measurement import Measurement, novelty_quality
 from swerve.measure.novelty import knn_distance, memorisation, objectness, out_of_class
+from swerve.measure.posterior import class_probabilities, posterior_entropy
+from swerve.measure.sparseness import novelty_scores, sparseness
 from swerve.measure.toys import gaussians25_scores, swissroll_scores
 
 __all__ = [
     "FeatureSpec",
     "Measurement",
     "class_agreement",
+    "class_probabilities",
     "density_coverage",
     "domain_classifier",
     "extract_features",
@@ -20,8 +23,11 @@ __all__ = [
     "knn_distance",
     "memorisation",
     "novelty_quality",
+    "novelty_scores",
     "objectness",
     "out_of_class",
+    "posterior_entropy",
     "precision_recall",
+    "sparseness",
     "swissroll_scores",
 ]

@@ -12,7 +12,7 @@ import yaml
 
 from swerve.errors import ConfigError
 
-KINDS = ("gan", "vae", "classifier")
+KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae")  # the last three: swerve.diverge
 ARCHS = ("dcgan", "mlp")
 OBJECTIVES = ("ns", "hinge", "wgan-gp")
 
@@ -22,7 +22,7 @@ class TrainConfig:
     """Everything that decides a training run. Two runs with equal configs produce equal weights (on CPU)."""
 
     name: str = "model"
-    kind: str = "gan"  # gan | vae | classifier
+    kind: str = "gan"  # gan | vae | classifier | can | nodata | sparse-ae
     dataset: str = "fashion-mnist"  # see swerve.data.DATASETS, or folder:PATH
     classes: list[int] | None = None  # train on these classes only (labels keep their numbers)
     image_size: int | None = None  # resize images; None keeps the dataset's size
@@ -52,6 +52,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 500
     device: str = "auto"
+    params: dict[str, Any] = field(default_factory=dict)  # method settings of a divergent kind (its task checks)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -108,6 +109,8 @@ class TrainConfig:
             not isinstance(self.classes, list) or not all(isinstance(c, int) and c >= 0 for c in self.classes)
         ):
             raise ConfigError(f"classes must be a list of class indices, got {self.classes!r}")
+        if not isinstance(self.params, dict):
+            raise ConfigError(f"params must be a mapping of setting names to values, got {self.params!r}")
         if self.kind == "vae" and self.arch != "dcgan":
             raise ConfigError("a vae uses arch 'dcgan'")
 

@@ -33,7 +33,7 @@ from swerve.data import Dataset, load_dataset
 from swerve.errors import ConfigError, SwerveError
 from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
 from swerve.train.config import TrainConfig
-from swerve.train.tasks import TASKS, Task
+from swerve.train.tasks import Task, task_class
 from swerve.utils import make_generator, pick_device, write_text_atomic
 
 # Fields that may differ when a run is resumed; any other change would make the resumed run a different run.
@@ -94,7 +94,7 @@ class Trainer:
         check_data_fits(config, self.data)
         torch.manual_seed(config.seed)  # initial weights and any layer randomness (dropout)
         num_classes = len(self.data.classes) if self.data.labels is not None else 0
-        self.task: Task = TASKS[config.kind](config, self.data.shape, num_classes, self.device)
+        self.task: Task = task_class(config.kind)(config, self.data.shape, num_classes, self.device)
         self.num_classes = num_classes if config.conditional else 0
         self.gen = make_generator(config.seed, self.device)  # noise for latents, GP mixing, reparametrisation
         self.step = 0
@@ -134,7 +134,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
         self._trim_stats()
-        self._batches_used = self.step * (cfg.n_critic if cfg.kind == "gan" else 1)
+        self._batches_used = self.step * self.task.batches_per_step
         sums: dict[str, torch.Tensor] = {}
         count = 0
         last: dict[str, float] = {}
