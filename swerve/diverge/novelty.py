@@ -153,7 +153,7 @@ def novelty_search(
     k: int = 10,
     num_classes: int = 0,
     sigma: float = 0.5,
-    lr: float = 0.05,
+    lr: float = 0.1,
     steps_per_generation: int = 1,
     quality: Quality | None = None,
     quality_min: float | None = None,

@@ -52,7 +52,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 500
     device: str = "auto"
-    params: dict[str, Any] = field(default_factory=dict)  # method settings of a divergent kind (its task checks)
+    params: dict[str, Any] = field(default_factory=dict)  # settings of a divergent kind, checked by its task
 
     def __post_init__(self) -> None:
         self.validate()
