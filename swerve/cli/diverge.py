@@ -103,9 +103,13 @@ def _config(preset: str | None, config: Path | None, overrides: dict[str, Any]) 
 @diverge_app.command()
 def novelty(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
-    out: Path = typer.Option(Path("novelty.npz"), help="The archive (.npz; a .png grid and .json go beside)."),
+    out: Path = typer.Option(
+        Path("novelty.npz"), help="The archive (.npz; a .png grid and .json go beside)."
+    ),
     method: str = typer.Option("evolution", help="evolution or gradient."),
-    extractor: str = typer.Option(None, help="Behaviour space: a bundle with a classifier (default: domain's)."),
+    extractor: str = typer.Option(
+        None, help="Behaviour space: a bundle with a classifier (default: domain's)."
+    ),
     layer: str = typer.Option(None, help="Use this layer of the extractor instead of its features."),
     budget: int = typer.Option(2000, min=2, help="Generator evaluations to spend."),
     population: int = typer.Option(50, min=2, help="Codes per generation."),
@@ -131,9 +135,21 @@ def novelty(
     bar, update = _bar(budget, "novelty search", progress)
     with bar:
         archive = search_bundle(
-            bundle, net.to(bundle.device), layer=layer, quality=quality, quality_min=quality_min,
-            classifier=net, method=method, budget=budget, population=population, add_per_generation=add,
-            k=k, sigma=sigma, lr=lr, seed=seed, progress=update,
+            bundle,
+            net.to(bundle.device),
+            layer=layer,
+            quality=quality,
+            quality_min=quality_min,
+            classifier=net,
+            method=method,
+            budget=budget,
+            population=population,
+            add_per_generation=add,
+            k=k,
+            sigma=sigma,
+            lr=lr,
+            seed=seed,
+            progress=update,
         )
     params = {**archive.params, "extractor": net_name, "layer": layer, "quality": quality}
     baseline = bundle.sample(len(archive), seed=seed + 1).x
@@ -152,8 +168,14 @@ def novelty(
 def _record(source: str, bundle: Bundle | None, method: str, params: dict, rows) -> dict[str, Any]:
     history = list(bundle.history) if bundle is not None else []
     history.append({"op": f"diverge-{method}", "params": params})
-    return {"method": method, "source": source, "params": params, "history": history, "measured": rows,
-            "command": f"swerve diverge {method}"}
+    return {
+        "method": method,
+        "source": source,
+        "params": params,
+        "history": history,
+        "measured": rows,
+        "command": f"swerve diverge {method}",
+    }
 
 
 # --- Digits that are not -----------------------------------------------------------------------------------
@@ -178,14 +200,26 @@ def digits_not(
     bundle = load(autoencoder)
     ae = bundle.networks.get("autoencoder")
     if ae is None:
-        raise ConfigError(f"{autoencoder} has no autoencoder; build one with 'swerve zoo build fashion-wta-ae'")
+        raise ConfigError(
+            f"{autoencoder} has no autoencoder; build one with 'swerve zoo build fashion-wta-ae'"
+        )
     data = load_dataset(bundle.data.dataset)
     ratio = white_ratio(data.x)
     net, net_name = _extractor(classifier, bundle.data.dataset)
     bar, update = _bar(max_iter, "fixed points", progress)
     with bar:
-        result = digits_that_are_not(ae, net, ratio, n=n, clusters=clusters, max_iter=max_iter, theta=theta,
-                                     class_names=data.classes, seed=seed, progress=lambda it, done: update(it))
+        result = digits_that_are_not(
+            ae,
+            net,
+            ratio,
+            n=n,
+            clusters=clusters,
+            max_iter=max_iter,
+            theta=theta,
+            class_names=data.classes,
+            seed=seed,
+            progress=lambda it, done: update(it),
+        )
     params = {**result.params, "classifier": net_name}
     # The undiverged baseline: the autoencoder doing its job, binarised reconstructions of real images.
     with torch.no_grad():
@@ -197,8 +231,13 @@ def digits_not(
     side = _write_archive(out, as_arrays(result), record)
     novel = result.novel_clusters
     emit(
-        {**record, "out": str(out), "record": str(side), "novel_clusters": novel,
-         "converged": float(result.points.converged.double().mean())},
+        {
+            **record,
+            "out": str(out),
+            "record": str(side),
+            "novel_clusters": novel,
+            "converged": float(result.points.converged.double().mean()),
+        },
         as_json,
         f"{n} fixed points ({100 * float(result.points.converged.double().mean()):.0f}% converged), "
         f"{len(novel)} of {len(result.table)} clusters not recognised -> {out}" + _summary_rows(rows),
@@ -231,23 +270,43 @@ def iterate(
     data = load_dataset(cfg.dataset, classes=cfg.classes, image_size=cfg.image_size, channels=cfg.channels)
     net, _ = _extractor(None, bundle.data.dataset)
     reference = reference_images(bundle.data.dataset, n=2000, seed=seed)
-    final, rows = iterated_learning(bundle, data, out, net, reference, rounds=rounds,
-                                    samples_per_round=samples_per_round, keep=keep,
-                                    steps_per_round=steps_per_round, warm_start=warm_start,
-                                    measure_n=measure_n, seed=seed, progress=progress)
+    final, rows = iterated_learning(
+        bundle,
+        data,
+        out,
+        net,
+        reference,
+        rounds=rounds,
+        samples_per_round=samples_per_round,
+        keep=keep,
+        steps_per_round=steps_per_round,
+        warm_start=warm_start,
+        measure_n=measure_n,
+        seed=seed,
+        progress=progress,
+    )
     done = rows[-1]["round"]
-    lines = [f"  round {r['round']}: +{r['added']} samples, novelty {r['novelty']:.3g}, recall {r['recall']:.3g}, "
-             f"precision {r['precision']:.3g}" for r in rows]
-    emit({"run_dir": str(out), "rounds_done": done, "rows": rows, "history": final.history}, as_json,
-         f"{done} of {rounds} rounds; bundle: {out / 'bundle'}" + ("" if done == rounds else
-         " (interrupted: run again to resume)") + "\n" + "\n".join(lines))
+    lines = [
+        f"  round {r['round']}: +{r['added']} samples, novelty {r['novelty']:.3g}, recall {r['recall']:.3g}, "
+        f"precision {r['precision']:.3g}"
+        for r in rows
+    ]
+    emit(
+        {"run_dir": str(out), "rounds_done": done, "rows": rows, "history": final.history},
+        as_json,
+        f"{done} of {rounds} rounds; bundle: {out / 'bundle'}"
+        + ("" if done == rounds else " (interrupted: run again to resume)")
+        + "\n"
+        + "\n".join(lines),
+    )
     if done < rounds:
         raise typer.Exit(130)
 
 
-# --- training runs: held-out classes, CAN, no data -----------------------------------------------------------
-def _fit(cfg: TrainConfig, out: Path, resume: bool, progress: bool, method: str, params: dict,
-         data=None) -> tuple[Bundle, bool]:
+# --- training runs: held-out classes, CAN, no data ---------------------------------------------------------
+def _fit(
+    cfg: TrainConfig, out: Path, resume: bool, progress: bool, method: str, params: dict, data=None
+) -> tuple[Bundle, bool]:
     from swerve.train import Trainer
 
     trainer = Trainer(cfg, out, resume=resume, data=data, progress=progress)
@@ -307,8 +366,11 @@ def held_out(
     models["real, training classes"] = test.x[~inside][:n]
     net, net_name = _extractor(None, dataset or "fashion-mnist")
     rows = held_out_harness(models, net, classes)
-    lines = [f"  {r['method']:<32} count@0.9 {r['count@0.9']:.3f}  max {r['max']:.3f}  "
-             f"objectness {r['objectness']:.2f}" for r in rows]
+    lines = [
+        f"  {r['method']:<32} count@0.9 {r['count@0.9']:.3f}  max {r['max']:.3f}  "
+        f"objectness {r['objectness']:.2f}"
+        for r in rows
+    ]
     emit({"held_out": classes, "classifier": net_name, "rows": rows}, as_json, "\n".join(lines))
 
 
@@ -317,7 +379,9 @@ def can(
     config: Path = typer.Argument(None, help="A training config of kind can (or use --preset)."),
     preset: str = typer.Option(None, help="Start from a recipe, e.g. fashion-heldout-can."),
     out: Path = typer.Option(Path("runs/can"), help="Run directory."),
-    weight: float = typer.Option(None, help="λ, the weight of style ambiguity (default: the recipe's, or 1)."),
+    weight: float = typer.Option(
+        None, help="λ, the weight of style ambiguity (default: the recipe's, or 1)."
+    ),
     ambiguity: str = typer.Option(None, help="paper (per-class BCE to 1/K) or softmax (CE to uniform)."),
     steps: int = typer.Option(None, help="Override the training steps."),
     seed: int = typer.Option(None, help="Override the seed."),
@@ -333,7 +397,9 @@ def can(
 
     cfg = _config(preset, config, {"steps": steps, "seed": seed})
     params = dict(cfg.params)
-    params.update({k: v for k, v in (("ambiguity_weight", weight), ("ambiguity", ambiguity)) if v is not None})
+    params.update(
+        {k: v for k, v in (("ambiguity_weight", weight), ("ambiguity", ambiguity)) if v is not None}
+    )
     cfg = cfg.replace(kind="can", params=params)
     bundle, interrupted = _fit(cfg, out, resume, progress, "can", params)
     if interrupted:
@@ -344,11 +410,25 @@ def can(
     rows = None
     if measure_n:
         net, _ = _extractor(None, bundle.data.dataset)
-        rows = _comparison(x, load(baseline).sample(measure_n, seed=cfg.seed).x, bundle.data.dataset, net,
-                           measure_n, cfg.seed)
-    emit({"run_dir": str(out), "bundle": str(out / "bundle"), "class_head_entropy": entropy, "measured": rows,
-          "history": bundle.history}, as_json,
-         f"bundle: {out / 'bundle'}; class-head entropy on samples {entropy:.3f}" + _summary_rows(rows))
+        rows = _comparison(
+            x,
+            load(baseline).sample(measure_n, seed=cfg.seed).x,
+            bundle.data.dataset,
+            net,
+            measure_n,
+            cfg.seed,
+        )
+    emit(
+        {
+            "run_dir": str(out),
+            "bundle": str(out / "bundle"),
+            "class_head_entropy": entropy,
+            "measured": rows,
+            "history": bundle.history,
+        },
+        as_json,
+        f"bundle: {out / 'bundle'}; class-head entropy on samples {entropy:.3f}" + _summary_rows(rows),
+    )
 
 
 @diverge_app.command()
@@ -362,7 +442,9 @@ def nodata(
     batch_size: int = typer.Option(10, min=2, help="Batch size."),
     lr: float = typer.Option(0.01, min=0.0, help="Adam learning rate (all three networks)."),
     seed: int = typer.Option(0, help="Seed."),
-    baseline: str = typer.Option("fashion-gan", help="Model its samples are measured against (same metrics)."),
+    baseline: str = typer.Option(
+        "fashion-gan", help="Model its samples are measured against (same metrics)."
+    ),
     resume: bool = typer.Option(False, help="Continue the run in --out."),
     measure_n: int = typer.Option(500, min=0, help="Samples for novelty/quality vs the baseline (0: skip)."),
     progress: bool = PROGRESS,
@@ -371,8 +453,16 @@ def nodata(
     """Train two generators and a discriminator with no data at all (Broad & Grierson 2019)."""
     from swerve.diverge.nodata import batch_variance, nodata_config, train_without_data
 
-    cfg = nodata_config(image_size=image_size, channels=channels, batch_size=batch_size, lr_g=lr, lr_d=lr,
-                        steps=steps, seed=seed, params={"variant": variant, "variance_weight": variance_weight})
+    cfg = nodata_config(
+        image_size=image_size,
+        channels=channels,
+        batch_size=batch_size,
+        lr_g=lr,
+        lr_d=lr,
+        steps=steps,
+        seed=seed,
+        params={"variant": variant, "variance_weight": variance_weight},
+    )
     bundle = train_without_data(cfg, out, resume=resume, progress=progress)
     if bundle.training.get("interrupted"):
         emit({"run_dir": str(out), "interrupted": True}, as_json, "interrupted; continue with --resume")
@@ -384,6 +474,14 @@ def nodata(
         net, _ = _extractor(None, base.data.dataset)
         rows = _comparison(x, base.sample(measure_n, seed=seed).x, base.data.dataset, net, measure_n, seed)
     variance = float(batch_variance(x))
-    emit({"run_dir": str(out), "bundle": str(out / "bundle"), "batch_variance": variance, "measured": rows,
-          "history": bundle.history}, as_json,
-         f"bundle: {out / 'bundle'}; batch variance of samples {variance:.3f}" + _summary_rows(rows))
+    emit(
+        {
+            "run_dir": str(out),
+            "bundle": str(out / "bundle"),
+            "batch_variance": variance,
+            "measured": rows,
+            "history": bundle.history,
+        },
+        as_json,
+        f"bundle: {out / 'bundle'}; batch variance of samples {variance:.3f}" + _summary_rows(rows),
+    )

@@ -1,8 +1,8 @@
 """Every divergence is reported next to its undiverged baseline, with the same metrics on the same footing.
 
-:func:`compare` puts a method's samples and a baseline's samples through one extractor against one set of real
-images (:func:`swerve.measure.novelty_quality`, plus the samples' own spread, :func:`swerve.measure.sparseness`)
-and returns two rows that differ only in what made the samples.
+:func:`compare` puts a method's samples and a baseline's samples through one extractor against one set of
+real images (:func:`swerve.measure.novelty_quality`, plus the samples' own spread,
+:func:`swerve.measure.sparseness`) and returns two rows that differ only in what made the samples.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def default_extractor(dataset: str) -> nn.Module | None:
         return None
 
 
-def measure_samples(x: torch.Tensor, reference: torch.Tensor, extractor: nn.Module, seed: int = 0) -> dict[str, float]:
+def measure_samples(
+    x: torch.Tensor, reference: torch.Tensor, extractor: nn.Module, seed: int = 0
+) -> dict[str, float]:
     """novelty_quality's values and the samples' sparseness (k=10) in the extractor's features."""
     values = dict(novelty_quality(x, reference, extractor, seed=seed).values)
     values["sparseness"] = sparseness(extract_features(extractor, x), k=min(10, len(x) - 1))

@@ -20,7 +20,7 @@ from swerve.bundle import Bundle
 from swerve.errors import ConfigError
 from swerve.measure import class_probabilities, out_of_class
 from swerve.measure.novelty import THETAS
-from swerve.train import Trainer, TrainConfig
+from swerve.train import TrainConfig, Trainer
 
 # Sandal and Sneaker: the classes the zoo's fashion-heldout-gan and fashion-heldout-can never saw.
 FASHION_HELD_OUT = (5, 7)

@@ -25,7 +25,7 @@ from swerve.bundle import Bundle, load
 from swerve.data import Dataset
 from swerve.errors import ConfigError
 from swerve.measure import extract_features, knn_distance, novelty_quality, sparseness
-from swerve.train import Trainer, TrainConfig
+from swerve.train import TrainConfig, Trainer
 from swerve.train.checkpoint import find_checkpoint
 from swerve.utils import write_text_atomic
 

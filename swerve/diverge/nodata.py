@@ -1,11 +1,11 @@
 """Training without data (Broad & Grierson 2019, "Searching for an (un)stable equilibrium").
 
 Two generators and one discriminator, and no data set at all: G2's output plays the part of the data. D learns
-to tell G1 (fake) from G2 ("real"); G1 tries to be taken for G2; G2 tries to be told apart from G1, that is, it
-plays on D's side (the thesis writes min over G1, max over G2 and D). The adversarial game alone collapses both
-generators to flat images, so each generator is also rewarded for having *more mini-batch variance than the
-other*: G_i minimises −w · (var(G_i) − var(G_j)), the other's variance held fixed. Variance is each pixel's
-variance over the batch, per colour channel, averaged (:func:`batch_variance`).
+to tell G1 (fake) from G2 ("real"); G1 tries to be taken for G2; G2 tries to be told apart from G1, that is,
+it plays on D's side (the thesis writes min over G1, max over G2 and D). The adversarial game alone collapses
+both generators to flat images, so each generator is also rewarded for having *more mini-batch variance than
+the other*: G_i minimises −w · (var(G_i) − var(G_j)), the other's variance held fixed. Variance is each
+pixel's variance over the batch, per colour channel, averaged (:func:`batch_variance`).
 
 Variants replace the adversarial term by a distance between D's embeddings (``features``) of G1(z) and G2(z)
 for the same z: G1 minimises it, G2 and D maximise it. ``cosine`` is 1 − cosine similarity; ``euclidean`` is
@@ -29,7 +29,7 @@ from swerve.data import Dataset
 from swerve.diverge.can import method_params
 from swerve.errors import ConfigError
 from swerve.models import DCGANConfig, DCGANDiscriminator, DCGANGenerator
-from swerve.train import Trainer, TrainConfig
+from swerve.train import TrainConfig, Trainer
 from swerve.train.tasks import Batch, Task, _adam
 
 VARIANTS = ("adversarial", "cosine", "euclidean")

@@ -137,8 +137,14 @@ class _Search:
             score[~ok] = -float("inf")
         top = score.topk(min(n_add, len(score))).indices
         top = top[torch.isfinite(score[top])]
-        pick = lambda t: None if t is None else t[top]
-        self.archive.add(z=z[top], y=pick(y), x=x[top], b=b[top], n=nov[top], q=pick(q))
+        self.archive.add(
+            z=z[top],
+            y=None if y is None else y[top],
+            x=x[top],
+            b=b[top],
+            n=nov[top],
+            q=None if q is None else q[top],
+        )
 
 
 def novelty_search(

@@ -27,6 +27,6 @@ def class_probabilities(classifier: nn.Module, x: torch.Tensor, batch_size: int 
 
 
 def posterior_entropy(probs: torch.Tensor) -> float:
-    """Mean entropy (nats) of class posteriors (N, K): 0 when every sample is one sure class, log K at uniform."""
+    """Mean entropy (nats) of class posteriors (N, K): 0 when all are certain, log K when all are uniform."""
     p = probs.detach().double().clamp_min(1e-12)
     return float(-(p * p.log()).sum(1).mean())
