@@ -275,3 +275,28 @@ def test_iterated_learning_grows_its_data_measures_each_round_and_resumes(tmp_pa
         start, data, tmp_path / "it", extractor, blobs(n=64, seed=9).x, **kwargs
     )
     assert rows_again[1:] == rows[1:]  # finished rounds are read back, not run again
+
+
+def test_cli_nodata_trains_resumes_and_records_the_method(cli, tmp_path):
+    args = [
+        "diverge",
+        "nodata",
+        "--out",
+        tmp_path / "run",
+        "--image-size",
+        "8",
+        "--batch-size",
+        "4",
+        "--measure-n",
+        "0",
+        "--no-progress",
+        "--json",
+    ]
+    code, stdout, err = cli(*args, "--steps", "3")
+    assert code == 0, err
+    code, stdout, err = cli(*args, "--steps", "5", "--resume")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["history"][-1]["op"] == "diverge-nodata" and result["history"][-1]["params"]["steps"] == 5
+    code, _, err = cli("diverge", "nodata", "--out", tmp_path / "bad", "--variant", "angular", "--steps", "1")
+    assert code == 2 and "angular" in err

@@ -347,7 +347,8 @@ def held_out(
     dataset = None
     if preset is not None or config is not None:
         cfg = _config(preset, config, {"steps": steps, "seed": seed})
-        cfg = cfg.replace(classes=training_classes(10 if cfg.classes is None else 10, classes))
+        num_classes = len(load_dataset(cfg.dataset, split="test").classes)
+        cfg = cfg.replace(classes=training_classes(num_classes, classes))
         bundle, interrupted = _fit(cfg, out, resume, progress, "held-out", {"held_out": classes})
         if interrupted:
             emit({"run_dir": str(out), "interrupted": True}, as_json, "interrupted; continue with --resume")
