@@ -1,0 +1,12 @@
+"""Diverge while making: push a model away from its data as it is made (Broad et al. 2021, categories 1-3).
+
+One module per idea:
+
+- ``novelty``: latent novelty search with an archive (evolution or gradient ascent, optional quality floor);
+- ``sparse_ae`` and ``digits_not``: *Digits that are not*, fixed points of a winner-take-all autoencoder;
+- ``iterated``: iterated learning on the model's own (novelty-filtered) samples;
+- ``inspiring``: held-out-class training and the out-of-class harness;
+- ``can``: the Creative Adversarial Network (trainer task ``kind="can"``);
+- ``nodata``: training without data, two generators and a discriminator (``kind="nodata"``);
+- ``compare``: every method's samples measured next to an undiverged baseline; ``report``: demo sections.
+"""
