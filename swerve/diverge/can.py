@@ -75,16 +75,6 @@ class CANDiscriminator(DCGANDiscriminator):
         return self.head(h).squeeze(1), self.class_head(h)
 
 
-def method_params(config: TrainConfig, defaults: dict[str, Any]) -> dict[str, Any]:
-    """``config.params`` over ``defaults``; an unknown setting is an error naming the known ones."""
-    unknown = sorted(set(config.params) - set(defaults))
-    if unknown:
-        raise ConfigError(
-            f"unknown {config.kind} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(defaults))}"
-        )
-    return {**defaults, **config.params}
-
-
 class CANTask(Task):
     """One CAN step: ``n_critic`` D steps (adversarial + class cross-entropy), one G step (+ λ·ambiguity)."""
 
@@ -94,7 +84,7 @@ class CANTask(Task):
         if config.objective == "wgan-gp":
             raise ConfigError("a CAN is trained with objective 'ns' or 'hinge'")
         self.config = config
-        self.params = method_params(config, DEFAULTS)
+        self.params = config.method_params(DEFAULTS)
         if self.params["ambiguity"] not in AMBIGUITY_FORMS:
             raise ConfigError(
                 f"ambiguity must be one of {', '.join(AMBIGUITY_FORMS)}; got {self.params['ambiguity']!r}"

@@ -26,7 +26,6 @@ from torch import nn
 
 from swerve.bundle import Bundle, LatentSpec
 from swerve.data import Dataset
-from swerve.diverge.can import method_params
 from swerve.errors import ConfigError
 from swerve.models import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from swerve.train import TrainConfig, Trainer
@@ -59,7 +58,7 @@ class NoDataTask(Task):
         if config.arch != "dcgan" or len(shape) != 3:
             raise ConfigError("training without data makes images: use arch 'dcgan'")
         self.config = config
-        self.params = method_params(config, DEFAULTS)
+        self.params = config.method_params(DEFAULTS)
         if self.params["variant"] not in VARIANTS:
             raise ConfigError(f"variant must be one of {', '.join(VARIANTS)}; got {self.params['variant']!r}")
         weight = self.params["variance_weight"]
@@ -179,7 +178,7 @@ def train_without_data(
     trainer = Trainer(config, run_dir, resume=resume, data=blank_data(config), progress=progress)
     result = trainer.fit()
     bundle = trainer.export()
-    bundle.record("diverge-nodata", steps=result.step, seed=config.seed, **method_params(config, DEFAULTS))
+    bundle.record("diverge-nodata", steps=result.step, seed=config.seed, **config.method_params(DEFAULTS))
     bundle.training["interrupted"] = result.interrupted
     bundle.save(Path(run_dir) / "bundle")
     return bundle

@@ -8,7 +8,9 @@ Such a code can only describe an image as a handful of strokes, which is what ma
 autoencoder from noise settle on new, stroke-built forms (digits_not.py).
 
 Trained by the ordinary :class:`~swerve.train.Trainer` as ``kind="sparse-ae"`` on the mean squared
-reconstruction error; ``width`` and ``depth`` of the TrainConfig set the code channels and encoder layers.
+reconstruction error; ``width`` and ``depth`` of the TrainConfig set the code channels and encoder layers, and
+``params={"binarize": true}`` trains on black-and-white images (pixel > mid-grey is white), the kind of image
+the fixed-point iteration feeds it.
 """
 
 from __future__ import annotations
@@ -79,8 +81,7 @@ class SparseAETask(Task):
     def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
         if len(shape) != 3:
             raise ConfigError("a sparse autoencoder models images; this dataset holds points")
-        if config.params:
-            raise ConfigError(f"kind 'sparse-ae' takes no params, got {', '.join(config.params)}")
+        self.params = config.method_params({"binarize": False})
         cfg = SparseAEConfig(image_size=shape[-1], channels=shape[0], width=config.width, depth=config.depth)
         self.ae = WTAAutoencoder(cfg).to(device)
         self.networks = {"autoencoder": self.ae}
@@ -91,6 +92,8 @@ class SparseAETask(Task):
         self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
     ) -> dict[str, torch.Tensor]:
         x, _ = next_batch()
+        if self.params["binarize"]:  # train on black-and-white images, as the iteration will feed it
+            x = torch.where(x > 0, 1.0, -1.0)
         loss = F.mse_loss(self.ae(x), x)
         self.optimizers["autoencoder"].zero_grad(set_to_none=True)
         loss.backward()

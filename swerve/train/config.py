@@ -152,6 +152,15 @@ class TrainConfig:
             ) from None
         return cls.from_dict(values or {})
 
+    def method_params(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """``params`` over a divergent kind's ``defaults``; an unknown setting is an error naming the rest."""
+        unknown = sorted(set(self.params) - set(defaults))
+        if unknown:
+            raise ConfigError(
+                f"unknown {self.kind} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(defaults))}"
+            )
+        return {**defaults, **self.params}
+
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 

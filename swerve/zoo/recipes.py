@@ -93,6 +93,7 @@ RECIPES: dict[str, TrainConfig] = {
         name="fashion-wta-ae",
         kind="sparse-ae",
         dataset="fashion-mnist",
+        params={"binarize": True},
         width=32,
         depth=2,
         steps=400,
