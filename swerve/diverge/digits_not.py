@@ -5,9 +5,9 @@ Start from uniform noise and repeat x ← binarise(AE(x)) until nothing changes 
 binarisation uses a *moving threshold*: in every image, at every iteration, the brightest ``ratio`` of pixels
 become white and the rest black, where ``ratio`` is the white-pixel ratio of the training data, so the
 iteration can neither fade out nor flood. The fixed points are clustered (k-means on the autoencoder's
-code) and a classifier that knows the data's classes says which clusters it recognises: the rest are the
-"digits that are not". swerve runs it on any image data set; its benchmark and report use Fashion-MNIST
-(MNIST is not shipped), with the zoo's ``fashion-wta-ae`` and ``fashion-classifier``.
+code, each map's winning activation) and a classifier that knows the data's classes says which clusters
+it recognises: the rest are the "digits that are not". swerve runs it on any image data set; its benchmark
+and report use Fashion-MNIST (no MNIST here), with the zoo's ``fashion-wta-ae`` and ``fashion-classifier``.
 """
 
 from __future__ import annotations
@@ -186,7 +186,9 @@ def digits_that_are_not(
     points = fixed_points(ae, n, ratio, max_iter=max_iter, seed=seed, progress=progress)
     device = next(ae.parameters()).device
     with torch.no_grad():
-        codes = torch.cat([ae.encode(b.to(device)).flatten(1).cpu() for b in points.x.split(256)])
+        # Each map's winning activation (which strokes fired, how strongly): k-means on the full sparse
+        # code, mostly zeros in thousands of dimensions, puts nearly everything in one cluster.
+        codes = torch.cat([ae.encode(b.to(device)).amax(dim=(2, 3)).cpu() for b in points.x.split(256)])
     labels = kmeans(codes, min(clusters, n), seed=seed)
     probs = class_probabilities(classifier, points.x)
     names = class_names or [str(i) for i in range(probs.shape[1])]
