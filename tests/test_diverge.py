@@ -300,3 +300,21 @@ def test_cli_nodata_trains_resumes_and_records_the_method(cli, tmp_path):
     assert result["history"][-1]["op"] == "diverge-nodata" and result["history"][-1]["params"]["steps"] == 5
     code, _, err = cli("diverge", "nodata", "--out", tmp_path / "bad", "--variant", "angular", "--steps", "1")
     assert code == 2 and "angular" in err
+
+
+def test_demo_sections_show_each_method_with_its_numbers():
+    from pathlib import Path
+
+    from swerve.diverge import report
+    from swerve.look.sections import SECTION_MODULES, DemoContext
+
+    assert "swerve.diverge.report" in SECTION_MODULES
+    needed = ("fashion-gan", "fashion-classifier", "nodata-gan")
+    if any(zoo_path(name) is None for name in needed):
+        pytest.skip("the zoo models the sections use are not installed")
+    ctx = DemoContext(Path("unused"))
+    novelty = report.novelty_search_section(ctx)
+    baseline, archive = novelty.table
+    assert len(novelty.figures) == 2 and archive["novelty"] > baseline["novelty"]
+    nodata = report.nodata_section(ctx)
+    assert nodata.table["batch variance, generator 1"] > 0.05
