@@ -8,6 +8,8 @@ fashion-classifier's features against 2,000 real test images (swerve.diverge.com
 - spread: sparseness, each sample's mean distance to its 10 nearest fellow samples;
 - precision / recall (k=3), Fréchet distance (FD) in those features;
 - out-of-class count@0.9 and max for Sandal + Sneaker (5, 7), the classes the held-out models never saw;
+- "real test images" are test images of the eight classes other than Sandal and Sneaker; the reference set
+  is drawn from the same test split, so real rows may meet their own copies there;
 - seconds: wall-clock of making the samples (training included for iterated learning), on a shared CPU.
 Zoo models used: fashion-gan (the baseline), fashion-heldout-gan, fashion-heldout-can, fashion-wta-ae,
 nodata-gan, fashion-classifier (build any with `swerve zoo build NAME`).
