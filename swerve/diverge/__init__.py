@@ -1,6 +1,6 @@
-"""Diverge while making: push a model away from its data as it is made (Broad et al. 2021, categories 1-3).
+"""Ways to diverge from the data, one module per category of Broad et al.'s survey (ICCC 2021).
 
-One module per idea:
+Diverge while making (categories 1-3), one module per idea:
 
 - ``novelty``: latent novelty search with an archive (evolution or gradient ascent, optional quality floor);
 - ``sparse_ae`` and ``digits_not``: *Digits that are not*, fixed points of a winner-take-all autoencoder;

@@ -7,7 +7,7 @@ from swerve.measure.measurement import Measurement, novelty_quality
 from swerve.measure.novelty import knn_distance, memorisation, objectness, out_of_class
 from swerve.measure.posterior import class_probabilities, posterior_entropy
 from swerve.measure.sparseness import novelty_scores, sparseness
-from swerve.measure.toys import gaussians25_scores, swissroll_scores
+from swerve.measure.toys import gaussians25_scores, kde_log_likelihood, swissroll_scores
 
 __all__ = [
     "FeatureSpec",
@@ -19,6 +19,7 @@ __all__ = [
     "extract_features",
     "frechet_distance",
     "gaussians25_scores",
+    "kde_log_likelihood",
     "kid",
     "knn_distance",
     "memorisation",
