@@ -115,7 +115,10 @@ class TrainConfig:
             raise ConfigError("a vae uses arch 'dcgan'")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if not values["params"]:  # no settings: equal to configs and checkpoints from before params
+            del values["params"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
