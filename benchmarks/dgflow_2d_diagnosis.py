@@ -98,7 +98,8 @@ def main() -> None:
         "raw WGAN critic": discriminator_critic(bundle.discriminator.eval()),
         f"corrector ({info['steps']} st, acc {info['final_accuracy']:.2f})": ratio_critic(bundle),
     }
-    print("\n(2) critic                         logit std   |grad_x d| 10/50/90%   |grad_z d| 10/50/90%   rank corr.")
+    head = f"{'logit std':>9}   {'|grad_x d| 10/50/90%':>22}   {'|grad_z d| 10/50/90%':>22}   rank corr."
+    print(f"\n(2) {'critic':<28} {head}")
     for name, critic in critics.items():
         xs, zs = x.clone().requires_grad_(True), z.clone().requires_grad_(True)
         d = critic(xs, None)
@@ -106,13 +107,13 @@ def main() -> None:
         (grad_z,) = torch.autograd.grad(critic(generator(zs), None).sum(), zs)
         d = d.detach()
         print(
-            f"  {name:<30} {d.std():>6.3f}   {quantiles(grad_x.norm(dim=1)):>22}   "
+            f"  {name:<30} {d.std():>9.3f}   {quantiles(grad_x.norm(dim=1)):>22}   "
             f"{quantiles(grad_z.norm(dim=1)):>22}   {rank_correlation(d, exact):>6.2f}"
         )
 
     zs = z.clone().requires_grad_(True)
     (grad_z,) = torch.autograd.grad(exact_latent_critic(WithLatent(generator)(zs)).sum(), zs)
-    print(f"  {'exact log ratio':<30} {exact.std():>6.3f}   {'':>22}   {quantiles(grad_z.norm(dim=1)):>22}")
+    print(f"  {'exact log ratio':<30} {exact.std():>9.3f}   {'':>22}   {quantiles(grad_z.norm(dim=1)):>22}")
 
     print("\n(3) stiffness of the exact flow on the modes: share of on-mode samples with η·s²/σ² ≥ 2")
     stiffness = singular[on_mode, 0] ** 2 / GAUSSIANS25_STD**2
