@@ -1,0 +1,370 @@
+"""StyleGAN2/3 in plain torch, and the importers: shapes, W space, equivariance, foreign files, safety."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+import pytest
+import torch
+
+import swerve
+from swerve import taps
+from swerve.errors import BundleError, ConfigError
+from swerve.models.importers import UnsafePickleError, import_model
+from swerve.models.ops import conv2d_resample, setup_filter, upfirdn2d
+from swerve.models.stylegan2 import (
+    StyleGAN2Config,
+    StyleGAN2Discriminator,
+    StyleGAN2Generator,
+    mix_styles,
+)
+from swerve.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
+from tests.stylegan_fixtures import (
+    rosinality_discriminate,
+    rosinality_generate,
+    rosinality_state_dicts,
+    write_nvidia_pickle,
+)
+
+TINY2 = dict(z_dim=8, w_dim=8, channel_base=128, channel_max=16, mapping_layers=2)
+TINY3 = dict(z_dim=8, w_dim=8, channel_base=256, channel_max=16, num_layers=4, mapping_layers=2)
+
+
+def _randomise(net: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
+    """Give zero-initialised tensors (noise strengths, biases) values, so every path shows in the output."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith(("noise_strength", "bias")):
+                p.add_(torch.randn(p.shape, generator=gen) * 0.2)
+    return net.eval()
+
+
+# --- ops --------------------------------------------------------------------------------------------------
+
+
+def test_conv2d_resample_matches_resampling_at_full_rate():
+    """The fast paths equal the textbook definitions: upsample (zero-stuff + filter) then convolve with the
+    transposed kernel, and filter then convolve then decimate."""
+    torch.manual_seed(0)
+    x, w, f = torch.randn(2, 3, 8, 8), torch.randn(5, 3, 3, 3), setup_filter([1, 3, 3, 1])
+    up = F_conv_transpose_reference(x, w, f)
+    assert torch.allclose(conv2d_resample(x, w, f, up=2, padding=1), up, atol=1e-4)
+    full = torch.nn.functional.conv2d(upfirdn2d(x, f, padding=[2, 2, 2, 2]), w)
+    assert torch.allclose(conv2d_resample(x, w, f, down=2, padding=1), full[:, :, ::2, ::2], atol=1e-4)
+    # 1x1 kernels take the cheap order; same answer as the general one
+    w1 = torch.randn(5, 3, 1, 1)
+    assert torch.allclose(
+        conv2d_resample(x, w1, f, down=2),
+        torch.nn.functional.conv2d(upfirdn2d(x, f, padding=[1, 1, 1, 1]), w1)[:, :, ::2, ::2],
+        atol=1e-5,
+    )
+
+
+def F_conv_transpose_reference(x, w, f):
+    """Zero-stuff to twice the size, convolve with the flipped kernel, then blur (gain 4)."""
+    stuffed = torch.zeros(x.shape[0], x.shape[1], 16, 16)
+    stuffed[:, :, ::2, ::2] = x
+    y = torch.nn.functional.conv2d(torch.nn.functional.pad(stuffed, [2, 1, 2, 1]), w.flip([2, 3]))
+    return upfirdn2d(y, f, padding=[1, 1, 1, 1], gain=4)
+
+
+# --- architectures ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resolution", [8, 16, 32])
+@pytest.mark.parametrize("arch", ["skip", "resnet", "orig"])
+def test_stylegan2_shapes_and_layer_order(resolution, arch):
+    cfg = StyleGAN2Config(resolution=resolution, architecture=arch, d_architecture=arch, **TINY2)
+    g, d = StyleGAN2Generator(cfg), StyleGAN2Discriminator(cfg)
+    x = g(torch.randn(4, 8))
+    assert x.shape == (4, 3, resolution, resolution)
+    assert d(x).shape == (4,)
+    assert g.num_ws == 2 * (resolution.bit_length() - 1) - 2  # two per block, one for 4x4, one last ToRGB
+    blocks = [n for n in taps.layer_names(g) if n.count(".") == 1 and n.startswith("synthesis.b")]
+    assert blocks == [f"synthesis.b{2**i}" for i in range(2, resolution.bit_length())]
+    shapes = taps.output_shapes(g, torch.randn(2, 8))
+    assert shapes["synthesis.b8.conv1"] == (2, cfg.channels_at(8), 8, 8)
+
+
+@pytest.mark.parametrize("kind", ["T", "R"])
+@pytest.mark.parametrize("resolution", [16, 32])
+def test_stylegan3_shapes(kind, resolution):
+    cfg = StyleGAN3Config.preset(kind, resolution=resolution, **TINY3)
+    g = StyleGAN3Generator(cfg).eval()
+    assert g(torch.randn(2, 8)).shape == (2, 3, resolution, resolution)
+    assert g.num_ws == cfg.num_layers + 2
+    sizes = [int(n.split("_")[1]) for n in g.synthesis.layer_names]
+    assert sizes[-1] == resolution and sizes[-2] == resolution
+    assert all(
+        layer.conv_kernel == (3 if kind == "T" else 1)
+        for layer in [getattr(g.synthesis, n) for n in g.synthesis.layer_names[:-1]]
+    )
+
+
+def test_config_errors_are_clear():
+    with pytest.raises(ConfigError, match="power of two"):
+        StyleGAN2Config(resolution=24)
+    with pytest.raises(ConfigError, match="architecture"):
+        StyleGAN2Config(architecture="fancy")
+    with pytest.raises(ConfigError, match="'T' or 'R'"):
+        StyleGAN3Config.preset("Q")
+
+
+def test_stylegan3_t_is_translation_equivariant():
+    """Translating the Fourier input by whole pixels translates the image (paper section 3, EQ-T): the
+    shifted output matches the shifted reference far better than the unshifted one does."""
+    torch.manual_seed(0)
+    res = 16
+    g = _randomise(StyleGAN3Generator(StyleGAN3Config.preset("T", resolution=res, **TINY3)))
+    with torch.no_grad():
+        ws = g.mapping(torch.randn(2, 8))
+        orig = g.synthesis(ws)
+        for tx, ty in [(2, 0), (-1, 3)]:
+            g.synthesis.input.transform.copy_(
+                torch.tensor([[1, 0, -tx / res], [0, 1, -ty / res], [0, 0, 1.0]])
+            )
+            moved = g.synthesis(ws)
+            g.synthesis.input.transform.copy_(torch.eye(3))
+            ys, xs = slice(max(ty, 0), res + min(ty, 0)), slice(max(tx, 0), res + min(tx, 0))
+            src_y, src_x = slice(max(-ty, 0), res + min(-ty, 0)), slice(max(-tx, 0), res + min(-tx, 0))
+            err = (moved[:, :, ys, xs] - orig[:, :, src_y, src_x]).square().mean()
+            unshifted = (moved[:, :, ys, xs] - orig[:, :, ys, xs]).square().mean()
+            psnr = 10 * torch.log10(4 / err)
+            assert psnr > 40, f"EQ-T PSNR {psnr:.1f} dB for shift {(tx, ty)}"
+            assert err < 1e-4 * unshifted
+
+
+def test_w_space_truncation_and_mixing():
+    torch.manual_seed(0)
+    g = _randomise(StyleGAN2Generator(StyleGAN2Config(resolution=16, **TINY2)))
+    with torch.no_grad():
+        g.mapping.w_avg.copy_(torch.randn(8))
+        z = torch.randn(3, 8)
+        ws = g.mapping(z)
+        assert ws.shape == (3, g.num_ws, 8)
+        assert torch.allclose(g.mapping(z, truncation_psi=0.0), g.w_avg.expand_as(ws))
+        half = g.mapping(z, truncation_psi=0.5, truncation_cutoff=2)
+        assert torch.allclose(half[:, :2], (ws[:, :2] + g.w_avg) / 2, atol=1e-6)
+        assert torch.equal(half[:, 2:], ws[:, 2:])
+        other = g.mapping(torch.randn(3, 8))
+        mixed = mix_styles(ws, other, 3)
+        assert torch.equal(mixed[:, :3], ws[:, :3]) and torch.equal(mixed[:, 3:], other[:, 3:])
+        # coarse styles from the first image, fine from the second: neither image, but closer to the first
+        a, b, m = g.synthesis(ws), g.synthesis(other), g.synthesis(mixed)
+        assert not torch.allclose(m, a) and not torch.allclose(m, b)
+        assert g(z, noise_mode="const").equal(g(z)) and not g(z, noise_mode="random").equal(g(z))
+
+
+def test_conditional_stylegan2_takes_class_indices():
+    cfg = StyleGAN2Config(resolution=8, c_dim=3, **TINY2)
+    g, d = _randomise(StyleGAN2Generator(cfg)), StyleGAN2Discriminator(cfg)
+    z = torch.randn(4, 8)
+    x0, x1 = g(z, torch.zeros(4, dtype=torch.long)), g(z, torch.ones(4, dtype=torch.long))
+    assert not torch.allclose(x0, x1)
+    assert d(x0, torch.tensor([0, 1, 2, 0])).shape == (4,)
+    with pytest.raises(ValueError, match="class-conditional"):
+        g(z)
+
+
+# --- rosinality import ------------------------------------------------------------------------------------
+
+
+def test_rosinality_import_matches_the_source(tmp_path):
+    g_sd, d_sd = rosinality_state_dicts(resolution=16, style_dim=8, n_mlp=2)
+    latent_avg = torch.randn(8)
+    torch.save({"g_ema": g_sd, "d": d_sd, "latent_avg": latent_avg}, tmp_path / "ckpt.pt")
+    bundle = import_model(tmp_path / "ckpt.pt")
+    g, d = bundle.generator, bundle.discriminator
+    assert g.config.resolution == 16 and g.config.mapping_layers == 2 and g.config.channel_max == 16
+    z = torch.randn(4, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        ours = g(z)
+        theirs = rosinality_generate(g_sd, z, n_mlp=2)
+        assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-4), (ours - theirs).abs().max()
+        trunc = rosinality_generate(g_sd, z, n_mlp=2, psi=0.5, mean_latent=latent_avg)
+        assert torch.allclose(g(z, truncation_psi=0.5), trunc, atol=1e-4, rtol=1e-4)
+        assert torch.allclose(d(ours), rosinality_discriminate(d_sd, ours), atol=1e-4, rtol=1e-4)
+    # round trip through a swerve bundle is bit-exact
+    saved = swerve.load(bundle.save(tmp_path / "bundle"))
+    assert torch.equal(saved.sample(4, seed=1).x, bundle.sample(4, seed=1).x)
+    assert saved.history[-1]["op"] == "import" and saved.history[-1]["params"]["format"] == "rosinality"
+
+
+def test_rosinality_errors_name_the_problem(tmp_path):
+    g_sd, _ = rosinality_state_dicts(resolution=16)
+    broken = dict(g_sd)
+    broken["convs.2.conv.weight"] = torch.randn(1, 16, 13, 3, 3)  # a width no progression explains
+    torch.save({"g_ema": broken}, tmp_path / "odd.pt")
+    with pytest.raises(BundleError, match="channel widths|does not match|shape"):
+        import_model(tmp_path / "odd.pt")
+    torch.save({"g_ema": {"foo": torch.zeros(1)}}, tmp_path / "foreign.pt")
+    with pytest.raises(BundleError, match="cannot infer the architecture"):
+        import_model(tmp_path / "foreign.pt")
+
+
+class _RunsCommand:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_rosinality_loader_refuses_code(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"g_ema": _RunsCommand(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(BundleError, match="more than tensors"):
+        import_model(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+# --- NVIDIA pickles ---------------------------------------------------------------------------------------
+
+
+def _nvidia_g2_kwargs(cfg: StyleGAN2Config) -> dict:
+    return {
+        "z_dim": cfg.z_dim,
+        "c_dim": cfg.c_dim,
+        "w_dim": cfg.w_dim,
+        "img_resolution": cfg.resolution,
+        "img_channels": cfg.channels,
+        "mapping_kwargs": {"num_layers": cfg.mapping_layers},
+        "synthesis_kwargs": {
+            "channel_base": cfg.channel_base,
+            "channel_max": cfg.channel_max,
+            "num_fp16_res": 4,
+            "conv_clamp": 256,
+            "architecture": cfg.architecture,
+        },
+    }
+
+
+def _nvidia_d_kwargs(cfg: StyleGAN2Config) -> dict:
+    return {
+        "c_dim": cfg.c_dim,
+        "img_resolution": cfg.resolution,
+        "img_channels": cfg.channels,
+        "architecture": "resnet",
+        "channel_base": cfg.channel_base,
+        "channel_max": cfg.channel_max,
+        "num_fp16_res": 4,
+        "conv_clamp": 256,
+        "block_kwargs": {},
+        "mapping_kwargs": {},
+        "epilogue_kwargs": {"mbstd_group_size": 4},
+    }
+
+
+@pytest.mark.parametrize("c_dim", [0, 2])
+def test_nvidia_stylegan2_pickle_imports_without_running_it(tmp_path, c_dim):
+    cfg = StyleGAN2Config(resolution=16, c_dim=c_dim, conv_clamp=256, **TINY2)
+    torch.manual_seed(0)
+    g, d = _randomise(StyleGAN2Generator(cfg)), _randomise(StyleGAN2Discriminator(cfg))
+    marker = tmp_path / "source-ran"
+    calls = write_nvidia_pickle(
+        tmp_path / "net.pkl",
+        {
+            "G": (g, _nvidia_g2_kwargs(cfg)),
+            "G_ema": (g, _nvidia_g2_kwargs(cfg)),
+            "D": (d, _nvidia_d_kwargs(cfg)),
+        },
+        marker,
+    )
+    modules_before = set(sys.modules)
+    bundle = import_model(tmp_path / "net.pkl")
+    assert not marker.exists() and not calls
+    assert not {"torch_utils", "dnnlib", "torch_utils.persistence"} & (set(sys.modules) - modules_before)
+    z = torch.randn(4, 8)
+    c = torch.tensor([0, 1, 1, 0]) if c_dim else None
+    with torch.no_grad():
+        assert torch.equal(bundle.generator(z, c), g(z, c))
+        x = g(z, c)
+        assert torch.equal(bundle.discriminator(x, c), d(x, c))
+    assert bundle.generator.config.conv_clamp == 256 and bundle.num_classes == c_dim
+
+
+@pytest.mark.parametrize("kind", ["T", "R"])
+def test_nvidia_stylegan3_pickle_imports(tmp_path, kind):
+    cfg = StyleGAN3Config.preset(kind, resolution=16, **TINY3)
+    torch.manual_seed(0)
+    g = _randomise(StyleGAN3Generator(cfg))
+    with torch.no_grad():
+        for name in g.synthesis.layer_names:
+            getattr(g.synthesis, name).magnitude_ema.fill_(0.7)
+    kwargs = {
+        "z_dim": 8,
+        "c_dim": 0,
+        "w_dim": 8,
+        "img_resolution": 16,
+        "img_channels": 3,
+        "mapping_kwargs": {"num_layers": 2},
+        "channel_base": cfg.channel_base,
+        "channel_max": cfg.channel_max,
+        "num_layers": 4,
+        "magnitude_ema_beta": 0.999,
+        "conv_kernel": cfg.conv_kernel,
+        "use_radial_filters": cfg.use_radial_filters,
+        "num_fp16_res": 4,
+    }
+    marker = tmp_path / "source-ran"
+    calls = write_nvidia_pickle(tmp_path / "sg3.pkl", {"G_ema": (g, kwargs)}, marker)
+    bundle = import_model(tmp_path / "sg3.pkl")
+    assert not marker.exists() and not calls
+    assert isinstance(bundle.generator, StyleGAN3Generator) and "discriminator" not in bundle.networks
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        assert torch.equal(bundle.generator(z), g(z))
+
+
+def test_nvidia_pickle_with_unknown_option_is_refused(tmp_path):
+    cfg = StyleGAN2Config(resolution=8, **TINY2)
+    kwargs = _nvidia_g2_kwargs(cfg)
+    kwargs["synthesis_kwargs"]["fancy_new_layer"] = True
+    write_nvidia_pickle(tmp_path / "x.pkl", {"G_ema": (StyleGAN2Generator(cfg), kwargs)}, tmp_path / "m")
+    with pytest.raises(BundleError, match="fancy_new_layer"):
+        import_model(tmp_path / "x.pkl")
+
+
+def _raw_global_pickle(module: str, name: str, arg: str) -> bytes:
+    """A protocol-0 pickle calling ``module.name(arg)``, the shape of any code-running payload."""
+    return f"c{module}\n{name}\n(V{arg}\ntR.".encode()
+
+
+def test_malicious_pickles_are_refused_without_side_effects(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    # 1. a command
+    (tmp_path / "cmd.pkl").write_bytes(pickle.dumps(_RunsCommand(marker), protocol=4))
+    # 2. an arbitrary module that does something when imported
+    (tmp_path / "sneaky_module.py").write_text(f"open({str(marker)!r}, 'w').write('imported')\nx = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "mod.pkl").write_bytes(_raw_global_pickle("sneaky_module", "x", "a"))
+    # 3. eval hidden in a network record's state, 4. a storage payload that is itself a code-running pickle
+    (tmp_path / "eval.pkl").write_bytes(_raw_global_pickle("builtins", "eval", "__import__('os')"))
+    payload = pickle.dumps(_RunsCommand(marker), protocol=2)
+    (tmp_path / "storage.pkl").write_bytes(
+        b"\x80\x04ctorch.storage\n_load_from_bytes\nC" + bytes([len(payload)]) + payload + b"\x85R."
+    )
+    for name in ("cmd", "mod", "eval", "storage"):
+        with pytest.raises(UnsafePickleError):
+            import_model(tmp_path / f"{name}.pkl", fmt="nvidia")
+    assert not marker.exists() and "sneaky_module" not in sys.modules
+
+
+def test_cli_import_writes_a_bundle_and_refuses_bad_files(tmp_path, cli):
+    g_sd, d_sd = rosinality_state_dicts(resolution=8)
+    torch.save({"g_ema": g_sd, "d": d_sd}, tmp_path / "r.pt")
+    code, out, err = cli("import", tmp_path / "r.pt", "--out", tmp_path / "b", "--json")
+    assert code == 0, err
+    bundle = swerve.load(tmp_path / "b")
+    assert set(bundle.networks) == {"generator", "discriminator"}
+    assert bundle.sample(2, seed=0).x.shape == (2, 3, 8, 8)
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps(_RunsCommand(tmp_path / "pwned")))
+    code, out, err = cli("import", tmp_path / "evil.pkl", "--out", tmp_path / "e")
+    assert code == 2 and "posix.system" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "e").exists() and not (tmp_path / "pwned").exists()
+    code, _, err = cli("import", tmp_path / "missing.pkl", "--out", tmp_path / "m")
+    assert code == 2 and "no such file" in err
