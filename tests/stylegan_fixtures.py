@@ -242,6 +242,17 @@ class _Persistent:
 
 
 def _records(module: nn.Module, hook, easy, class_name: str, kwargs: dict, src: str) -> _Persistent:
+    """The persistent record of ``module`` in the reference layout: a layer's kernel (out, in, k, k) and a
+    plain layer's bias sit on the layer itself, where swerve keeps them in a child ``conv``."""
+    params = OrderedDict((k, v) for k, v in module.named_parameters(recurse=False))
+    children = OrderedDict(module.named_children())
+    conv = children.get("conv")
+    if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
+        del children["conv"]
+        transposed = isinstance(conv, nn.ConvTranspose2d)
+        params["weight"] = conv.weight.transpose(0, 1) if transposed else conv.weight
+        if conv.bias is not None:
+            params["bias"] = conv.bias
     persistent = {
         k: v for k, v in module.named_buffers(recurse=False) if k not in module._non_persistent_buffers_set
     }
@@ -251,13 +262,12 @@ def _records(module: nn.Module, hook, easy, class_name: str, kwargs: dict, src: 
     state = {
         "training": False,
         "_parameters": OrderedDict(
-            (k, nn.Parameter(v.detach().clone(), requires_grad=False))
-            for k, v in module.named_parameters(recurse=False)
+            (k, nn.Parameter(v.detach().clone(), requires_grad=False)) for k, v in params.items()
         ),
         "_buffers": buffers,
         "_non_persistent_buffers_set": set(),
         "_modules": OrderedDict(
-            (k, _records(m, hook, easy, type(m).__name__, {}, src)) for k, m in module.named_children()
+            (k, _records(m, hook, easy, type(m).__name__, {}, src)) for k, m in children.items()
         ),
         "_init_args": (),
         "_init_kwargs": easy(kwargs),

@@ -12,11 +12,13 @@ import swerve
 from swerve import taps
 from swerve.errors import BundleError, ConfigError
 from swerve.models.importers import UnsafePickleError, import_model
-from swerve.models.ops import conv2d_resample, setup_filter, upfirdn2d
+from swerve.models.ops import bias_act, demodulation, setup_filter, upfirdn2d
 from swerve.models.stylegan2 import (
+    Conv2dLayer,
     StyleGAN2Config,
     StyleGAN2Discriminator,
     StyleGAN2Generator,
+    SynthesisLayer,
     mix_styles,
 )
 from swerve.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
@@ -44,30 +46,42 @@ def _randomise(net: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
 # --- ops --------------------------------------------------------------------------------------------------
 
 
-def test_conv2d_resample_matches_resampling_at_full_rate():
-    """The fast paths equal the textbook definitions: upsample (zero-stuff + filter) then convolve with the
-    transposed kernel, and filter then convolve then decimate."""
+def test_modulated_conv_equals_per_sample_weights():
+    """Modulating the input, convolving and demodulating the output (how swerve runs it) equals the paper's
+    definition: a convolution with per-sample weights w * s, each output channel scaled to unit norm."""
     torch.manual_seed(0)
-    x, w, f = torch.randn(2, 3, 8, 8), torch.randn(5, 3, 3, 3), setup_filter([1, 3, 3, 1])
-    up = F_conv_transpose_reference(x, w, f)
-    assert torch.allclose(conv2d_resample(x, w, f, up=2, padding=1), up, atol=1e-4)
-    full = torch.nn.functional.conv2d(upfirdn2d(x, f, padding=[2, 2, 2, 2]), w)
-    assert torch.allclose(conv2d_resample(x, w, f, down=2, padding=1), full[:, :, ::2, ::2], atol=1e-4)
-    # 1x1 kernels take the cheap order; same answer as the general one
-    w1 = torch.randn(5, 3, 1, 1)
-    assert torch.allclose(
-        conv2d_resample(x, w1, f, down=2),
-        torch.nn.functional.conv2d(upfirdn2d(x, f, padding=[1, 1, 1, 1]), w1)[:, :, ::2, ::2],
-        atol=1e-5,
-    )
+    layer = SynthesisLayer(4, 5, w_dim=6, resolution=8)
+    x, w = torch.randn(2, 4, 8, 8), torch.randn(2, 6)
+    styles = layer.affine(w)
+    expected = []
+    for i in range(2):
+        wi = layer.weight * styles[i].reshape(1, 4, 1, 1)
+        wi = wi / wi.square().sum(dim=[1, 2, 3], keepdim=True).add(1e-8).sqrt()
+        expected.append(torch.nn.functional.conv2d(x[i : i + 1], wi, padding=1))
+    pre = torch.cat(expected) + layer.noise_const * layer.noise_strength
+    out = bias_act(pre, layer.bias, act="lrelu")
+    assert torch.allclose(layer(x, w), out, atol=1e-5)
 
 
-def F_conv_transpose_reference(x, w, f):
-    """Zero-stuff to twice the size, convolve with the flipped kernel, then blur (gain 4)."""
-    stuffed = torch.zeros(x.shape[0], x.shape[1], 16, 16)
-    stuffed[:, :, ::2, ::2] = x
-    y = torch.nn.functional.conv2d(torch.nn.functional.pad(stuffed, [2, 1, 2, 1]), w.flip([2, 3]))
-    return upfirdn2d(y, f, padding=[1, 1, 1, 1], gain=4)
+def test_resampling_layers_equal_full_rate_definitions():
+    """Upsampling = zero-stuff, blur, convolve with the (flipped) kernel of the transposed convolution;
+    downsampling = blur, convolve at full rate, keep every second pixel (StyleGAN2 appendix B)."""
+    torch.manual_seed(0)
+    f = setup_filter([1, 3, 3, 1])
+    up = SynthesisLayer(3, 5, w_dim=4, resolution=16, up=2)
+    x, w = torch.randn(2, 3, 8, 8), torch.randn(2, 4)
+    with torch.no_grad():
+        up.affine.weight.zero_()  # unit styles: the layer is a plain (demodulated) convolution
+        stuffed = upfirdn2d(x, f, up=2, padding=[3, 2, 3, 2], gain=4)  # 2x FIR upsampling, support + 1
+        full = torch.nn.functional.conv2d(stuffed, up.weight.flip([2, 3]))
+        full = full * demodulation(up.weight, torch.ones(2, 3)).unsqueeze(2).unsqueeze(3)
+        assert torch.allclose(up(x, w, noise_mode="none"), bias_act(full, up.bias, act="lrelu"), atol=1e-4)
+    down = Conv2dLayer(3, 5, 3, down=2)
+    with torch.no_grad():
+        full = torch.nn.functional.conv2d(
+            upfirdn2d(x, f, padding=[2, 2, 2, 2]), down.conv.weight * down.weight_gain
+        )
+        assert torch.allclose(down(x), bias_act(full[:, :, ::2, ::2], down.conv.bias), atol=1e-5)
 
 
 # --- architectures ----------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ and a reader can check them against the papers.
 
 Conventions follow the papers' reference code so imported weights behave the same: a filter ``f`` is applied
 as a true convolution (flipped), ``padding`` is ``[x0, x1, y0, y1]`` (negative values crop), and a 2x
-upsampling filter is scaled by ``up**2`` so a constant image keeps its level.
+upsampling filter is scaled by ``up**2`` so a constant image keeps its level. The convolutions themselves are
+ordinary ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules inside the layers, so taps, glitches and rewriting
+see them like any other convolution.
 """
 
 from __future__ import annotations
@@ -110,74 +112,35 @@ def filtered_lrelu(
     return upfirdn2d(x, fd, down=down)
 
 
-def conv2d_resample(
-    x: torch.Tensor,
-    w: torch.Tensor,
-    f: torch.Tensor | None = None,
-    up: int = 1,
-    down: int = 1,
-    padding: int = 0,
-    groups: int = 1,
-) -> torch.Tensor:
-    """Convolve with ``w``, upsampling by ``up`` before or downsampling by ``down`` after, with the FIR
-    filter ``f`` suppressing the aliases the resampling makes (StyleGAN2 paper, appendix B).
+def up_padding(filter_size: int, up: int = 2, kernel: int = 1, padding: int = 0) -> tuple[int, int]:
+    """``upfirdn2d`` padding (low, high side) that centres the filter after ``up``-fold upsampling. With a
+    ``kernel``-wide transposed convolution first (stride ``up``, no padding), which already grew the signal
+    by ``kernel - 1`` and ``kernel - up`` samples, that growth is taken back."""
+    lo = padding + (filter_size + up - 1) // 2
+    hi = padding + (filter_size - up) // 2
+    return (lo - (kernel - 1), hi - (kernel - up)) if kernel > 1 else (lo, hi)
 
-    Without resampling this is ``F.conv2d``. Upsampling runs as a strided transposed convolution with ``w``
-    followed by the filter, downsampling as the filter followed by a strided convolution: the result of
-    resampling the full-rate signal at a quarter of the cost. (Applying ``w`` transposed when upsampling is
-    what the reference code does, so imported weights need no flipping.)
+
+def down_padding(filter_size: int, down: int = 2, padding: int = 0) -> tuple[int, int]:
+    """``upfirdn2d`` padding (low, high side) that centres the filter before ``down``-fold decimation."""
+    return padding + (filter_size - down + 1) // 2, padding + (filter_size - down) // 2
+
+
+def demodulation(weight: torch.Tensor, styles: torch.Tensor, prenormalize: bool = False) -> torch.Tensor:
+    """StyleGAN2's demodulation coefficients (paper section 2.2), shape (N, out): one over the norm of each
+    output channel's weights after scaling input channel ``i`` by ``styles[:, i]``.
+
+    With them a modulated convolution runs as a plain one: ``conv(x * styles) * coefficients`` equals the
+    convolution with per-sample weights ``w * styles / norm``. ``prenormalize`` first rescales ``weight``
+    per output channel and ``styles`` overall to unit mean square (StyleGAN3's guard against overflow; the
+    result changes only through the 1e-8 epsilon).
     """
-    out_ch, in_per_group, kh, kw = w.shape
-    fw = f.shape[-1] if f is not None else 1
-    if up > 1 and down > 1:
-        raise ValueError("conv2d_resample resamples one way at a time")
-    if up > 1:
-        lo = padding + (fw + up - 1) // 2  # padding of the upsampled signal, centring the filter
-        hi = padding + (fw - up) // 2
-        if kw == 1:  # a 1x1 kernel commutes with upsampling: convolve first, at the low rate
-            x = F.conv2d(x, w, groups=groups)
-            return upfirdn2d(x, f, up=up, padding=[lo, hi, lo, hi], gain=up**2)
-        # F.conv_transpose2d wants (in, out/groups, k, k) per group.
-        wt = w.reshape(groups, out_ch // groups, in_per_group, kh, kw).transpose(1, 2)
-        x = F.conv_transpose2d(
-            x, wt.reshape(groups * in_per_group, out_ch // groups, kh, kw), stride=up, groups=groups
-        )
-        lo, hi = lo - (kw - 1), hi - (kw - up)  # the transposed convolution already grew the signal
-        return upfirdn2d(x, f, padding=[lo, hi, lo, hi], gain=up**2)
-    if down > 1:
-        lo = padding + (fw - down + 1) // 2
-        hi = padding + (fw - down) // 2
-        if kw == 1:  # filter and decimate first, then the 1x1 convolution at the low rate
-            return F.conv2d(upfirdn2d(x, f, down=down, padding=[lo, hi, lo, hi]), w, groups=groups)
-        x = upfirdn2d(x, f, padding=[lo, hi, lo, hi])
-        return F.conv2d(x, w, stride=down, groups=groups)
-    return F.conv2d(x, w, padding=padding, groups=groups)
-
-
-def modulated_conv2d(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    styles: torch.Tensor,
-    demodulate: bool = True,
-    up: int = 1,
-    padding: int = 0,
-    resample_filter: torch.Tensor | None = None,
-    input_gain: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """StyleGAN2's modulated convolution: scale the weight's input channels by each sample's style, then
-    (optionally) rescale each output channel to unit expected variance (demodulation, paper section 2.2).
-
-    Runs as one grouped convolution with a separate weight per sample.
-    """
-    n, in_ch, h, w_ = x.shape
-    out_ch, _, kh, kw = weight.shape
-    w = weight.unsqueeze(0) * styles.reshape(n, 1, in_ch, 1, 1)
-    if demodulate:
-        w = w * (w.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
-    if input_gain is not None:
-        w = w * input_gain.reshape(-1, 1, in_ch, 1, 1) if input_gain.ndim else w * input_gain
-    x = x.reshape(1, n * in_ch, h, w_)
-    x = conv2d_resample(
-        x, w.reshape(n * out_ch, in_ch, kh, kw), resample_filter, up=up, padding=padding, groups=n
-    )
-    return x.reshape(n, out_ch, *x.shape[2:])
+    w2 = weight.square().sum(dim=[2, 3])  # (out, in)
+    scale = 1.0
+    if prenormalize:
+        w_norm = w2.sum(dim=1).div(w2.shape[1] * weight.shape[2] * weight.shape[3]).rsqrt()  # (out,)
+        s_norm = styles.square().mean().rsqrt()
+        w2 = w2 * w_norm.square().unsqueeze(1)
+        styles = styles * s_norm
+        scale = w_norm.unsqueeze(0) * s_norm
+    return (styles.square() @ w2.t() + 1e-8).rsqrt() * scale

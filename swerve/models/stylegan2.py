@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from swerve.errors import ConfigError, require_positive_ints
-from swerve.models.ops import bias_act, conv2d_resample, modulated_conv2d, setup_filter, upfirdn2d
+from swerve.models.ops import bias_act, demodulation, down_padding, setup_filter, up_padding, upfirdn2d
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -104,7 +104,9 @@ class FullyConnected(nn.Module):
 
 
 class Conv2dLayer(nn.Module):
-    """An equalised-learning-rate convolution with optional 2x up/downsampling and activation."""
+    """An equalised-learning-rate convolution with optional 2x up/downsampling (FIR-filtered) and activation.
+
+    The convolution is the child ``conv`` (an ``nn.Conv2d``); the equalised-lr gain scales its input."""
 
     def __init__(
         self,
@@ -119,27 +121,32 @@ class Conv2dLayer(nn.Module):
         conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
+        if up > 1 and kernel_size > 1:
+            raise ConfigError("Conv2dLayer upsamples with 1x1 kernels only (SynthesisLayer does 3x3)")
         self.activation, self.up, self.down, self.conv_clamp = activation, up, down, conv_clamp
-        self.padding = kernel_size // 2
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        stride = down if kernel_size > 1 else 1  # a 1x1 kernel decimates before it convolves
+        padding = kernel_size // 2 if down == 1 else 0  # the filter does the padding when downsampling
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
+        nn.init.normal_(self.conv.weight)
+        if bias:
+            nn.init.zeros_(self.conv.bias)
         self.register_buffer(
             "resample_filter", setup_filter(resample_filter or [1, 3, 3, 1]), persistent=False
         )
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        x = conv2d_resample(
-            x,
-            self.weight * self.weight_gain,
-            self.resample_filter,
-            up=self.up,
-            down=self.down,
-            padding=self.padding,
-        )
+        f, k = self.resample_filter, self.conv.kernel_size[0]
+        if self.down > 1:
+            lo, hi = down_padding(len(f), self.down, k // 2)
+            x = upfirdn2d(x, f, down=self.down if k == 1 else 1, padding=[lo, hi, lo, hi])
+        x = self.conv(x * self.weight_gain)
+        if self.up > 1:
+            lo, hi = up_padding(len(f), self.up)
+            x = upfirdn2d(x, f, up=self.up, padding=[lo, hi, lo, hi], gain=self.up**2)
         act_gain = (1.0 if self.activation == "linear" else math.sqrt(2)) * gain
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp)
+        return bias_act(x, None, act=self.activation, gain=act_gain, clamp=clamp)
 
 
 def _one_hot(c: torch.Tensor | None, c_dim: int, n: int) -> torch.Tensor:
@@ -233,7 +240,11 @@ def mix_styles(ws_a: torch.Tensor, ws_b: torch.Tensor, start: int, stop: int | N
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated (and demodulated) 3x3 convolution, optional 2x upsampling, noise, bias, leaky ReLU."""
+    """Modulated, demodulated 3x3 convolution (optionally upsampling 2x), noise, bias, leaky ReLU.
+
+    The modulation runs on the input and the demodulation on the output of a plain convolution, the child
+    ``conv`` (``nn.Conv2d``, or ``nn.ConvTranspose2d`` with stride 2 when upsampling, followed by the FIR
+    filter): the same result as per-sample weights, and a layer taps and rewriting understand."""
 
     def __init__(
         self,
@@ -248,7 +259,11 @@ class SynthesisLayer(nn.Module):
         super().__init__()
         self.up, self.resolution, self.conv_clamp = up, resolution, conv_clamp
         self.affine = FullyConnected(w_dim, in_channels, bias_init=1)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        if up > 1:
+            self.conv = nn.ConvTranspose2d(in_channels, out_channels, 3, stride=up, bias=False)
+        else:
+            self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+        nn.init.normal_(self.conv.weight)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.noise_strength = nn.Parameter(torch.zeros([]))
@@ -256,10 +271,19 @@ class SynthesisLayer(nn.Module):
             "resample_filter", setup_filter(resample_filter or [1, 3, 3, 1]), persistent=False
         )
 
+    @property
+    def weight(self) -> torch.Tensor:
+        """The kernel as (out, in, k, k), whichever way the convolution stores it."""
+        w = self.conv.weight
+        return w.transpose(0, 1) if isinstance(self.conv, nn.ConvTranspose2d) else w
+
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", gain: float = 1.0):
-        x = modulated_conv2d(
-            x, self.weight, self.affine(w), up=self.up, padding=1, resample_filter=self.resample_filter
-        )
+        styles = self.affine(w)
+        x = self.conv(x * styles.unsqueeze(2).unsqueeze(3))
+        if self.up > 1:
+            lo, hi = up_padding(len(self.resample_filter), self.up, kernel=3, padding=1)
+            x = upfirdn2d(x, self.resample_filter, padding=[lo, hi, lo, hi], gain=self.up**2)
+        x = x * demodulation(self.weight, styles).unsqueeze(2).unsqueeze(3)
         if noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         elif noise_mode == "random":
@@ -281,13 +305,14 @@ class ToRGBLayer(nn.Module):
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnected(w_dim, in_channels, bias_init=1)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
+        self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        nn.init.normal_(self.conv.weight)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1 / math.sqrt(in_channels)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        x = modulated_conv2d(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False)
-        return bias_act(x, self.bias, clamp=self.conv_clamp)
+        styles = self.affine(w) * self.weight_gain
+        return bias_act(self.conv(x * styles.unsqueeze(2).unsqueeze(3)), self.bias, clamp=self.conv_clamp)
 
 
 class SynthesisBlock(nn.Module):
@@ -337,7 +362,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, next(w), noise_mode)
             x = self.conv1(x, next(w), noise_mode)
         if img is not None:
-            lo, hi = (len(self.resample_filter) + 1) // 2, (len(self.resample_filter) - 2) // 2
+            lo, hi = up_padding(len(self.resample_filter))
             img = upfirdn2d(img, self.resample_filter, up=2, padding=[lo, hi, lo, hi], gain=4)
         if self.num_torgb:
             y = self.torgb(x, next(w))
@@ -392,11 +417,13 @@ class StyleGAN2Generator(nn.Module):
     def __init__(self, config: StyleGAN2Config) -> None:
         super().__init__()
         self.config = config
+        num_ws = sum(2 if r > 4 else 1 for r in config.resolutions) + 1
+        # The mapping network is registered first, so named_modules() runs from z to the finest block.
+        self.mapping = MappingNetwork(
+            config.z_dim, config.c_dim, config.w_dim, num_ws, config.mapping_layers, config.mapping_lr
+        )
         self.synthesis = SynthesisNetwork(config)
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(
-            config.z_dim, config.c_dim, config.w_dim, self.num_ws, config.mapping_layers, config.mapping_lr
-        )
 
     @property
     def w_avg(self) -> torch.Tensor:
@@ -461,7 +488,7 @@ class DiscriminatorBlock(nn.Module):
         if self.in_channels == 0 or self.architecture == "skip":
             y = self.fromrgb(img)
             x = y if x is None else x + y
-            lo, hi = (len(self.resample_filter) - 1) // 2, (len(self.resample_filter) - 2) // 2
+            lo, hi = down_padding(len(self.resample_filter))
             skip = self.architecture == "skip"
             img = upfirdn2d(img, self.resample_filter, down=2, padding=[lo, hi, lo, hi]) if skip else None
         if self.architecture == "resnet":

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from swerve.errors import ConfigError, require_positive_ints
-from swerve.models.ops import filtered_lrelu, modulated_conv2d
+from swerve.models.ops import demodulation, filtered_lrelu
 from swerve.models.stylegan2 import FullyConnected, MappingNetwork
 
 
@@ -195,9 +195,9 @@ class SynthesisLayer3(nn.Module):
         self.conv_kernel = 1 if is_torgb else c.conv_kernel
         tmp_rate = max(prev["rate"], cur["rate"]) * (1 if is_torgb else c.lrelu_upsampling)
         self.affine = FullyConnected(c.w_dim, prev["channels"], bias_init=1)
-        self.weight = nn.Parameter(
-            torch.randn(cur["channels"], prev["channels"], self.conv_kernel, self.conv_kernel)
-        )
+        k = self.conv_kernel  # padded by k - 1: the output grows, the filters' padding crops it back
+        self.conv = nn.Conv2d(prev["channels"], cur["channels"], k, padding=k - 1, bias=False)
+        nn.init.normal_(self.conv.weight)
         self.bias = nn.Parameter(torch.zeros(cur["channels"]))
         self.register_buffer("magnitude_ema", torch.ones([]))  # running mean square of the input
 
@@ -222,14 +222,10 @@ class SynthesisLayer3(nn.Module):
         styles = self.affine(w)
         if self.is_torgb:
             styles = styles / math.sqrt(self.in_channels * self.conv_kernel**2)
-        x = modulated_conv2d(
-            x,
-            self.weight,
-            styles,
-            demodulate=not self.is_torgb,
-            padding=self.conv_kernel - 1,
-            input_gain=self.magnitude_ema.rsqrt(),
-        )
+        # Modulate the input (scaled to unit mean square by the tracked magnitude), convolve, demodulate.
+        x = self.conv(x * (styles * self.magnitude_ema.rsqrt()).unsqueeze(2).unsqueeze(3))
+        if not self.is_torgb:
+            x = x * demodulation(self.conv.weight, styles, prenormalize=True).unsqueeze(2).unsqueeze(3)
         return filtered_lrelu(
             x,
             self.up_filter,
@@ -284,11 +280,11 @@ class StyleGAN3Generator(nn.Module):
     def __init__(self, config: StyleGAN3Config) -> None:
         super().__init__()
         self.config = config
-        self.synthesis = SynthesisNetwork3(config)
-        self.num_ws = self.synthesis.num_ws
+        self.num_ws = config.num_layers + 2
         self.mapping = MappingNetwork(
             config.z_dim, config.c_dim, config.w_dim, self.num_ws, config.mapping_layers, config.mapping_lr
         )
+        self.synthesis = SynthesisNetwork3(config)
 
     @property
     def w_avg(self) -> torch.Tensor:

@@ -148,11 +148,28 @@ def _discriminator(record: PersistentRecord, generator: nn.Module) -> nn.Module:
     return load_weights(StyleGAN2Discriminator(config), record.state_dict(), "discriminator")
 
 
+def reference_names(net: nn.Module) -> dict[str, tuple[str, bool]]:
+    """swerve key -> (the reference code's key, whether the tensor is stored transposed).
+
+    swerve keeps each convolution in a child ``conv`` (an ``nn.Conv2d`` or ``nn.ConvTranspose2d``) so taps
+    and rewriting see it; the reference stores its kernel (and a plain layer's bias) on the layer itself, as
+    (out, in, k, k)."""
+    names = {}
+    for name, module in net.named_modules():
+        conv = getattr(module, "conv", None)
+        if name and isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
+            names[f"{name}.conv.weight"] = (f"{name}.weight", isinstance(conv, nn.ConvTranspose2d))
+            if conv.bias is not None:
+                names[f"{name}.conv.bias"] = (f"{name}.bias", False)
+    return names
+
+
 def load_weights(net: nn.Module, state: dict[str, torch.Tensor], role: str) -> nn.Module:
-    """Load foreign tensors into ``net`` strictly, after checking the fixed resampling filters the reference
-    code stores in every layer agree with the config (swerve rebuilds them instead of storing them)."""
+    """Load tensors named as in the reference code into ``net`` strictly. The fixed resampling filters the
+    reference stores in every layer are checked against the config (swerve rebuilds them from it)."""
     expected = setup_filter(getattr(net.config, "resample_filter", [1, 3, 3, 1]))
     own = net.state_dict()
+    renamed = {ref: (key, transposed) for key, (ref, transposed) in reference_names(net).items()}
     kept = {}
     for key, value in state.items():
         if key.endswith("resample_filter") and key not in own:
@@ -161,6 +178,9 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], role: str) -> n
                     f"{role} tensor {key} is not the {list(expected.shape)} filter the config implies"
                 )
             continue
+        if key in renamed:
+            key, transposed = renamed[key]
+            value = value.transpose(0, 1) if transposed else value
         kept[key] = value
     missing = sorted(set(own) - set(kept))
     unexpected = sorted(set(kept) - set(own))
@@ -175,5 +195,5 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], role: str) -> n
                 f"the {role} tensor {key} has shape {tuple(value.shape)}, the architecture "
                 f"inferred from its config expects {tuple(own[key].shape)}"
             )
-    net.load_state_dict({k: v.float() for k, v in kept.items()}, strict=True)
+    net.load_state_dict({k: v.float().contiguous() for k, v in kept.items()}, strict=True)
     return net.eval()
