@@ -53,7 +53,8 @@ def plain_skeleton(g: StyleGAN2Generator):
         for name in ("conv0", "conv1"):
             layer = getattr(block, name, None)
             if layer is not None:
-                convs.append((layer.weight.detach().clone(), layer.up, block.torgb.weight.detach().clone()))
+                rgb = block.torgb.conv.weight.detach().clone()
+                convs.append((layer.weight.detach().clone(), layer.up, rgb))
     const = g.synthesis.b4.const.detach()
 
     def run(n: int) -> torch.Tensor:

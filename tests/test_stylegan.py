@@ -382,3 +382,16 @@ def test_cli_import_writes_a_bundle_and_refuses_bad_files(tmp_path, cli):
     assert not (tmp_path / "e").exists() and not (tmp_path / "pwned").exists()
     code, _, err = cli("import", tmp_path / "missing.pkl", "--out", tmp_path / "m")
     assert code == 2 and "no such file" in err
+
+
+def test_discriminator_takes_any_batch_size():
+    """The minibatch-stddev group shrinks to a divisor of the batch (the reference needs a multiple of 4),
+    and for a multiple of the group size the groups are the reference's: samples i, i + n/4, ..."""
+    d = StyleGAN2Discriminator(StyleGAN2Config(resolution=8, **TINY2)).eval()
+    x = torch.randn(8, 3, 8, 8)
+    with torch.no_grad():
+        for n in (1, 3, 5, 6):
+            assert d(x[:n]).shape == (n,)
+        # swapping samples 0 and 4 (the same position in two groups) changes nothing but their order
+        swapped = x[[4, 1, 2, 3, 0, 5, 6, 7]]
+        assert torch.allclose(d(swapped), d(x)[[4, 1, 2, 3, 0, 5, 6, 7]], atol=1e-6)

@@ -429,6 +429,12 @@ class StyleGAN2Generator(nn.Module):
     def w_avg(self) -> torch.Tensor:
         return self.mapping.w_avg
 
+    @property
+    def block_names(self) -> list[str]:
+        """The synthesis blocks coarse to fine (``synthesis.b4``, ...): the units of resolution-dependent
+        blending (``swerve.diverge.blend.resolution_schedule``), bending and freezing."""
+        return [f"synthesis.b{res}" for res in self.synthesis.resolutions]
+
     def forward(
         self,
         z: torch.Tensor,
@@ -501,11 +507,13 @@ class DiscriminatorBlock(nn.Module):
 
 def minibatch_stddev(x: torch.Tensor, group_size: int, num_channels: int) -> torch.Tensor:
     """Append the standard deviation of features across groups of samples as extra channels, so the
-    discriminator can see a lack of variety (Karras et al. 2018, section 3)."""
+    discriminator can see a lack of variety (Karras et al. 2018, section 3).
+
+    Groups are samples ``i, i + n/g, i + 2n/g, ...`` as in the reference code. When the batch is not a
+    multiple of ``group_size`` (where the reference fails) the group is the largest size that divides it.
+    """
     n, c, h, w = x.shape
-    g = min(group_size, n)
-    if n % g:
-        raise ValueError(f"the discriminator's batch ({n}) must be a multiple of its group size ({g})")
+    g = max(k for k in range(1, min(group_size, n) + 1) if n % k == 0)
     y = x.reshape(g, -1, num_channels, c // num_channels, h, w)
     y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()  # (n/g, F, c/F, h, w)
     y = y.mean(dim=[2, 3, 4]).reshape(-1, num_channels, 1, 1).repeat(g, 1, h, w)

@@ -290,6 +290,11 @@ class StyleGAN3Generator(nn.Module):
     def w_avg(self) -> torch.Tensor:
         return self.mapping.w_avg
 
+    @property
+    def block_names(self) -> list[str]:
+        """The synthesis layers coarse to fine (``synthesis.L0_...`` to the ToRGB layer)."""
+        return [f"synthesis.{name}" for name in self.synthesis.layer_names]
+
     def forward(
         self,
         z: torch.Tensor,
