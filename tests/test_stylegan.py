@@ -21,7 +21,7 @@ from swerve.models.stylegan2 import (
     SynthesisLayer,
     mix_styles,
 )
-from swerve.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
+from swerve.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator, translation_psnr
 from tests.stylegan_fixtures import (
     rosinality_discriminate,
     rosinality_generate,
@@ -148,6 +148,7 @@ def test_stylegan3_t_is_translation_equivariant():
             psnr = 10 * torch.log10(4 / err)
             assert psnr > 40, f"EQ-T PSNR {psnr:.1f} dB for shift {(tx, ty)}"
             assert err < 1e-4 * unshifted
+            assert abs(translation_psnr(g, ws, tx, ty) - psnr) < 0.5  # the library's EQ-T agrees
 
 
 def test_w_space_truncation_and_mixing():
@@ -395,3 +396,12 @@ def test_discriminator_takes_any_batch_size():
         # swapping samples 0 and 4 (the same position in two groups) changes nothing but their order
         swapped = x[[4, 1, 2, 3, 0, 5, 6, 7]]
         assert torch.allclose(d(swapped), d(x)[[4, 1, 2, 3, 0, 5, 6, 7]], atol=1e-6)
+
+
+def test_demo_section_draws_mixing_and_translation(tmp_path):
+    from swerve.look.sections import DemoContext, ordered_sections
+    from swerve.look.sections_stylegan import stylegan
+
+    assert "stylegan" in dict(ordered_sections())
+    result = stylegan(DemoContext(tmp_path))
+    assert len(result.figures) == 2 and min(v for v in result.table.values()) > 0

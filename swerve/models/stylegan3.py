@@ -305,3 +305,31 @@ class StyleGAN3Generator(nn.Module):
     ) -> torch.Tensor:
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws)
+
+
+@torch.no_grad()
+def translate_output(g: StyleGAN3Generator, ws: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """Draw ``ws`` with the Fourier input moved so the image should move ``dx`` pixels right and ``dy`` down
+    (through ``synthesis.input.transform``, which is restored afterwards)."""
+    res = g.config.resolution
+    transform = g.synthesis.input.transform
+    saved = transform.clone()
+    try:
+        transform.copy_(torch.tensor([[1.0, 0.0, -dx / res], [0.0, 1.0, -dy / res], [0.0, 0.0, 1.0]]))
+        return g.synthesis(ws)
+    finally:
+        transform.copy_(saved)
+
+
+@torch.no_grad()
+def translation_psnr(g: StyleGAN3Generator, ws: torch.Tensor, dx: int, dy: int) -> float:
+    """EQ-T for a whole-pixel shift (the paper's equation in appendix E): the PSNR, in dB over a [-1, 1]
+    range, between the image drawn with a translated input and the original shifted by the same amount,
+    on the pixels both cover. Higher is more equivariant; the paper's trained models score about 50-60."""
+    res = g.config.resolution
+    moved = translate_output(g, ws, dx, dy)
+    orig = g.synthesis(ws)
+    dst = (slice(max(dy, 0), res + min(dy, 0)), slice(max(dx, 0), res + min(dx, 0)))
+    src = (slice(max(-dy, 0), res + min(-dy, 0)), slice(max(-dx, 0), res + min(-dx, 0)))
+    mse = (moved[:, :, dst[0], dst[1]] - orig[:, :, src[0], src[1]]).square().mean()
+    return float(10 * torch.log10(4 / mse.clamp_min(1e-20)))
