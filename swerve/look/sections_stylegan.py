@@ -43,9 +43,7 @@ def stylegan(ctx: DemoContext) -> Section:
     mixing = upscale(make_grid(torch.cat([corner, _contrast(cells)]), nrow=5), 320)
 
     torch.manual_seed(ctx.seed)
-    g3 = StyleGAN3Generator(
-        StyleGAN3Config.preset("T", **{**SMALL, "channel_base": 4096}, num_layers=6)
-    ).eval()
+    g3 = StyleGAN3Generator(StyleGAN3Config.preset("T", **{**SMALL, "channel_max": 32}, num_layers=6)).eval()
     with torch.no_grad():
         ws = g3.mapping(torch.randn(1, 64, generator=gen))
         frames = torch.cat([translate_output(g3, ws, dx, 0) for dx in SHIFTS])
