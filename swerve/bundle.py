@@ -242,20 +242,25 @@ class Bundle:
             z = self.latent.sample(n, gen)
         z = z.to(device)
         y = self._labels(labels, len(z))
+        from swerve.diverge.bend import bundle_applied  # the bends in extra["bends"], if any
+
         net = self.generator
         was_training = net.training
         net.eval()
         try:
             chunks = []
-            for start in range(0, len(z), batch_size):
-                zb = z[start : start + batch_size]
-                if y is None:
-                    chunks.append(net(zb))
-                else:
-                    chunks.append(net(zb, y[start : start + batch_size].to(device)))
+            with bundle_applied(self):
+                for start in range(0, len(z), batch_size):
+                    zb = z[start : start + batch_size]
+                    if y is None:
+                        chunks.append(net(zb))
+                    else:
+                        chunks.append(net(zb, y[start : start + batch_size].to(device)))
         finally:
             net.train(was_training)
         recipe = {"bundle": self.name, "seed": seed, "n": n}
+        if self.extra.get("bends"):
+            recipe["bends"] = self.extra["bends"]
         return Samples(x=torch.cat(chunks).cpu(), z=z.cpu(), labels=y, seed=seed, recipe=recipe)
 
     def _labels(self, labels: torch.Tensor | list[int] | int | None, n: int) -> torch.Tensor | None:

@@ -3,8 +3,11 @@
 This is the one hook mechanism the rest of swerve stands on. Network bending and the creative decoder
 *write* a layer's output; subset scanning, channel clustering, model rewriting and feature extraction *read*
 it. Layers are addressed by the names ``model.named_modules()`` gives them (``"blocks.1"``, ``"layers.0"``),
-so a tap works on a model swerve has never seen. Every tap is a context manager that removes its hooks on
-exit, even after an exception, which leaves the model bit-exactly as it was.
+so a tap works on a model swerve has never seen; ``"conv:i"`` and ``"linear:i"`` are shortcuts for the
+i-th convolution (or linear layer) together with what follows it in its ``Sequential`` (its norm and
+nonlinearity), counted in registration order, negative indices from the end. Every tap is a context
+manager that removes its hooks on exit, even after an exception, which leaves the model bit-exactly as it
+was.
 
     with taps.record(G, ["blocks.0", "blocks.1"]) as acts:
         G(z)
@@ -33,8 +36,52 @@ def layer_names(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_modules() if name]
 
 
+_BLOCK_KINDS: dict[str, tuple[type[nn.Module], ...]] = {
+    "conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d),
+    "linear": (nn.Linear,),
+}
+
+
+def block_names(model: nn.Module, kind: str = "conv") -> list[str]:
+    """The layers ``"conv:i"`` (or ``"linear:i"``) name, in order.
+
+    A block is a convolution (or linear layer) and what follows it: when it is the first child of a
+    ``Sequential`` the block is that ``Sequential`` (so its output is after the norm and nonlinearity),
+    otherwise the layer alone. Generators register their layers coarse to fine, so this is that order too.
+    """
+    if kind not in _BLOCK_KINDS:
+        raise ConfigError(f"unknown layer shortcut {kind!r}; use conv:i or linear:i")
+    modules = dict(model.named_modules())
+    blocks = []
+    for name, module in modules.items():
+        if not name or not isinstance(module, _BLOCK_KINDS[kind]):
+            continue
+        parent, _, child = name.rpartition(".")
+        if child == "0" and parent and isinstance(modules[parent], nn.Sequential):
+            name = parent
+        blocks.append(name)
+    return blocks
+
+
+def resolve_layer(model: nn.Module, name: str) -> str:
+    """The ``named_modules`` name ``name`` stands for (a shortcut ``conv:i`` / ``linear:i``, or itself)."""
+    kind, sep, index = name.partition(":")
+    if not sep or kind not in _BLOCK_KINDS:
+        return name
+    blocks = block_names(model, kind)
+    try:
+        return blocks[int(index)]
+    except (ValueError, IndexError):
+        raise ConfigError(
+            f"{name!r}: {type(model).__name__} has {len(blocks)} {kind} blocks "
+            f"(use {kind}:0 .. {kind}:{len(blocks) - 1}, or a layer name)"
+        ) from None
+
+
 def find_layer(model: nn.Module, name: str) -> nn.Module:
-    """The submodule called ``name``; a :class:`ConfigError` naming close matches if there is none."""
+    """The submodule called ``name`` (or a ``conv:i`` / ``linear:i`` shortcut); a :class:`ConfigError`
+    naming close matches if there is none."""
+    name = resolve_layer(model, name)
     modules = dict(model.named_modules())
     if name in modules and name:
         return modules[name]
@@ -61,19 +108,21 @@ def record(
     *,
     detach: bool = True,
     device: torch.device | str | None = None,
+    inputs: bool = False,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Record the outputs of ``layers`` for every forward call made inside the ``with`` block.
 
     The yielded dict is filled when the block exits: each layer maps to its outputs concatenated along the
     batch dimension. ``detach=False`` keeps the graph (for losses on activations); ``device="cpu"`` moves
-    each chunk off the accelerator as it is made, so long runs keep accelerator memory bounded.
+    each chunk off the accelerator as it is made, so long runs keep accelerator memory bounded;
+    ``inputs=True`` records each layer's (first) input instead of its output (model rewriting's keys).
     """
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
     result: dict[str, torch.Tensor] = {}
 
     def hook_for(name: str) -> Callable[..., None]:
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            out = _first_tensor(output, name)
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            out = _first_tensor(args if inputs else output, name)
             out = out.detach() if detach else out
             chunks[name].append(out if device is None else out.to(device))
 

@@ -1,0 +1,370 @@
+"""``swerve layers``, ``clusters``, ``bend``, ``blend``, ``glitch`` and ``rewrite``: changing a trained model.
+
+Bends change activations at inference (the result is images, an animation, or a bundle that carries the
+bends); blends, glitches and rewrites change weights (the result is a new bundle). Every command writes the
+recipe and seed beside what it makes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import typer
+import yaml
+
+from swerve.bundle import Bundle, load
+from swerve.cli.look import _parse_labels, _sidecar
+from swerve.cli.main import app, emit
+from swerve.errors import ConfigError
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return yaml.safe_load(raw)
+
+
+def parse_bend_arg(text: str) -> dict[str, Any]:
+    """``"LAYER TRANSFORM key=value ... [@channels=0,3 | @fraction=0.5 @seed=1 | @cluster=2]"`` as a dict."""
+    tokens = text.split()
+    if len(tokens) < 2:
+        raise ConfigError(f"--bend takes 'LAYER TRANSFORM [key=value ...]', got {text!r}")
+    bend: dict[str, Any] = {"layer": tokens[0], "transform": tokens[1], "params": {}}
+    channel: dict[str, Any] = {}
+    for token in tokens[2:]:
+        key, sep, raw = token.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"in --bend {text!r}: expected key=value, got {token!r}")
+        if key.startswith("@"):
+            channel[key[1:]] = raw if key == "@channels" else _value(raw)
+        else:
+            bend["params"][key] = _value(raw)
+    if "channels" in channel:
+        raw = channel.pop("channels")
+        bend["channels"] = "all" if raw == "all" else [int(c) for c in raw.split(",") if c.strip().isdigit()]
+        if bend["channels"] != "all" and len(bend["channels"]) != len(raw.split(",")):
+            raise ConfigError(f"@channels takes 'all' or indices like 0,3,5; got {raw!r}")
+    if channel:
+        bend["channels"] = channel
+    return bend
+
+
+def _read_bends(config: Path | None, inline: list[str]) -> list[dict[str, Any]]:
+    bends: list[dict[str, Any]] = []
+    if config is not None:
+        try:
+            loaded = yaml.safe_load(config.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config} is not valid YAML/JSON: {exc}") from None
+        bends += loaded.get("bends", loaded) if isinstance(loaded, dict) else (loaded or [])
+    return bends + [parse_bend_arg(text) for text in inline]
+
+
+def _parse_sweep(spec: str) -> tuple[int, str, float, float]:
+    """``[INDEX.]PARAM=START:END`` -> (index, param, start, end)."""
+    target, sep, span = spec.partition("=")
+    start, sep2, end = span.partition(":")
+    index, dot, param = target.rpartition(".")
+    try:
+        if not (sep and sep2 and param):
+            raise ValueError
+        return int(index) if dot else 0, param, float(start), float(end)
+    except ValueError:
+        raise ConfigError(
+            f"--sweep takes [BEND.]PARAM=START:END, e.g. 0.degrees=0:360; got {spec!r}"
+        ) from None
+
+
+def _grid_image(bundle: Bundle, x: torch.Tensor, nrow: int | None = None):  # noqa: ANN202
+    from swerve.look.grid import make_grid, upscale
+
+    if not bundle.data.is_image:
+        from swerve.look.plot import scatter_points
+
+        return scatter_points(x, title=bundle.name)
+    return upscale(make_grid(x, nrow=nrow, value_range=tuple(bundle.data.range)))
+
+
+def _write_preview(bundle: Bundle, out: Path | None, n: int, seed: int, labels: Any = None) -> str | None:
+    if out is None:
+        return None
+    from swerve.look.grid import save_image
+
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--preview must end in .png, got {out}")
+    save_image(_grid_image(bundle, bundle.sample(n, seed=seed, labels=labels).x), out)
+    return str(out)
+
+
+def _bundle_out(out: Path | None, bundle_name: str, suffix: str) -> Path:
+    if out is not None:
+        return out
+    return Path(f"{Path(bundle_name).name}-{suffix}")
+
+
+@app.command()
+def layers(
+    bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """The generator's layers: name, output shape, channels, and the conv:i / linear:i shortcut."""
+    from swerve.diverge.layers import bundle_layer_table
+
+    bundle = load(bundle_name, device="cpu")
+    rows = bundle_layer_table(bundle)
+    lines = [f"{'layer':<24} {'shortcut':<10} {'channels':>8}  shape"]
+    lines += [f"{r['name']:<24} {r['shortcut']:<10} {r['channels']:>8}  {tuple(r['shape'])}" for r in rows]
+    emit({"bundle": bundle.name, "layers": rows}, as_json, "\n".join(lines))
+
+
+@app.command()
+def clusters(
+    bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
+    layer: list[str] = typer.Option(..., "--layer", help="Layer to cluster, coarse to fine (repeatable)."),
+    k: list[int] = typer.Option([], "--k", help="Clusters per layer (default 5/4/3 coarse to fine)."),
+    n: int = typer.Option(256, min=8, max=100_000, help="Samples to embed the channels with."),
+    seed: int = typer.Option(0, help="Seed for the samples and k-means."),
+    out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-clusters)."),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Group each layer's channels that respond alike; bends then pick a group with @cluster=ID."""
+    from swerve.diverge.clusters import cluster_bundle
+
+    bundle = load(bundle_name, device=device)
+    result = cluster_bundle(bundle, layer, k=(k[0] if len(k) == 1 else k) or None, n=n, seed=seed)
+    path = result.save(_bundle_out(out, bundle_name, "clusters"))
+    sizes = {
+        name: torch.bincount(torch.tensor(entry["ids"])).tolist()
+        for name, entry in result.extra["clusters"].items()
+        if name in layer
+    }
+    summary = "; ".join(f"{name}: {len(s)} clusters of {s}" for name, s in sizes.items())
+    emit({"bundle": str(path), "sizes": sizes, "seed": seed, "n": n}, as_json, f"wrote {path}  ({summary})")
+
+
+@app.command()
+def bend(
+    bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
+    config: Path = typer.Option(None, help="YAML/JSON list of {layer, transform, params, channels}."),
+    bend_: list[str] = typer.Option(
+        [], "--bend", help="'LAYER TRANSFORM key=value ... [@fraction=0.5 @seed=0]' (repeatable)."
+    ),
+    out: Path = typer.Option(Path("bent.png"), help="grid.png, sweep.gif/.mp4, or a directory (a bundle)."),
+    n: int = typer.Option(16, min=1, max=1024, help="Samples (per frame)."),
+    seed: int = typer.Option(0, help="Seed for the latents."),
+    labels: str = typer.Option(None, "--class", help="Class index or name for a conditional model."),
+    sweep: str = typer.Option(None, help="[BEND.]PARAM=START:END swept over the frames of a GIF/MP4."),
+    frames: int = typer.Option(24, min=1, max=1000, help="Frames of an animation."),
+    fps: int = typer.Option(12, min=1, max=60, help="Frames per second."),
+    compare: bool = typer.Option(True, help="In a PNG, put the unbent samples in the first row(s)."),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Apply network bends: write bent samples, an animation sweeping a parameter, or a bent bundle."""
+    from swerve.diverge.bend import TRANSFORMS, bend_bundle, bundle_bends, parse_bends
+    from swerve.diverge.bend import sweep as sweep_frames
+
+    bundle = load(bundle_name, device=device)
+    bends = parse_bends(_read_bends(config, bend_))
+    picked = _parse_labels(bundle, labels)
+    kind = out.suffix.lower()
+    record: dict[str, Any] = {
+        "bundle": bundle_name,
+        "bends": [b.to_dict() for b in bends],
+        "seed": seed,
+        "n": n,
+        "class": labels,
+        "command": "swerve bend",
+    }
+    if not bends and not (kind in (".gif", ".mp4") and bundle.extra.get("bends")):
+        raise ConfigError("no bends given: use --config FILE or --bend 'LAYER TRANSFORM key=value'")
+    if kind == "":
+        bent = bend_bundle(bundle, bends)
+        path = bent.save(out)
+        emit({**record, "out": str(path)}, as_json, f"wrote bent bundle {path} ({len(bends)} bends)")
+        return
+    if kind in (".gif", ".mp4"):
+        from swerve.look.video import save_animation
+
+        if sweep:
+            which, param, start, end = _parse_sweep(sweep)
+            if not -len(bends) <= which < len(bends):
+                raise ConfigError(f"--sweep names bend {which}, but {len(bends)} bends were given")
+            spec = TRANSFORMS[bends[which].transform].params.get(param)
+            steps = [start + (end - start) * i / max(frames - 1, 1) for i in range(frames)]
+            if spec is not None and spec.kind == "int":
+                steps = [round(v) for v in steps]
+            which = which % len(bends) + len(bundle_bends(bundle))  # the bundle's own bends come first
+            batches = sweep_frames(bundle, bends, which, param, steps, n=n, seed=seed, labels=picked)
+            record["sweep"] = {"bend": which, "param": param, "values": steps}
+        else:
+            batches = sweep_frames(bundle, bends, frames=frames, n=n, seed=seed, labels=picked)
+        save_animation([_grid_image(bundle, x) for x in batches], out, fps=fps)
+        record.update(frames=len(batches), fps=fps)
+    elif kind == ".png":
+        from swerve.look.grid import save_image
+
+        bent = bend_bundle(bundle, bends)
+        x = bent.sample(n, seed=seed, labels=picked).x
+        if compare:
+            x = torch.cat([bundle.sample(n, seed=seed, labels=picked).x, x])
+        save_image(_grid_image(bundle, x, nrow=min(n, 16) if compare else None), out)
+    else:
+        raise ConfigError(f"--out must end in .png, .gif or .mp4, or be a directory; got {out}")
+    side = _sidecar(out, record)
+    emit({**record, "out": str(out), "record": str(side)}, as_json, f"wrote {out} ({len(bends)} bends)")
+
+
+@app.command()
+def blend(
+    bundles: list[str] = typer.Argument(..., metavar="BUNDLE...", help="Two or more bundles (dirs or zoo)."),
+    mode: str = typer.Option("lerp", help="lerp (two models), merge (weighted average), task (arithmetic)."),
+    alpha: float = typer.Option(0.5, help="lerp: weight of the second model."),
+    pivot: str = typer.Option(None, help="lerp: resolution schedule around this layer (name or position)."),
+    width: float = typer.Option(1.0, help="lerp: logistic width of the schedule, in layers."),
+    hard: bool = typer.Option(False, help="lerp: swap at the pivot instead of a logistic ramp."),
+    weights: str = typer.Option(None, help="merge: comma-separated weights (default equal)."),
+    lam: float = typer.Option(1.0, help="task: scale of the task vectors (tuned - base)."),
+    out: Path = typer.Option(None, help="Bundle directory to write (default: FIRST-blend)."),
+    preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
+    n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
+    seed: int = typer.Option(0, help="Preview seed."),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Blend weights: interpolate two models (global or resolution schedule), merge several, or add task
+    vectors."""
+    from swerve.diverge.blend import blend_bundles, merge, task_arithmetic
+
+    loaded = [load(name, device=device) for name in bundles]
+    if len(loaded) < 2:
+        raise ConfigError("blending needs at least two bundles")
+    if mode == "lerp":
+        if len(loaded) != 2:
+            raise ConfigError("--mode lerp blends exactly two bundles; use --mode merge for more")
+        schedule = None
+        if pivot is not None:
+            schedule = {
+                "pivot": int(pivot) if pivot.lstrip("-").isdigit() else pivot,
+                "width": width,
+                "hard": hard,
+            }
+        result = blend_bundles(loaded[0], loaded[1], alpha=alpha, schedule=schedule)
+    elif mode == "merge":
+        w = None if weights is None else [float(v) for v in weights.split(",")]
+        result = merge(loaded, w)
+    elif mode == "task":
+        result = task_arithmetic(loaded[0], loaded[1:], lam=lam)
+    else:
+        raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task")
+    path = result.save(_bundle_out(out, bundles[0], "blend"))
+    shown = _write_preview(result, preview, n, seed)
+    emit(
+        {"bundle": str(path), "preview": shown, "history": result.history[-1], "seed": seed},
+        as_json,
+        f"wrote {path}" + (f" and {shown}" if shown else ""),
+    )
+
+
+@app.command()
+def glitch(
+    bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
+    kind: str = typer.Option("gaussian", help="gaussian, zero, shuffle or reconnect."),
+    amount: float = typer.Option(0.3, min=0.0, help="Noise scale (gaussian) or fraction (the others)."),
+    layer: list[str] = typer.Option([], "--layer", help="Layers to glitch (repeatable; default all)."),
+    seed: int = typer.Option(0, help="Seed of the glitch."),
+    out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-glitch)."),
+    preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
+    n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Glitch the generator's weights, reproducibly from the seed (the original bundle is left alone)."""
+    from swerve.diverge.glitch import glitch as glitch_bundle
+
+    bundle = load(bundle_name, device=device)
+    result = glitch_bundle(bundle, kind, amount, layers=layer or None, seed=seed)
+    path = result.save(_bundle_out(out, bundle_name, "glitch"))
+    shown = _write_preview(result, preview, n, 0)
+    emit(
+        {"bundle": str(path), "preview": shown, "history": result.history[-1]},
+        as_json,
+        f"wrote {path}" + (f" and {shown}" if shown else ""),
+    )
+
+
+def _region(spec: str, shape: list[int]) -> torch.Tensor:
+    """``y0:y1,x0:x1`` in fractions of the image -> an (H, W) mask."""
+    try:
+        rows, cols = (tuple(float(v) for v in part.split(":")) for part in spec.split(","))
+        (y0, y1), (x0, x1) = rows, cols
+    except ValueError:
+        raise ConfigError(
+            f"--region takes y0:y1,x0:x1 as fractions, e.g. 0.2:0.5,0.3:0.7; got {spec!r}"
+        ) from None
+    if not (0 <= y0 < y1 <= 1 and 0 <= x0 < x1 <= 1):
+        raise ConfigError(f"--region fractions must satisfy 0 <= start < end <= 1, got {spec!r}")
+    h, w = shape[-2:]
+    mask = torch.zeros(h, w)
+    top, left = round(y0 * h), round(x0 * w)
+    mask[top : max(round(y1 * h), top + 1), left : max(round(x1 * w), left + 1)] = 1
+    return mask
+
+
+@app.command()
+def rewrite(
+    bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
+    layer: str = typer.Option("conv:0", help="Conv or linear layer to rewrite (name or conv:i)."),
+    source: int = typer.Option(0, help="Sample (index in the seed's batch) to copy from."),
+    target: int = typer.Option(1, help="Sample to paste into."),
+    region: str = typer.Option("0.25:0.75,0.25:0.75", help="Region to copy, y0:y1,x0:x1 as fractions."),
+    shift: str = typer.Option("0,0", help="Move the pasted region by rows,cols at the layer's resolution."),
+    rank: int = typer.Option(1, min=1, help="Rank of the weight change."),
+    method: str = typer.Option("closed", help="closed (least squares) or optimize (projected Adam)."),
+    n: int = typer.Option(256, min=8, help="Samples for the key statistics C."),
+    seed: int = typer.Option(0, help="Seed for the samples."),
+    out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-rewrite)."),
+    preview: Path = typer.Option(None, help="Also write a PNG: the samples before (top) and after."),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Rewrite a layer so a region of one sample appears in another (Bau et al. 2020), rank-r, closed form."""
+    from swerve.diverge.rewrite import paste_rewrite
+
+    bundle = load(bundle_name, device=device)
+    try:
+        dy, dx = (int(v) for v in shift.split(","))
+    except ValueError:
+        raise ConfigError(f"--shift takes rows,cols, e.g. 0,2; got {shift!r}") from None
+    mask = _region(region, bundle.data.shape)
+    result, info = paste_rewrite(
+        bundle, layer, source, target, mask, seed=seed, shift=(dy, dx), rank=rank, method=method, n=n
+    )
+    path = result.save(_bundle_out(out, bundle_name, "rewrite"))
+    shown = None
+    if preview is not None:
+        from swerve.look.grid import save_image
+
+        k = max(source, target) + 1
+        count = max(k, 8)
+        x = torch.cat([bundle.sample(count, seed=seed).x, result.sample(count, seed=seed).x])
+        save_image(_grid_image(bundle, x, nrow=count), preview)
+        shown = str(preview)
+    record = {
+        "bundle": str(path),
+        "layer": info.layer,
+        "residual": info.error(),
+        "preview": shown,
+        "history": result.history[-1],
+    }
+    emit(
+        record,
+        as_json,
+        f"wrote {path}: {info.layer} rewritten, constraint residual {info.error():.2e}"
+        + (f"; {shown}" if shown else ""),
+    )

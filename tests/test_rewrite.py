@@ -1,0 +1,188 @@
+"""Model rewriting: glitches reproduce and revert; targeted rewrites do what Bau et al. (2020) say."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from swerve import taps
+from swerve.diverge.glitch import glitch, glitch_state_dict, glitched
+from swerve.diverge.rewrite import (
+    copy_paste_targets,
+    directions,
+    keys,
+    memory_layer,
+    rewrite_bundle,
+    rewrite_weight,
+    rewritten,
+    set_weight_matrix,
+    values,
+    weight_matrix,
+)
+from swerve.errors import ConfigError
+from tests.conftest import tiny_image_bundle
+from tests.odd_generator import odd_bundle
+
+
+@pytest.mark.parametrize(
+    "module, x",
+    [
+        (nn.ConvTranspose2d(5, 3, 4, 2, 1), (2, 5, 6, 6)),
+        (nn.ConvTranspose2d(5, 3, 3, 2, 1, output_padding=1), (2, 5, 6, 7)),
+        (nn.Conv2d(5, 3, 3, 2, 1, padding_mode="reflect"), (2, 5, 7, 6)),
+        (nn.Linear(5, 3), (4, 5)),
+    ],
+)
+def test_every_layer_kind_is_an_exact_linear_memory(module: nn.Module, x: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    inp = torch.randn(x)
+    w = weight_matrix(module)
+    torch.testing.assert_close(w @ keys(module, inp), values(module, module(inp)), atol=1e-5, rtol=0)
+    assert torch.equal(set_weight_matrix(module, w), module.weight.detach())
+
+
+def _rank(m: torch.Tensor, tol: float = 1e-4) -> int:
+    """Numerical rank: singular values above ``tol`` times the largest (float32 rounding sits below)."""
+    s = torch.linalg.svdvals(m.double())
+    return int((s > tol * s[0]).sum())
+
+
+def _key_and_value(bundle, layer: str, seed: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    name, module = memory_layer(bundle.generator, layer)
+    z = bundle.latent.sample(1, torch.Generator().manual_seed(seed))
+    with taps.record(bundle.generator, [name], inputs=True) as acts:
+        bundle.generator(z)
+    k = keys(module, acts[name])[0][:, [37]]  # one location's key
+    v = torch.randn(weight_matrix(module).shape[0], 1, generator=torch.Generator().manual_seed(seed))
+    return k, v
+
+
+def test_rank_one_rewrite_meets_the_constraint_and_spares_c_orthogonal_keys() -> None:
+    bundle = odd_bundle()
+    k_star, v_star = _key_and_value(bundle, "rise.1.conv")
+    edited, result = rewrite_bundle(bundle, "rise.1.conv", k_star, v_star, n=32)
+    assert result.error() < 1e-5
+    torch.testing.assert_close(result.w1 @ k_star, v_star, atol=1e-4, rtol=1e-4)
+    # the change is rank one, along d (∝ C⁻¹ k*, checked below on a well-conditioned C) ...
+    d = result.directions
+    assert _rank(result.w1 - result.w0) == 1
+    torch.testing.assert_close(
+        (result.w1 - result.w0) @ (torch.eye(len(d)) - d @ d.T),
+        torch.zeros_like(result.w0),
+        atol=1e-5,
+        rtol=0,
+    )
+    # ... so keys C-orthogonal to k* (dᵀ k = 0) map exactly as before
+    others = torch.randn(k_star.shape[0], 20)
+    others = others - d @ (d.T @ others)
+    torch.testing.assert_close(result.w1 @ others, result.w0 @ others, atol=1e-5, rtol=0)
+    # the edit is in the bundle's generator, and the original is untouched
+    _, module = memory_layer(edited.generator, "rise.1.conv")
+    torch.testing.assert_close(weight_matrix(module), result.w1)
+    assert torch.equal(weight_matrix(memory_layer(bundle.generator, "rise.1.conv")[1]), result.w0)
+    assert edited.history[-1]["op"] == "rewrite" and edited.history[-1]["params"]["rank"] == 1
+
+
+def test_closed_form_and_projected_optimisation_agree() -> None:
+    torch.manual_seed(0)
+    w0 = torch.randn(6, 20)
+    basis = torch.randn(20, 20)
+    c = (basis @ basis.T / 20).double()
+    k_star, v_star = torch.randn(20, 3), torch.randn(6, 3)
+    one = directions(c, k_star[:, :1]).double().flatten()
+    cinv_k = torch.linalg.solve(c, k_star[:, :1].double()).flatten()
+    assert abs(float(one @ cinv_k / cinv_k.norm())) == pytest.approx(1.0, abs=1e-6)  # d ∝ C⁻¹ k*
+    d = directions(c, k_star, rank=2).float()  # rank 2 for 3 keys: a least-squares compromise
+    closed = rewrite_weight(w0, k_star, v_star, d, "closed")
+    optimized = rewrite_weight(w0, k_star, v_star, d, "optimize", steps=500, lr=0.05)
+    assert _rank(closed - w0) == 2
+    assert (optimized - closed).norm() / (closed - w0).norm() < 1e-3
+    residual = (closed @ k_star - v_star).norm()
+    assert residual < (w0 @ k_star - v_star).norm()
+
+
+def test_copy_paste_makes_the_target_draw_the_source_region() -> None:
+    bundle = tiny_image_bundle(conditional=False)
+    g = bundle.generator.eval()
+    src, tgt = torch.randn(1, 8), torch.randn(1, 8)
+    mask = torch.zeros(8, 8)
+    mask[2:4, 2:4] = 1  # image resolution; blocks.0 makes 8x8 maps too
+    k_star, v_star = copy_paste_targets(g, "conv:0", (src,), (tgt,), mask, shift=(3, 1))
+    assert k_star.shape == (8 * 16, 4) and v_star.shape == (4, 4)
+    edited, result = rewrite_bundle(bundle, "conv:0", k_star, v_star, rank=4, n=16)
+    assert result.layer == "blocks.0.0" and result.error() < 1e-4
+    with taps.record(g, ["blocks.0.0"]) as before:
+        g(src)
+    with taps.record(edited.generator, ["blocks.0.0"]) as after:
+        edited.generator(tgt)
+    torch.testing.assert_close(
+        after["blocks.0.0"][0, :, 5:7, 3:5], before["blocks.0.0"][0, :, 2:4, 2:4], atol=1e-3, rtol=1e-3
+    )
+    plain = g(tgt)
+    with rewritten(g, result):
+        assert torch.allclose(g(tgt), edited.generator(tgt), atol=1e-6)
+    assert torch.equal(g(tgt), plain)
+    with pytest.raises(ConfigError, match="outside"):
+        copy_paste_targets(g, "conv:0", (src,), (tgt,), mask, shift=(6, 0))
+
+
+def test_rewrite_refuses_layers_it_cannot_read_as_a_memory() -> None:
+    bundle = odd_bundle()
+    with pytest.raises(ConfigError, match="GroupNorm"):
+        rewrite_bundle(bundle, "rise.0.norm", torch.zeros(1, 1), torch.zeros(1, 1))
+    with pytest.raises(ConfigError, match="keys for 'rise.1.conv' must have shape"):
+        rewrite_bundle(bundle, "rise.1.conv", torch.zeros(5, 1), torch.zeros(4, 1))
+
+
+@pytest.mark.parametrize(
+    "kind, amount", [("gaussian", 0.5), ("zero", 0.3), ("shuffle", 0.5), ("reconnect", 0.5)]
+)
+def test_glitches_reproduce_from_their_seed_and_revert_exactly(kind: str, amount: float) -> None:
+    bundle = odd_bundle()
+    g = bundle.generator
+    z = torch.randn(3, 6)
+    before = g(z)
+    a = glitch(bundle, kind, amount, layers=["rise.1"], seed=3)
+    b = glitch(bundle, kind, amount, layers=["rise.1"], seed=3)
+    c = glitch(bundle, kind, amount, layers=["rise.1"], seed=4)
+    out_a = a.generator(z)
+    assert torch.equal(out_a, b.generator(z)) and not torch.equal(out_a, c.generator(z))
+    assert not torch.equal(out_a, before) and torch.equal(g(z), before)
+    sa, s0 = a.generator.state_dict(), g.state_dict()
+    assert all(torch.equal(sa[k], s0[k]) for k in s0 if not k.startswith("rise.1."))
+    with glitched(g, kind, amount, layers=["rise.1"], seed=3):
+        assert torch.equal(g(z), out_a)
+    assert torch.equal(g(z), before)
+    assert a.history[-1]["params"] == {
+        "kind": kind,
+        "amount": amount,
+        "layers": ["rise.1"],
+        "seed": 3,
+        "role": "generator",
+    }
+
+
+def test_each_glitch_kind_does_what_it_says() -> None:
+    g = odd_bundle().generator
+    w = g.rise[1].conv.weight.detach()
+    edits = {
+        kind: glitch_state_dict(g, kind, 0.5, ["rise.1.conv"], seed=0)
+        for kind in ("gaussian", "zero", "shuffle", "reconnect")
+    }
+    noise = edits["gaussian"]["rise.1.conv.weight"] - w
+    assert float(noise.std()) == pytest.approx(0.5 * float(w.std()), rel=0.15)
+    zeroed = edits["zero"]["rise.1.conv.weight"] == 0
+    assert 0.35 < float(zeroed.float().mean()) < 0.65
+    assert torch.equal(
+        edits["shuffle"]["rise.1.conv.weight"].flatten().sort().values, w.flatten().sort().values
+    )
+    swapped = edits["reconnect"]["rise.1.conv.weight"]  # 4 output channels: one pair swaps
+    moved = [i for i in range(4) if not torch.equal(swapped[i], w[i])]
+    assert len(moved) == 2 and torch.equal(swapped[moved[0]], w[moved[1]])
+    bias = edits["reconnect"]["rise.1.conv.bias"]
+    assert torch.equal(bias[moved[0]], g.rise[1].conv.bias[moved[1]])
+    with pytest.raises(ConfigError, match="fraction"):
+        glitch_state_dict(g, "zero", 2.0)
+    with pytest.raises(ConfigError, match="unknown glitch kind"):
+        glitch_state_dict(g, "melt", 0.1)
