@@ -8,9 +8,12 @@ and summed across resolutions. The discriminator is a residual network from ``re
 a minibatch-standard-deviation feature.
 
 Parameter names follow the reference implementation (``mapping.fc0``, ``synthesis.b64.conv1.affine``, ...),
-so imported checkpoints load without renaming, and layers are registered from low to high resolution:
-``synthesis.b4``, ``synthesis.b8``, ... are what bending, blending and rewriting address. Every block
-returns ``(features, image)``, and a tap on a block reads or writes the features.
+except that each convolution is a child ``conv`` (``nn.Conv2d``, or ``nn.ConvTranspose2d`` when upsampling)
+run on the style-modulated input, so taps, glitches and rewriting see an ordinary convolution; the
+importers move the reference kernels there. The mapping network is registered first and the blocks from low
+to high resolution: ``synthesis.b4``, ``synthesis.b8``, ... (``G.block_names``) are what bending, blending
+and freezing address. Every block returns ``(features, image)``; a tap on a block reads or writes the
+features.
 
 W space: ``G.mapping(z)`` gives ``ws`` of shape (N, num_ws, w_dim), one w per style input;
 ``G.synthesis(ws)`` draws them; ``truncate`` and ``mix_styles`` edit them.
@@ -161,8 +164,9 @@ def _one_hot(c: torch.Tensor | None, c_dim: int, n: int) -> torch.Tensor:
 
 
 class MappingNetwork(nn.Module):
-    """z (+ label) -> w: normalise, then an MLP with leaky ReLUs; keeps a running average of w for
-    truncation. ``num_ws=None`` returns one w per sample instead of one per style input."""
+    """z (+ label) -> w: normalise, then an MLP with leaky ReLUs. ``w_avg`` holds the average w (imported,
+    or see :func:`estimate_w_avg`) for truncation. ``num_ws=None`` returns one w per sample instead of one
+    per style input."""
 
     def __init__(
         self,
@@ -175,13 +179,8 @@ class MappingNetwork(nn.Module):
         track_w_avg: bool = True,
     ) -> None:
         super().__init__()
-        self.z_dim, self.c_dim, self.w_dim, self.num_ws, self.num_layers = (
-            z_dim,
-            c_dim,
-            w_dim,
-            num_ws,
-            num_layers,
-        )
+        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
+        self.num_ws, self.num_layers = num_ws, num_layers
         if c_dim:
             self.embed = FullyConnected(c_dim, w_dim)
         features = [z_dim + (w_dim if c_dim else 0)] + [w_dim] * num_layers
@@ -277,7 +276,9 @@ class SynthesisLayer(nn.Module):
         w = self.conv.weight
         return w.transpose(0, 1) if isinstance(self.conv, nn.ConvTranspose2d) else w
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", gain: float = 1.0):
+    def forward(
+        self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", gain: float = 1.0
+    ) -> torch.Tensor:
         styles = self.affine(w)
         x = self.conv(x * styles.unsqueeze(2).unsqueeze(3))
         if self.up > 1:
@@ -287,11 +288,8 @@ class SynthesisLayer(nn.Module):
         if noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         elif noise_mode == "random":
-            x = (
-                x
-                + torch.randn(len(x), 1, self.resolution, self.resolution, device=x.device)
-                * self.noise_strength
-            )
+            noise = torch.randn(len(x), 1, self.resolution, self.resolution, device=x.device)
+            x = x + noise * self.noise_strength
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias, act="lrelu", gain=math.sqrt(2) * gain, clamp=clamp)
 
@@ -417,13 +415,13 @@ class StyleGAN2Generator(nn.Module):
     def __init__(self, config: StyleGAN2Config) -> None:
         super().__init__()
         self.config = config
-        num_ws = sum(2 if r > 4 else 1 for r in config.resolutions) + 1
+        synthesis = SynthesisNetwork(config)
+        self.num_ws = synthesis.num_ws
         # The mapping network is registered first, so named_modules() runs from z to the finest block.
         self.mapping = MappingNetwork(
-            config.z_dim, config.c_dim, config.w_dim, num_ws, config.mapping_layers, config.mapping_lr
+            config.z_dim, config.c_dim, config.w_dim, self.num_ws, config.mapping_layers, config.mapping_lr
         )
-        self.synthesis = SynthesisNetwork(config)
-        self.num_ws = self.synthesis.num_ws
+        self.synthesis = synthesis
 
     @property
     def w_avg(self) -> torch.Tensor:
