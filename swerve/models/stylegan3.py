@@ -126,13 +126,13 @@ def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial:
         return None
     if not radial:
         return torch.as_tensor(scipy.signal.firwin(numtaps, cutoff, width=width, fs=fs), dtype=torch.float32)
-    x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
-    r = np.hypot(*np.meshgrid(x, x))
-    f = scipy.special.j1(2 * cutoff * (np.pi * r)) / (np.pi * r)
-    beta = scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(numtaps, width / (fs / 2)))
-    window = np.kaiser(numtaps, beta)
-    f = f * np.outer(window, window)
-    return torch.as_tensor(f / f.sum(), dtype=torch.float32)
+    coords = (np.arange(numtaps) - (numtaps - 1) / 2) / fs  # even tap count: the centre is never sampled
+    radius = np.sqrt(coords[:, None] ** 2 + coords[None, :] ** 2)
+    jinc = scipy.special.j1(2 * np.pi * cutoff * radius) / (np.pi * radius)  # the ideal radial low-pass
+    attenuation = scipy.signal.kaiser_atten(numtaps, width / (fs / 2))
+    window = np.kaiser(numtaps, scipy.signal.kaiser_beta(attenuation))
+    taps = jinc * window[:, None] * window[None, :]
+    return torch.as_tensor(taps / taps.sum(), dtype=torch.float32)
 
 
 class SynthesisInput(nn.Module):
@@ -144,12 +144,8 @@ class SynthesisInput(nn.Module):
 
     def __init__(self, w_dim: int, channels: int, size: int, sampling_rate: float, bandwidth: float) -> None:
         super().__init__()
-        self.channels, self.size, self.sampling_rate, self.bandwidth = (
-            channels,
-            size,
-            sampling_rate,
-            bandwidth,
-        )
+        self.channels, self.size = channels, size
+        self.sampling_rate, self.bandwidth = sampling_rate, bandwidth
         freqs = torch.randn(channels, 2)
         radii = freqs.square().sum(dim=1, keepdim=True).sqrt()
         freqs = freqs / (radii * radii.square().exp().pow(0.25)) * bandwidth  # spread over the disc
