@@ -15,7 +15,8 @@ Run (single-threaded, as the numbers in the README were taken):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/stylegan_cpu.py [--repeats 3] [--skip-sg3]
 
-On a shared machine the absolute numbers inflate with other load; the ratios are steadier.
+Times are CPU time of the (single-threaded) process, best of ``--repeats``: on a shared machine wall-clock
+time inflates with other load, CPU time much less (caches are still shared); the ratios are steadiest.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ from swerve.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
 
 
 def best_ms(fn, repeats: int) -> float:
-    """Best of ``repeats`` wall-clock runs, in ms (the minimum is the least disturbed by other load)."""
+    """Best of ``repeats`` runs in ms of this process's CPU time: single-threaded, that is the compute the
+    call needs, much less inflated than wall-clock time when other processes share the cores."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times) * 1e3
 
 
@@ -81,11 +83,11 @@ def op_timers():
 
     def timed(name, fn):
         def wrapper(*args, **kwargs):
-            start = time.perf_counter()
+            start = time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                spent[name] += time.perf_counter() - start
+                spent[name] += time.process_time() - start
 
         return wrapper
 
@@ -109,14 +111,21 @@ def op_timers():
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--resolution", type=int, default=256, help="Image size (256 for the README numbers)."
+    )
     parser.add_argument("--skip-sg3", action="store_true", help="Leave out the (slow) StyleGAN3 rows.")
     args = parser.parse_args()
+    res, repeats = args.resolution, args.repeats
     torch.manual_seed(0)
-    cfg = StyleGAN2Config(resolution=256)
+    cfg = StyleGAN2Config(resolution=res)
     g, d = StyleGAN2Generator(cfg).eval(), StyleGAN2Discriminator(cfg).eval()
     params = sum(p.numel() for p in g.parameters()) / 1e6
     threads = torch.get_num_threads()
-    print(f"torch {torch.__version__}, {threads} thread(s); StyleGAN2 256px G {params:.1f}M params")
+    print(
+        f"torch {torch.__version__}, {threads} thread(s); StyleGAN2 {res}px G {params:.1f}M params",
+        flush=True,
+    )
 
     rows = []
     skeleton = plain_skeleton(g)
@@ -124,59 +133,58 @@ def main() -> None:
         for n in (1, 8):
             z = torch.randn(n, cfg.z_dim)
             x = g(z)
-            g_ms = best_ms(lambda z=z: g(z), args.repeats) / n
-            d_ms = best_ms(lambda x=x: d(x), args.repeats) / n
-            plain_ms = best_ms(lambda n=n: skeleton(n), args.repeats) / n
+            g_ms = best_ms(lambda z=z: g(z), repeats) / n
+            d_ms = best_ms(lambda x=x: d(x), repeats) / n
+            plain_ms = best_ms(lambda n=n: skeleton(n), repeats) / n
             rows.append((n, g_ms, d_ms, plain_ms))
-        sg3_rows = []
-        if not args.skip_sg3:
+    print(f"\n1. ms per {res}x{res} image (CPU time, best of {repeats} runs)")
+    print(f"{'model':<28}{'batch 1':>10}{'batch 8':>10}")
+    print(f"{'StyleGAN2 G (config F)':<28}{rows[0][1]:>10.0f}{rows[1][1]:>10.0f}")
+    print(f"{'StyleGAN2 D (resnet)':<28}{rows[0][2]:>10.0f}{rows[1][2]:>10.0f}", flush=True)
+    g3s = {}
+    if not args.skip_sg3:
+        with torch.no_grad():
             for kind in ("T", "R"):
-                g3 = StyleGAN3Generator(StyleGAN3Config.preset(kind, resolution=256)).eval()
+                g3s[kind] = StyleGAN3Generator(StyleGAN3Config.preset(kind, resolution=res)).eval()
                 z = torch.randn(1, 512)
-                sg3_rows.append((kind, best_ms(lambda z=z, g3=g3: g3(z), max(1, args.repeats - 1))))
-        with op_timers() as spent:
-            start = time.perf_counter()
-            g(torch.randn(8, cfg.z_dim))
-            total_g = time.perf_counter() - start
-        shares_g = dict(spent)
-        shares_3 = {}
-        if not args.skip_sg3:
-            g3 = StyleGAN3Generator(StyleGAN3Config.preset("T", resolution=256)).eval()
-            with op_timers() as spent3:
-                start = time.perf_counter()
-                g3(torch.randn(1, 512))
-                total_3 = time.perf_counter() - start
-            shares_3 = {k: v / total_3 for k, v in spent3.items()}
-            i = 8  # a mid-network layer; its nonlinearity's input is the convolution's (padded) output
-            layer = getattr(g3.synthesis, g3.synthesis.layer_names[i])
-            size = sg3_module.layer_schedule(g3.config)[i - 1]["size"] + layer.conv_kernel - 1
-            h = torch.randn(1, layer.weight.shape[0], size, size)
+                ms = best_ms(lambda z=z, g3=g3s[kind]: g3(z), max(1, repeats - 1))
+                print(f"{'StyleGAN3-' + kind + ' G':<28}{ms:>10.0f}{'-':>10}", flush=True)
+
+    print("\n2. StyleGAN2 G against plain convolutions of the same shapes (ms per image)")
+    print(f"{'batch':<8}{'swerve G':>10}{'plain convs':>13}{'overhead':>10}")
+    for n, g_ms, _, plain_ms in rows:
+        print(f"{n:<8}{g_ms:>10.0f}{plain_ms:>13.0f}{g_ms / plain_ms:>9.2f}x", flush=True)
+
+    with torch.no_grad(), op_timers() as spent:
+        start = time.process_time()
+        g(torch.randn(8, cfg.z_dim))
+        shares_g = {k: v / (time.process_time() - start) for k, v in spent.items()}
+    shares_3 = {}
+    if g3s:
+        with torch.no_grad(), op_timers() as spent3:
+            start = time.process_time()
+            g3s["T"](torch.randn(1, 512))
+            shares_3 = {k: v / (time.process_time() - start) for k, v in spent3.items()}
+    print("\n3. share of the forward pass inside each reference op")
+    print(f"{'op':<16}{'SG2 G, batch 8':>16}{'SG3-T G, batch 1':>18}")
+    for name in ("upfirdn2d", "bias_act", "filtered_lrelu"):
+        b = shares_3.get(name)
+        print(f"{name:<16}{shares_g.get(name, 0.0):>15.0%}{'' if b is None else format(b, '>17.0%')}")
+    print("(filtered_lrelu's share includes the upfirdn2d and bias_act calls it makes)", flush=True)
+    if g3s:
+        g3 = g3s["T"]
+        i = 8  # a mid-network layer; its nonlinearity's input is the convolution's (padded) output
+        layer = getattr(g3.synthesis, g3.synthesis.layer_names[i])
+        size = sg3_module.layer_schedule(g3.config)[i - 1]["size"] + layer.conv_kernel - 1
+        h = torch.randn(1, layer.conv.out_channels, size, size)
+        with torch.no_grad():
             flr = best_ms(
                 lambda: ops.filtered_lrelu(
                     h, layer.up_filter, layer.down_filter, layer.bias, layer.up, layer.down, layer.padding
                 ),
-                args.repeats,
+                repeats,
             )
-            lr = best_ms(lambda: F.leaky_relu(h, 0.2), args.repeats)
-
-    print("\n1. ms per 256x256 image (best of", args.repeats, "runs)")
-    print(f"{'model':<28}{'batch 1':>10}{'batch 8':>10}")
-    print(f"{'StyleGAN2 G (config F)':<28}{rows[0][1]:>10.0f}{rows[1][1]:>10.0f}")
-    print(f"{'StyleGAN2 D (resnet)':<28}{rows[0][2]:>10.0f}{rows[1][2]:>10.0f}")
-    for kind, ms in sg3_rows:
-        print(f"{'StyleGAN3-' + kind + ' G':<28}{ms:>10.0f}{'-':>10}")
-    print("\n2. StyleGAN2 G against plain convolutions of the same shapes (ms per image)")
-    print(f"{'batch':<8}{'swerve G':>10}{'plain convs':>13}{'overhead':>10}")
-    for n, g_ms, _, plain_ms in rows:
-        print(f"{n:<8}{g_ms:>10.0f}{plain_ms:>13.0f}{g_ms / plain_ms:>9.2f}x")
-    print("\n3. share of the forward pass inside each reference op")
-    print(f"{'op':<16}{'SG2 G, batch 8':>16}{'SG3-T G, batch 1':>18}")
-    for name in ("upfirdn2d", "bias_act", "filtered_lrelu"):
-        a = shares_g.get(name, 0.0) / total_g
-        b = shares_3.get(name)
-        print(f"{name:<16}{a:>15.0%}{'' if b is None else format(b, '>17.0%')}")
-    print("(filtered_lrelu's share includes the upfirdn2d and bias_act calls it makes)")
-    if not args.skip_sg3:
+            lr = best_ms(lambda: F.leaky_relu(h, 0.2), repeats)
         print(
             f"\nfiltered_lrelu on {tuple(h.shape)}: {flr:.1f} ms vs F.leaky_relu {lr:.2f} ms "
             f"({flr / lr:.0f}x: two FIR passes at twice the rate)"
