@@ -2,8 +2,9 @@
 
 The pickle is read by :mod:`swerve.models.importers.safe_pickle`, which yields, for each network, its class
 name, constructor arguments and tensors. The constructor arguments become a swerve config, the tensors load
-into swerve's own StyleGAN2/StyleGAN3 modules (their parameter names match), and anything the config does not
-account for is reported by name instead of being guessed.
+into swerve's own StyleGAN2/StyleGAN3 modules (the names match, except that each layer's kernel moves into
+its ``conv`` child: :func:`reference_names`), and anything the config does not account for is reported by
+name instead of being guessed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ _IGNORED = {
     "w_avg_beta",
     "freeze_layers",
     "magnitude_ema_beta",
-    "use_noise",
     "channels_last",
     "class_name",
 }
