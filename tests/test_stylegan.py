@@ -46,6 +46,33 @@ def _randomise(net: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
 # --- ops --------------------------------------------------------------------------------------------------
 
 
+def upfirdn2d_by_definition(x, f, up, down, padding, gain):
+    """Insert zeros, pad (or crop), convolve with the flipped filter, keep every down-th pixel."""
+    n, c, h, w = x.shape
+    stuffed = torch.zeros(n, c, h * up, w * up)
+    stuffed[:, :, ::up, ::up] = x
+    x0, x1, y0, y1 = padding
+    x = torch.nn.functional.pad(stuffed, [x0, x1, y0, y1])
+    f = (torch.ones(1, 1) if f is None else f) * gain ** ((2 if f is None else f.ndim) / 2)
+    f2 = torch.outer(f, f) if f.ndim == 1 else f
+    x = torch.nn.functional.conv2d(x, f2.flip([0, 1]).expand(c, 1, *f2.shape), groups=c)
+    return x[:, :, ::down, ::down]
+
+
+@pytest.mark.parametrize("taps", ["none", "1-d", "1-d long", "2-d"])
+def test_upfirdn2d_equals_its_definition(taps):
+    """The fast paths (transposed convolution for up, strided convolution for down) change nothing."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 15, 17, generator=gen)
+    f = {"none": None, "1-d": torch.rand(4, generator=gen), "1-d long": torch.rand(12, generator=gen),
+         "2-d": torch.rand(4, 4, generator=gen)}[taps]  # fmt: skip
+    cases = [(1, 1, (0, 0, 0, 0)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)),
+             (2, 1, (6, 5, 7, 4)), (1, 2, (-1, 2, 0, -2)), (2, 2, (3, 2, 1, 4))]  # fmt: skip
+    for up, down, padding in cases:
+        expected = upfirdn2d_by_definition(x, f, up, down, padding, gain=up**2)
+        assert torch.allclose(upfirdn2d(x, f, up, down, padding, gain=up**2), expected, atol=1e-5)
+
+
 def test_modulated_conv_equals_per_sample_weights():
     """Modulating the input, convolving and demodulating the output (how swerve runs it) equals the paper's
     definition: a convolution with per-sample weights w * s, each output channel scaled to unit norm."""

@@ -38,29 +38,49 @@ def upfirdn2d(
     padding: Padding = (0, 0, 0, 0),
     gain: float = 1.0,
 ) -> torch.Tensor:
-    """Upsample (insert zeros), pad, FIR-filter, downsample (keep every ``down``-th pixel).
+    """Upsample (insert ``up - 1`` zeros after each pixel), pad, FIR-filter, downsample (keep every
+    ``down``-th pixel): the resampling step of both papers.
 
-    ``f`` is 2-D (non-separable), 1-D (separable: applied along x then y) or ``None`` (identity).
+    ``f`` is 2-D (non-separable), 1-D (separable: applied along x then y) or ``None`` (identity). The work
+    skips what the definition throws away: upsampling runs as a transposed convolution with stride ``up``
+    (no multiplications by the inserted zeros), downsampling as a convolution with stride ``down``.
     """
-    n, c, h, w = x.shape
-    if up > 1:
-        x = x.reshape(n, c, h, 1, w, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(n, c, h * up, w * up)
+    if f is None:
+        f = torch.ones(1, 1, dtype=x.dtype, device=x.device)
+    f = f.to(x.dtype) * gain ** (f.ndim / 2)
     x0, x1, y0, y1 = padding
-    x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
-    x = x[:, :, max(-y0, 0) : x.shape[2] - max(-y1, 0), max(-x0, 0) : x.shape[3] - max(-x1, 0)]
-    if f is not None:
-        f = f.to(x.dtype) * gain ** (f.ndim / 2)
-        f = f.flip(list(range(f.ndim)))  # a true convolution, as the papers' filters are defined
-        if f.ndim == 2:
-            x = F.conv2d(x, f.expand(c, 1, *f.shape), groups=c)
-        else:
-            x = F.conv2d(x, f.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-            x = F.conv2d(x, f.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-    elif gain != 1:
-        x = x * gain
-    return x[:, :, ::down, ::down] if down > 1 else x
+    if f.ndim == 2 or f.numel() == 1:
+        return _fir(x, f.reshape(f.shape[0], -1), up, down, (x0, x1), (y0, y1))
+    x = _fir(x, f.view(1, -1), up, down, (x0, x1), (0, 0))
+    return _fir(x, f.view(-1, 1), up, down, (0, 0), (y0, y1))
+
+
+def _fir(x: torch.Tensor, f: torch.Tensor, up: int, down: int, pad_x: tuple, pad_y: tuple) -> torch.Tensor:
+    """One 2-D upfirdn pass with the (kh, kw) filter ``f``; an axis with a 1-tap filter is not resampled."""
+    c = x.shape[1]
+    kh, kw = f.shape
+    up_y, up_x = (up if kh > 1 else 1), (up if kw > 1 else 1)
+    down_y, down_x = (down if kh > 1 else 1), (down if kw > 1 else 1)
+    if (kh, kw) == (1, 1):  # identity filter: resample both axes
+        up_y = up_x = up
+        down_y = down_x = down
+    weight = f.expand(c, 1, kh, kw)
+    if up_y > 1 or up_x > 1:
+        # The full convolution of the zero-stuffed signal; then crop or pad to the requested window:
+        # output j of the definition is full[j + k - 1 - pad_low] along each axis.
+        h, w = x.shape[2:]
+        x = F.conv_transpose2d(x, weight, stride=(up_y, up_x), groups=c)
+        spans = []
+        for size, stretch, k, (lo, hi) in ((w, up_x, kw, pad_x), (h, up_y, kh, pad_y)):
+            start, length = k - 1 - lo, size * stretch + lo + hi - k + 1
+            spans += [-start, length + start - ((size - 1) * stretch + k)]
+        x = F.pad(x, spans)
+    else:
+        (x0, x1), (y0, y1) = pad_x, pad_y
+        x = F.pad(x, [x0, x1, y0, y1])  # negative values crop
+        x = F.conv2d(x, weight.flip([2, 3]), stride=(down_y, down_x), groups=c)
+        return x
+    return x[:, :, ::down_y, ::down_x] if down_y > 1 or down_x > 1 else x
 
 
 ACTIVATIONS = {
