@@ -37,7 +37,7 @@ _IGNORED = {
 def read_nvidia_pickle(path: str | Path) -> dict[str, nn.Module]:
     """The networks of an NVIDIA pickle as swerve modules: ``generator`` (G_ema, else G) and, when present,
     ``discriminator`` (D)."""
-    root = safe_load_pickle(Path(path).read_bytes())
+    root = safe_load_pickle(Path(path).read_bytes(), source=str(path))
     if not isinstance(root, dict) or not any(isinstance(v, PersistentRecord) for v in root.values()):
         raise BundleError(f"{path} holds no StyleGAN networks (expected a dict with G, G_ema and D)")
     g_record = root.get("G_ema") or root.get("G")

@@ -41,7 +41,8 @@ def read_rosinality(path: str | Path) -> dict[str, nn.Module]:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path} holds more than tensors, so swerve will not load it ({first})") from None
     except (RuntimeError, EOFError, OSError) as exc:
-        raise BundleError(f"{path} is not a readable PyTorch checkpoint: {exc}") from None
+        reason = str(exc).split(". ")[0]  # torch's first sentence says what failed
+        raise BundleError(f"{path} is not a readable PyTorch checkpoint: {reason}") from None
     if not isinstance(ckpt, dict):
         raise BundleError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint dict")
     g_state = ckpt.get("g_ema") or ckpt.get("g") or (ckpt if "style.1.weight" in ckpt else None)

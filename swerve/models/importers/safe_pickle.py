@@ -158,8 +158,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _ALLOWED[(module, name)]
         except KeyError:
             raise UnsafePickleError(
-                f"the pickle asks for {module}.{name}, which could run code; swerve only reads tensors, "
-                "plain containers and StyleGAN network records from a pickle, so it refuses this file"
+                f"the pickle asks for {module}.{name}, which could run code; swerve reads only tensors, "
+                "plain containers and StyleGAN network records from a pickle, so it refuses the file"
             ) from None
 
     def persistent_load(self, pid: Any) -> Any:
@@ -177,14 +177,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def safe_load_pickle(data: bytes) -> Any:
-    """Unpickle ``data`` with the allowlist; init kwargs inside network records come back as plain values."""
+def safe_load_pickle(data: bytes, source: str = "the file") -> Any:
+    """Unpickle ``data`` with the allowlist; init kwargs inside network records come back as plain values.
+    ``source`` names the file in error messages."""
     try:
         obj = RestrictedUnpickler(io.BytesIO(data)).load()
     except UnsafePickleError:
         raise
     except Exception as exc:  # truncated or malformed file
-        raise BundleError(f"not a readable StyleGAN pickle: {type(exc).__name__}: {exc}") from None
+        raise BundleError(
+            f"{source} is not a readable StyleGAN pickle: {type(exc).__name__}: {exc}"
+        ) from None
     _clean(obj, set())
     return obj
 
