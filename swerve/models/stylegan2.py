@@ -406,7 +406,30 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class StyleGAN2Generator(nn.Module):
+class MappedGenerator(nn.Module):
+    """What the StyleGAN2 and StyleGAN3 generators share: z [+ labels] -> ``mapping`` -> ws ->
+    ``synthesis`` -> image. Subclasses build ``mapping``, ``synthesis`` and ``num_ws``."""
+
+    mapping: MappingNetwork
+    synthesis: nn.Module
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.mapping.w_avg
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        noise_mode: str = "const",
+    ) -> torch.Tensor:
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+
+class StyleGAN2Generator(MappedGenerator):
     """z (N, z_dim) [+ labels] -> image in about [-1, 1]. ``noise_mode="const"`` (the default) uses the
     stored noise, so a seed always gives the same image; ``"random"`` draws fresh noise."""
 
@@ -424,25 +447,10 @@ class StyleGAN2Generator(nn.Module):
         self.synthesis = synthesis
 
     @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    @property
     def block_names(self) -> list[str]:
         """The synthesis blocks coarse to fine (``synthesis.b4``, ...): the units of resolution-dependent
         blending (``swerve.diverge.blend.resolution_schedule``), bending and freezing."""
         return [f"synthesis.b{res}" for res in self.synthesis.resolutions]
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-    ) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
 
 
 @torch.no_grad()

@@ -26,7 +26,7 @@ from torch import nn
 
 from swerve.errors import ConfigError, require_positive_ints
 from swerve.models.ops import demodulation, filtered_lrelu
-from swerve.models.stylegan2 import FullyConnected, MappingNetwork
+from swerve.models.stylegan2 import FullyConnected, MappedGenerator, MappingNetwork
 
 
 @dataclass
@@ -268,7 +268,7 @@ class SynthesisNetwork3(nn.Module):
         return x * self.output_scale
 
 
-class StyleGAN3Generator(nn.Module):
+class StyleGAN3Generator(MappedGenerator):
     """z (N, z_dim) [+ labels] -> image; ``G.mapping`` / ``G.synthesis`` expose W space as in StyleGAN2."""
 
     config_class = StyleGAN3Config
@@ -283,24 +283,9 @@ class StyleGAN3Generator(nn.Module):
         self.synthesis = SynthesisNetwork3(config)
 
     @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    @property
     def block_names(self) -> list[str]:
         """The synthesis layers coarse to fine (``synthesis.L0_...`` to the ToRGB layer)."""
         return [f"synthesis.{name}" for name in self.synthesis.layer_names]
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-    ) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws)
 
 
 @torch.no_grad()

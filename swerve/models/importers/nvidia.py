@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from swerve.bundle import check_state
 from swerve.errors import BundleError
 from swerve.models.importers.safe_pickle import PersistentRecord, safe_load_pickle
 from swerve.models.ops import setup_filter
@@ -182,18 +183,6 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], role: str) -> n
             key, transposed = renamed[key]
             value = value.transpose(0, 1) if transposed else value
         kept[key] = value
-    missing = sorted(set(own) - set(kept))
-    unexpected = sorted(set(kept) - set(own))
-    if missing or unexpected:
-        raise BundleError(
-            f"the {role} does not match swerve's architecture: missing {missing[:4]}, "
-            f"unexpected {unexpected[:4]}"
-        )
-    for key, value in kept.items():
-        if value.shape != own[key].shape:
-            raise BundleError(
-                f"the {role} tensor {key} has shape {tuple(value.shape)}, the architecture "
-                f"inferred from its config expects {tuple(own[key].shape)}"
-            )
+    check_state(own, kept, f"the {role} does not match swerve's architecture (as inferred from its config)")
     net.load_state_dict({k: v.float().contiguous() for k, v in kept.items()}, strict=True)
     return net.eval()
