@@ -73,6 +73,19 @@ def test_upfirdn2d_equals_its_definition(taps):
         assert torch.allclose(upfirdn2d(x, f, up, down, padding, gain=up**2), expected, atol=1e-5)
 
 
+def test_bias_act_same_with_and_without_autograd():
+    """Sampling runs bias_act in place on its own intermediate tensors; the input and the result must not
+    change because of it."""
+    x, b = torch.randn(2, 4, 5, 5), torch.randn(4)
+    before = x.clone()
+    for act, gain, clamp in [("lrelu", None, 0.5), ("linear", 2.0, None), ("relu", None, None)]:
+        for bias in (b, None):
+            with_grad = bias_act(x, bias, act=act, gain=gain, clamp=clamp)
+            with torch.no_grad():
+                without = bias_act(x, bias, act=act, gain=gain, clamp=clamp)
+            assert torch.equal(with_grad, without) and torch.equal(x, before)
+
+
 def test_modulated_conv_equals_per_sample_weights():
     """Modulating the input, convolving and demodulating the output (how swerve runs it) equals the paper's
     definition: a convolution with per-sample weights w * s, each output channel scaled to unit norm."""
