@@ -62,9 +62,10 @@ def test_cluster_bundle_stores_clusters_that_bends_can_name(tmp_path) -> None:
     net = Planted()
     bundle = Bundle({"generator": net.eval()}, DataSpec(shape=[1, 6, 6]), LatentSpec(8), name="planted")
     clustered = cluster_bundle(bundle, ["mix"], k=GROUPS, n=96)
-    entry = clustered.extra["clusters"]["mix"]
-    assert entry["embedding"] == "coactivation" and len(entry["ids"]) == GROUPS * PER_GROUP
-    assert adjusted_rand_score(net.group.tolist(), entry["ids"]) == pytest.approx(1.0)
+    ids = clustered.extra["clusters"]["mix"]
+    assert clustered.extra["cluster_info"]["mix"]["embedding"] == "coactivation"
+    assert len(ids) == GROUPS * PER_GROUP
+    assert adjusted_rand_score(net.group.tolist(), ids) == pytest.approx(1.0)
     assert clustered.history[-1]["op"] == "clusters" and "clusters" not in bundle.extra
     bent = bend_bundle(clustered, [Bend("mix", "ablate", channels={"cluster": 0})])
     x_plain, x_bent = clustered.sample(4, seed=2).x, bent.sample(4, seed=2).x

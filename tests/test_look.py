@@ -249,6 +249,7 @@ def test_failing_section_becomes_a_card_and_the_rest_renders(tmp_path, monkeypat
 
     monkeypatch.setattr(sections, "SECTIONS", {"good": good, "bad": bad, "absent": absent})
     monkeypatch.setattr(sections, "ORDER", {"bad": 1, "good": 2, "absent": 3})
+    monkeypatch.setattr(sections, "SECTION_MODULES", ())  # only these three, whatever is imported first
     messages: list[str] = []
     page = run_demo(tmp_path, seed=3, progress=messages.append).read_text()
     assert "Good section" in page and "could not run: the model is missing a discriminator" in page
@@ -301,7 +302,6 @@ def core_sections_only(monkeypatch) -> None:
 
 
 def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
-    core_sections_only(monkeypatch)
     save_tiny_zoo(tmp_path / "zoo")
     monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")
 
@@ -310,10 +310,20 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
         return torch.rand(n, 1, 28, 28, generator=gen) * 2 - 1, torch.arange(n) % 10
 
     monkeypatch.setattr(sections, "fashion_test_images", fake_test_images)
+    # The core sections only: method modules (SECTION_MODULES) test their own sections.
+    core = {"fashion-gan", "latent-walk", "vae", "toys", "digits-gan"}
+    monkeypatch.setattr(sections, "SECTION_MODULES", ())
+    monkeypatch.setattr(sections, "SECTIONS", {k: v for k, v in sections.SECTIONS.items() if k in core})
     out = tmp_path / "demo"
     report = run_demo(out, seed=5)
     page = report.read_text()
-    titles = ["The zoo: Fashion-MNIST GAN", "A latent walk", "The VAE", "2-D toys", "8×8 digits GAN"]
+    titles = [
+        "The zoo: Fashion-MNIST GAN",
+        "A latent walk",
+        "The VAE",
+        "2-D toys",
+        "8×8 digits GAN",
+    ]
     for title in titles:
         assert f">{title}<" in page
     assert "could not run" not in page
@@ -330,6 +340,18 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
     assert (out / "figures" / "latent-walk.gif").is_file()
     leftovers = [p for p in out.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_demo_refinement_section_on_a_tiny_zoo(tmp_path, monkeypatch):
+    save_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")
+    monkeypatch.setattr(sections, "SECTION_MODULES", ("swerve.refine.report",))
+    sections.ordered_sections()  # registers the refinement section
+    monkeypatch.setattr(sections, "SECTIONS", {"refine": sections.SECTIONS["refine"]})
+    page = run_demo(tmp_path / "demo", seed=5).read_text()
+    assert ">Refining samples with the critic<" in page and "could not run" not in page
+    # Six scatter plots (base and five methods) and two image grids.
+    assert page.count('src="data:image/') == 8
 
 
 def test_demo_without_a_zoo_still_writes_a_report(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import typer
 import yaml
@@ -19,13 +20,18 @@ from swerve.bundle import Bundle, load
 from swerve.cli.look import _parse_labels, _sidecar
 from swerve.cli.main import app, emit
 from swerve.errors import ConfigError
+from swerve.utils import make_generator
 
 
 def _value(raw: str) -> Any:
+    """A command-line value as a number, bool or word (``1e-2``, ``true``, ``v``)."""
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
-        return yaml.safe_load(raw)
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError:
+            return raw
 
 
 def parse_bend_arg(text: str) -> dict[str, Any]:
@@ -60,7 +66,11 @@ def _read_bends(config: Path | None, inline: list[str]) -> list[dict[str, Any]]:
             loaded = yaml.safe_load(config.read_text())
         except yaml.YAMLError as exc:
             raise ConfigError(f"{config} is not valid YAML/JSON: {exc}") from None
-        bends += loaded.get("bends", loaded) if isinstance(loaded, dict) else (loaded or [])
+        if isinstance(loaded, dict):
+            loaded = loaded.get("bends", [loaded])
+        if not isinstance(loaded, list):
+            raise ConfigError(f"{config} must hold a list of bends (or {{bends: [...]}}), got {loaded!r}")
+        bends += loaded
     return bends + [parse_bend_arg(text) for text in inline]
 
 
@@ -127,6 +137,7 @@ def clusters(
     layer: list[str] = typer.Option(..., "--layer", help="Layer to cluster, coarse to fine (repeatable)."),
     k: list[int] = typer.Option([], "--k", help="Clusters per layer (default 5/4/3 coarse to fine)."),
     n: int = typer.Option(256, min=8, max=100_000, help="Samples to embed the channels with."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
     seed: int = typer.Option(0, help="Seed for the samples and k-means."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-clusters)."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
@@ -136,12 +147,13 @@ def clusters(
     from swerve.diverge.clusters import cluster_bundle
 
     bundle = load(bundle_name, device=device)
-    result = cluster_bundle(bundle, layer, k=(k[0] if len(k) == 1 else k) or None, n=n, seed=seed)
+    result = cluster_bundle(
+        bundle, layer, k=(k[0] if len(k) == 1 else k) or None, n=n, seed=seed, progress=progress
+    )
     path = result.save(_bundle_out(out, bundle_name, "clusters"))
     sizes = {
-        name: torch.bincount(torch.tensor(entry["ids"])).tolist()
-        for name, entry in result.extra["clusters"].items()
-        if name in layer
+        name: torch.bincount(torch.tensor(result.extra["clusters"][name])).tolist()
+        for name in result.history[-1]["params"]["layers"]
     }
     summary = "; ".join(f"{name}: {len(s)} clusters of {s}" for name, s in sizes.items())
     emit({"bundle": str(path), "sizes": sizes, "seed": seed, "n": n}, as_json, f"wrote {path}  ({summary})")
@@ -152,7 +164,10 @@ def bend(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     config: Path = typer.Option(None, help="YAML/JSON list of {layer, transform, params, channels}."),
     bend_: list[str] = typer.Option(
-        [], "--bend", help="'LAYER TRANSFORM key=value ... [@fraction=0.5 @seed=0]' (repeatable)."
+        [],
+        "--bend",
+        help="'LAYER TRANSFORM key=value ...', channels as @fraction=0.5 @seed=0, @channels=0,3 or "
+        "@cluster=1 (repeatable).",
     ),
     out: Path = typer.Option(Path("bent.png"), help="grid.png, sweep.gif/.mp4, or a directory (a bundle)."),
     n: int = typer.Option(16, min=1, max=1024, help="Samples (per frame)."),
@@ -223,13 +238,19 @@ def bend(
 @app.command()
 def blend(
     bundles: list[str] = typer.Argument(..., metavar="BUNDLE...", help="Two or more bundles (dirs or zoo)."),
-    mode: str = typer.Option("lerp", help="lerp (two models), merge (weighted average), task (arithmetic)."),
+    mode: str = typer.Option(
+        "lerp", help="lerp (two models), merge (weighted average), task (arithmetic), predict (mix outputs)."
+    ),
     alpha: float = typer.Option(0.5, help="lerp: weight of the second model."),
+    layer_alpha: list[str] = typer.Option(
+        [], "--layer-alpha", help="lerp: LAYER=ALPHA for one layer (repeatable); others get --alpha."
+    ),
     pivot: str = typer.Option(None, help="lerp: resolution schedule around this layer (name or position)."),
     width: float = typer.Option(1.0, help="lerp: logistic width of the schedule, in layers."),
     hard: bool = typer.Option(False, help="lerp: swap at the pivot instead of a logistic ramp."),
-    weights: str = typer.Option(None, help="merge: comma-separated weights (default equal)."),
+    weights: str = typer.Option(None, help="merge, predict: comma-separated weights (default equal)."),
     lam: float = typer.Option(1.0, help="task: scale of the task vectors (tuned - base)."),
+    layer: str = typer.Option(None, help="predict: mix this layer's activations instead of the outputs."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: FIRST-blend)."),
     preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
     n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
@@ -237,8 +258,7 @@ def blend(
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Blend weights: interpolate two models (global or resolution schedule), merge several, or add task
-    vectors."""
+    """Blend models: interpolate two, merge several, add task vectors, or mix their outputs."""
     from swerve.diverge.blend import blend_bundles, merge, task_arithmetic
 
     loaded = [load(name, device=device) for name in bundles]
@@ -254,14 +274,28 @@ def blend(
                 "width": width,
                 "hard": hard,
             }
-        result = blend_bundles(loaded[0], loaded[1], alpha=alpha, schedule=schedule)
+        per_layer: float | dict[str, float] = alpha
+        if layer_alpha:
+            per_layer = {"*": alpha}
+            for pair in layer_alpha:
+                name, sep, value = pair.partition("=")
+                try:
+                    per_layer[name] = float(value)
+                except ValueError:
+                    sep = ""
+                if not sep or not name:
+                    raise ConfigError(f"--layer-alpha takes LAYER=ALPHA, e.g. conv:1=0.8; got {pair!r}")
+        result = blend_bundles(loaded[0], loaded[1], alpha=per_layer, schedule=schedule)
     elif mode == "merge":
         w = None if weights is None else [float(v) for v in weights.split(",")]
         result = merge(loaded, w)
     elif mode == "task":
         result = task_arithmetic(loaded[0], loaded[1:], lam=lam)
+    elif mode == "predict":
+        _blend_predictions(loaded, bundles, weights, layer, preview, n, seed, as_json)
+        return
     else:
-        raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task")
+        raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task, predict")
     path = result.save(_bundle_out(out, bundles[0], "blend"))
     shown = _write_preview(result, preview, n, seed)
     emit(
@@ -269,6 +303,44 @@ def blend(
         as_json,
         f"wrote {path}" + (f" and {shown}" if shown else ""),
     )
+
+
+def _blend_predictions(
+    loaded: list[Bundle],
+    names: list[str],
+    weights: str | None,
+    layer: str | None,
+    preview: Path | None,
+    n: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """``--mode predict``: one grid of samples whose outputs (or one layer) mix several models."""
+    from swerve.diverge.blend import blend_predictions
+    from swerve.look.grid import save_image
+
+    w = [1.0 / len(loaded)] * len(loaded) if weights is None else [float(v) for v in weights.split(",")]
+    if preview is None or preview.suffix.lower() != ".png":
+        raise ConfigError("--mode predict writes images: give --preview OUT.png")
+    first = loaded[0]
+    dims = {b.latent.dim if b.latent else None for b in loaded}
+    if len(dims) != 1 or None in dims or len({b.num_classes for b in loaded}) != 1:
+        raise ConfigError("prediction blending needs models with the same latent space and classes")
+    z = first.latent.sample(n, make_generator(seed)).to(first.device)
+    inputs = (z,) if not first.num_classes else (z, torch.arange(n, device=first.device) % first.num_classes)
+    nets = [b.generator.eval() for b in loaded]
+    x = blend_predictions(nets, w, *inputs, layer=layer)
+    save_image(_grid_image(first, x.cpu()), preview)
+    record = {
+        "bundles": names,
+        "weights": w,
+        "layer": layer,
+        "n": n,
+        "seed": seed,
+        "command": "swerve blend --mode predict",
+    }
+    side = _sidecar(preview, record)
+    emit({**record, "out": str(preview), "record": str(side)}, as_json, f"wrote {preview}")
 
 
 @app.command()
@@ -316,6 +388,17 @@ def _region(spec: str, shape: list[int]) -> torch.Tensor:
     return mask
 
 
+def _mask_file(path: Path, shape: list[int]) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            gray = img.convert("L").resize((shape[-1], shape[-2]), Image.Resampling.BILINEAR)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ConfigError(f"cannot read mask {path}: {exc}") from None
+    return (torch.from_numpy(np.asarray(gray, dtype=np.float32)) > 127).float()
+
+
 @app.command()
 def rewrite(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
@@ -323,17 +406,19 @@ def rewrite(
     source: int = typer.Option(0, help="Sample (index in the seed's batch) to copy from."),
     target: int = typer.Option(1, help="Sample to paste into."),
     region: str = typer.Option("0.25:0.75,0.25:0.75", help="Region to copy, y0:y1,x0:x1 as fractions."),
+    mask: Path = typer.Option(None, help="Or a PNG mask of the region (white = copy), any size."),
     shift: str = typer.Option("0,0", help="Move the pasted region by rows,cols at the layer's resolution."),
     rank: int = typer.Option(1, min=1, help="Rank of the weight change."),
     method: str = typer.Option("closed", help="closed (least squares) or optimize (projected Adam)."),
     n: int = typer.Option(256, min=8, help="Samples for the key statistics C."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
     seed: int = typer.Option(0, help="Seed for the samples."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-rewrite)."),
     preview: Path = typer.Option(None, help="Also write a PNG: the samples before (top) and after."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Rewrite a layer so a region of one sample appears in another (Bau et al. 2020), rank-r, closed form."""
+    """Rewrite a layer so a region of one sample appears in another (Bau et al. 2020)."""
     from swerve.diverge.rewrite import paste_rewrite
 
     bundle = load(bundle_name, device=device)
@@ -341,9 +426,19 @@ def rewrite(
         dy, dx = (int(v) for v in shift.split(","))
     except ValueError:
         raise ConfigError(f"--shift takes rows,cols, e.g. 0,2; got {shift!r}") from None
-    mask = _region(region, bundle.data.shape)
+    area = _region(region, bundle.data.shape) if mask is None else _mask_file(mask, bundle.data.shape)
     result, info = paste_rewrite(
-        bundle, layer, source, target, mask, seed=seed, shift=(dy, dx), rank=rank, method=method, n=n
+        bundle,
+        layer,
+        source,
+        target,
+        area,
+        seed=seed,
+        shift=(dy, dx),
+        rank=rank,
+        method=method,
+        n=n,
+        progress=progress,
     )
     path = result.save(_bundle_out(out, bundle_name, "rewrite"))
     shown = None

@@ -34,7 +34,8 @@ def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
 
 def main() -> None:
     """Entry point: run the app and turn user errors into one clear line and exit code 2."""
-    from swerve.cli import make, importer, look, bend  # noqa: F401, I001  (registers the commands, in the loop's order)
+    # Importing a command module registers its commands, in the loop's order.
+    from swerve.cli import make, importer, look, bend, refine  # noqa: F401, I001
 
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
     try:

@@ -28,6 +28,7 @@ from swerve import taps
 from swerve.bundle import Bundle
 from swerve.diverge.transforms import TRANSFORMS, Param, Transform
 from swerve.errors import ConfigError
+from swerve.taps import OutputFn
 from swerve.utils import make_generator
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "select_channels",
     "bundle_bends",
     "bundle_clusters",
+    "bundle_applied",
+    "sweep",
 ]
 
 Channels = str | list[int] | dict[str, Any]
@@ -168,23 +171,44 @@ def select_channels(
     return picked
 
 
-def _hook_fn(bend: Bend, layer: str, clusters: Mapping[str, Any] | None, frame: int | None):  # noqa: ANN202
+def _step(bend: Bend, layer: str, clusters: Mapping[str, Any] | None, frame: int | None) -> OutputFn:
+    """One bend as a function of the layer's output (checks and channel indices worked out once)."""
     transform = TRANSFORMS[bend.transform]
-    cached: dict[tuple[int, torch.device], torch.Tensor | None] = {}
+    params = dict(bend.params)
+    if transform.animated:
+        params["frame"] = frame
+    cached: dict[tuple[int, int, torch.device], torch.Tensor | None] = {}
 
-    def fn(out: torch.Tensor) -> torch.Tensor:
-        if out.dim() < 2:
-            raise ConfigError(f"layer {layer!r} output has shape {tuple(out.shape)}; bends need (N, C, ...)")
-        key = (out.shape[1], out.device)
+    def step(out: torch.Tensor) -> torch.Tensor:
+        key = (out.dim(), out.shape[1] if out.dim() > 1 else 0, out.device)
         if key not in cached:
+            if out.dim() < 2:
+                raise ConfigError(f"layer {layer!r} outputs shape {tuple(out.shape)}; bends need (N, C, ...)")
+            if out.dim() != 4 and not transform.pointwise:
+                raise ConfigError(
+                    f"transform {transform.name!r} needs feature maps (N, C, H, W); layer {layer!r} outputs "
+                    f"shape {tuple(out.shape)}; on 1-D layers use a pointwise transform"
+                )
             idx = select_channels(bend.channels, out.shape[1], layer, clusters)
             cached[key] = None if idx is None else idx.to(out.device)
         idx = cached[key]
         if idx is None:
-            return transform(out, frame=frame, **bend.params)
-        return out.index_copy(1, idx, transform(out.index_select(1, idx), frame=frame, **bend.params))
+            return transform.fn(out, **params)
+        return out.index_copy(1, idx, transform.fn(out.index_select(1, idx), **params))
 
-    return fn
+    return step
+
+
+def _chain(steps: list[OutputFn]) -> OutputFn:
+    if len(steps) == 1:
+        return steps[0]
+
+    def run(out: torch.Tensor) -> torch.Tensor:
+        for step in steps:
+            out = step(out)
+        return out
+
+    return run
 
 
 @contextmanager
@@ -198,18 +222,20 @@ def apply_bends(
     """Apply ``bends`` in order to every forward pass of ``model`` inside the ``with`` block.
 
     ``clusters`` maps a layer (as named in the bends) to each channel's cluster id, for ``{"cluster": k}``
-    channel specs; ``frame`` is the animation frame that time-dependent transforms read. The hooks go when
-    the block exits, even on an exception, leaving the model exactly as it was.
+    channel specs; ``frame`` is the animation frame that time-dependent transforms read. Bends on one layer
+    share one hook and run in the order given. The hooks go when the block exits, even on an exception,
+    leaving the model exactly as it was.
     """
     parsed = parse_bends(list(bends))
+    table = {taps.resolve_layer(model, name): ids for name, ids in (clusters or {}).items()}
+    per_layer: dict[str, list[OutputFn]] = {}
+    for bend in parsed:
+        layer = taps.resolve_layer(model, bend.layer)
+        taps.find_layer(model, layer)  # a clear error for an unknown layer before anything runs
+        per_layer.setdefault(layer, []).append(_step(bend, layer, table, frame))
     with ExitStack() as stack:
-        for bend in parsed:
-            layer = taps.resolve_layer(model, bend.layer)
-            taps.find_layer(model, layer)  # a clear error for an unknown layer before anything runs
-            table = clusters or {}
-            if bend.layer in table and layer not in table:
-                table = {**table, layer: table[bend.layer]}
-            stack.enter_context(taps.rewrite(model, layer, _hook_fn(bend, layer, table, frame)))
+        for layer, steps in per_layer.items():
+            stack.enter_context(taps.rewrite(model, layer, _chain(steps)))
         yield parsed
 
 

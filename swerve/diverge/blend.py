@@ -149,6 +149,11 @@ def blend_bundles(
             schedule.get("width", 1.0),
             bool(schedule.get("hard", False)),
         )
+    elif isinstance(alpha, Mapping):  # layer names may be shortcuts (conv:1)
+        alpha = {k if k == "*" else taps.resolve_layer(net_a, k): v for k, v in alpha.items()}
+        for layer in alpha:
+            if layer != "*":
+                taps.find_layer(net_a, layer)
     try:
         state = blend_state_dicts(net_a.state_dict(), net_b.state_dict(), alpha)
     except IncompatibleModels as exc:

@@ -32,6 +32,8 @@ def layer_table(generator: nn.Module, latent_dim_or_example: int | torch.Tensor)
     generator.eval()
     try:
         shapes = taps.output_shapes(generator, *example_inputs(generator, latent_dim_or_example))
+    except (TypeError, RuntimeError, ValueError) as exc:
+        raise ConfigError(f"cannot trace {type(generator).__name__} on an example latent: {exc}") from None
     finally:
         generator.train(was_training)
     shortcuts = {}

@@ -14,6 +14,10 @@ closed form and the paper's projected optimisation (Adam on ``W``, projected bac
 few steps, gradients projected too); the tests check that they agree. :func:`copy_paste_targets` makes
 ``K*, V*`` from the paper's interface: the layer's output in a masked region of one generated image pasted
 into another.
+
+A stride-s transposed convolution reads its zero-stuffed input through s² disjoint sets of kernel taps, one
+per output parity, so C is block diagonal and a rank-1 edit changes one parity class only (a checkerboard);
+pasting regions there wants a rank of at least s² (4 for the usual stride 2).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from swerve import taps
 from swerve.bundle import Bundle
@@ -111,6 +116,7 @@ def key_moment(
     batch_size: int = 32,
     locations: int | None = 64,
     seed: int = 0,
+    progress: bool = False,
 ) -> torch.Tensor:
     """The keys' second moment ``C = E[k kᵀ]`` (float64) over sampled latents.
 
@@ -125,7 +131,8 @@ def key_moment(
     was_training = generator.training
     generator.eval()
     try:
-        for start in range(0, len(latents), batch_size):
+        starts = range(0, len(latents), batch_size)
+        for start in tqdm(starts, desc=f"key statistics of {name}", unit="batch", disable=not progress):
             z = latents[start : start + batch_size]
             args = (z,) if labels is None else (z, labels[start : start + batch_size])
             with taps.record(generator, [name], inputs=True) as acts:
@@ -230,6 +237,7 @@ def rewrite_bundle(
     method: str = "closed",
     n: int = 256,
     seed: int = 0,
+    progress: bool = False,
     **optim: Any,
 ) -> tuple[Bundle, Rewrite]:
     """A copy of ``bundle`` whose generator's ``layer`` maps the keys ``K*`` (key_dim x m) to ``V*``
@@ -246,7 +254,7 @@ def rewrite_bundle(
             f"got {tuple(v_star.shape)}"
         )
     z, y = _sample_inputs(bundle, n, seed)
-    c = key_moment(gen, name, z, y)
+    c = key_moment(gen, name, z, y, progress=progress)
     d = directions(c, k_star.to(c.device), rank)
     w1 = rewrite_weight(w0, k_star.to(w0), v_star.to(w0), d.to(w0.device), method, **optim)
     state = {**gen.state_dict(), f"{name}.weight": set_weight_matrix(module, w1)}
@@ -338,6 +346,7 @@ def paste_rewrite(
     rank: int = 1,
     method: str = "closed",
     n: int = 256,
+    progress: bool = False,
 ) -> tuple[Bundle, Rewrite]:
     """Copy the ``mask``-ed region of sample ``source`` into sample ``target`` (indices into the samples
     drawn with ``seed``, classes cycling as in :meth:`Bundle.sample`) by rewriting ``layer``."""
@@ -354,7 +363,15 @@ def paste_rewrite(
     finally:
         gen.train(was_training)
     edited, result = rewrite_bundle(
-        bundle, layer, k_star, v_star, rank=min(rank, k_star.shape[1]), method=method, n=n, seed=seed
+        bundle,
+        layer,
+        k_star,
+        v_star,
+        rank=min(rank, k_star.shape[1]),
+        method=method,
+        progress=progress,
+        n=n,
+        seed=seed,
     )
     edited.history[-1]["params"].update(source=source, target=target, shift=list(shift))
     return edited, result

@@ -156,15 +156,27 @@ def _disc_rectangles(radius: int) -> list[tuple[int, int]]:
 def dilate(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Grey-scale dilation with a disc of ``radius`` pixels: each value becomes the max over the disc.
 
-    The disc is a union of ``radius + 1`` centred rectangles, so this is that many max-pools (which pad with
-    -inf, so the border brings nothing in).
+    The disc is a union of ``radius + 1`` centred rectangles; each is a running max over shifted slices,
+    first down the rows, then along them (much faster on CPU than stride-1 max-pooling). Padding is -inf,
+    so the border brings nothing in.
     """
     if radius == 0:
         return x
+    r, (h, w) = radius, x.shape[-2:]
+    padded = F.pad(x, (r, r, r, r), value=float("-inf"))
+    rows = padded[..., r : r + h, :]  # max over row offsets |d| <= a, grown as a increases
     out = None
-    for a, b in _disc_rectangles(radius):
-        pooled = F.max_pool2d(x, (2 * a + 1, 2 * b + 1), stride=1, padding=(a, b))
-        out = pooled if out is None else torch.maximum(out, pooled)
+    for a, b in _disc_rectangles(r):
+        if a > 0:
+            rows = torch.maximum(
+                rows, torch.maximum(padded[..., r - a : r - a + h, :], padded[..., r + a : r + a + h, :])
+            )
+        band = rows[..., r : r + w]
+        for e in range(1, b + 1):
+            band = torch.maximum(
+                band, torch.maximum(rows[..., r - e : r - e + w], rows[..., r + e : r + e + w])
+            )
+        out = band if out is None else torch.maximum(out, band)
     return out
 
 

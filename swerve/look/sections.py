@@ -81,7 +81,11 @@ def section(name: str, order: int = 100) -> Callable[[SectionFn], SectionFn]:
 
 # Modules that register more sections: each method's section lives beside the method's own report code,
 # one module per survey category, and is imported here when the demo runs.
-SECTION_MODULES: tuple[str, ...] = ("swerve.look.sections_stylegan",)
+SECTION_MODULES: tuple[str, ...] = (
+    "swerve.look.sections_bend",
+    "swerve.refine.report",
+    "swerve.look.sections_stylegan",
+)
 
 
 def ordered_sections() -> list[tuple[str, SectionFn]]:

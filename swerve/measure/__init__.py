@@ -5,7 +5,7 @@ from swerve.measure.features import FeatureSpec, domain_classifier, extract_feat
 from swerve.measure.fidelity import density_coverage, frechet_distance, kid, precision_recall
 from swerve.measure.measurement import Measurement, novelty_quality
 from swerve.measure.novelty import knn_distance, memorisation, objectness, out_of_class
-from swerve.measure.toys import gaussians25_scores, swissroll_scores
+from swerve.measure.toys import gaussians25_scores, kde_log_likelihood, swissroll_scores
 
 __all__ = [
     "FeatureSpec",
@@ -16,6 +16,7 @@ __all__ = [
     "extract_features",
     "frechet_distance",
     "gaussians25_scores",
+    "kde_log_likelihood",
     "kid",
     "knn_distance",
     "memorisation",

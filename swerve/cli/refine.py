@@ -1,0 +1,151 @@
+"""``swerve refine`` and ``swerve ratio``: refining samples with a critic, and training a density ratio."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import typer
+
+from swerve.bundle import Bundle, load
+from swerve.cli.main import app, emit
+from swerve.cli.make import _parse_overrides
+from swerve.errors import ConfigError
+from swerve.utils import atomic_path, write_text_atomic
+
+
+def _critic(bundle: Bundle, name: str, classifier: str | None):
+    """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model)."""
+    from swerve.refine import bundle_critic, class_critic
+
+    if not name.startswith("class:"):
+        return bundle_critic(bundle, name)
+    source = load(classifier, device=str(bundle.device)) if classifier else bundle
+    classes = source.data.classes
+    wanted = name.split(":", 1)[1]
+    if wanted.isdigit():
+        target = int(wanted)
+    elif wanted in classes:
+        target = classes.index(wanted)
+    else:
+        raise ConfigError(f"unknown class {wanted!r}; classes: {', '.join(classes) or 'none'}")
+    return class_critic(source.classifier, target), name
+
+
+@app.command()
+def refine(
+    bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
+    method: str = typer.Option("dgflow", help="dgflow, ddls, dot, drs or mh."),
+    out: Path = typer.Option(Path("refined.png"), help="Grid or scatter plot (.png); arrays go beside it."),
+    n: int = typer.Option(500, min=1, max=100_000, help="Number of samples."),
+    seed: int = typer.Option(0, help="Seed for the latents and the method's randomness."),
+    critic: str = typer.Option(
+        "auto", help="auto (ratio if trained, else discriminator), ratio, discriminator, or class:NAME."
+    ),
+    classifier: str = typer.Option(None, help="Bundle whose classifier a class:NAME critic uses."),
+    settings: list[str] = typer.Option(
+        [], "--set", help="A method setting, e.g. --set divergence=js --set steps=50 (repeatable)."
+    ),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result, with metrics before and after."),
+) -> None:
+    """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after."""
+    from swerve.refine import get_method, initial_latents, run_method
+    from swerve.refine.scores import score_samples
+
+    get_method(method)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out must end in .png (arrays are written beside it as .npz), got {out}")
+    bundle = load(bundle_name, device=device)
+    chosen, critic_name = _critic(bundle, critic, classifier)
+    params = _parse_overrides(settings)
+    z, labels = initial_latents(bundle, n, seed)
+    with torch.no_grad():
+        base = bundle.sample(n, seed=seed, z=z, labels=labels).x
+    refined = run_method(method, bundle, chosen, z, labels=labels, seed=seed, **params)
+    record = {
+        "bundle": bundle_name,
+        "bundle_name": bundle.name,
+        "method": method,
+        "critic": critic_name,
+        "n": n,
+        "seed": seed,
+        "settings": refined.params,
+        "history": bundle.history,
+        "command": "swerve refine",
+    }
+    _write_picture(bundle, base, refined.x, out)
+    arrays_path = out.with_suffix(".npz")
+    arrays = {"x": refined.x.numpy(), "x_base": base.numpy(), "z_base": z.numpy()}
+    if refined.z is not None:
+        arrays["z"] = refined.z.numpy()
+    if labels is not None:
+        arrays["labels"] = labels.numpy()
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record)))
+    with atomic_path(arrays_path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    side = out.with_name(out.name + ".json")
+    write_text_atomic(side, json.dumps(record, indent=2) + "\n")
+    result = {**record, "out": str(out), "arrays": str(arrays_path), "record": str(side)}
+    result["cost"] = refined.summary()
+    if as_json:
+        result["before"] = score_samples(bundle, base, labels, chosen)
+        result["after"] = score_samples(bundle, refined.x, labels, chosen)
+    emit(result, as_json, f"wrote {len(refined.x)} samples refined by {method} to {out} and {arrays_path}")
+
+
+def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path) -> None:
+    from swerve.look.grid import make_grid, save_image, upscale
+
+    if bundle.data.is_image:
+        lo, hi = bundle.data.range
+        save_image(upscale(make_grid(refined[:64], value_range=(lo, hi))), out)
+        return
+    if list(bundle.data.shape) != [2]:
+        raise ConfigError(f"cannot draw samples of shape {bundle.data.shape}; the arrays are in the .npz")
+    from swerve.look.plot import scatter_points
+
+    scatter_points(refined, reference=base, path=out, title=f"{bundle.name}: refined (grey: before)")
+
+
+@app.command()
+def ratio(
+    bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
+    out: Path = typer.Option(..., help="Where to save the bundle with its new 'ratio' network."),
+    corrector: bool = typer.Option(False, help="Learn a correction added to the bundle's discriminator."),
+    steps: int = typer.Option(1000, min=1, help="Training steps."),
+    batch_size: int = typer.Option(256, min=2, help="Real and generated samples per step."),
+    seed: int = typer.Option(0, help="Seed for the network and every draw."),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train a density-ratio estimator (data vs the model's samples) and save it in a copy of the bundle."""
+    from swerve.data import load_dataset
+    from swerve.refine import fit_ratio
+
+    bundle = load(bundle_name, device=device)
+    if not bundle.data.dataset:
+        raise ConfigError(f"{bundle.name} does not say which dataset it was trained on")
+    data = load_dataset(bundle.data.dataset, seed=seed)
+    if corrector and "discriminator" not in bundle.networks:
+        raise ConfigError(f"--corrector needs a discriminator, and {bundle.name} has none")
+    summary = fit_ratio(
+        bundle,
+        data.x,
+        data.labels,
+        corrector=corrector,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        progress=not as_json,
+    )
+    bundle.save(out)
+    emit(
+        {"bundle": str(out), **summary},
+        as_json,
+        f"wrote {out} with a density-ratio estimator (training accuracy {summary['final_accuracy']:.2f})",
+    )

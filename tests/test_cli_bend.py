@@ -1,0 +1,190 @@
+"""The bending, blending and rewriting commands: thin, reproducible, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from PIL import Image
+
+from swerve.bundle import load
+from swerve.cli.bend import parse_bend_arg
+from tests.conftest import tiny_image_bundle
+from tests.odd_generator import odd_bundle
+
+
+def test_parse_bend_arg_reads_params_and_channels() -> None:
+    assert parse_bend_arg("conv:1 rotate degrees=45 @fraction=0.5 @seed=2") == {
+        "layer": "conv:1",
+        "transform": "rotate",
+        "params": {"degrees": 45},
+        "channels": {"fraction": 0.5, "seed": 2},
+    }
+    assert parse_bend_arg("rise.0 flip axis=v @channels=0,3")["channels"] == [0, 3]
+
+
+def test_layers_lists_the_generator(cli, tiny_bundle) -> None:
+    code, out, _ = cli("layers", tiny_bundle, "--json")
+    rows = {r["name"]: r for r in json.loads(out)["layers"]}
+    assert code == 0 and rows["blocks.0"]["shortcut"] == "conv:0" and rows["blocks.0"]["channels"] == 4
+
+
+def test_bend_writes_grid_sweep_and_bundle(cli, tiny_bundle, tmp_path) -> None:
+    png = tmp_path / "b.png"
+    code, _, err = cli("bend", tiny_bundle, "--bend", "conv:0 ablate @channels=0,1", "--n", "4", "--out", png)
+    assert code == 0, err
+    record = json.loads((tmp_path / "b.png.json").read_text())
+    assert record["seed"] == 0 and record["bends"][0]["channels"] == [0, 1]
+    assert Image.open(png).size[0] > 0
+    gif = tmp_path / "s.gif"
+    code, out, err = cli(
+        "bend",
+        tiny_bundle,
+        "--bend",
+        "conv:0 rotate",
+        "--sweep",
+        "0.degrees=0:90",
+        "--frames",
+        "3",
+        "--n",
+        "2",
+        "--out",
+        gif,
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["sweep"]["values"] == [0.0, 45.0, 90.0]
+    assert Image.open(gif).n_frames == 3
+    code, _, err = cli("bend", tiny_bundle, "--bend", "conv:0 multiply factor=3", "--out", tmp_path / "bent")
+    assert code == 0, err
+    bent, plain = load(tmp_path / "bent"), load(tiny_bundle)
+    assert bent.extra["bends"][0]["params"] == {"factor": 3.0}
+    assert not torch.equal(bent.sample(2).x, plain.sample(2).x)
+
+
+def test_bend_reads_a_yaml_recipe(cli, tiny_bundle, tmp_path) -> None:
+    recipe = tmp_path / "bends.yaml"
+    recipe.write_text("bends:\n  - layer: conv:0\n    transform: flip\n    params: {axis: v}\n")
+    code, out, err = cli("bend", tiny_bundle, "--config", recipe, "--out", tmp_path / "b.png", "--json")
+    assert code == 0, err
+    assert json.loads(out)["bends"] == [
+        {"layer": "conv:0", "transform": "flip", "params": {"axis": "v"}, "channels": "all"}
+    ]
+    recipe.write_text("layer: conv:0\ntransform: twirl\n")
+    code, _, err = cli("bend", tiny_bundle, "--config", recipe)
+    assert code == 2 and "unknown transform 'twirl'" in err
+
+
+def test_bend_errors_are_one_line(cli, tiny_bundle, tmp_path) -> None:
+    for args, message in [
+        (("--bend", "conv:7 rotate"), "conv blocks"),
+        (("--bend", "conv:0 twirl"), "unknown transform"),
+        (("--bend", "conv:0 rotate degrees=999"), "outside"),
+        (("--bend", "conv:0 rotate", "--sweep", "0.angle=0:1", "--out", tmp_path / "x.gif"), "no parameter"),
+        ((), "no bends given"),
+    ]:
+        code, _, err = cli("bend", tiny_bundle, *args)
+        assert (
+            code == 2 and err.startswith("error:") and message in err and len(err.strip().splitlines()) == 1
+        )
+
+
+def test_clusters_blend_glitch_rewrite_write_bundles(cli, tmp_path) -> None:
+    a = tiny_image_bundle(conditional=False).save(tmp_path / "a")
+    code, out, err = cli(
+        "clusters", a, "--layer", "conv:0", "--k", "2", "--n", "16", "--out", tmp_path / "c", "--json"
+    )
+    assert code == 0, err
+    assert (
+        sum(json.loads(out)["sizes"]["blocks.0"]) == 4 and load(tmp_path / "c").extra["clusters"]["blocks.0"]
+    )
+    code, _, err = cli(
+        "bend", tmp_path / "c", "--bend", "conv:0 ablate @cluster=1", "--out", tmp_path / "k.png"
+    )
+    assert code == 0, err
+    code, _, err = cli(
+        "glitch", a, "--kind", "zero", "--amount", "0.5", "--seed", "1", "--out", tmp_path / "g"
+    )
+    assert code == 0, err
+    glitched = load(tmp_path / "g")
+    assert glitched.history[-1]["params"]["seed"] == 1
+    code, _, err = cli(
+        "blend", a, tmp_path / "g", "--alpha", "0", "--out", tmp_path / "b", "--preview", tmp_path / "b.png"
+    )
+    assert code == 0, err
+    assert (tmp_path / "b.png").exists()
+    base, blended = load(a).generator.state_dict(), load(tmp_path / "b").generator.state_dict()
+    assert all(torch.equal(base[k], blended[k]) for k in base)
+    code, _, err = cli(
+        "blend", a, tmp_path / "g", "--layer-alpha", "conv:1=1", "--alpha", "0", "--out", tmp_path / "b2"
+    )
+    assert code == 0, err
+    swapped, glitched_sd = load(tmp_path / "b2").generator.state_dict(), glitched.generator.state_dict()
+    assert torch.equal(swapped["to_image.0.weight"], glitched_sd["to_image.0.weight"])
+    assert torch.equal(swapped["blocks.0.0.weight"], base["blocks.0.0.weight"])
+    code, _, err = cli("blend", a, odd_bundle().save(tmp_path / "odd"), "--out", tmp_path / "x")
+    assert code == 2 and "models differ at tensor" in err and not (tmp_path / "x").exists()
+    code, out, err = cli(
+        "rewrite", a, "--layer", "conv:0", "--rank", "4", "--n", "16", "--out", tmp_path / "r", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["layer"] == "blocks.0.0" and result["residual"] < 1.0
+    assert load(tmp_path / "r").history[-1]["op"] == "rewrite"
+
+
+def test_demo_section_shows_bends_blends_glitches_and_a_rewrite(tmp_path) -> None:
+    from swerve.look.sections import DemoContext, ordered_sections
+    from swerve.look.sections_bend import bending
+
+    assert "bend-blend-rewrite" in dict(ordered_sections())
+    section = bending(DemoContext(tmp_path, seed=0))
+    assert section is not None and len(section.figures) == 4
+    table = section.table
+    assert table["rewrite: constraint residual (0 = exact)"] < 1e-3
+    assert (
+        table["rewrite: pixel change, the target sample"]
+        > 2 * table["rewrite: pixel change, the other samples"]
+    )
+    assert float(table["bend invert: pixel change at conv:0 / conv:1"].split(" / ")[0]) > 0
+
+
+def test_prediction_blend_and_a_mask_file(cli, tmp_path) -> None:
+    a = tiny_image_bundle(conditional=False).save(tmp_path / "a")
+    code, _, err = cli("glitch", a, "--amount", "1.0", "--out", tmp_path / "g")
+    assert code == 0, err
+    code, _, err = cli(
+        "blend",
+        a,
+        tmp_path / "g",
+        "--mode",
+        "predict",
+        "--layer",
+        "conv:0",
+        "--preview",
+        tmp_path / "p.png",
+        "--n",
+        "4",
+    )
+    assert code == 0, err
+    assert json.loads((tmp_path / "p.png.json").read_text())["layer"] == "conv:0"
+    mask = Image.new("L", (40, 40), 0)
+    mask.paste(255, (10, 10, 30, 30))
+    mask.save(tmp_path / "m.png")
+    code, out, err = cli(
+        "rewrite",
+        a,
+        "--mask",
+        tmp_path / "m.png",
+        "--rank",
+        "4",
+        "--n",
+        "16",
+        "--out",
+        tmp_path / "r",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["residual"] < 0.95  # the region moved towards the source
+    code, _, err = cli("rewrite", a, "--mask", tmp_path / "none.png")
+    assert code == 2 and "cannot read mask" in err

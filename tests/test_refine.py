@@ -1,0 +1,344 @@
+"""Refinement: DGflow against exact density ratios, its f-divergence factors, the baselines' acceptance rules,
+seeds, the density-ratio estimator and the refine CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import swerve
+from swerve.bundle import Bundle, DataSpec, LatentSpec
+from swerve.errors import ConfigError
+from swerve.measure import gaussians25_scores, kde_log_likelihood
+from swerve.refine import (
+    REFINERS,
+    class_critic,
+    critic_logits,
+    ddls,
+    dgflow,
+    discriminator_critic,
+    drs,
+    drs_acceptance,
+    fit_ratio,
+    initial_latents,
+    mh,
+    mh_accept,
+    ratio_critic,
+    run_method,
+    velocity_factor,
+)
+from swerve.refine.dot import effective_lipschitz
+
+SHIFT = torch.tensor([1.0, -0.5])  # the model is N(SHIFT, I) pushed through A; the data are N(0, I)
+SCALE = torch.tensor([2.0, 0.5])
+
+
+class Affine(nn.Module):
+    """G(z) = A z + b with A diagonal: a generator whose Jacobian is known."""
+
+    def __init__(self, scale: list[float], shift: list[float]) -> None:
+        super().__init__()
+        self.init_kwargs = {"scale": scale, "shift": shift}
+        self.scale = nn.Parameter(torch.tensor(scale))
+        self.shift = nn.Parameter(torch.tensor(shift))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return z * self.scale + self.shift
+
+
+def exact_log_ratio(mean: torch.Tensor):
+    """log N(x; 0, I) − log N(x; mean, I) = −x·mean + ‖mean‖²/2: the exact critic for data N(0, I)."""
+
+    def critic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return -(x * mean).sum(1) + 0.5 * (mean * mean).sum()
+
+    return critic
+
+
+def latents(n: int, dim: int = 2, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed))
+
+
+# --- DGflow ------------------------------------------------
+def test_kl_flow_moves_the_mean_at_the_predicted_rate() -> None:
+    # ∇_z d(G(z)) = A ∇_x d = −A·m, so k steps move the latent mean by −kηA·m and the sample mean by −kηA²m.
+    g = Affine([2.0, 0.5], [1.0, -0.5])
+    z = latents(4000)
+    x0 = g(z).detach()
+    eta, steps = 0.05, 4
+    out = dgflow(g, exact_log_ratio(SHIFT), z, eta=eta, steps=steps, gamma=0.01, seed=1)
+    predicted = x0.mean(0) - steps * eta * SCALE**2 * SHIFT
+    assert torch.allclose(out.x.mean(0), predicted, atol=0.01)
+    assert not torch.allclose(out.x.mean(0), x0.mean(0), atol=0.1)  # it did move
+    # With a pure translation the mean reaches the data mean after 1/η steps, exactly as the update says.
+    shift_only = Affine([1.0, 1.0], [1.0, -0.5])
+    out = dgflow(shift_only, exact_log_ratio(SHIFT), z, eta=0.1, steps=10, gamma=0.0)
+    assert torch.allclose(out.x.mean(0), z.mean(0), atol=1e-5)
+
+
+def test_entropy_term_adds_the_predicted_variance() -> None:
+    z = latents(8000)
+    g = Affine([1.0, 1.0], [0.0, 0.0])
+    gamma, eta, steps = 1.0, 0.1, 5
+    out = dgflow(g, exact_log_ratio(torch.zeros(2)), z, gamma=gamma, eta=eta, steps=steps)
+    # Zero drift: the latents gain variance 2γη per step.
+    assert torch.allclose(out.z.var(0), z.var(0) + 2 * gamma * eta * steps, atol=0.1)
+
+
+def test_data_space_flow_follows_the_critic_gradient_in_x() -> None:
+    g = Affine([2.0, 0.5], [1.0, -0.5])
+    z = latents(1000)
+    out = dgflow(g, exact_log_ratio(SHIFT), z, eta=0.1, steps=3, gamma=0.0, space="data")
+    assert torch.allclose(out.x, g(z).detach() - 0.3 * SHIFT, atol=1e-5)
+
+
+def test_js_and_logd_factors_are_sigmoid_d_and_its_complement() -> None:
+    d = torch.linspace(-30, 30, 61)
+    assert torch.equal(velocity_factor("kl", d), torch.ones_like(d))
+    assert torch.allclose(velocity_factor("js", d), 1 / (1 + torch.exp(-d)))
+    assert torch.allclose(velocity_factor("logd", d), 1 - 1 / (1 + torch.exp(-d)), atol=1e-7)
+    # ... and the flow applies them per sample: one noiseless step moves z by η·s(d)·(−A·m).
+    g = Affine([2.0, 0.5], [1.0, -0.5])
+    critic = exact_log_ratio(SHIFT)
+    z = latents(50) * 3
+    d = critic(g(z)).detach()
+    for divergence, factor in (("js", torch.sigmoid(d)), ("logd", 1 - torch.sigmoid(d))):
+        out = dgflow(g, critic, z, divergence=divergence, eta=0.1, steps=1, gamma=0.0)
+        expected = z + 0.1 * factor[:, None] * (-SCALE * SHIFT)
+        assert torch.allclose(out.z, expected, atol=1e-5)
+
+
+def test_dgflow_raises_the_zoo_critics_mean_logit_and_reverse_lowers_it() -> None:
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")
+    critic = discriminator_critic(bundle.discriminator)
+    z, _ = initial_latents(bundle, 500, seed=0)
+    before = critic_logits(critic, bundle.sample(500, z=z).x)
+    toward = run_method("dgflow", bundle, critic, z)  # the paper's settings: KL, γ 0.01, η 0.1, 25 steps
+    assert critic_logits(critic, toward.x).mean() > before.mean() + 0.03
+    # The reverse drift lowers most samples' logits. (Not always the mean: the toy's ReLU generator is so
+    # steep between modes that a few latents step across a jump in d(G(z)) whichever way they go.)
+    away = run_method("dgflow", bundle, critic, z, reverse=True, gamma=0.0)
+    change = critic_logits(critic, away.x) - before
+    assert (change < 0).float().mean() > 0.8 and change.median() < 0
+
+
+def test_dgflow_on_a_conditional_image_gan_keeps_labels_and_raises_the_logit() -> None:
+    bundle = swerve.load("fashion-gan", device="cpu")
+    critic = discriminator_critic(bundle.discriminator)
+    z, labels = initial_latents(bundle, 20, seed=0)
+    before = critic_logits(critic, bundle.sample(20, z=z, labels=labels).x, labels).mean()
+    out = run_method("dgflow", bundle, critic, z, labels=labels, steps=3)
+    assert torch.equal(out.labels, labels)
+    assert critic_logits(critic, out.x, labels).mean() > before
+
+
+def test_refinement_is_deterministic_for_a_seed() -> None:
+    bundle = swerve.load("swissroll-wgangp", device="cpu")
+    critic = discriminator_critic(bundle.discriminator)
+    z, _ = initial_latents(bundle, 200, seed=3)
+    settings = {
+        "dgflow": {"steps": 3},
+        "ddls": {"steps": 3},
+        "dot": {"steps": 2},
+        "drs": {"burn_in": 200},
+        "mh": {"k": 5},
+    }
+    for name in REFINERS:
+        a = run_method(name, bundle, critic, z, seed=7, **settings[name])
+        b = run_method(name, bundle, critic, z, seed=7, **settings[name])
+        assert torch.equal(a.x, b.x), name
+        if name != "dot":  # DOT is deterministic: it has no randomness for a seed to change
+            c = run_method(name, bundle, critic, z, seed=8, **settings[name])
+            assert not torch.equal(a.x, c.x), name
+    # Batching does not change the result (the noise is drawn for all samples at once).
+    assert torch.equal(
+        dgflow(bundle.generator, critic, z, steps=3, batch_size=64).x,
+        dgflow(bundle.generator, critic, z, steps=3, batch_size=500).x,
+    )
+
+
+def test_trajectory_holds_every_step() -> None:
+    g = Affine([1.0, 1.0], [1.0, -0.5])
+    z = latents(10)
+    out = dgflow(g, exact_log_ratio(SHIFT), z, steps=4, gamma=0.0, eta=0.25, trajectory=True)
+    assert len(out.trajectory) == 5
+    assert torch.allclose(out.trajectory[0], g(z).detach())
+    assert torch.allclose(out.trajectory[-1], out.x)
+    assert torch.allclose(out.trajectory[2], g(z).detach() - 0.5 * SHIFT, atol=1e-6)
+
+
+def test_bad_settings_are_one_line_errors() -> None:
+    g = Affine([1.0, 1.0], [0.0, 0.0])
+    critic = exact_log_ratio(SHIFT)
+    with pytest.raises(ConfigError, match="divergence"):
+        dgflow(g, critic, latents(4), divergence="hellinger")
+    with pytest.raises(ConfigError, match="eta"):
+        dgflow(g, critic, latents(4), eta=-1)
+    with pytest.raises(ConfigError, match="latents"):
+        dgflow(g, critic, torch.zeros(4))
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")
+    with pytest.raises(ConfigError, match="no setting"):
+        run_method("dgflow", bundle, critic, latents(4), nonsense=1)
+    with pytest.raises(ConfigError, match="unknown refinement method"):
+        run_method("sgld", bundle, critic, latents(4))
+
+
+# --- DRS and MH ------------------------------------------------
+def test_drs_acceptance_matches_hand_computed_values() -> None:
+    d = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    # γ = 0: sigmoid(F) = exp(d − d_max) exactly (up to ε): plain rejection sampling by the density ratio.
+    assert torch.allclose(
+        drs_acceptance(d, 2.0, 0.0, eps=0.0)[:2],
+        torch.tensor([math.exp(-2), math.exp(-1)], dtype=torch.float64),
+    )
+    # γ = log 2 halves the odds: e^δ / (2 − e^δ); at δ = −1 that is 0.22539...
+    p = drs_acceptance(d, 2.0, math.log(2), eps=0.0)
+    assert abs(float(p[1]) - math.exp(-1) / (2 - math.exp(-1))) < 1e-12
+    assert abs(float(p[1]) - 0.225399) < 1e-6
+
+
+def test_drs_with_gamma_zero_is_rejection_sampling() -> None:
+    # d(x) = −x², d_max ≈ 0: a proposal x ~ N(0, 1) is kept with probability exp(−x²), so one round keeps
+    # E[exp(−x²)] = 1/√3 of the slots, and what it keeps is N(0, 1) · exp(−x²) ∝ N(0, 1/3).
+    g = Affine([1.0], [0.0])
+
+    def critic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return -(x**2).sum(1)
+
+    out = drs(g, critic, latents(6000, 1), gamma=0.0, burn_in=2000, max_rounds=1, seed=1)
+    assert abs(out.extra["acceptance"] - 1 / math.sqrt(3)) < 0.03
+    assert abs(float(out.x[out.accepted].var()) - 1 / 3) < 0.03
+
+
+def test_ddls_samples_the_energy_model_of_the_exact_ratio() -> None:
+    # E(z) = ‖z‖²/2 − d(z + m) = ‖z + m‖²/2 + const: the chain's x = z + m ends up distributed as the data.
+    g = Affine([1.0, 1.0], SHIFT.tolist())
+    out = ddls(g, exact_log_ratio(SHIFT), latents(3000), eps=0.1, steps=200, seed=0)
+    assert out.x.mean(0).abs().max() < 0.06
+    assert (out.x.var(0) - 1).abs().max() < 0.1
+
+
+def test_dot_estimates_the_lipschitz_constant_and_raises_the_zoo_critic() -> None:
+    g = Affine([2.0, 0.5], [1.0, -0.5])
+    # d(G(z)) = −(A m)·z + const is linear: its Lipschitz constant is ‖A m‖, approached by the pairs' maximum.
+    k = effective_lipschitz(g, exact_log_ratio(SHIFT), LatentSpec(2), pairs=200)
+    exact = float((SCALE * SHIFT).norm())
+    assert 0.97 * exact < k <= exact * (1 + 1e-5)
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")
+    critic = discriminator_critic(bundle.discriminator)
+    z, _ = initial_latents(bundle, 500, seed=0)
+    before = gaussians25_scores(bundle.sample(500, z=z).x)["% high quality"]
+    assert gaussians25_scores(run_method("dot", bundle, critic, z).x)["% high quality"] > before + 3
+
+
+def test_mh_acceptance_matches_hand_computed_values() -> None:
+    current = torch.tensor([0.0, 1.0, 0.0])
+    proposal = torch.tensor([1.0, 0.0, -1.0])
+    u = torch.tensor([0.99, 0.5, 0.3], dtype=torch.float64)
+    # α = min(1, exp(d' − d)) = [1, e^-1 = 0.368, 0.368]
+    assert mh_accept(current, proposal, u).tolist() == [True, False, True]
+
+
+def test_mh_with_the_exact_ratio_samples_the_data() -> None:
+    # An independence sampler with proposals N(1, 1) and the exact ratio targets N(0, 1).
+    g = Affine([1.0], [1.0])
+    out = mh(g, exact_log_ratio(torch.tensor([1.0])), latents(3000, 1), k=40, seed=0)
+    assert abs(float(out.x.mean())) < 0.08
+    assert abs(float(out.x.std()) - 1) < 0.08
+
+
+# --- density ratios ------------------------------------------------
+def affine_bundle() -> Bundle:
+    torch.manual_seed(0)
+    nets = {"generator": Affine([1.0, 1.0], SHIFT.tolist()), "discriminator": Linear2()}
+    return Bundle(nets, DataSpec(shape=[2], dataset="gauss"), LatentSpec(2), name="affine")
+
+
+class Linear2(nn.Module):
+    """A (deliberately wrong) linear critic for the corrector to correct."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.init_kwargs = {}
+        self.fc = nn.Linear(2, 1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.fc(x).squeeze(1)
+
+
+@pytest.mark.parametrize("corrector", [False, True])
+def test_ratio_estimator_learns_the_log_ratio_and_round_trips(tmp_path, corrector: bool) -> None:
+    bundle = affine_bundle()
+    real = latents(4000, seed=5)
+    summary = fit_ratio(bundle, real, corrector=corrector, steps=200, batch_size=256, seed=0)
+    assert summary["base"] == ("discriminator" if corrector else None)
+    probe = latents(500, seed=9) * 1.5 + SHIFT / 2
+    learnt = critic_logits(ratio_critic(bundle), probe)
+    exact = exact_log_ratio(SHIFT)(probe)
+    assert np.corrcoef(learnt.numpy(), exact.numpy())[0, 1] > 0.9
+    path = bundle.save(tmp_path / "with-ratio")
+    again = swerve.load(path, device="cpu")
+    assert again.history[-1]["op"] == "ratio"
+    assert torch.allclose(critic_logits(ratio_critic(again), probe), learnt)
+
+
+def test_class_critic_is_the_log_odds_of_the_class() -> None:
+    classifier = nn.Linear(2, 3)
+    x = latents(7)
+    logits = classifier(x)
+    p = logits.softmax(1)[:, 1]
+    assert torch.allclose(class_critic(classifier, 1)(x), torch.log(p / (1 - p)), atol=1e-5)
+
+
+# --- measure ------------------------------------------------
+def test_kde_log_likelihood_by_hand() -> None:
+    samples = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    point = torch.tensor([[0.0, 0.1]])
+    h = 0.5
+    by_hand = math.log(0.5 * sum(math.exp(-d2 / (2 * h * h)) / (2 * math.pi * h * h) for d2 in (0.01, 1.01)))
+    assert abs(kde_log_likelihood(samples, point, bandwidth=h) - by_hand) < 1e-6  # float32 inputs
+    with pytest.raises(ConfigError):
+        kde_log_likelihood(samples, torch.zeros(3, 3))
+
+
+# --- CLI ------------------------------------------------
+def test_refine_cli_writes_samples_sidecar_and_metrics(cli, tmp_path) -> None:
+    out = tmp_path / "refined.png"
+    code, stdout, err = cli(
+        "refine",
+        "gaussians25-wgangp",
+        "--method",
+        "dgflow",
+        "--n",
+        "300",
+        "--out",
+        out,
+        "--set",
+        "steps=5",
+        "--json",
+    )
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert out.is_file() and out.with_suffix(".npz").is_file()
+    record = json.loads(out.with_name("refined.png.json").read_text())
+    assert record["seed"] == 0 and record["settings"]["steps"] == 5 and record["critic"] == "discriminator"
+    arrays = np.load(out.with_suffix(".npz"))
+    assert arrays["x"].shape == (300, 2) and not np.allclose(arrays["x"], arrays["x_base"])
+    for key in ("% high quality", "modes covered", "KDE log-likelihood", "mean critic logit"):
+        assert key in result["before"] and key in result["after"]
+    assert result["after"]["mean critic logit"] > result["before"]["mean critic logit"]
+
+
+def test_refine_cli_bad_input_is_one_line(cli, tmp_path) -> None:
+    code, _, err = cli("refine", "gaussians25-wgangp", "--method", "sgld", "--out", tmp_path / "a.png")
+    assert code == 2 and "unknown refinement method" in err and "Traceback" not in err
+    code, _, err = cli("refine", "gaussians25-wgangp", "--set", "warp=9", "--out", tmp_path / "a.png")
+    assert code == 2 and "no setting warp" in err
+    code, _, err = cli("refine", "gaussians25-wgangp", "--critic", "ratio", "--out", tmp_path / "a.png")
+    assert code == 2 and "swerve ratio" in err
+    assert not (tmp_path / "a.png").exists()
