@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import importlib
 import json
 import os
@@ -30,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from swerve import __version__
 from swerve.errors import BundleError, ConfigError
-from swerve.utils import atomic_path, make_generator, pick_device
+from swerve.utils import atomic_path, make_generator, pick_device, sha256_file
 
 FORMAT = "swerve-bundle"
 FORMAT_VERSION = 1
@@ -130,14 +129,6 @@ def build_network(spec: dict[str, Any]) -> torch.nn.Module:
         return net
     except (TypeError, ValueError, ConfigError) as exc:
         raise BundleError(f"cannot build {spec['class']} from its config: {exc}") from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Bundle:
@@ -309,7 +300,7 @@ class Bundle:
                 config["networks"][role] = {
                     **config["networks"][role],
                     "file": file_name,
-                    "sha256": _sha256(tmp / file_name),
+                    "sha256": sha256_file(tmp / file_name),
                 }
             (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
         return path
@@ -377,7 +368,7 @@ def _read_weights(directory: Path, role: str, spec: dict[str, Any], net: torch.n
     if not file.is_file():
         raise BundleError(f"{file} is missing (the {role} weights)")
     expected = spec.get("sha256")
-    if expected and _sha256(file) != expected:
+    if expected and sha256_file(file) != expected:
         raise BundleError(f"{file} is corrupt: its SHA-256 does not match the one in {CONFIG_NAME}")
     try:
         state = load_file(file)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -65,7 +66,30 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, as hex: bundles and checkpoints record it to detect corrupt files."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def remove_stale_temps(*directories: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files and folders that :func:`atomic_path` leaves in ``directories`` when a
+    process is killed mid-write. Call it only where no other process is writing."""
+    removed = []
+    for directory in map(Path, directories):
+        if not directory.is_dir():
+            continue
+        for entry in directory.iterdir():
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                _remove(entry)
+                removed.append(entry)
+    return removed

@@ -101,5 +101,5 @@ def test_extract_features_from_a_layer_and_novelty_quality() -> None:
     near, far = novelty_quality(same, real, net, layer="2"), novelty_quality(shifted, real, net, layer="2")
     assert far["novelty"] > 2 * near["novelty"]
     assert far["precision"] < near["precision"]
-    assert near.to_dict()["features"] == {"extractor": "domain-classifier", "layer": "2"}
+    assert near.to_dict()["features"] == {"extractor": "domain-classifier", "layer": "2", "normalise": "none"}
     assert near.n == 200

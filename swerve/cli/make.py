@@ -25,7 +25,10 @@ def _parse_overrides(pairs: list[str]) -> dict:
         try:
             values[key.strip()] = json.loads(raw)  # numbers like 1e-4, lists, true/false
         except json.JSONDecodeError:
-            values[key.strip()] = yaml.safe_load(raw)  # bare words: fashion-mnist, folder:./images
+            try:
+                values[key.strip()] = yaml.safe_load(raw)  # bare words: fashion-mnist, folder:./images
+            except yaml.YAMLError:
+                raise ConfigError(f"--set {key.strip()}: cannot read the value {raw!r}") from None
     return values
 
 
@@ -44,10 +47,28 @@ def train(
         [], "--set", help="Override any config field: --set lr_g=1e-4 (repeatable)."
     ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    launcher: str = typer.Option(
+        "none",
+        help="'accelerate' trains data-parallel on several processes or GPUs (the 'accelerate' extra).",
+    ),
+    processes: int = typer.Option(
+        None, help="With --launcher accelerate: how many processes (default: accelerate's own config)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a GAN, VAE or classifier; Ctrl-C saves a checkpoint that --resume continues exactly."""
+    from swerve.train.distributed import launch_command, launched, make_accelerator
     from swerve.zoo.recipes import RECIPES
+
+    if launcher not in ("none", "accelerate"):
+        raise ConfigError(f"--launcher must be none or accelerate, got {launcher!r}")
+    if launcher == "accelerate" and not launched():
+        # Start the processes: `accelerate launch -m swerve train ...` with the same arguments.
+        import subprocess
+        import sys
+
+        cmd, env = launch_command(sys.argv[1:], processes)
+        raise typer.Exit(subprocess.call(cmd, env=env))
 
     if (config is None) == (preset is None):
         raise ConfigError("give a config file or --preset NAME (one of them)")
@@ -63,7 +84,10 @@ def train(
             values[key] = value
     cfg = TrainConfig.from_dict(values)
     run_dir = out or Path("runs") / cfg.name
-    result = Trainer(cfg, run_dir, resume=resume, progress=progress).fit()
+    accelerator = make_accelerator(cfg.device) if launched() else None  # also `accelerate launch -m swerve`
+    result = Trainer(cfg, run_dir, resume=resume, progress=progress, accelerator=accelerator).fit()
+    if accelerator is not None and not accelerator.is_main_process:
+        raise typer.Exit(130 if result.interrupted else 0)  # the main process reports
     state = "interrupted at" if result.interrupted else "finished at"
     emit(
         {

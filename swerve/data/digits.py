@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from sklearn.datasets import load_digits as _sklearn_digits
 
 from swerve.data.base import Dataset
 
@@ -12,7 +11,9 @@ DIGIT_CLASSES = [str(d) for d in range(10)]
 
 def load_digits() -> Dataset:
     """The digits as N x 1 x 8 x 8 float32 in [-1, 1] (grey levels 0..16 mapped linearly), labels 0..9."""
-    bunch = _sklearn_digits()
+    from sklearn.datasets import load_digits as sklearn_digits  # here: importing sklearn takes seconds
+
+    bunch = sklearn_digits()
     x = torch.as_tensor(bunch.images, dtype=torch.float32).div_(8.0).sub_(1.0).unsqueeze(1)
     labels = torch.as_tensor(bunch.target, dtype=torch.long)
     return Dataset(x, labels, list(DIGIT_CLASSES), "digits")

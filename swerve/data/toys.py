@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import torch
-from sklearn.datasets import make_swiss_roll
 
 from swerve.data.base import Dataset
 from swerve.errors import DataError
@@ -45,6 +44,8 @@ def swiss_roll(n: int, seed: int = 0, noise: float = 0.25) -> Dataset:
     Unlabelled. ``noise`` is scikit-learn's, added before the division.
     """
     _check_n(n)
+    from sklearn.datasets import make_swiss_roll  # here, not at the top: importing sklearn is slow
+
     points, _ = make_swiss_roll(n_samples=n, noise=noise, random_state=seed)
     x = torch.as_tensor(points[:, [0, 2]] / SWISS_ROLL_SCALE, dtype=torch.float32)
     return Dataset(x, None, [], "swissroll")

@@ -105,7 +105,7 @@ class Bend:
         """Build from ``{layer, transform, params?, channels?}`` (as JSON/YAML give it)."""
         if not isinstance(d, Mapping):
             raise ConfigError(f"a bend must be a mapping with layer and transform, got {d!r}")
-        unknown = sorted(set(d) - {"layer", "transform", "params", "channels"})
+        unknown = sorted(map(str, set(d) - {"layer", "transform", "params", "channels"}))  # keys: any type
         if unknown:
             raise ConfigError(f"unknown bend key {unknown[0]!r} (keys: layer, transform, params, channels)")
         missing = [k for k in ("layer", "transform") if k not in d]

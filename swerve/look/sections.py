@@ -84,6 +84,8 @@ def section(name: str, order: int = 100) -> Callable[[SectionFn], SectionFn]:
 SECTION_MODULES: tuple[str, ...] = (
     "swerve.look.sections_bend",
     "swerve.refine.report",
+    "swerve.measure.report",
+    "swerve.scale.report",
     "swerve.look.sections_stylegan",
 )
 

@@ -9,6 +9,7 @@ model and its undiverged baseline can be compared number for number.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -47,6 +48,8 @@ def novelty_quality(
     layer: str | None = None,
     k: int = 3,
     seed: int | None = None,
+    normalise: str = "none",
+    cache_dir: Path | None = None,
 ) -> Measurement:
     """Quality and novelty of ``samples`` against real ``reference`` images, in ``extractor``'s features.
 
@@ -54,14 +57,47 @@ def novelty_quality(
     (quality), ``recall`` and ``coverage`` (how much of the data the samples span), ``novelty`` (mean
     distance of a sample to its k nearest real points, relative to the same for real points among
     themselves: 1 means "as far from the data as real data is from itself", larger means further).
+    ``normalise="l2"`` measures in unit-length features (see :mod:`swerve.measure.features`); with
+    ``cache_dir`` the reference features are cached by content hash (:mod:`swerve.measure.cache`).
     """
-    fake = extract_features(extractor, samples, layer=layer)
-    real = extract_features(extractor, reference, layer=layer)
+    from swerve.measure.cache import reference_features  # local: cache imports features, as we do
+
+    fake = extract_features(extractor, samples, layer=layer, normalise=normalise)
+    if cache_dir is None:
+        real = extract_features(extractor, reference, layer=layer, normalise=normalise)
+    else:
+        real = reference_features(extractor, reference, layer, normalise, cache_dir)
     pr = precision_recall(real, fake, k=k)
     dc = density_coverage(real, fake, k=max(k, 2))
     # Real-to-real k-NN distances exclude each point itself (k + 1 nearest, drop the zero).
     real_nn = torch.cdist(real, real).topk(k + 1, dim=1, largest=False).values[:, 1:].mean(1)
     novelty = float(knn_distance(fake, real, k=k).mean() / real_nn.mean())
     values = {"fd": frechet_distance(real, fake), **pr, **dc, "novelty": novelty}
-    spec = FeatureSpec(extractor_name, layer or "features")
+    spec = FeatureSpec(extractor_name, layer or "features", normalise)
     return Measurement(values, spec, n=len(samples), seed=seed, extra={"k": k, "reference_n": len(reference)})
+
+
+def measure_samples(
+    samples: torch.Tensor,
+    reference: torch.Tensor,
+    extractor: str = "fashion-mnist",
+    *,
+    seed: int | None = None,
+    k: int = 3,
+    cache_dir: Path | None = None,
+) -> Measurement:
+    """:func:`novelty_quality` in a registered feature space, by extractor or dataset name."""
+    from swerve.measure.features import get_extractor
+
+    ex = get_extractor(extractor)
+    return novelty_quality(
+        samples,
+        reference,
+        ex.load(),
+        extractor_name=ex.name,
+        layer=ex.layer,
+        k=k,
+        seed=seed,
+        normalise=ex.normalise,
+        cache_dir=cache_dir,
+    )

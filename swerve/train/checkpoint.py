@@ -3,6 +3,8 @@
 A checkpoint is all tensors (safetensors) plus one JSON file: no pickle anywhere. The directory is written
 under a temporary name and renamed into place, so a kill at any moment leaves the previous checkpoint or the
 new one, never a mixture; if a kill lands between the two renames, the previous one is found as ``.old``.
+The JSON file records each tensor file's SHA-256, so a file damaged later (a bad disk, a partial copy) is
+reported by name instead of resuming from garbage.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from swerve import __version__
 from swerve.errors import SwerveError
-from swerve.utils import atomic_path
+from swerve.utils import atomic_path, sha256_file
 
 STATE = "state.json"
 
@@ -65,7 +67,14 @@ def save_checkpoint(
             opt_meta[name] = meta
         save_file(opt_tensors, tmp / "optimizers.safetensors")
         save_file({k: v.contiguous().cpu() for k, v in rng.items()}, tmp / "rng.safetensors")
-        state = {"step": step, "config": config, "optimizers": opt_meta, "swerve_version": __version__}
+        files = ("networks.safetensors", "optimizers.safetensors", "rng.safetensors")
+        state = {
+            "step": step,
+            "config": config,
+            "optimizers": opt_meta,
+            "swerve_version": __version__,
+            "sha256": {name: sha256_file(tmp / name) for name in files},
+        }
         (tmp / STATE).write_text(json.dumps(state, indent=1))
 
 
@@ -92,6 +101,12 @@ def load_checkpoint(
 ) -> tuple[int, dict[str, torch.Tensor]]:
     """Restore networks and optimisers in place; return the step and the saved random states."""
     state = read_state(path)
+    for name, expected in state.get("sha256", {}).items():
+        file = path / name
+        if not file.is_file():
+            raise SwerveError(f"checkpoint file {file} is missing")
+        if sha256_file(file) != expected:
+            raise SwerveError(f"checkpoint file {file} is corrupt: its SHA-256 does not match {STATE}")
     try:
         weights = load_file(path / "networks.safetensors")
         opt_tensors = load_file(path / "optimizers.safetensors")

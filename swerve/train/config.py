@@ -122,7 +122,7 @@ class TrainConfig:
                 f"a training config is a mapping of field names to values, got {type(values).__name__}"
             )
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(map(str, set(values) - known))  # keys from YAML can be numbers
         if unknown:
             raise ConfigError(
                 f"unknown config field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"

@@ -41,10 +41,15 @@ def gradient_penalty(
     real: torch.Tensor,
     fake: torch.Tensor,
     gen: torch.Generator,
+    eps: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(||grad critic(x_hat)|| - 1)^2 on random interpolates of real and fake (Gulrajani et al. 2017)."""
+    """(||grad critic(x_hat)|| - 1)^2 on random interpolates of real and fake (Gulrajani et al. 2017).
+
+    ``eps`` (one weight per sample, shape (N, 1, ...)) is drawn from ``gen`` unless given."""
     shape = (len(real),) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, generator=gen, device=gen.device).to(real.device)
+    if eps is None:
+        eps = torch.rand(shape, generator=gen, device=gen.device)
+    eps = eps.to(real.device)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

@@ -30,6 +30,7 @@ from swerve.models import (
     MLPGenerator,
 )
 from swerve.train.config import TrainConfig
+from swerve.train.distributed import Shard
 from swerve.train.objectives import discriminator_loss, generator_loss, gradient_penalty, vae_loss
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]
@@ -41,6 +42,7 @@ class Task(ABC):
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     latent: LatentSpec | None = None
+    shard: Shard = Shard()  # set by the trainer in a data-parallel run (see distributed.py)
 
     @abstractmethod
     def step(
@@ -55,6 +57,23 @@ class Task(ABC):
     def preview(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | None:
         """Samples on fixed latents for the run's progress grids (None when the task makes none)."""
         return None
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        """Backpropagate ``loss`` and step optimiser ``name``, averaging gradients over processes first."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.shard.average_gradients(opt)
+        opt.step()
+
+    def draw(self, sample: Callable[[int], torch.Tensor], n: int) -> torch.Tensor:
+        """This process's rows of ``sample(world * n)``: random draws are made for the global batch, so a
+        data-parallel run draws exactly what the single-process run draws."""
+        return self.shard.take(sample(self.shard.world * n))
+
+
+def _uniform(m: int, ones: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+    return torch.rand((m, *ones), generator=gen, device=gen.device)
 
 
 def _adam(params, lr: float, betas: list[float]) -> torch.optim.Adam:
@@ -89,14 +108,18 @@ class GANTask(Task):
         self.latent = LatentSpec(config.latent_dim, config.latent_distribution)
 
     def _z(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-        return self.latent.sample(n, gen, device)
+        return self.draw(lambda m: self.latent.sample(m, gen, device), n)
 
     def _fake_labels(self, n: int, gen: torch.Generator, real_y: torch.Tensor | None) -> torch.Tensor | None:
         if not self.conditional:
             return None
         # Fake labels follow the real batch's class frequencies (shuffled), so a class subset stays a subset.
-        order = torch.randperm(n, generator=gen, device=gen.device).to(real_y.device)
-        return real_y[order]
+        all_y = self.shard.gather(real_y)
+
+        def shuffled(m: int) -> torch.Tensor:
+            return all_y[torch.randperm(m, generator=gen, device=gen.device).to(all_y.device)]
+
+        return self.draw(shuffled, n)
 
     def _gen(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return self.g(z, y) if self.conditional else self.g(z)
@@ -118,18 +141,17 @@ class GANTask(Task):
             real_logits, fake_logits = self._critic(x, y), self._critic(fake, fy)
             loss_d = discriminator_loss(cfg.objective, real_logits, fake_logits)
             if cfg.objective == "wgan-gp":
-                gp = gradient_penalty(partial(self._critic, y=y), x, fake, gen)
+                ones = (1,) * (x.dim() - 1)
+                eps = self.draw(partial(_uniform, ones=ones, gen=gen), len(x))
+                gp = gradient_penalty(partial(self._critic, y=y), x, fake, gen, eps=eps)
                 loss_d = loss_d + cfg.gp_weight * gp
                 stats["gp"] = gp.detach()
-            self.optimizers["discriminator"].zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.optimizers["discriminator"].step()
-        fy = self._fake_labels(cfg.batch_size, gen, y)
-        fake = self._gen(self._z(cfg.batch_size, gen, x.device), fy)
+            self.update("discriminator", loss_d)
+        n = cfg.batch_size // self.shard.world
+        fy = self._fake_labels(n, gen, y)
+        fake = self._gen(self._z(n, gen, x.device), fy)
         loss_g = generator_loss(cfg.objective, self._critic(fake, fy))
-        self.optimizers["generator"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.optimizers["generator"].step()
+        self.update("generator", loss_g)
         if cfg.ema > 0:
             update_ema(self.g_ema, self.g, ema_decay(cfg.ema, step))
         stats.update(
@@ -188,12 +210,10 @@ class VAETask(Task):
     ) -> dict[str, torch.Tensor]:
         x, _ = next_batch()
         mu, logvar = self.encoder(x)
-        eps = torch.randn(mu.shape, generator=gen, device=gen.device).to(mu.device)
-        recon = self.decoder(mu + eps * (0.5 * logvar).exp())
+        eps = self.draw(lambda m: torch.randn((m, mu.shape[1]), generator=gen, device=gen.device), len(mu))
+        recon = self.decoder(mu + eps.to(mu.device) * (0.5 * logvar).exp())
         loss, rec, kl = vae_loss(x, recon, mu, logvar, self.config.vae_sigma)
-        self.optimizers["vae"].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizers["vae"].step()
+        self.update("vae", loss)
         return {"loss": loss.detach(), "recon": rec.detach(), "kl": kl.detach()}
 
     def export(self) -> dict[str, nn.Module]:
@@ -231,9 +251,7 @@ class ClassifierTask(Task):
         x, y = next_batch()
         logits = self.classifier(x)
         loss = F.cross_entropy(logits, y)
-        self.optimizers["classifier"].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizers["classifier"].step()
+        self.update("classifier", loss)
         return {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean()}
 
     def export(self) -> dict[str, nn.Module]:

@@ -11,10 +11,14 @@ A run directory holds::
     samples/         preview grids on fixed latents (step_000500.png, ...)
     checkpoint/      everything needed to resume (see checkpoint.py)
     bundle/          the trained model as a swerve bundle
+
+Given an ``accelerate.Accelerator`` the same loop trains data-parallel on several processes (distributed.py):
+each computes a shard of every batch, and only the main process writes files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -33,8 +37,9 @@ from swerve.data import Dataset, load_dataset
 from swerve.errors import ConfigError, SwerveError
 from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
 from swerve.train.config import TrainConfig
+from swerve.train.distributed import shard_for, sync_batch_norm
 from swerve.train.tasks import TASKS, Task
-from swerve.utils import make_generator, pick_device, write_text_atomic
+from swerve.utils import make_generator, pick_device, remove_stale_temps, write_text_atomic
 
 # Fields that may differ when a run is resumed; any other change would make the resumed run a different run.
 RESUMABLE_CHANGES = ("steps", "device", "log_every", "sample_every", "checkpoint_every")
@@ -46,7 +51,7 @@ class TrainResult:
 
     step: int
     interrupted: bool
-    bundle_path: Path | None
+    bundle_path: Path | None  # None on the other processes of a data-parallel run (the main one saves)
     last_stats: dict[str, float]
 
 
@@ -61,12 +66,16 @@ class Trainer:
         data: Dataset | None = None,
         progress: bool = True,
         on_log: Callable[[dict[str, Any]], None] | None = None,
+        accelerator: Any = None,
     ) -> None:
+        """``on_log`` receives each logged record (on every process, numbers averaged over processes);
+        an ``accelerator`` (``swerve.train.distributed.make_accelerator``) makes the run data-parallel."""
         self.config = config
         self.run_dir = Path(run_dir)
-        self.progress = progress
+        self.shard = shard_for(accelerator, config.batch_size)
+        self.progress = progress and self.shard.is_main
         self.on_log = on_log
-        self.device = pick_device(config.device)
+        self.device = accelerator.device if accelerator is not None else pick_device(config.device)
         checkpoint = find_checkpoint(self.run_dir / "checkpoint")
         if checkpoint is not None and not resume:
             raise SwerveError(
@@ -77,24 +86,25 @@ class Trainer:
         if checkpoint is not None:
             check_same_config(read_state(checkpoint)["config"], config.to_dict(), self.run_dir)
 
-        self.data = (
-            data
-            if data is not None
-            else load_dataset(
-                config.dataset,
-                classes=config.classes,
-                image_size=config.image_size,
-                seed=config.seed,
-                channels=config.channels,
-                on_error=config.bad_images,
-                download=config.download,
-                progress=progress,
-            )
-        )
+        if data is None:
+            with accelerator.main_process_first() if accelerator else contextlib.nullcontext():
+                data = load_dataset(
+                    config.dataset,
+                    classes=config.classes,
+                    image_size=config.image_size,
+                    seed=config.seed,
+                    channels=config.channels,
+                    on_error=config.bad_images,
+                    download=config.download,
+                    progress=self.progress,
+                )
+        self.data = data
         check_data_fits(config, self.data)
         torch.manual_seed(config.seed)  # initial weights and any layer randomness (dropout)
         num_classes = len(self.data.classes) if self.data.labels is not None else 0
         self.task: Task = TASKS[config.kind](config, self.data.shape, num_classes, self.device)
+        self.task.shard = self.shard
+        sync_batch_norm(self.task.networks, self.shard, self.device)
         self.num_classes = num_classes if config.conditional else 0
         self.gen = make_generator(config.seed, self.device)  # noise for latents, GP mixing, reparametrisation
         self.step = 0
@@ -102,6 +112,7 @@ class Trainer:
             self.step, rng = load_checkpoint(checkpoint, self.task.networks, self.task.optimizers)
             self.gen.set_state(rng["gen"])
             torch.set_rng_state(rng["torch"])
+        self.shard.broadcast_(self.task.networks)
         self._x = self.data.x.to(self.device)
         self._y = self.data.labels.to(self.device) if self.data.labels is not None else None
         self._order_epoch = -1
@@ -119,7 +130,7 @@ class Trainer:
             gen = make_generator(self.config.seed * 1_000_003 + epoch)
             self._order = torch.randperm(len(self.data), generator=gen).to(self.device)
             self._order_epoch = epoch
-        idx = self._order[i * bs : (i + 1) * bs]
+        idx = self.shard.take(self._order[i * bs : (i + 1) * bs])  # this process's rows of the batch
         return self._x[idx], (self._y[idx] if self._y is not None else None)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -131,9 +142,12 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train until ``config.steps``; Ctrl-C finishes the current step, saves and returns."""
         cfg = self.config
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-        self._trim_stats()
+        main = self.shard.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(self.run_dir, self.run_dir / "samples")  # left by a run that was killed
+            write_text_atomic(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+            self._trim_stats()
         self._batches_used = self.step * (cfg.n_critic if cfg.kind == "gan" else 1)
         sums: dict[str, torch.Tensor] = {}
         count = 0
@@ -142,30 +156,33 @@ class Trainer:
         previous = self._catch_interrupt()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc=cfg.name, unit="step")
         try:
-            while self.step < cfg.steps and not self._stop:
+            while self.step < cfg.steps and not self.shard.any(self._stop):
                 stats = self.task.step(self._next_batch, self.gen, self.step)
                 self.step += 1
                 for key, value in stats.items():
                     sums[key] = sums.get(key, 0) + value
                 count += 1
                 if cfg.log_every and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
-                    last = {k: float(v) / count for k, v in sums.items()}
+                    last = self.shard.mean({k: float(v) / count for k, v in sums.items()})
                     self._log(last, time.perf_counter() - started)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
                     sums, count = {}, 0
-                if cfg.sample_every and self.step % cfg.sample_every == 0:
+                if main and cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.save_preview()
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                if main and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
                 bar.update(1)
         finally:
             bar.close()
             self._restore_interrupt(previous)
         interrupted = self.step < cfg.steps
-        self.save_checkpoint()
-        if not interrupted:
-            self.save_preview()
-        bundle_path = self.export().save(self.run_dir / "bundle")
+        bundle_path = None
+        if main:
+            self.save_checkpoint()
+            if not interrupted:
+                self.save_preview()
+            bundle_path = self.export().save(self.run_dir / "bundle")
+        self.shard.barrier()  # every process returns once the files are written
         return TrainResult(self.step, interrupted, bundle_path, last)
 
     def _catch_interrupt(self) -> Any:
@@ -183,8 +200,9 @@ class Trainer:
 
     def _log(self, stats: dict[str, float], elapsed: float) -> None:
         record = {"step": self.step, **stats, "seconds": round(elapsed, 3)}
-        with open(self.run_dir / "stats.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        if self.shard.is_main:
+            with open(self.run_dir / "stats.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
         if self.on_log:
             self.on_log(record)
 
@@ -193,8 +211,7 @@ class Trainer:
         path = self.run_dir / "stats.jsonl"
         if not path.exists():
             return
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-        kept = [ln for ln in lines if json.loads(ln)["step"] <= self.step]
+        kept = [ln for ln in path.read_text().splitlines() if _logged_step(ln) <= self.step]
         write_text_atomic(path, "".join(ln + "\n" for ln in kept))
 
     # --- outputs -------------------------------------------------------------------------------------------
@@ -250,6 +267,14 @@ class Trainer:
         bundle = Bundle(self.task.export(), data_spec, self.task.latent, training=training, name=cfg.name)
         bundle.record("train", kind=cfg.kind, steps=self.step, seed=cfg.seed, dataset=cfg.dataset)
         return bundle
+
+
+def _logged_step(line: str) -> float:
+    """The step of a stats.jsonl line; infinity for a blank or torn line, so trimming drops it."""
+    try:
+        return float(json.loads(line)["step"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return float("inf")
 
 
 def _range(x: torch.Tensor) -> list[float]:

@@ -1,0 +1,185 @@
+"""Linear-time subset scanning (Neill 2012): the best subset of elements, exactly, without trying 2^J.
+
+For a fixed threshold α each element has a priority — the fraction of its p-values that are ≤ α — and for
+the scan statistics of :mod:`~swerve.measure.scan.statistics` the highest-scoring subset is always one of
+the J prefixes of the elements sorted by priority. So the best subset over all 2^J is found by one sort
+and one cumulative sum per α, and the best over α by taking the maximum across the threshold grid.
+
+Two uses: the *individual* scan (one sample, subsets of its nodes — :func:`scan_individual`), and each half
+step of the group scan (the best subset of samples for fixed nodes, or of nodes for fixed samples —
+:func:`best_prefix`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, limit_of, prepare
+from swerve.measure.scan.pvalues import PValues
+from swerve.measure.scan.statistics import Statistic, get_statistic
+
+
+@dataclass
+class Prefix:
+    """The best prefix of one LTSS: its score, the threshold position and the chosen element indices."""
+
+    score: float
+    position: float
+    chosen: torch.Tensor
+
+
+def best_prefix(
+    priority: torch.Tensor,
+    given: float,
+    positions: torch.Tensor,
+    denom: int,
+    statistic: str,
+    integer: bool = False,
+) -> Prefix:
+    """Best subset of rows of ``priority`` (rows, K): N_α of each element at each threshold, each element
+    holding ``given`` p-values. Ties go to the smallest α, then the smallest subset.
+
+    ``integer=True`` promises whole-number priorities (p_max ties): elements with equal priority are then
+    all in or all out of the best subset (along a run of equal priorities each statistic peaks at one of
+    the run's ends), so only the boundaries between priority values are scored — a histogram, no sort.
+    """
+    stat = get_statistic(statistic)
+    rows = priority.shape[0]
+    alpha = (positions.to(priority.device) / denom)[:, None]
+    levels = int(round(given)) + 1
+    if integer and levels < rows:
+        value = priority.round().long().clamp(0, levels - 1)  # (rows, K)
+        k_count = len(positions)
+        flat = (value + torch.arange(k_count, device=value.device) * levels).reshape(-1)
+        hist = torch.bincount(flat, minlength=k_count * levels).reshape(k_count, levels)
+        hist = hist.double().flip(1)  # column v holds the elements of priority levels - 1 - v
+        level = torch.arange(levels - 1, -1, -1, dtype=torch.float64, device=priority.device)
+        scores = stat((hist * level).cumsum(1), hist.cumsum(1) * given, alpha)  # (K, levels)
+        cut = scores.argmax(1)
+        per_alpha = scores.gather(1, cut[:, None]).squeeze(1)
+        k = int(per_alpha.argmax())
+        threshold = levels - 1 - int(cut[k])
+        chosen = (value[:, k] >= threshold).nonzero().squeeze(1)
+        return Prefix(float(per_alpha[k]), float(positions[k]), chosen)
+    ordered, order = priority.T.contiguous().sort(dim=1, descending=True, stable=True)  # (K, rows)
+    n = torch.arange(1, rows + 1, dtype=torch.float64, device=priority.device)[None, :] * given
+    scores = stat(ordered.cumsum(1), n, alpha)
+    size = scores.argmax(1)  # best prefix per α (first, so smallest)
+    per_alpha = scores.gather(1, size[:, None]).squeeze(1)
+    k = int(per_alpha.argmax())
+    return Prefix(float(per_alpha[k]), float(positions[k]), order[k, : int(size[k]) + 1])
+
+
+@dataclass
+class IndividualScans:
+    """One-sample scans of N samples: each sample's score, α* and node subset (an (N, J) mask)."""
+
+    scores: torch.Tensor
+    alphas: torch.Tensor
+    nodes: torch.Tensor
+    statistic: str
+    alpha_max: float
+    ties: str
+
+    def sizes(self) -> torch.Tensor:
+        """How many nodes each sample's anomalous subset holds."""
+        return self.nodes.sum(1)
+
+
+def scan_individual(
+    pv: PValues,
+    statistic: str = "berk-jones",
+    alpha_max: float = 0.5,
+    alphas: str | int | None = None,
+    chunk_elements: int = 4_000_000,
+) -> IndividualScans:
+    """Exact LTSS of every sample over subsets of its nodes, at every threshold of the α grid.
+
+    With ``ties="pmax"`` every priority is 0 or 1, so the best subset at α is simply the nodes with
+    p_max ≤ α, and all samples are scored with one histogram. With fractional ties the nodes whose range
+    straddles some α (ties with the background) get priorities strictly between 0 and 1; only those are
+    sorted, per sample and α, in chunks of about ``chunk_elements`` values so memory stays bounded.
+    ``alphas``: ``"exact"`` (every distinct endpoint ≤ α_max, then α_max), ``"art"`` (the same without
+    α_max, as ART), or K (about K of them); ``None`` means exact for pmax ties and 50 for fractional ones
+    (sorting at every endpoint costs K × J per sample). A sample with no p-value ≤ α_max scores 0.
+    """
+    stat = get_statistic(statistic)
+    if alphas is None:
+        alphas = "exact" if pv.ties == "pmax" else 50
+    n_samples, n_nodes = pv.shape
+    if pv.ties == "pmax":
+        return _pmax_scans(pv, stat, statistic, alpha_max, alphas)
+    terms = prepare(pv, alpha_max)
+    positions = alpha_grid(terms, alphas)
+    device = pv.lo.device
+    scores_out = torch.zeros(n_samples, dtype=torch.float64, device=device)
+    alphas_out = torch.zeros(n_samples, dtype=torch.float64, device=device)
+    nodes_out = torch.zeros(n_samples, n_nodes, dtype=torch.bool, device=device)
+    batch = max(1, chunk_elements // max(1, len(positions) * n_nodes))
+    for start in range(0, n_samples, batch):
+        top, alpha, chosen = _fractional_chunk(pv.subset(rows=slice(start, start + batch)), positions, stat)
+        scores_out[start : start + len(top)] = top
+        alphas_out[start : start + len(top)] = alpha
+        nodes_out[start : start + len(top)] = chosen
+    return IndividualScans(scores_out, alphas_out, nodes_out, statistic, terms.alpha_max, pv.ties)
+
+
+def _pmax_scans(
+    pv: PValues, stat: Statistic, statistic: str, alpha_max: float, alphas: str | int
+) -> IndividualScans:
+    """One-sample scans with p_max ties: N_α = N = #{p_max ≤ α}, from one histogram of all samples."""
+    limit = limit_of(pv, alpha_max)
+    bins = limit + 2
+    pos = pv.pmax_position().clamp(max=limit + 1)
+    rows = torch.arange(pv.shape[0], dtype=pos.dtype, device=pos.device)[:, None] * bins
+    hist = torch.bincount((pos + rows).reshape(-1), minlength=pv.shape[0] * bins).reshape(-1, bins)
+    present = hist.sum(0).bool()
+    present[0] = present[-1] = False
+    terms = Terms([], [], limit, pv.denom, check_alpha_max(alpha_max))
+    positions = alpha_grid(terms, alphas, ends=present.nonzero().squeeze(1).double().cpu()).to(hist.device)
+    a = positions / pv.denom
+    n_alpha = hist.cumsum(1)[:, torch.floor(positions + 1e-9).long()]  # (N, K)
+    scores = stat(n_alpha, n_alpha, a[None, :])
+    best = scores.argmax(1)
+    best_pos = positions[best]
+    top = scores.gather(1, best[:, None]).squeeze(1)
+    cut = torch.floor(best_pos + 1e-9).to(pos.dtype)  # positions are whole numbers
+    nodes = (pos <= cut[:, None]) & (top > 0)[:, None]
+    alpha = torch.where(top > 0, best_pos / pv.denom, 0.0)
+    return IndividualScans(top, alpha, nodes, statistic, terms.alpha_max, pv.ties)
+
+
+def _fractional_chunk(
+    part: PValues, positions: torch.Tensor, stat: Statistic
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Individual scans of a few samples with fractional ties: the ones first, then partial priorities."""
+    positions = positions.to(part.lo.device)
+    a = positions / part.denom
+    q = part.fraction_below(positions)  # (B, K, J)
+    b, k, _ = q.shape
+    candidate = ((q > 0) & (q < 1)).any(1)  # (B, J): partial at some α
+    full = (q == 1) & ~candidate[:, None, :]
+    n_full = full.sum(2).double()  # (B, K): nodes surely in the subset
+    width = int(candidate.sum(1).max())
+    pick = candidate.to(torch.int8).argsort(dim=1, descending=True, stable=True)[:, :width]  # (B, W)
+    valid = candidate.gather(1, pick)
+    partial = q.gather(2, pick[:, None, :].expand(b, k, width)) * valid[:, None, :]
+    ordered, order = partial.sort(dim=2, descending=True, stable=True)
+    device = q.device
+    zero = torch.zeros(b, k, 1, dtype=torch.float64, device=device)
+    n_alpha = n_full[..., None] + torch.cat([zero, ordered.cumsum(2)], 2)  # prefixes of 0..W partials
+    n = n_full[..., None] + torch.arange(width + 1, dtype=torch.float64, device=device)
+    scores = stat(n_alpha, n, a[None, :, None])  # (B, K, W + 1)
+    size = scores.argmax(2)
+    per_alpha = scores.gather(2, size[..., None]).squeeze(2)
+    best = per_alpha.argmax(1)
+    rows = torch.arange(b, device=device)
+    top = per_alpha[rows, best]
+    chosen = full[rows, best].clone()
+    taken = torch.arange(width, device=device)[None, :] < size[rows, best][:, None]
+    chosen.scatter_(1, pick.gather(1, order[rows, best]), taken & valid.gather(1, order[rows, best]))
+    chosen = chosen | full[rows, best]
+    chosen &= (top > 0)[:, None]
+    return top, torch.where(top > 0, a[best], 0.0), chosen

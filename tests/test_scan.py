@@ -1,0 +1,170 @@
+"""Subset scanning: p-values by hand, LTSS against brute force, the planted block, detection power."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from swerve.errors import ConfigError
+from swerve.measure.scan import STATISTICS, empirical_pvalues, get_statistic, scan_group, scan_individual
+from swerve.measure.scan.counts import alpha_grid, counts, prepare
+from swerve.measure.scan.ltss import best_prefix
+from swerve.measure.scan.power import detection_power, roc_auc
+
+
+def test_pvalues_match_a_hand_computation() -> None:
+    background = torch.tensor([[1.0], [2.0], [2.0], [3.0]])  # M = 4, so D = 5
+    test = torch.tensor([[2.0], [0.0], [5.0]])
+    pv = empirical_pvalues(test, background)
+    # x = 2: one background value above, three at or above -> [1/5, 4/5]; x = 0: [4/5, 1]; x = 5: [0, 1/5]
+    assert pv.pmin().squeeze(1).tolist() == pytest.approx([1 / 5, 4 / 5, 0.0])
+    assert pv.pmax().squeeze(1).tolist() == pytest.approx([4 / 5, 1.0, 1 / 5])
+    low = empirical_pvalues(test, background, tail="lower")  # x = 2: #{b < 2} = 1, #{b <= 2} + 1 = 4
+    assert low.pmin().squeeze(1).tolist() == pytest.approx([1 / 5, 0.0, 4 / 5])
+    assert low.pmax().squeeze(1).tolist() == pytest.approx([4 / 5, 1 / 5, 1.0])
+    # Fractional ties: at α = 1/2, half of x = 2's range [0.2, 0.8] lies below; pmax counts it not at all.
+    assert pv.fraction_below(0.5 * pv.denom)[0, 0].item() == pytest.approx(0.5)
+    assert pv.with_ties("pmax").fraction_below(0.5 * pv.denom)[0, 0].item() == 0.0
+    # Two tails: x = 5 has u in [0, 0.2], so 2 min(u, 1 - u) in [0, 0.4]; at α = 0.2 half of it counts.
+    two = empirical_pvalues(test, background, tail="two")
+    assert two.fraction_below(0.2 * two.denom)[2, 0].item() == pytest.approx(0.5)
+    assert two.pmax()[2, 0].item() == pytest.approx(0.4)
+
+
+def test_pvalues_reject_bad_input() -> None:
+    with pytest.raises(ConfigError, match="same J"):
+        empirical_pvalues(torch.zeros(3, 4), torch.zeros(5, 3))
+    with pytest.raises(ConfigError, match="tail"):
+        empirical_pvalues(torch.zeros(3, 4), torch.zeros(5, 4), tail="left")
+    with pytest.raises(ConfigError, match="NaN"):
+        empirical_pvalues(torch.full((3, 4), float("nan")), torch.zeros(5, 4))
+    with pytest.raises(ConfigError, match="unknown scan statistic"):
+        get_statistic("fisher")
+
+
+def _tied_pvalues(seed: int, n: int, j: int, tail: str, ties: str):
+    """Small integer activations: many ties between test and background values."""
+    gen = torch.Generator().manual_seed(seed)
+    background = torch.randint(0, 4, (7, j), generator=gen).float()
+    test = torch.randint(0, 5, (n, j), generator=gen).float()
+    return empirical_pvalues(test, background, tail=tail, ties=ties)
+
+
+def _brute_force(pv, positions, statistic, rows=None) -> float:
+    """max over all 2^J node subsets S and thresholds of φ(α, Σ_{i in rows, j in S} q_ij(α), |rows| |S|)."""
+    stat = get_statistic(statistic)
+    n, j = pv.shape
+    rows = torch.arange(n) if rows is None else rows
+    subsets = torch.tensor(list(itertools.product([0.0, 1.0], repeat=j)), dtype=torch.float64)  # (2^J, J)
+    best = 0.0
+    for a in positions.tolist():
+        q = pv.fraction_below(a)[rows].sum(0)  # per node, over the fixed rows
+        scores = stat(subsets @ q, subsets.sum(1) * len(rows), torch.tensor(a / pv.denom))
+        best = max(best, float(scores.max()))
+    return best
+
+
+TAILS_TIES = [("upper", "fractional"), ("two", "fractional"), ("upper", "pmax")]
+
+
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+@pytest.mark.parametrize(("tail", "ties"), TAILS_TIES)
+def test_individual_ltss_equals_brute_force(statistic: str, tail: str, ties: str) -> None:
+    for seed in range(3):
+        pv = _tied_pvalues(seed, n=2, j=9, tail=tail, ties=ties)
+        scans = scan_individual(pv, statistic, alpha_max=0.6, alphas="exact")
+        positions = alpha_grid(prepare(pv, 0.6), "exact")
+        for i in range(2):
+            expected = _brute_force(pv.subset(rows=[i]), positions, statistic)
+            assert scans.scores[i].item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
+            # the reported subset and α* give the reported score
+            q = pv.subset(rows=[i]).fraction_below(scans.alphas[i].item() * pv.denom)[0]
+            chosen = scans.nodes[i]
+            if expected > 0:
+                again = get_statistic(statistic)(q[chosen].sum(), chosen.sum().double(), scans.alphas[i])
+                assert again.item() == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+@pytest.mark.parametrize("ties", ["fractional", "pmax"])
+def test_node_step_of_the_group_scan_equals_brute_force(statistic: str, ties: str) -> None:
+    """The LTSS half-step: best node subset for a fixed set of samples (with p_max ties through the
+    histogram path that scores only the boundaries between equal priorities)."""
+    pv = _tied_pvalues(5, n=6, j=10, tail="upper", ties=ties)
+    terms = prepare(pv, 0.5)
+    positions = alpha_grid(terms, "exact")
+    rows = torch.tensor([0, 2, 3])
+    mask = torch.zeros(6, dtype=torch.bool)
+    mask[rows] = True
+    _, priority = counts(terms, mask, 0, positions)
+    direct = torch.stack([pv.fraction_below(a)[rows].sum(0) for a in positions.tolist()], dim=1)
+    assert torch.allclose(priority.double(), direct, atol=1e-12)  # histogram counts = the direct formula
+    found = best_prefix(priority, 3.0, positions, pv.denom, statistic, integer=ties == "pmax")
+    assert found.score == pytest.approx(_brute_force(pv, positions, statistic, rows), rel=1e-9)
+
+
+def _planted(block: bool, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    background = torch.randn(300, 80, generator=gen)
+    test = torch.randn(60, 80, generator=gen)
+    if block:
+        test[:10, :12] += 2.5
+    return test, background
+
+
+def test_group_scan_finds_a_planted_block() -> None:
+    scores = {}
+    for block in (True, False):
+        test, background = _planted(block)
+        result = scan_group(empirical_pvalues(test, background), restarts=5, seed=1)
+        scores[block] = result.score
+        if block:
+            rows, cols = set(result.samples.tolist()), set(result.nodes.tolist())
+            assert len(rows & set(range(10))) >= 9 and len(rows) <= 14, rows
+            assert len(cols & set(range(12))) >= 11 and len(cols) <= 18, cols
+    assert scores[True] > 2 * scores[False]
+    again = scan_group(empirical_pvalues(*_planted(True)), restarts=5, seed=1)
+    assert again.score == scores[True]  # seeded restarts: the same answer twice
+    m = again.measurement("toy", "layer")
+    assert m["score"] == again.score and m.n == 60 and m.seed == 1 and m.features.layer == "layer"
+
+
+def test_nothing_below_alpha_max_scores_zero() -> None:
+    background = torch.zeros(9, 5)
+    pv = empirical_pvalues(torch.full((3, 5), -1.0), background)  # every p-value is 1
+    assert scan_individual(pv).scores.tolist() == [0.0, 0.0, 0.0]
+    result = scan_group(pv)
+    assert result.score == 0.0 and result.alpha == 0.0
+
+
+def test_equal_size_groups_show_no_power_on_null_data_but_arts_protocol_does() -> None:
+    gen = torch.Generator().manual_seed(3)
+    background = torch.randn(200, 40, generator=gen)
+    normal = empirical_pvalues(torch.randn(400, 40, generator=gen), background)
+    null_test = empirical_pvalues(torch.randn(400, 40, generator=gen), background)  # the same distribution
+    art = {"alphas": "art", "restarts": 3, "groups": 40}
+    nested = detection_power(
+        normal.with_ties("pmax"), null_test.with_ties("pmax"), 10, protocol="nested", extra=20, **art
+    )
+    assert nested["auc"] > 0.8  # the larger group scores higher although nothing is anomalous (0.93)
+    fair = detection_power(normal, null_test, 10, groups=40, restarts=3)
+    assert 0.3 < fair["auc"] < 0.7
+    assert roc_auc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 1.0])) == pytest.approx(0.875)
+
+
+def test_fractional_ties_keep_null_pvalues_uniform_where_pmax_does_not() -> None:
+    """ReLU activations: half are exact zeros, whose p-value range is about [0.5, 1]. With test and
+    background from one distribution, the share of p-values significant at α should be α; p_max alone never
+    counts a zero, so above α = 0.5 it falls short."""
+    gen = torch.Generator().manual_seed(0)
+    background = torch.randn(500, 50, generator=gen).clamp_min(0)
+    test = torch.randn(400, 50, generator=gen).clamp_min(0)
+    pv = empirical_pvalues(test, background)
+    for alpha in (0.1, 0.3, 0.6, 0.8):
+        fractional = pv.fraction_below(alpha * pv.denom).mean().item()
+        pmax = pv.with_ties("pmax").fraction_below(alpha * pv.denom).mean().item()
+        assert fractional == pytest.approx(alpha, abs=0.01)
+        if alpha > 0.55:
+            assert pmax < alpha - 0.08  # measured: 0.50 at α = 0.6 and 0.8
