@@ -85,6 +85,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "swerve.look.sections_bend",
     "swerve.refine.report",
     "swerve.measure.report",
+    "swerve.diverge.finetune.report",
     "swerve.scale.report",
     "swerve.look.sections_stylegan",
 )

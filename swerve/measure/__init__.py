@@ -1,6 +1,7 @@
 """Measurements: pure functions of tensors that say how good, how diverse and how novel samples are."""
 
-from swerve.measure.classes import class_agreement
+from swerve.measure.classes import class_agreement, class_probabilities
+from swerve.measure.diversity import collapsed, pairwise_diversity
 from swerve.measure.features import (
     EXTRACTORS,
     Extractor,
@@ -21,6 +22,8 @@ __all__ = [
     "FeatureSpec",
     "Measurement",
     "class_agreement",
+    "class_probabilities",
+    "collapsed",
     "density_coverage",
     "domain_classifier",
     "extract_features",
@@ -35,6 +38,7 @@ __all__ = [
     "novelty_quality",
     "objectness",
     "out_of_class",
+    "pairwise_diversity",
     "precision_recall",
     "register_extractor",
     "swissroll_scores",

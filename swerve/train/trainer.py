@@ -2,7 +2,9 @@
 
 It owns what every run shares: the data order (a seeded permutation per epoch, so step ``s`` always sees the
 same batch), progress, ``stats.jsonl``, preview grids, atomic checkpoints, exact resume and a clean stop on
-Ctrl-C. What a step does is the task's business (tasks.py).
+Ctrl-C. What a step does is the task's business (tasks.py). A subclass may train something else on the same
+loop by overriding ``load_data``, ``build_task``, ``save_preview`` and ``export`` (fine-tuning does:
+swerve.diverge.finetune.run).
 
 A run directory holds::
 
@@ -67,10 +69,14 @@ class Trainer:
         progress: bool = True,
         on_log: Callable[[dict[str, Any]], None] | None = None,
         accelerator: Any = None,
+        run_config: dict[str, Any] | None = None,
     ) -> None:
         """``on_log`` receives each logged record (on every process, numbers averaged over processes);
         an ``accelerator`` (``swerve.train.distributed.make_accelerator``) makes the run data-parallel."""
         self.config = config
+        # What is saved as config.json and in checkpoints, and compared on resume (a subclass that trains
+        # something else, such as fine-tuning, passes its own config here).
+        self.run_config = run_config if run_config is not None else config.to_dict()
         self.run_dir = Path(run_dir)
         self.shard = shard_for(accelerator, config.batch_size)
         self.progress = progress and self.shard.is_main
@@ -84,25 +90,18 @@ class Trainer:
         if resume and checkpoint is None:
             raise SwerveError(f"nothing to resume: {self.run_dir} has no checkpoint")
         if checkpoint is not None:
-            check_same_config(read_state(checkpoint)["config"], config.to_dict(), self.run_dir)
+            check_same_config(read_state(checkpoint)["config"], self.run_config, self.run_dir)
 
         if data is None:
             with accelerator.main_process_first() if accelerator else contextlib.nullcontext():
-                data = load_dataset(
-                    config.dataset,
-                    classes=config.classes,
-                    image_size=config.image_size,
-                    seed=config.seed,
-                    channels=config.channels,
-                    on_error=config.bad_images,
-                    download=config.download,
-                    progress=self.progress,
-                )
+                data = self.load_data()
         self.data = data
-        check_data_fits(config, self.data)
+        if self.data is not None:
+            check_data_fits(config, self.data)
         torch.manual_seed(config.seed)  # initial weights and any layer randomness (dropout)
-        num_classes = len(self.data.classes) if self.data.labels is not None else 0
-        self.task: Task = TASKS[config.kind](config, self.data.shape, num_classes, self.device)
+        has_labels = self.data is not None and self.data.labels is not None
+        num_classes = len(self.data.classes) if has_labels else 0
+        self.task: Task = self.build_task(num_classes)
         self.task.shard = self.shard
         sync_batch_norm(self.task.networks, self.shard, self.device)
         self.num_classes = num_classes if config.conditional else 0
@@ -113,16 +112,37 @@ class Trainer:
             self.gen.set_state(rng["gen"])
             torch.set_rng_state(rng["torch"])
         self.shard.broadcast_(self.task.networks)
-        self._x = self.data.x.to(self.device)
-        self._y = self.data.labels.to(self.device) if self.data.labels is not None else None
+        self._x = self.data.x.to(self.device) if self.data is not None else None
+        self._y = self.data.labels.to(self.device) if has_labels else None
         self._order_epoch = -1
         self._order = torch.empty(0, dtype=torch.long)
         self._batches_used = 0
         self._stop = False
 
+    # --- what is trained on what (a subclass may train something else) ----------------------------------
+    def load_data(self) -> Dataset | None:
+        """The training data the config names (``None`` for a task that needs no data)."""
+        cfg = self.config
+        return load_dataset(
+            cfg.dataset,
+            classes=cfg.classes,
+            image_size=cfg.image_size,
+            seed=cfg.seed,
+            channels=cfg.channels,
+            on_error=cfg.bad_images,
+            download=cfg.download,
+            progress=self.progress,
+        )
+
+    def build_task(self, num_classes: int) -> Task:
+        """The task that takes each step: a new model of the config's kind."""
+        return TASKS[self.config.kind](self.config, self.data.shape, num_classes, self.device)
+
     # --- data order ----------------------------------------------------------------------------------------
     def _batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Batch number ``index``: a pure function of (seed, index), so a resumed run sees the same data."""
+        if self._x is None:
+            raise SwerveError("this run trains without data, yet its task asked for a batch")
         bs = self.config.batch_size
         per_epoch = len(self.data) // bs
         epoch, i = divmod(index, per_epoch)
@@ -146,7 +166,7 @@ class Trainer:
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(self.run_dir, self.run_dir / "samples")  # left by a run that was killed
-            write_text_atomic(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+            write_text_atomic(self.run_dir / "config.json", json.dumps(self.run_config, indent=2) + "\n")
             self._trim_stats()
         self._batches_used = self.step * (cfg.n_critic if cfg.kind == "gan" else 1)
         sums: dict[str, torch.Tensor] = {}
@@ -220,7 +240,7 @@ class Trainer:
         save_checkpoint(
             self.run_dir / "checkpoint",
             self.step,
-            self.config.to_dict(),
+            self.run_config,
             self.task.networks,
             self.task.optimizers,
             rng,
@@ -231,7 +251,7 @@ class Trainer:
         from swerve.look.grid import make_grid, save_image, upscale
         from swerve.look.plot import scatter_points
 
-        if self.task.latent is None:
+        if self.task.latent is None or self.data is None:
             return None
         k = self.num_classes
         n = 64 if k == 0 else k * max(1, 64 // k)

@@ -1,0 +1,122 @@
+"""The fine-tuning config: one flat dataclass for every method, validated on construction.
+
+Fields that only one method reads say so in their comment; the others ignore them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from swerve.errors import ConfigError
+
+METHODS = ("cross-domain", "domain-shift", "uncanny", "guided", "nada")
+LOSS_FORMS = ("inverted", "log")
+
+
+@dataclass
+class FinetuneConfig:
+    """What a fine-tuning run does. Equal configs on equal bundles give equal trails (on CPU)."""
+
+    method: str = "uncanny"  # see METHODS
+    name: str = ""  # the output bundle's name (default: BUNDLE-METHOD)
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 2e-4  # the generator's learning rate
+    lr_d: float = 2e-4  # the discriminator's (cross-domain, domain-shift)
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    ema: float = 0.0  # generator EMA while training on data (cross-domain, domain-shift); 0 = off
+    seed: int = 0
+    trail_every: int = 50  # a trail entry (weights, grid, metrics) and a checkpoint every this many steps
+    grid_size: int = 32  # samples on fixed latents in each trail entry
+    freeze: list[str] = field(default_factory=list)  # generator layers (named_modules names) left untouched
+    log_every: int = 10
+    device: str = "auto"
+    measure_quality: bool = (
+        True  # novelty/quality per entry when the bundle's dataset has a domain classifier
+    )
+    # cross-domain and domain-shift: the data to move towards
+    dataset: str = ""
+    classes: list[int] | None = None
+    # domain-shift: each round replace this fraction of the training set by the model's own samples
+    shift_fraction: float = 0.2
+    shift_every: int = 50
+    collapse_threshold: float = 0.5  # collapse: diversity below this fraction of the starting diversity
+    stop_on_collapse: bool = False  # watch for collapse in every method (domain-shift always does)
+    # uncanny: the inverted adversarial loss, or its gentler log form
+    loss: str = "inverted"
+    # guided: alpha * scorer + beta * frozen-discriminator realism anchor (Broad & Grierson 2019)
+    scorer: str = ""  # a bundle (directory or zoo name) whose classifier scores the samples
+    target: list[int] = field(default_factory=list)  # classes to move towards (or away from); none: the
+    # scorer's own output (one number per sample) is maximised
+    away: bool = False
+    alpha: float = 1.0
+    beta: float = 0.0
+    # nada: CLIP guidance (Gal et al. 2021)
+    source: str = "photo"  # text describing what the model makes now
+    text: str = ""  # text describing what it should make
+    clip: str = "ViT-B-32"  # open_clip model name, or "tiny" (a small random encoder, for tests)
+    clip_pretrained: str = "openai"
+    global_weight: float = 0.0  # weight of the global loss beside the directional one
+    adaptive_layers: int = 0  # train only the k layers the global loss most wants to move (0 = all)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field that is wrong."""
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if self.loss not in LOSS_FORMS:
+            raise ConfigError(f"loss must be one of {', '.join(LOSS_FORMS)}; got {self.loss!r}")
+        for name in ("steps", "batch_size", "trail_every", "grid_size", "shift_every", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.grid_size < 4:
+            raise ConfigError(f"grid_size must be at least 4, got {self.grid_size}")
+        for name in ("lr", "lr_d"):
+            if not isinstance(getattr(self, name), int | float) or not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+        for name in ("alpha", "beta", "global_weight"):
+            if not isinstance(getattr(self, name), int | float) or getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema must lie in [0, 1), got {self.ema!r}")
+        if not 0 < self.shift_fraction <= 1:
+            raise ConfigError(f"shift_fraction must lie in (0, 1], got {self.shift_fraction!r}")
+        if not 0 < self.collapse_threshold < 1:
+            raise ConfigError(f"collapse_threshold must lie in (0, 1), got {self.collapse_threshold!r}")
+        if (
+            not isinstance(self.betas, list | tuple)
+            or len(self.betas) != 2
+            or not all(isinstance(b, int | float) and 0 <= b < 1 for b in self.betas)
+        ):
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        self.betas = [float(b) for b in self.betas]
+        if self.adaptive_layers < 0:
+            raise ConfigError(f"adaptive_layers must be 0 (all) or positive, got {self.adaptive_layers}")
+        if self.method in ("cross-domain", "domain-shift") and not self.dataset:
+            raise ConfigError(f"method {self.method} needs a dataset to train on (dataset=...)")
+        if self.method == "guided" and not self.scorer:
+            raise ConfigError("method guided needs a scorer: a bundle with a classifier (scorer=...)")
+        if self.method == "nada" and not self.text:
+            raise ConfigError("method nada needs the target text (text=...)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FinetuneConfig:
+        """Build from a mapping; an unknown key is an error naming the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown fine-tuning field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(f"bad fine-tuning config: {exc}") from None

@@ -1,0 +1,40 @@
+"""Which of a generator's weights a fine-tuning run may change: frozen layers and layer units.
+
+Works on any ``nn.Module`` through ``named_modules`` names (the names :mod:`swerve.taps` uses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from swerve import taps
+
+
+def freeze_layers(model: nn.Module, names: Sequence[str]) -> list[str]:
+    """Turn off gradients for the parameters of each named layer; return the frozen parameter names.
+
+    An unknown name is a ConfigError listing the layers. Frozen layers also stop updating their buffers
+    only when the model runs in eval mode, which is how the data-free methods run it.
+    """
+    frozen = []
+    for name in names:
+        layer = taps.find_layer(model, name)
+        for pname, param in layer.named_parameters():
+            param.requires_grad_(False)
+            frozen.append(f"{name}.{pname}")
+    return frozen
+
+
+def layer_units(model: nn.Module) -> list[str]:
+    """The layers adaptive freezing chooses among: the model's top-level children, with a ``Sequential``
+    or ``ModuleList`` child opened into its own children, keeping those that hold trainable parameters."""
+    units = []
+    for name, child in model.named_children():
+        if isinstance(child, nn.Sequential | nn.ModuleList):
+            units += [f"{name}.{sub}" for sub, _ in child.named_children()]
+        else:
+            units.append(name)
+    modules = dict(model.named_modules())
+    return [u for u in units if any(p.requires_grad for p in modules[u].parameters())]
