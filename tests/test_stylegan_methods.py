@@ -1,11 +1,12 @@
 """swerve's methods on an imported StyleGAN2 (bend, blend, glitch, rewrite, DGflow with the imported
-discriminator), each checked for the effect it promises."""
+discriminator, uncanny fine-tuning), each checked for the effect it promises."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+import swerve
 from swerve import taps
 from swerve.bundle import Bundle
 from swerve.models.importers import import_model
@@ -101,3 +102,26 @@ def test_dgflow_with_the_imported_discriminator_raises_its_score(tmp_path):
     with torch.no_grad():
         assert d(refined.x).mean() > start + 0.05  # the flow climbs the imported critic
         assert torch.allclose(g(refined.z), refined.x, atol=1e-5)  # and the samples are G's, at the new z
+
+
+def test_uncanny_finetuning_of_an_imported_stylegan(tmp_path):
+    from swerve.diverge.finetune import FinetuneConfig, finetune
+
+    bundle = imported(tmp_path)
+    d_before = {k: v.clone() for k, v in bundle.discriminator.state_dict().items()}
+    cfg = FinetuneConfig(
+        method="uncanny",
+        steps=6,
+        trail_every=3,
+        batch_size=8,
+        lr=1e-2,
+        grid_size=8,
+        log_every=3,
+        measure_quality=False,
+    )
+    result = finetune(bundle, cfg, tmp_path / "run", progress=False)
+    fake = [m["fake_prob"] for m in result.trail.metrics()]
+    assert fake[-1] > fake[0] + 0.05, fake  # the frozen critic finds the tuned samples less real
+    assert all(torch.equal(v, bundle.discriminator.state_dict()[k]) for k, v in d_before.items())
+    tuned = swerve.load(result.bundle_path)
+    assert isinstance(tuned.generator, type(bundle.generator)) and tuned.history[-1]["op"] == "finetune"
