@@ -88,6 +88,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "swerve.diverge.finetune.report",
     "swerve.scale.report",
     "swerve.diverge.report",
+    "swerve.look.sections_stylegan",
 )
 
 
