@@ -374,17 +374,19 @@ def _read_weights(directory: Path, role: str, spec: dict[str, Any], net: torch.n
         state = load_file(file)
     except (SafetensorError, OSError, ValueError) as exc:
         raise BundleError(f"{file} is not a readable safetensors file: {exc}") from None
-    own = net.state_dict()
+    check_state(net.state_dict(), state, f"{file} does not fit {spec['class']}")
+    return state
+
+
+def check_state(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], problem: str) -> None:
+    """Raise a BundleError starting with ``problem`` unless ``state`` has exactly the keys and shapes of
+    ``own`` (a network's state dict)."""
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
-        raise BundleError(
-            f"{file} does not fit {spec['class']}: missing {missing[:3]}, unexpected {unexpected[:3]}"
-        )
+        raise BundleError(f"{problem}: missing {missing[:3]}, unexpected {unexpected[:3]}")
     for key, tensor in state.items():
         if tensor.shape != own[key].shape:
             raise BundleError(
-                f"{file} does not fit {spec['class']}: {key} has shape {tuple(tensor.shape)}, "
-                f"expected {tuple(own[key].shape)}"
+                f"{problem}: {key} has shape {tuple(tensor.shape)}, expected {tuple(own[key].shape)}"
             )
-    return state

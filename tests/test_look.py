@@ -294,6 +294,13 @@ def save_tiny_zoo(root: Path) -> None:
     tiny_digits_gan().save(root / "digits-gan")
 
 
+def core_sections_only(monkeypatch) -> None:
+    """Leave out the sections other modules register (SECTION_MODULES): these tests are about the core."""
+    monkeypatch.setattr(sections, "SECTION_MODULES", ())
+    core = {k: v for k, v in sections.SECTIONS.items() if v.__module__ == sections.__name__}
+    monkeypatch.setattr(sections, "SECTIONS", core)
+
+
 def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
     save_tiny_zoo(tmp_path / "zoo")
     monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")
@@ -348,6 +355,7 @@ def test_demo_refinement_section_on_a_tiny_zoo(tmp_path, monkeypatch):
 
 
 def test_demo_without_a_zoo_still_writes_a_report(tmp_path, monkeypatch):
+    core_sections_only(monkeypatch)
     monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "empty")
     page = run_demo(tmp_path / "demo").read_text()
     assert "Nothing to show yet" in page

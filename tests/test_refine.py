@@ -113,6 +113,34 @@ def test_js_and_logd_factors_are_sigmoid_d_and_its_complement() -> None:
         assert torch.allclose(out.z, expected, atol=1e-5)
 
 
+def test_one_step_is_the_update_equation_for_each_sample_of_a_nonlinear_model() -> None:
+    # The affine tests above give every sample the same gradient, so a gradient averaged over the batch (or
+    # shared across it) would pass them. Here G and d are nonlinear, every sample has its own ∇_z d(G(z)),
+    # and one step must be z + η·s(d)·∇_z d(G(z)) + sqrt(2γη)·ξ, computed sample by sample.
+    torch.manual_seed(0)
+    g = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2))
+    w = torch.tensor([1.5, -0.7])
+
+    def critic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sin(3 * x[:, 0]) - (x - w).pow(2).sum(1)
+
+    z = latents(40)
+    gamma, eta = 0.01, 0.1
+    for divergence in ("kl", "js", "logd"):
+        expected = []
+        for zi in z:
+            zi = zi[None].clone().requires_grad_(True)
+            d = critic(g(zi))
+            (grad,) = torch.autograd.grad(d.sum(), zi)
+            expected.append(zi.detach() + eta * velocity_factor(divergence, d.detach())[:, None] * grad)
+        expected = torch.cat(expected)
+        noiseless = dgflow(g, critic, z, divergence=divergence, eta=eta, gamma=0.0, steps=1, batch_size=16)
+        assert torch.allclose(noiseless.z, expected, atol=1e-5), divergence
+    noisy = dgflow(g, critic, z, eta=eta, gamma=gamma, steps=1, seed=3)
+    xi = (noisy.z - dgflow(g, critic, z, eta=eta, gamma=0.0, steps=1).z) / (2 * gamma * eta) ** 0.5
+    assert 0.7 < xi.std().item() < 1.3 and abs(xi.mean().item()) < 0.3  # ξ ~ N(0, I), scaled by sqrt(2γη)
+
+
 def test_dgflow_raises_the_zoo_critics_mean_logit_and_reverse_lowers_it() -> None:
     bundle = swerve.load("gaussians25-wgangp", device="cpu")
     critic = discriminator_critic(bundle.discriminator)

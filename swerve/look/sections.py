@@ -87,6 +87,8 @@ SECTION_MODULES: tuple[str, ...] = (
     "swerve.measure.report",
     "swerve.diverge.finetune.report",
     "swerve.scale.report",
+    "swerve.diverge.report",
+    "swerve.look.sections_stylegan",
 )
 
 

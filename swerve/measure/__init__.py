@@ -1,6 +1,6 @@
 """Measurements: pure functions of tensors that say how good, how diverse and how novel samples are."""
 
-from swerve.measure.classes import class_agreement, class_probabilities
+from swerve.measure.classes import class_agreement
 from swerve.measure.diversity import collapsed, pairwise_diversity
 from swerve.measure.features import (
     EXTRACTORS,
@@ -14,6 +14,8 @@ from swerve.measure.features import (
 from swerve.measure.fidelity import density_coverage, frechet_distance, kid, precision_recall
 from swerve.measure.measurement import Measurement, measure_samples, novelty_quality
 from swerve.measure.novelty import knn_distance, memorisation, objectness, out_of_class
+from swerve.measure.posterior import class_probabilities, posterior_entropy
+from swerve.measure.sparseness import novelty_scores, sparseness
 from swerve.measure.toys import gaussians25_scores, kde_log_likelihood, swissroll_scores
 
 __all__ = [
@@ -36,10 +38,13 @@ __all__ = [
     "measure_samples",
     "memorisation",
     "novelty_quality",
+    "novelty_scores",
     "objectness",
     "out_of_class",
     "pairwise_diversity",
+    "posterior_entropy",
     "precision_recall",
     "register_extractor",
+    "sparseness",
     "swissroll_scores",
 ]

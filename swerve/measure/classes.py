@@ -21,16 +21,3 @@ def class_agreement(
     classifier.train(was_training)
     return correct / len(x)
 
-
-@torch.no_grad()
-def class_probabilities(classifier: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Softmax class probabilities (N, K) of ``x`` under ``classifier``, on the CPU."""
-    was_training = classifier.training
-    classifier.eval()
-    device = next(classifier.parameters()).device
-    parts = [
-        classifier(x[start : start + batch_size].to(device)).softmax(1).cpu()
-        for start in range(0, len(x), batch_size)
-    ]
-    classifier.train(was_training)
-    return torch.cat(parts)

@@ -12,7 +12,7 @@ import yaml
 
 from swerve.errors import ConfigError
 
-KINDS = ("gan", "vae", "classifier")
+KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae")  # the last three: swerve.diverge
 ARCHS = ("dcgan", "mlp")
 OBJECTIVES = ("ns", "hinge", "wgan-gp")
 
@@ -22,7 +22,7 @@ class TrainConfig:
     """Everything that decides a training run. Two runs with equal configs produce equal weights (on CPU)."""
 
     name: str = "model"
-    kind: str = "gan"  # gan | vae | classifier
+    kind: str = "gan"  # gan | vae | classifier | can | nodata | sparse-ae
     dataset: str = "fashion-mnist"  # see swerve.data.DATASETS, or folder:PATH
     classes: list[int] | None = None  # train on these classes only (labels keep their numbers)
     image_size: int | None = None  # resize images; None keeps the dataset's size
@@ -52,6 +52,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 500
     device: str = "auto"
+    params: dict[str, Any] = field(default_factory=dict)  # settings of a divergent kind, checked by its task
 
     def __post_init__(self) -> None:
         self.validate()
@@ -108,11 +109,16 @@ class TrainConfig:
             not isinstance(self.classes, list) or not all(isinstance(c, int) and c >= 0 for c in self.classes)
         ):
             raise ConfigError(f"classes must be a list of class indices, got {self.classes!r}")
+        if not isinstance(self.params, dict):
+            raise ConfigError(f"params must be a mapping of setting names to values, got {self.params!r}")
         if self.kind == "vae" and self.arch != "dcgan":
             raise ConfigError("a vae uses arch 'dcgan'")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if not values["params"]:  # no settings: equal to configs and checkpoints from before params
+            del values["params"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -148,6 +154,15 @@ class TrainConfig:
                 f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {first}"
             ) from None
         return cls.from_dict(values or {})
+
+    def method_params(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """``params`` over a divergent kind's ``defaults``; an unknown setting is an error naming the rest."""
+        unknown = sorted(set(self.params) - set(defaults))
+        if unknown:
+            raise ConfigError(
+                f"unknown {self.kind} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(defaults))}"
+            )
+        return {**defaults, **self.params}
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

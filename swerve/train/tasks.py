@@ -8,6 +8,7 @@ here (D steps, then a G step) is what lets divergence methods reuse or replace i
 from __future__ import annotations
 
 import copy
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import partial
@@ -42,6 +43,7 @@ class Task(ABC):
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     latent: LatentSpec | None = None
+    batches_per_step: int = 1  # data batches one step draws (the trainer needs it to resume the data order)
     shard: Shard = Shard()  # set by the trainer in a data-parallel run (see distributed.py)
 
     @abstractmethod
@@ -96,6 +98,7 @@ class GANTask(Task):
                 DCGANConfig(**dc, width=config.d_width or config.width, spectral_norm=config.spectral_norm)
             )
         self.conditional = k > 0
+        self.batches_per_step = config.n_critic
         self.g, self.d = g.to(device), d.to(device)
         self.networks = {"generator": self.g, "discriminator": self.d}
         if config.ema > 0:
@@ -259,3 +262,18 @@ class ClassifierTask(Task):
 
 
 TASKS: dict[str, type[Task]] = {"gan": GANTask, "vae": VAETask, "classifier": ClassifierTask}
+
+# Tasks that live beside their divergence method (they import this module, so they are imported on use).
+DIVERGENT_TASKS: dict[str, str] = {
+    "can": "swerve.diverge.can:CANTask",
+    "nodata": "swerve.diverge.nodata:NoDataTask",
+    "sparse-ae": "swerve.diverge.sparse_ae:SparseAETask",
+}
+
+
+def task_class(kind: str) -> type[Task]:
+    """The Task class that trains models of ``kind``."""
+    if kind in TASKS:
+        return TASKS[kind]
+    module, _, name = DIVERGENT_TASKS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -40,7 +40,7 @@ from swerve.errors import ConfigError, SwerveError
 from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
 from swerve.train.config import TrainConfig
 from swerve.train.distributed import shard_for, sync_batch_norm
-from swerve.train.tasks import TASKS, Task
+from swerve.train.tasks import Task, task_class
 from swerve.utils import make_generator, pick_device, remove_stale_temps, write_text_atomic
 
 # Fields that may differ when a run is resumed; any other change would make the resumed run a different run.
@@ -136,7 +136,7 @@ class Trainer:
 
     def build_task(self, num_classes: int) -> Task:
         """The task that takes each step: a new model of the config's kind."""
-        return TASKS[self.config.kind](self.config, self.data.shape, num_classes, self.device)
+        return task_class(self.config.kind)(self.config, self.data.shape, num_classes, self.device)
 
     # --- data order ----------------------------------------------------------------------------------------
     def _batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -168,7 +168,7 @@ class Trainer:
             remove_stale_temps(self.run_dir, self.run_dir / "samples")  # left by a run that was killed
             write_text_atomic(self.run_dir / "config.json", json.dumps(self.run_config, indent=2) + "\n")
             self._trim_stats()
-        self._batches_used = self.step * (cfg.n_critic if cfg.kind == "gan" else 1)
+        self._batches_used = self.step * self.task.batches_per_step
         sums: dict[str, torch.Tensor] = {}
         count = 0
         last: dict[str, float] = {}

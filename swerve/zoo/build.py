@@ -18,7 +18,13 @@ def build(
     """Train recipe ``name`` in ``run_dir`` and save its bundle at ``target``; return a summary."""
     if name not in RECIPES:
         raise ConfigError(f"no zoo recipe {name!r}; recipes: {', '.join(RECIPES)}")
-    trainer = Trainer(RECIPES[name], run_dir, resume=resume, progress=progress)
+    config = RECIPES[name]
+    data = None
+    if config.kind == "nodata":  # no data set: the trainer gets a stand-in with the images' shape only
+        from swerve.diverge.nodata import blank_data
+
+        data = blank_data(config)
+    trainer = Trainer(config, run_dir, resume=resume, data=data, progress=progress)
     result = trainer.fit()
     summary: dict[str, Any] = {"name": name, "step": result.step, "interrupted": result.interrupted}
     if result.interrupted:

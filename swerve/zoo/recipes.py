@@ -29,6 +29,13 @@ _TOY = dict(
     checkpoint_every=1000,
 )
 
+# The inspiring-set models (swerve.diverge.inspiring, .can): trained without Sandal (5) and Sneaker (7), so a
+# classifier that knows all ten classes can count how many of their samples fall in the classes never shown.
+_HELD_OUT_TRAINING = [0, 1, 2, 3, 4, 6, 8, 9]
+_HELD_OUT = dict(
+    dataset="fashion-mnist", classes=_HELD_OUT_TRAINING, latent_dim=64, width=32, steps=1500, ema=0.999
+)
+
 RECIPES: dict[str, TrainConfig] = {
     "fashion-gan": TrainConfig(
         name="fashion-gan",
@@ -72,5 +79,44 @@ RECIPES: dict[str, TrainConfig] = {
         width=32,
         steps=3000,
         batch_size=64,
+    ),
+    "fashion-heldout-gan": TrainConfig(name="fashion-heldout-gan", **_HELD_OUT),
+    # 600 steps, not the GAN's 1500: what a shared 2-core machine could build in the time there was.
+    "fashion-heldout-can": TrainConfig(
+        name="fashion-heldout-can",
+        kind="can",
+        params={"ambiguity_weight": 1.0, "ambiguity": "paper"},
+        **{**_HELD_OUT, "steps": 600},
+    ),
+    # Digits that are not (swerve.diverge.digits_not), on Fashion-MNIST: a winner-take-all sparse autoencoder.
+    "fashion-wta-ae": TrainConfig(
+        name="fashion-wta-ae",
+        kind="sparse-ae",
+        dataset="fashion-mnist",
+        params={"binarize": True},
+        width=32,
+        depth=2,
+        steps=400,
+        batch_size=32,
+        lr_g=1e-3,
+        ema=0.0,
+        sample_every=0,
+    ),
+    # Training without data (swerve.diverge.nodata): the reference re-run's settings, at 28x28 grey.
+    "nodata-gan": TrainConfig(
+        name="nodata-gan",
+        kind="nodata",
+        dataset="none",
+        image_size=28,
+        channels=1,
+        latent_dim=64,
+        width=32,
+        lr_g=0.01,
+        lr_d=0.01,
+        betas=[0.0, 0.99],
+        batch_size=10,
+        steps=1500,
+        ema=0.0,
+        params={"variance_weight": 1.0, "variant": "adversarial"},
     ),
 }

@@ -1,0 +1,170 @@
+"""Reference StyleGAN operations in plain PyTorch: FIR resampling, bias + activation, filtered leaky ReLU.
+
+StyleGAN2 (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN") and StyleGAN3 (Karras
+et al. 2021, "Alias-Free Generative Adversarial Networks") ship these as custom CUDA kernels. Here each is a
+few lines of ordinary torch: slower than the kernels on a GPU, but nothing to compile, they run on any device,
+and a reader can check them against the papers.
+
+Conventions follow the papers' reference code so imported weights behave the same: a filter ``f`` is applied
+as a true convolution (flipped), ``padding`` is ``[x0, x1, y0, y1]`` (negative values crop), and a 2x
+upsampling filter is scaled by ``up**2`` so a constant image keeps its level. The convolutions themselves are
+ordinary ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules inside the layers, so taps, glitches and rewriting
+see them like any other convolution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+Padding = Sequence[int]
+
+
+def setup_filter(taps: Sequence[float]) -> torch.Tensor:
+    """A normalised 2-D FIR filter from 1-D taps (outer product), e.g. [1, 3, 3, 1] -> 4x4 binomial."""
+    f = torch.as_tensor(list(taps), dtype=torch.float32)
+    f = torch.outer(f, f)
+    return f / f.sum()
+
+
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: int = 1,
+    down: int = 1,
+    padding: Padding = (0, 0, 0, 0),
+    gain: float = 1.0,
+) -> torch.Tensor:
+    """Upsample (insert ``up - 1`` zeros after each pixel), pad, FIR-filter, downsample (keep every
+    ``down``-th pixel): the resampling step of both papers.
+
+    ``f`` is 2-D (non-separable), 1-D (separable: applied along x then y) or ``None`` (identity). The work
+    skips what the definition throws away: upsampling runs as a transposed convolution with stride ``up``
+    (no multiplications by the inserted zeros), downsampling as a convolution with stride ``down``.
+    """
+    if f is None:
+        f = torch.ones(1, 1, dtype=x.dtype, device=x.device)
+    f = f.to(x.dtype) * gain ** (f.ndim / 2)
+    x0, x1, y0, y1 = padding
+    if f.ndim == 2 or f.numel() == 1:
+        return _fir(x, f.reshape(f.shape[0], -1), up, down, (x0, x1), (y0, y1))
+    x = _fir(x, f.view(1, -1), up, down, (x0, x1), (0, 0))
+    return _fir(x, f.view(-1, 1), up, down, (0, 0), (y0, y1))
+
+
+def _fir(x: torch.Tensor, f: torch.Tensor, up: int, down: int, pad_x: tuple, pad_y: tuple) -> torch.Tensor:
+    """One 2-D upfirdn pass with the (kh, kw) filter ``f``; an axis with a 1-tap filter is not resampled."""
+    c = x.shape[1]
+    kh, kw = f.shape
+    up_y, up_x = (up if kh > 1 else 1), (up if kw > 1 else 1)
+    down_y, down_x = (down if kh > 1 else 1), (down if kw > 1 else 1)
+    if (kh, kw) == (1, 1):  # identity filter: resample both axes
+        up_y = up_x = up
+        down_y = down_x = down
+    weight = f.expand(c, 1, kh, kw)
+    if up_y > 1 or up_x > 1:
+        # The full convolution of the zero-stuffed signal; then crop or pad to the requested window:
+        # output j of the definition is full[j + k - 1 - pad_low] along each axis.
+        h, w = x.shape[2:]
+        x = F.conv_transpose2d(x, weight, stride=(up_y, up_x), groups=c)
+        spans = []
+        for size, stretch, k, (lo, hi) in ((w, up_x, kw, pad_x), (h, up_y, kh, pad_y)):
+            start, length = k - 1 - lo, size * stretch + lo + hi - k + 1
+            spans += [-start, length + start - ((size - 1) * stretch + k)]
+        x = F.pad(x, spans)
+    else:
+        (x0, x1), (y0, y1) = pad_x, pad_y
+        x = F.pad(x, [x0, x1, y0, y1])  # negative values crop
+        x = F.conv2d(x, weight.flip([2, 3]), stride=(down_y, down_x), groups=c)
+        return x
+    return x[:, :, ::down_y, ::down_x] if down_y > 1 or down_x > 1 else x
+
+
+ACTIVATIONS = {  # name -> (fn(x, alpha, inplace), the gain that keeps unit variance)
+    "linear": (lambda x, alpha, inplace: x, 1.0),
+    "relu": (lambda x, alpha, inplace: F.relu(x, inplace=inplace), math.sqrt(2)),
+    "lrelu": (lambda x, alpha, inplace: F.leaky_relu(x, alpha, inplace=inplace), math.sqrt(2)),
+}
+
+
+def bias_act(
+    x: torch.Tensor,
+    b: torch.Tensor | None = None,
+    act: str = "linear",
+    alpha: float = 0.2,
+    gain: float | None = None,
+    clamp: float | None = None,
+) -> torch.Tensor:
+    """Add a per-channel bias (dim 1), apply the activation, scale by ``gain`` (default: the activation's
+    variance-preserving gain, sqrt(2) for (leaky) ReLU) and clamp to [-clamp, clamp]."""
+    fn, default_gain = ACTIVATIONS[act]
+    gain = default_gain if gain is None else gain
+    # Without autograd (sampling), each step after the first works in place on the tensor made here:
+    # the same numbers in a third of the time. ``x`` itself is never changed.
+    no_grad, fresh = not torch.is_grad_enabled(), False
+    if b is not None:
+        x, fresh = x + b.reshape([1, -1] + [1] * (x.ndim - 2)).to(x.dtype), True
+    if act != "linear":
+        x, fresh = fn(x, alpha, no_grad and fresh), True
+    if gain != 1:
+        x, fresh = (x.mul_(gain) if no_grad and fresh else x * gain), True
+    if clamp is not None and clamp >= 0:
+        x = x.clamp_(-clamp, clamp) if no_grad and fresh else x.clamp(-clamp, clamp)
+    return x
+
+
+def filtered_lrelu(
+    x: torch.Tensor,
+    fu: torch.Tensor | None,
+    fd: torch.Tensor | None,
+    b: torch.Tensor | None,
+    up: int = 1,
+    down: int = 1,
+    padding: Padding = (0, 0, 0, 0),
+    gain: float = math.sqrt(2),
+    slope: float = 0.2,
+    clamp: float | None = None,
+) -> torch.Tensor:
+    """StyleGAN3's alias-suppressing nonlinearity: bias, upsample with ``fu``, leaky ReLU at the higher rate,
+    clamp, low-pass with ``fd`` and downsample (paper section 3.2)."""
+    x = bias_act(x, b)
+    x = upfirdn2d(x, fu, up=up, padding=padding, gain=up**2)
+    x = bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp)
+    return upfirdn2d(x, fd, down=down)
+
+
+def up_padding(filter_size: int, up: int = 2, kernel: int = 1, padding: int = 0) -> tuple[int, int]:
+    """``upfirdn2d`` padding (low, high side) that centres the filter after ``up``-fold upsampling. With a
+    ``kernel``-wide transposed convolution first (stride ``up``, no padding), which already grew the signal
+    by ``kernel - 1`` and ``kernel - up`` samples, that growth is taken back."""
+    lo = padding + (filter_size + up - 1) // 2
+    hi = padding + (filter_size - up) // 2
+    return (lo - (kernel - 1), hi - (kernel - up)) if kernel > 1 else (lo, hi)
+
+
+def down_padding(filter_size: int, down: int = 2, padding: int = 0) -> tuple[int, int]:
+    """``upfirdn2d`` padding (low, high side) that centres the filter before ``down``-fold decimation."""
+    return padding + (filter_size - down + 1) // 2, padding + (filter_size - down) // 2
+
+
+def demodulation(weight: torch.Tensor, styles: torch.Tensor, prenormalize: bool = False) -> torch.Tensor:
+    """StyleGAN2's demodulation coefficients (paper section 2.2), shape (N, out): one over the norm of each
+    output channel's weights after scaling input channel ``i`` by ``styles[:, i]``.
+
+    With them a modulated convolution runs as a plain one: ``conv(x * styles) * coefficients`` equals the
+    convolution with per-sample weights ``w * styles / norm``. ``prenormalize`` first rescales ``weight``
+    per output channel and ``styles`` overall to unit mean square (StyleGAN3's guard against overflow; the
+    result changes only through the 1e-8 epsilon).
+    """
+    w2 = weight.square().sum(dim=[2, 3])  # (out, in)
+    scale = 1.0
+    if prenormalize:
+        w_norm = w2.sum(dim=1).div(w2.shape[1] * weight.shape[2] * weight.shape[3]).rsqrt()  # (out,)
+        s_norm = styles.square().mean().rsqrt()
+        w2 = w2 * w_norm.square().unsqueeze(1)
+        styles = styles * s_norm
+        scale = w_norm.unsqueeze(0) * s_norm
+    return (styles.square() @ w2.t() + 1e-8).rsqrt() * scale

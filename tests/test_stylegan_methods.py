@@ -1,0 +1,127 @@
+"""swerve's methods on an imported StyleGAN2 (bend, blend, glitch, rewrite, DGflow with the imported
+discriminator, uncanny fine-tuning), each checked for the effect it promises."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import swerve
+from swerve import taps
+from swerve.bundle import Bundle
+from swerve.models.importers import import_model
+from tests.stylegan_fixtures import rosinality_state_dicts
+
+
+def imported(tmp_path, seed: int = 0, name: str = "sg2") -> Bundle:
+    """A 16x16 rosinality-format StyleGAN2 pair, written to disk and imported."""
+    g, d = rosinality_state_dicts(resolution=16, style_dim=8, n_mlp=2, seed=seed)
+    torch.save({"g_ema": g, "d": d}, tmp_path / f"{name}.pt")
+    return import_model(tmp_path / f"{name}.pt")
+
+
+def test_bend_a_stylegan_layer_by_name(tmp_path):
+    from swerve.diverge.bend import apply_bends, bend_bundle
+
+    bundle = imported(tmp_path)
+    g, z = bundle.generator, torch.randn(4, 8)
+    with torch.no_grad():
+        plain = g(z)
+        bends = [{"layer": "synthesis.b8.conv1", "transform": "rotate", "params": {"degrees": 90}}]
+        with apply_bends(g, bends):
+            bent = g(z)
+        assert not torch.allclose(bent, plain, atol=1e-3)
+        assert torch.equal(g(z), plain)  # hooks gone, model untouched
+    assert taps.resolve_layer(g, "conv:0") == "synthesis.b4.conv1.conv"  # shortcuts count the convolutions
+    sampled = bend_bundle(bundle, bends).sample(4, seed=0).x
+    assert not torch.allclose(sampled, bundle.sample(4, seed=0).x, atol=1e-3)
+
+
+def test_blend_stylegan_by_resolution(tmp_path):
+    """Coarse blocks from A, fine blocks from B (layer swapping, Pinkney & Adler 2020)."""
+    from swerve.diverge.blend import blend_bundles, resolution_schedule
+
+    a, b = imported(tmp_path, 0, "a"), imported(tmp_path, 1, "b")
+    blocks = a.generator.block_names  # synthesis.b4, synthesis.b8, synthesis.b16
+    mixed = blend_bundles(a, b, alpha=resolution_schedule(blocks, pivot=2, hard=True))
+    sa, sb, sm = (x.generator.state_dict() for x in (a, b, mixed))
+    for key in sm:
+        if key.startswith(("synthesis.b4.", "synthesis.b8.")):
+            assert torch.equal(sm[key], sa[key]), key
+        elif key.startswith("synthesis.b16."):
+            assert torch.equal(sm[key], sb[key]), key
+    x = {n: bundle.sample(4, seed=0).x for n, bundle in (("a", a), ("b", b), ("m", mixed))}
+    assert not torch.allclose(x["m"], x["a"]) and not torch.allclose(x["m"], x["b"])
+
+
+@pytest.mark.parametrize(
+    "kind,layer", [("gaussian", "synthesis.b8"), ("reconnect", "synthesis.b8.conv1.conv")]
+)
+def test_glitch_touches_only_the_chosen_stylegan_block(tmp_path, kind, layer):
+    from swerve.diverge.glitch import glitch
+
+    bundle = imported(tmp_path)
+    out = glitch(bundle, kind, 0.5, layers=[layer], seed=0)
+    before, after = bundle.generator.state_dict(), out.generator.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(layer + ".") for k in changed), changed
+    assert not torch.allclose(out.sample(2, seed=0).x, bundle.sample(2, seed=0).x)
+
+
+def test_rewrite_a_stylegan_convolution(tmp_path):
+    """Bau et al.'s rank-one edit on a modulated layer's convolution (its keys are the style-modulated
+    features): the pasted values hold at the target keys, and only that kernel changes."""
+    from swerve.diverge.rewrite import copy_paste_targets, rewrite_bundle
+
+    bundle = imported(tmp_path)
+    g = bundle.generator
+    layer = "synthesis.b8.conv1.conv"
+    gen = torch.Generator().manual_seed(0)
+    source, target = (torch.randn(1, 8, generator=gen),), (torch.randn(1, 8, generator=gen),)
+    mask = torch.zeros(8, 8)
+    mask[2:5, 2:5] = 1
+    k_star, v_star = copy_paste_targets(g, layer, source, target, mask)
+    out, result = rewrite_bundle(bundle, layer, k_star, v_star, rank=k_star.shape[1], n=32)
+    assert result.error() < 1e-3
+    before, after = g.state_dict(), out.generator.state_dict()
+    assert [k for k in before if not torch.equal(before[k], after[k])] == [f"{layer}.weight"]
+    with torch.no_grad():
+        assert not torch.allclose(out.generator(*target), g(*target))
+
+
+def test_dgflow_with_the_imported_discriminator_raises_its_score(tmp_path):
+    from swerve.refine.core import discriminator_critic
+    from swerve.refine.dgflow import dgflow
+
+    bundle = imported(tmp_path)
+    g, d = bundle.generator, bundle.discriminator
+    z = torch.randn(8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        start = d(g(z)).mean()
+    refined = dgflow(g, discriminator_critic(d), z, steps=5, eta=0.5, gamma=0.0)
+    with torch.no_grad():
+        assert d(refined.x).mean() > start + 0.05  # the flow climbs the imported critic
+        assert torch.allclose(g(refined.z), refined.x, atol=1e-5)  # and the samples are G's, at the new z
+
+
+def test_uncanny_finetuning_of_an_imported_stylegan(tmp_path):
+    from swerve.diverge.finetune import FinetuneConfig, finetune
+
+    bundle = imported(tmp_path)
+    d_before = {k: v.clone() for k, v in bundle.discriminator.state_dict().items()}
+    cfg = FinetuneConfig(
+        method="uncanny",
+        steps=6,
+        trail_every=3,
+        batch_size=8,
+        lr=1e-2,
+        grid_size=8,
+        log_every=3,
+        measure_quality=False,
+    )
+    result = finetune(bundle, cfg, tmp_path / "run", progress=False)
+    fake = [m["fake_prob"] for m in result.trail.metrics()]
+    assert fake[-1] > fake[0] + 0.05, fake  # the frozen critic finds the tuned samples less real
+    assert all(torch.equal(v, bundle.discriminator.state_dict()[k]) for k, v in d_before.items())
+    tuned = swerve.load(result.bundle_path)
+    assert isinstance(tuned.generator, type(bundle.generator)) and tuned.history[-1]["op"] == "finetune"
