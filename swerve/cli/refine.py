@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import typer
 
-from swerve.bundle import Bundle, load
+from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.main import app, emit
 from swerve.cli.make import _parse_overrides
 from swerve.errors import ConfigError
@@ -127,6 +127,7 @@ def ratio(
     from swerve.data import load_dataset
     from swerve.refine import fit_ratio
 
+    check_bundle_target(out)  # before training, not after it
     bundle = load(bundle_name, device=device)
     if not bundle.data.dataset:
         raise ConfigError(f"{bundle.name} does not say which dataset it was trained on")

@@ -190,6 +190,8 @@ def task_arithmetic_state_dicts(
     lams = [float(lam)] * len(tuned) if isinstance(lam, (int, float)) else [float(v) for v in lam]
     if len(lams) != len(tuned):
         raise ConfigError(f"{len(tuned)} fine-tuned models but {len(lams)} lambdas")
+    if not all(math.isfinite(v) for v in lams):
+        raise ConfigError(f"task-vector scales must be finite numbers, got {lams}")
     for i, other in enumerate(tuned):
         check_compatible(base, other, ("base", f"tuned {i}"))
     out = {}

@@ -121,6 +121,9 @@ def cluster_bundle(
     ks = [ks] * len(layers) if isinstance(ks, int) else list(ks)
     if len(ks) != len(layers):
         raise ConfigError(f"{len(layers)} layers but {len(ks)} values of k")
+    for k_layer in ks:  # the upper bound (the layer's channels) is checked per layer, below
+        if isinstance(k_layer, bool) or not isinstance(k_layer, int) or k_layer < 1:
+            raise ConfigError(f"k must be a whole number >= 1, got {k_layer!r}")
     gen = bundle.generator
     device = bundle.device
     z = bundle.latent.sample(n, make_generator(seed)).to(device)

@@ -353,6 +353,8 @@ def paste_rewrite(
     k = max(source, target) + 1
     if min(source, target) < 0:
         raise ConfigError("sample indices must be >= 0")
+    if source == target:
+        raise ConfigError(f"source and target must be different samples, got {source} for both")
     z, y = _sample_inputs(bundle, k, seed)
     pick = (lambda i: (z[i : i + 1],)) if y is None else (lambda i: (z[i : i + 1], y[i : i + 1]))
     gen = bundle.generator

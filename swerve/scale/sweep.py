@@ -104,8 +104,9 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         obj = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        reason = " ".join(str(exc).split())  # one line
         raise ConfigError(
-            f"sweep spec {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
+            f"sweep spec {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {reason}"
         ) from None
     return parse_spec(obj, path.parent)
 

@@ -1,0 +1,129 @@
+"""Bad input to the bend, blend, glitch, rewrite, refine, ratio, sweep and train commands: one line, exit 2,
+and nothing of the user's lost or half-written."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from swerve.errors import ConfigError, SwerveError
+
+
+def _one_line_error(code: int, err: str, *words: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    for word in words:
+        assert word in lines[0], err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("glitch", "fashion-gan"),
+        ("blend", "fashion-gan", "fashion-gan"),
+        ("bend", "fashion-gan", "--bend", "conv:0 multiply factor=2"),
+        ("clusters", "fashion-gan", "--layer", "conv:0", "--n", "8", "--no-progress"),
+        ("rewrite", "fashion-gan", "--n", "8", "--no-progress"),
+        ("ratio", "gaussians25-wgangp", "--steps", "1", "--batch-size", "4"),
+    ],
+)
+def test_a_bundle_never_replaces_a_folder_that_is_not_one(cli, tmp_path, args) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("precious")
+    code, _, err = cli(*args, "--out", folder)
+    _one_line_error(code, err, "not a swerve bundle")
+    assert (folder / "keep.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no temp folder left behind
+
+
+def test_a_bundle_is_not_saved_over_a_file(cli, tmp_path) -> None:
+    target = tmp_path / "notes.png"
+    target.write_bytes(b"mine")
+    code, _, err = cli("glitch", "fashion-gan", "--out", target)
+    _one_line_error(code, err, "is a file")
+    assert target.read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("device", ["banana", "cuda:7"])
+def test_an_unknown_or_absent_device_is_one_line(cli, tmp_path, device) -> None:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that GPU")
+    code, _, err = cli("bend", "fashion-gan", "--bend", "conv:0 multiply", "--device", device)
+    _one_line_error(code, err, repr(device))
+
+
+@pytest.mark.parametrize("mode", ["merge", "predict"])
+def test_blend_weights_that_are_not_numbers(cli, tmp_path, mode) -> None:
+    code, _, err = cli(
+        "blend", "fashion-gan", "fashion-gan", "--mode", mode, "--weights", "a,b",
+        "--out", tmp_path / "b", "--preview", tmp_path / "p.png",
+    )  # fmt: skip
+    _one_line_error(code, err, "--weights", "'a,b'")
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("glitch", "fashion-gan", "--amount", "inf"), ("finite", "inf")),
+        (("blend", "fashion-gan", "fashion-gan", "--mode", "task", "--lam", "nan"), ("finite", "nan")),
+        (("clusters", "fashion-gan", "--layer", "conv:0", "--k", "0"), ("k must be", ">= 1", "got 0")),
+        (("rewrite", "gaussians25-wgangp"), ("not images",)),
+        (("rewrite", "fashion-gan", "--source", "1", "--target", "1"), ("different",)),
+        (("rewrite", "fashion-gan", "--preview", "before-after.jpg"), ("--preview", ".png")),
+        (("glitch", "fashion-gan", "--preview", "glitched.txt"), ("--preview", ".png")),
+        (("bend", "fashion-gan", "--bend", "conv:0 multiply", "--sweep", "factor=1:2"), ("--sweep", ".gif")),
+    ],
+)
+def test_nonsense_values_are_refused_before_any_work(cli, tmp_path, monkeypatch, args, words) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(*args)
+    _one_line_error(code, err, *words)
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a bundle before a bad --preview
+
+
+@pytest.mark.parametrize("command", ["bend", "sweep"])
+def test_a_broken_yaml_file_is_one_line(cli, tmp_path, command) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("bends: [\n  {layer: conv:0\n")
+    args = ("bend", "fashion-gan", "--config", broken) if command == "bend" else ("sweep", broken)
+    code, _, err = cli(*args)
+    _one_line_error(code, err, "broken.yaml", "not valid")
+
+
+def test_accelerate_launch_checks_the_config_first(cli) -> None:
+    code, _, err = cli("train", "--launcher", "accelerate", "--processes", "1", "--preset", "nope")
+    _one_line_error(code, err, "no preset 'nope'")  # here, not once per launched process
+
+
+def test_previews_carry_their_recipe_and_seed(cli, tmp_path) -> None:
+    preview = tmp_path / "glitched.png"
+    code, _, err = cli("glitch", "fashion-gan", "--seed", "3", "--out", tmp_path / "g", "--preview", preview)
+    assert code == 0, err
+    record = json.loads(preview.with_name("glitched.png.json").read_text())
+    assert record["seed"] == 0 and record["n"] == 16
+    assert record["history"][-1]["op"] == "glitch" and record["history"][-1]["params"]["seed"] == 3
+
+
+def test_the_python_api_rejects_the_same_values() -> None:
+    import swerve
+    from swerve.bundle import check_bundle_target
+    from swerve.diverge.blend import task_arithmetic_state_dicts
+    from swerve.diverge.glitch import glitch_state_dict
+    from swerve.utils import pick_device
+
+    bundle = swerve.load("fashion-gan", device="cpu")
+    state = bundle.generator.state_dict()
+    with pytest.raises(ConfigError, match="unknown device"):
+        pick_device("banana")
+    with pytest.raises(ConfigError, match="finite"):
+        glitch_state_dict(bundle.generator, "gaussian", math.inf)
+    with pytest.raises(ConfigError, match="finite"):
+        task_arithmetic_state_dicts(state, [state], math.nan)
+    with pytest.raises(SwerveError, match="is a file"):
+        check_bundle_target(__file__)
