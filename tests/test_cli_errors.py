@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -78,6 +79,13 @@ def test_blend_weights_that_are_not_numbers(cli, tmp_path, mode) -> None:
         (("rewrite", "fashion-gan", "--preview", "before-after.jpg"), ("--preview", ".png")),
         (("glitch", "fashion-gan", "--preview", "glitched.txt"), ("--preview", ".png")),
         (("bend", "fashion-gan", "--bend", "conv:0 multiply", "--sweep", "factor=1:2"), ("--sweep", ".gif")),
+        (("bend", "fashion-gan", "--bend", "conv:0 multiply @fraction=0.5 @seed=-1"), ("seed", ">= 0")),
+        (("glitch", "fashion-gan", "--seed", "-1"), ("--seed", "greater than or equal to 0")),
+        (
+            ("refine", "gaussians25-wgangp", "--critic", "class:0", "--classifier", "fashion-classifier"),
+            ("shape",),
+        ),
+        (("refine", "fashion-gan", "--critic", "class:10", "--classifier", "fashion-classifier"), ("'10'",)),
     ],
 )
 def test_nonsense_values_are_refused_before_any_work(cli, tmp_path, monkeypatch, args, words) -> None:
@@ -94,6 +102,19 @@ def test_a_broken_yaml_file_is_one_line(cli, tmp_path, command) -> None:
     args = ("bend", "fashion-gan", "--config", broken) if command == "bend" else ("sweep", broken)
     code, _, err = cli(*args)
     _one_line_error(code, err, "broken.yaml", "not valid")
+
+
+def test_config_files_with_misplaced_values(cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("bends.yaml").write_text("bends:\n  - {layer: conv:0, transform: multiply, params: 3}\n")
+    code, _, err = cli("bend", "fashion-gan", "--config", "bends.yaml")
+    _one_line_error(code, err, "params must be a mapping")
+    Path("sweep.yaml").write_text(
+        "name: ../../elsewhere\nbundle: fashion-gan\njobs:\n  - operation: sample\n"
+    )
+    code, _, err = cli("sweep", "sweep.yaml", "--no-progress")
+    _one_line_error(code, err, "name", "'../../elsewhere'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bends.yaml", "sweep.yaml"]
 
 
 def test_accelerate_launch_checks_the_config_first(cli) -> None:

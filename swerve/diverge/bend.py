@@ -64,8 +64,8 @@ def _check_channels(channels: Any) -> Channels:
             f, seed = channels["fraction"], channels.get("seed", 0)
             if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
                 raise ConfigError(f"channels fraction must be in (0, 1], got {f!r}")
-            if isinstance(seed, bool) or not isinstance(seed, int):
-                raise ConfigError(f"channels seed must be an integer, got {seed!r}")
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ConfigError(f"channels seed must be an integer >= 0, got {seed!r}")
             return {"fraction": float(f), "seed": seed}
         if keys == {"cluster"}:
             k = channels["cluster"]
@@ -111,6 +111,8 @@ class Bend:
         missing = [k for k in ("layer", "transform") if k not in d]
         if missing:
             raise ConfigError(f"a bend needs {' and '.join(missing)}: {dict(d)!r}")
+        if not isinstance(d.get("params") or {}, Mapping):
+            raise ConfigError(f"a bend's params must be a mapping like {{factor: 2}}, got {d['params']!r}")
         return cls(d["layer"], d["transform"], dict(d.get("params") or {}), d.get("channels", "all"))
 
     def to_dict(self) -> dict[str, Any]:
