@@ -80,6 +80,10 @@ def test_blend_weights_that_are_not_numbers(cli, tmp_path, mode) -> None:
         (("glitch", "fashion-gan", "--preview", "glitched.txt"), ("--preview", ".png")),
         (("bend", "fashion-gan", "--bend", "conv:0 multiply", "--sweep", "factor=1:2"), ("--sweep", ".gif")),
         (("bend", "fashion-gan", "--bend", "conv:0 multiply @fraction=0.5 @seed=-1"), ("seed", ">= 0")),
+        (("glitch", "fashion-gan", "--amount", "1e300"), ("non-finite",)),
+        (("blend", "fashion-gan", "fashion-gan", "--alpha", "1e308"), ("alpha", "1e+308")),
+        (("blend", "fashion-gan", "fashion-gan", "--pivot", "-1"), ("pivot", "got -1")),
+        (("refine", "fashion-gan", "--method", "drs", "--set", "gamma=nan"), ("gamma", "'nan'")),
         (("glitch", "fashion-gan", "--seed", "-1"), ("--seed", "greater than or equal to 0")),
         (
             ("refine", "gaussians25-wgangp", "--critic", "class:0", "--classifier", "fashion-classifier"),
@@ -134,7 +138,7 @@ def test_previews_carry_their_recipe_and_seed(cli, tmp_path) -> None:
 def test_the_python_api_rejects_the_same_values() -> None:
     import swerve
     from swerve.bundle import check_bundle_target
-    from swerve.diverge.blend import task_arithmetic_state_dicts
+    from swerve.diverge.blend import resolution_schedule, task_arithmetic_state_dicts
     from swerve.diverge.glitch import glitch_state_dict
     from swerve.utils import pick_device
 
@@ -148,3 +152,7 @@ def test_the_python_api_rejects_the_same_values() -> None:
         task_arithmetic_state_dicts(state, [state], math.nan)
     with pytest.raises(SwerveError, match="is a file"):
         check_bundle_target(__file__)
+    with pytest.raises(ConfigError, match="pivot position"):
+        resolution_schedule(["a", "b", "c"], 5)
+    # a tiny width is a hard swap, not an overflow
+    assert resolution_schedule(["a", "b", "c"], 0.5, width=1e-300) == {"a": 0.0, "b": 1.0, "c": 1.0}
