@@ -18,6 +18,7 @@ import dataclasses
 import datetime as _dt
 import importlib
 import json
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,6 +228,8 @@ class Bundle:
         (one class for all, a list, or ``None`` for classes cycling 0, 1, 2, ...)."""
         if self.latent is None:
             raise BundleError(f"bundle {self.name or '(unnamed)'} has no latent spec, so it cannot sample")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ConfigError(f"the number of samples must be a positive integer, got {n!r}")
         device = self.device
         gen = make_generator(seed)
         if z is None:

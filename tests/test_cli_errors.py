@@ -142,10 +142,16 @@ def test_previews_carry_their_recipe_and_seed(cli, tmp_path) -> None:
 
 
 def test_the_python_api_rejects_the_same_values() -> None:
+    import torch
+
     import swerve
     from swerve.bundle import check_bundle_target
-    from swerve.diverge.blend import resolution_schedule, task_arithmetic_state_dicts
+    from swerve.diverge.bend import bend_bundle
+    from swerve.diverge.blend import blend_predictions, resolution_schedule, task_arithmetic_state_dicts
+    from swerve.diverge.clusters import cluster_bundle
     from swerve.diverge.glitch import glitch_state_dict
+    from swerve.diverge.rewrite import paste_rewrite
+    from swerve.refine import fit_ratio
     from swerve.utils import pick_device
 
     bundle = swerve.load("fashion-gan", device="cpu")
@@ -160,5 +166,21 @@ def test_the_python_api_rejects_the_same_values() -> None:
         check_bundle_target(__file__)
     with pytest.raises(ConfigError, match="pivot position"):
         resolution_schedule(["a", "b", "c"], 5)
+    with pytest.raises(ConfigError, match="positive integer"):
+        bundle.sample(0)
+    with pytest.raises(ConfigError, match="positive integer"):
+        cluster_bundle(bundle, ["conv:0"], n=0)
+    with pytest.raises(ConfigError, match="k must be"):
+        cluster_bundle(bundle, ["conv:0"], k=2.5, n=8)
+    with pytest.raises(ConfigError, match="positive integer"):
+        paste_rewrite(bundle, "conv:0", 0, 1, torch.ones(28, 28), n=0)
+    with pytest.raises(ConfigError, match="finite"):
+        z = torch.randn(2, bundle.latent.dim)
+        blend_predictions([bundle.generator] * 2, [math.nan, 1.0], z, torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ConfigError, match="bends must be a list"):
+        bend_bundle(bundle, None)
+    toy = swerve.load("gaussians25-wgangp", device="cpu")
+    with pytest.raises(ConfigError, match="NaN"):
+        fit_ratio(toy, torch.full((64, 2), math.nan), None, steps=1, batch_size=4)
     # a tiny width is a hard swap, not an overflow
     assert resolution_schedule(["a", "b", "c"], 0.5, width=1e-300) == {"a": 0.0, "b": 1.0, "c": 1.0}

@@ -228,7 +228,7 @@ def apply_bends(
     share one hook and run in the order given. The hooks go when the block exits, even on an exception,
     leaving the model exactly as it was.
     """
-    parsed = parse_bends(list(bends))
+    parsed = parse_bends(bends)
     table = {taps.resolve_layer(model, name): ids for name, ids in (clusters or {}).items()}
     per_layer: dict[str, list[OutputFn]] = {}
     for bend in parsed:
@@ -261,7 +261,7 @@ def bend_bundle(bundle: Bundle, bends: Sequence[Bend | Mapping[str, Any]], repla
     No weight changes: the copy shares the networks and stores the bends in ``extra["bends"]``, which
     :meth:`Bundle.sample` applies; the edit is recorded in the history.
     """
-    parsed = parse_bends(list(bends))
+    parsed = parse_bends(bends)
     gen = bundle.generator
     for bend in parsed:
         taps.find_layer(gen, bend.layer)
@@ -307,7 +307,7 @@ def sweep(
     """Frames of an animation: the same ``n`` latents, bends ``bends`` with parameter ``param`` of bend
     ``which`` taking each of ``values`` in turn (or, without ``param``, only the frame index changing, for
     time oscillations). The bundle's own bends apply first."""
-    parsed = bundle_bends(bundle) + parse_bends(list(bends))
+    parsed = bundle_bends(bundle) + parse_bends(bends)
     if param is not None:
         if which is None or not -len(parsed) <= which < len(parsed):
             raise ConfigError(f"the sweep names bend {which}, but there are {len(parsed)} bends")

@@ -263,6 +263,8 @@ def blend_predictions(
     """
     if len(models) != len(weights) or not models:
         raise ConfigError(f"{len(models)} models but {len(weights)} weights")
+    if not all(isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) for w in weights):
+        raise ConfigError(f"prediction weights must be finite numbers, got {list(weights)}")
     if layer is None:
         outs = [m(*inputs, **kwargs) for m in models]
         shapes = {tuple(o.shape) for o in outs}

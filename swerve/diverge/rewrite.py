@@ -243,6 +243,8 @@ def rewrite_bundle(
     """A copy of ``bundle`` whose generator's ``layer`` maps the keys ``K*`` (key_dim x m) to ``V*``
     (out x m, bias excluded) with a rank-``rank`` change; ``C`` comes from ``n`` latents drawn with
     ``seed``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"n (samples for the key statistics) must be a positive integer, got {n!r}")
     gen = bundle.generator
     name, module = memory_layer(gen, layer)
     w0 = weight_matrix(module)
