@@ -18,6 +18,7 @@ import dataclasses
 import datetime as _dt
 import importlib
 import json
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,6 +228,8 @@ class Bundle:
         (one class for all, a list, or ``None`` for classes cycling 0, 1, 2, ...)."""
         if self.latent is None:
             raise BundleError(f"bundle {self.name or '(unnamed)'} has no latent spec, so it cannot sample")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ConfigError(f"the number of samples must be a positive integer, got {n!r}")
         device = self.device
         gen = make_generator(seed)
         if z is None:
@@ -290,6 +293,7 @@ class Bundle:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle directory at ``path`` atomically: a crash leaves the old bundle or none."""
         path = Path(path)
+        check_bundle_target(path)
         config = self.config_dict()
         with atomic_path(path) as tmp:
             tmp.mkdir()
@@ -304,6 +308,15 @@ class Bundle:
                 }
             (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
         return path
+
+
+def check_bundle_target(path: str | os.PathLike) -> None:
+    """Raise BundleError if saving a bundle at ``path`` would replace something that is not a bundle."""
+    path = Path(path)
+    if path.is_file():
+        raise BundleError(f"{path} is a file; a bundle is saved as a directory (choose another --out)")
+    if path.is_dir() and not (path / CONFIG_NAME).is_file() and any(path.iterdir()):
+        raise BundleError(f"{path} is a directory that is not a swerve bundle; refusing to replace it")
 
 
 def load(path: str | os.PathLike, device: str | torch.device | None = None) -> Bundle:

@@ -11,11 +11,20 @@ from pathlib import Path
 
 import torch
 
+from swerve.errors import ConfigError
+
 
 def pick_device(device: str | None = None) -> torch.device:
     """Return ``device`` if given, else CUDA when present, else Apple MPS, else CPU."""
     if device and device != "auto":
-        return torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except RuntimeError:
+            raise ConfigError(f"unknown device {device!r}; use cpu, cuda, cuda:N, mps or auto") from None
+        available = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}
+        if chosen.type in available and not available[chosen.type]():
+            raise ConfigError(f"device {device!r} is not available on this machine; use cpu or auto")
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():

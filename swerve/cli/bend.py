@@ -16,7 +16,7 @@ import torch
 import typer
 import yaml
 
-from swerve.bundle import Bundle, load
+from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.look import _parse_labels, _sidecar
 from swerve.cli.main import app, emit
 from swerve.errors import ConfigError
@@ -65,7 +65,7 @@ def _read_bends(config: Path | None, inline: list[str]) -> list[dict[str, Any]]:
         try:
             loaded = yaml.safe_load(config.read_text())
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{config} is not valid YAML/JSON: {exc}") from None
+            raise ConfigError(f"{config} is not valid YAML/JSON: {' '.join(str(exc).split())}") from None
         if isinstance(loaded, dict):
             loaded = loaded.get("bends", [loaded])
         if not isinstance(loaded, list):
@@ -99,21 +99,27 @@ def _grid_image(bundle: Bundle, x: torch.Tensor, nrow: int | None = None):  # no
     return upscale(make_grid(x, nrow=nrow, value_range=tuple(bundle.data.range)))
 
 
+def _check_preview(out: Path | None) -> None:
+    if out is not None and out.suffix.lower() != ".png":
+        raise ConfigError(f"--preview must end in .png, got {out}")
+
+
 def _write_preview(bundle: Bundle, out: Path | None, n: int, seed: int, labels: Any = None) -> str | None:
+    """A PNG grid of ``bundle``'s samples, with the recipe (its history) and seed beside it."""
     if out is None:
         return None
     from swerve.look.grid import save_image
 
-    if out.suffix.lower() != ".png":
-        raise ConfigError(f"--preview must end in .png, got {out}")
+    _check_preview(out)
     save_image(_grid_image(bundle, bundle.sample(n, seed=seed, labels=labels).x), out)
+    _sidecar(out, {"bundle": bundle.name, "n": n, "seed": seed, "history": bundle.history})
     return str(out)
 
 
 def _bundle_out(out: Path | None, bundle_name: str, suffix: str) -> Path:
-    if out is not None:
-        return out
-    return Path(f"{Path(bundle_name).name}-{suffix}")
+    path = out if out is not None else Path(f"{Path(bundle_name).name}-{suffix}")
+    check_bundle_target(path)  # before the work, not after it
+    return path
 
 
 @app.command()
@@ -138,7 +144,7 @@ def clusters(
     k: list[int] = typer.Option([], "--k", help="Clusters per layer (default 5/4/3 coarse to fine)."),
     n: int = typer.Option(256, min=8, max=100_000, help="Samples to embed the channels with."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
-    seed: int = typer.Option(0, help="Seed for the samples and k-means."),
+    seed: int = typer.Option(0, min=0, help="Seed for the samples and k-means."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-clusters)."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -147,10 +153,11 @@ def clusters(
     from swerve.diverge.clusters import cluster_bundle
 
     bundle = load(bundle_name, device=device)
+    target = _bundle_out(out, bundle_name, "clusters")
     result = cluster_bundle(
-        bundle, layer, k=(k[0] if len(k) == 1 else k) or None, n=n, seed=seed, progress=progress
+        bundle, layer, k=(k[0] if len(k) == 1 else k) if k else None, n=n, seed=seed, progress=progress
     )
-    path = result.save(_bundle_out(out, bundle_name, "clusters"))
+    path = result.save(target)
     sizes = {
         name: torch.bincount(torch.tensor(result.extra["clusters"][name])).tolist()
         for name in result.history[-1]["params"]["layers"]
@@ -171,7 +178,7 @@ def bend(
     ),
     out: Path = typer.Option(Path("bent.png"), help="grid.png, sweep.gif/.mp4, or a directory (a bundle)."),
     n: int = typer.Option(16, min=1, max=1024, help="Samples (per frame)."),
-    seed: int = typer.Option(0, help="Seed for the latents."),
+    seed: int = typer.Option(0, min=0, help="Seed for the latents."),
     labels: str = typer.Option(None, "--class", help="Class index or name for a conditional model."),
     sweep: str = typer.Option(None, help="[BEND.]PARAM=START:END swept over the frames of a GIF/MP4."),
     frames: int = typer.Option(24, min=1, max=1000, help="Frames of an animation."),
@@ -198,7 +205,10 @@ def bend(
     }
     if not bends and not (kind in (".gif", ".mp4") and bundle.extra.get("bends")):
         raise ConfigError("no bends given: use --config FILE or --bend 'LAYER TRANSFORM key=value'")
+    if sweep and kind not in (".gif", ".mp4"):
+        raise ConfigError(f"--sweep makes an animation: give --out NAME.gif or NAME.mp4, not {out}")
     if kind == "":
+        check_bundle_target(out)
         bent = bend_bundle(bundle, bends)
         path = bent.save(out)
         emit({**record, "out": str(path)}, as_json, f"wrote bent bundle {path} ({len(bends)} bends)")
@@ -254,7 +264,7 @@ def blend(
     out: Path = typer.Option(None, help="Bundle directory to write (default: FIRST-blend)."),
     preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
     n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
-    seed: int = typer.Option(0, help="Preview seed."),
+    seed: int = typer.Option(0, min=0, help="Preview seed."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -262,6 +272,8 @@ def blend(
     from swerve.diverge.blend import blend_bundles, merge, task_arithmetic
 
     loaded = [load(name, device=device) for name in bundles]
+    target = _bundle_out(out, bundles[0], "blend") if mode != "predict" else None
+    _check_preview(preview)
     if len(loaded) < 2:
         raise ConfigError("blending needs at least two bundles")
     if mode == "lerp":
@@ -287,7 +299,7 @@ def blend(
                     raise ConfigError(f"--layer-alpha takes LAYER=ALPHA, e.g. conv:1=0.8; got {pair!r}")
         result = blend_bundles(loaded[0], loaded[1], alpha=per_layer, schedule=schedule)
     elif mode == "merge":
-        w = None if weights is None else [float(v) for v in weights.split(",")]
+        w = None if weights is None else _weights(weights)
         result = merge(loaded, w)
     elif mode == "task":
         result = task_arithmetic(loaded[0], loaded[1:], lam=lam)
@@ -296,13 +308,21 @@ def blend(
         return
     else:
         raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task, predict")
-    path = result.save(_bundle_out(out, bundles[0], "blend"))
+    path = result.save(target)
     shown = _write_preview(result, preview, n, seed)
     emit(
         {"bundle": str(path), "preview": shown, "history": result.history[-1], "seed": seed},
         as_json,
         f"wrote {path}" + (f" and {shown}" if shown else ""),
     )
+
+
+def _weights(text: str) -> list[float]:
+    """``--weights 0.7,0.3`` as numbers."""
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--weights takes comma-separated numbers, e.g. 0.7,0.3; got {text!r}") from None
 
 
 def _blend_predictions(
@@ -319,7 +339,7 @@ def _blend_predictions(
     from swerve.diverge.blend import blend_predictions
     from swerve.look.grid import save_image
 
-    w = [1.0 / len(loaded)] * len(loaded) if weights is None else [float(v) for v in weights.split(",")]
+    w = [1.0 / len(loaded)] * len(loaded) if weights is None else _weights(weights)
     if preview is None or preview.suffix.lower() != ".png":
         raise ConfigError("--mode predict writes images: give --preview OUT.png")
     first = loaded[0]
@@ -349,7 +369,7 @@ def glitch(
     kind: str = typer.Option("gaussian", help="gaussian, zero, shuffle or reconnect."),
     amount: float = typer.Option(0.3, min=0.0, help="Noise scale (gaussian) or fraction (the others)."),
     layer: list[str] = typer.Option([], "--layer", help="Layers to glitch (repeatable; default all)."),
-    seed: int = typer.Option(0, help="Seed of the glitch."),
+    seed: int = typer.Option(0, min=0, help="Seed of the glitch."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-glitch)."),
     preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
     n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
@@ -360,8 +380,10 @@ def glitch(
     from swerve.diverge.glitch import glitch as glitch_bundle
 
     bundle = load(bundle_name, device=device)
+    target = _bundle_out(out, bundle_name, "glitch")
+    _check_preview(preview)
     result = glitch_bundle(bundle, kind, amount, layers=layer or None, seed=seed)
-    path = result.save(_bundle_out(out, bundle_name, "glitch"))
+    path = result.save(target)
     shown = _write_preview(result, preview, n, 0)
     emit(
         {"bundle": str(path), "preview": shown, "history": result.history[-1]},
@@ -412,7 +434,7 @@ def rewrite(
     method: str = typer.Option("closed", help="closed (least squares) or optimize (projected Adam)."),
     n: int = typer.Option(256, min=8, help="Samples for the key statistics C."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
-    seed: int = typer.Option(0, help="Seed for the samples."),
+    seed: int = typer.Option(0, min=0, help="Seed for the samples."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-rewrite)."),
     preview: Path = typer.Option(None, help="Also write a PNG: the samples before (top) and after."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
@@ -422,6 +444,13 @@ def rewrite(
     from swerve.diverge.rewrite import paste_rewrite
 
     bundle = load(bundle_name, device=device)
+    destination = _bundle_out(out, bundle_name, "rewrite")
+    _check_preview(preview)
+    if not bundle.data.is_image:
+        raise ConfigError(
+            f"rewrite pastes image regions, and {bundle.name} makes points of shape "
+            f"{tuple(bundle.data.shape)}, not images"
+        )
     try:
         dy, dx = (int(v) for v in shift.split(","))
     except ValueError:
@@ -440,7 +469,7 @@ def rewrite(
         n=n,
         progress=progress,
     )
-    path = result.save(_bundle_out(out, bundle_name, "rewrite"))
+    path = result.save(destination)
     shown = None
     if preview is not None:
         from swerve.look.grid import save_image
@@ -449,6 +478,7 @@ def rewrite(
         count = max(k, 8)
         x = torch.cat([bundle.sample(count, seed=seed).x, result.sample(count, seed=seed).x])
         save_image(_grid_image(bundle, x, nrow=count), preview)
+        _sidecar(preview, {"bundle": bundle_name, "n": count, "seed": seed, "history": result.history})
         shown = str(preview)
     record = {
         "bundle": str(path),

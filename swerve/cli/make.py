@@ -62,14 +62,6 @@ def train(
 
     if launcher not in ("none", "accelerate"):
         raise ConfigError(f"--launcher must be none or accelerate, got {launcher!r}")
-    if launcher == "accelerate" and not launched():
-        # Start the processes: `accelerate launch -m swerve train ...` with the same arguments.
-        import subprocess
-        import sys
-
-        cmd, env = launch_command(sys.argv[1:], processes)
-        raise typer.Exit(subprocess.call(cmd, env=env))
-
     if (config is None) == (preset is None):
         raise ConfigError("give a config file or --preset NAME (one of them)")
     if preset is not None:
@@ -83,6 +75,15 @@ def train(
         if value is not None:
             values[key] = value
     cfg = TrainConfig.from_dict(values)
+    if launcher == "accelerate" and not launched():
+        # The config is checked first (a bad one is one line here, not one per process); then start
+        # `accelerate launch -m swerve train ...` with the same arguments.
+        import subprocess
+        import sys
+
+        cmd, env = launch_command(sys.argv[1:], processes)
+        raise typer.Exit(subprocess.call(cmd, env=env))
+
     run_dir = out or Path("runs") / cfg.name
     accelerator = make_accelerator(cfg.device) if launched() else None  # also `accelerate launch -m swerve`
     result = Trainer(cfg, run_dir, resume=resume, progress=progress, accelerator=accelerator).fit()

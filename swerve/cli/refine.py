@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import typer
 
-from swerve.bundle import Bundle, load
+from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.main import app, emit
 from swerve.cli.make import _parse_overrides
 from swerve.errors import ConfigError
@@ -24,9 +24,14 @@ def _critic(bundle: Bundle, name: str, classifier: str | None):
     if not name.startswith("class:"):
         return bundle_critic(bundle, name)
     source = load(classifier, device=str(bundle.device)) if classifier else bundle
+    if list(source.data.shape) != list(bundle.data.shape):
+        raise ConfigError(
+            f"{source.name}'s classifier reads shape {tuple(source.data.shape)}, "
+            f"but {bundle.name} makes {tuple(bundle.data.shape)}"
+        )
     classes = source.data.classes
     wanted = name.split(":", 1)[1]
-    if wanted.isdigit():
+    if wanted.isdigit() and (not classes or int(wanted) < len(classes)):
         target = int(wanted)
     elif wanted in classes:
         target = classes.index(wanted)
@@ -41,7 +46,7 @@ def refine(
     method: str = typer.Option("dgflow", help="dgflow, ddls, dot, drs or mh."),
     out: Path = typer.Option(Path("refined.png"), help="Grid or scatter plot (.png); arrays go beside it."),
     n: int = typer.Option(500, min=1, max=100_000, help="Number of samples."),
-    seed: int = typer.Option(0, help="Seed for the latents and the method's randomness."),
+    seed: int = typer.Option(0, min=0, help="Seed for the latents and the method's randomness."),
     critic: str = typer.Option(
         "auto", help="auto (ratio if trained, else discriminator), ratio, discriminator, or class:NAME."
     ),
@@ -119,7 +124,7 @@ def ratio(
     corrector: bool = typer.Option(False, help="Learn a correction added to the bundle's discriminator."),
     steps: int = typer.Option(1000, min=1, help="Training steps."),
     batch_size: int = typer.Option(256, min=2, help="Real and generated samples per step."),
-    seed: int = typer.Option(0, help="Seed for the network and every draw."),
+    seed: int = typer.Option(0, min=0, help="Seed for the network and every draw."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -127,6 +132,7 @@ def ratio(
     from swerve.data import load_dataset
     from swerve.refine import fit_ratio
 
+    check_bundle_target(out)  # before training, not after it
     bundle = load(bundle_name, device=device)
     if not bundle.data.dataset:
         raise ConfigError(f"{bundle.name} does not say which dataset it was trained on")

@@ -64,8 +64,8 @@ def _check_channels(channels: Any) -> Channels:
             f, seed = channels["fraction"], channels.get("seed", 0)
             if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
                 raise ConfigError(f"channels fraction must be in (0, 1], got {f!r}")
-            if isinstance(seed, bool) or not isinstance(seed, int):
-                raise ConfigError(f"channels seed must be an integer, got {seed!r}")
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ConfigError(f"channels seed must be an integer >= 0, got {seed!r}")
             return {"fraction": float(f), "seed": seed}
         if keys == {"cluster"}:
             k = channels["cluster"]
@@ -111,6 +111,8 @@ class Bend:
         missing = [k for k in ("layer", "transform") if k not in d]
         if missing:
             raise ConfigError(f"a bend needs {' and '.join(missing)}: {dict(d)!r}")
+        if not isinstance(d.get("params") or {}, Mapping):
+            raise ConfigError(f"a bend's params must be a mapping like {{factor: 2}}, got {d['params']!r}")
         return cls(d["layer"], d["transform"], dict(d.get("params") or {}), d.get("channels", "all"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,7 +228,7 @@ def apply_bends(
     share one hook and run in the order given. The hooks go when the block exits, even on an exception,
     leaving the model exactly as it was.
     """
-    parsed = parse_bends(list(bends))
+    parsed = parse_bends(bends)
     table = {taps.resolve_layer(model, name): ids for name, ids in (clusters or {}).items()}
     per_layer: dict[str, list[OutputFn]] = {}
     for bend in parsed:
@@ -259,7 +261,7 @@ def bend_bundle(bundle: Bundle, bends: Sequence[Bend | Mapping[str, Any]], repla
     No weight changes: the copy shares the networks and stores the bends in ``extra["bends"]``, which
     :meth:`Bundle.sample` applies; the edit is recorded in the history.
     """
-    parsed = parse_bends(list(bends))
+    parsed = parse_bends(bends)
     gen = bundle.generator
     for bend in parsed:
         taps.find_layer(gen, bend.layer)
@@ -305,7 +307,7 @@ def sweep(
     """Frames of an animation: the same ``n`` latents, bends ``bends`` with parameter ``param`` of bend
     ``which`` taking each of ``values`` in turn (or, without ``param``, only the frame index changing, for
     time oscillations). The bundle's own bends apply first."""
-    parsed = bundle_bends(bundle) + parse_bends(list(bends))
+    parsed = bundle_bends(bundle) + parse_bends(bends)
     if param is not None:
         if which is None or not -len(parsed) <= which < len(parsed):
             raise ConfigError(f"the sweep names bend {which}, but there are {len(parsed)} bends")

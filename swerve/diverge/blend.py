@@ -58,11 +58,14 @@ def _alpha_for(key: str, alpha: float | Mapping[str, float]) -> float:
     return value
 
 
+MAX_ALPHA = 1e6  # far past any useful extrapolation, and inside float32 for torch.lerp
+
+
 def _check_alpha(alpha: float | Mapping[str, float]) -> None:
     values = alpha.values() if isinstance(alpha, Mapping) else [alpha]
     for a in values:
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a):
-            raise ConfigError(f"alpha must be a finite number, got {a!r}")
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not abs(a) <= MAX_ALPHA:
+            raise ConfigError(f"alpha must be a finite number in [-{MAX_ALPHA:g}, {MAX_ALPHA:g}], got {a!r}")
 
 
 def blend_state_dicts(
@@ -111,11 +114,14 @@ def resolution_schedule(
         pivot = names.index(pivot)
     if isinstance(pivot, bool) or not isinstance(pivot, (int, float)) or not math.isfinite(pivot):
         raise ConfigError(f"pivot must be a layer name or position, got {pivot!r}")
+    if not 0 <= pivot <= len(names) - 1:
+        raise ConfigError(f"pivot position must lie in [0, {len(names) - 1}] ; got {pivot}")
     if hard:
         return {name: 0.0 if i < pivot else 1.0 for i, name in enumerate(names)}
     if not width > 0:
         raise ConfigError(f"schedule width must be > 0, got {width!r}")
-    return {name: 1.0 / (1.0 + math.exp(-(i - pivot) / width)) for i, name in enumerate(names)}
+    # logistic(t) = (1 + tanh(t / 2)) / 2, which does not overflow for a tiny width
+    return {name: 0.5 + 0.5 * math.tanh((i - pivot) / (2 * width)) for i, name in enumerate(names)}
 
 
 def _role_of(bundle: Bundle, role: str) -> nn.Module:
@@ -190,6 +196,8 @@ def task_arithmetic_state_dicts(
     lams = [float(lam)] * len(tuned) if isinstance(lam, (int, float)) else [float(v) for v in lam]
     if len(lams) != len(tuned):
         raise ConfigError(f"{len(tuned)} fine-tuned models but {len(lams)} lambdas")
+    if not all(math.isfinite(v) for v in lams):
+        raise ConfigError(f"task-vector scales must be finite numbers, got {lams}")
     for i, other in enumerate(tuned):
         check_compatible(base, other, ("base", f"tuned {i}"))
     out = {}
@@ -255,6 +263,8 @@ def blend_predictions(
     """
     if len(models) != len(weights) or not models:
         raise ConfigError(f"{len(models)} models but {len(weights)} weights")
+    if not all(isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) for w in weights):
+        raise ConfigError(f"prediction weights must be finite numbers, got {list(weights)}")
     if layer is None:
         outs = [m(*inputs, **kwargs) for m in models]
         shapes = {tuple(o.shape) for o in outs}

@@ -114,13 +114,18 @@ def cluster_bundle(
     """
     if bundle.latent is None:
         raise ConfigError(f"bundle {bundle.name} has no latent spec to sample from")
-    layers = list(layers)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"n (samples to embed the channels with) must be a positive integer, got {n!r}")
+    layers = [layers] if isinstance(layers, str) else list(layers)
     if not layers:
         raise ConfigError("name at least one layer to cluster (see 'swerve layers')")
     ks = [default_k(i, len(layers)) for i in range(len(layers))] if k is None else k
-    ks = [ks] * len(layers) if isinstance(ks, int) else list(ks)
+    ks = list(ks) if isinstance(ks, Sequence) and not isinstance(ks, str) else [ks] * len(layers)
     if len(ks) != len(layers):
         raise ConfigError(f"{len(layers)} layers but {len(ks)} values of k")
+    for k_layer in ks:  # the upper bound (the layer's channels) is checked per layer, below
+        if isinstance(k_layer, bool) or not isinstance(k_layer, int) or k_layer < 1:
+            raise ConfigError(f"k must be a whole number >= 1, got {k_layer!r}")
     gen = bundle.generator
     device = bundle.device
     z = bundle.latent.sample(n, make_generator(seed)).to(device)

@@ -29,6 +29,9 @@ def derive(
     for role, net in bundle.networks.items():
         net = copy.deepcopy(net)
         if role in states:
+            bad = [k for k, t in states[role].items() if t.is_floating_point() and not t.isfinite().all()]
+            if bad:
+                raise ConfigError(f"the {op} made non-finite {role} weights ({bad[0]}); use a smaller value")
             try:
                 net.load_state_dict(dict(states[role]), strict=True)
             except RuntimeError as exc:

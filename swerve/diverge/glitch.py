@@ -16,6 +16,7 @@ Kinds (``amount`` in brackets):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -60,8 +61,8 @@ def _targets(model: nn.Module, layers: Sequence[str] | None, kind: str) -> dict[
 def _check(kind: str, amount: float) -> None:
     if kind not in KINDS:
         raise ConfigError(f"unknown glitch kind {kind!r}; kinds: {', '.join(KINDS)}")
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
-        raise ConfigError(f"glitch amount must be a number >= 0, got {amount!r}")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 <= amount < math.inf:
+        raise ConfigError(f"glitch amount must be a finite number >= 0, got {amount!r}")
     if kind != "gaussian" and amount > 1:
         raise ConfigError(f"the {kind} glitch's amount is a fraction in [0, 1], got {amount}")
 

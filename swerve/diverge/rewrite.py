@@ -243,6 +243,8 @@ def rewrite_bundle(
     """A copy of ``bundle`` whose generator's ``layer`` maps the keys ``K*`` (key_dim x m) to ``V*``
     (out x m, bias excluded) with a rank-``rank`` change; ``C`` comes from ``n`` latents drawn with
     ``seed``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"n (samples for the key statistics) must be a positive integer, got {n!r}")
     gen = bundle.generator
     name, module = memory_layer(gen, layer)
     w0 = weight_matrix(module)
@@ -353,6 +355,8 @@ def paste_rewrite(
     k = max(source, target) + 1
     if min(source, target) < 0:
         raise ConfigError("sample indices must be >= 0")
+    if source == target:
+        raise ConfigError(f"source and target must be different samples, got {source} for both")
     z, y = _sample_inputs(bundle, k, seed)
     pick = (lambda i: (z[i : i + 1],)) if y is None else (lambda i: (z[i : i + 1], y[i : i + 1]))
     gen = bundle.generator

@@ -55,7 +55,7 @@ def ddls(
     check_latents(z, labels)
     positive("eps", eps)
     positive_int("steps", steps)
-    if not 0 < decay <= 1:
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
         raise ConfigError(f"decay must lie in (0, 1], got {decay!r}")
     distribution = prior.distribution if prior is not None else "normal"
     if distribution not in ("normal", "uniform"):

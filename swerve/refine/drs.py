@@ -15,6 +15,8 @@ the same label) until filled or ``max_rounds`` is reached.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -68,8 +70,12 @@ def drs(
     check_latents(z, labels)
     positive_int("burn_in", burn_in)
     positive_int("max_rounds", max_rounds)
-    if not 0 <= percentile <= 100:
+    if isinstance(percentile, bool) or not isinstance(percentile, int | float) or not 0 <= percentile <= 100:
         raise ConfigError(f"percentile must lie in [0, 100], got {percentile!r}")
+    if gamma is not None and (
+        isinstance(gamma, bool) or not isinstance(gamma, int | float) or not math.isfinite(gamma)
+    ):
+        raise ConfigError(f"gamma must be a finite number (or left out), got {gamma!r}")
     prior = prior or LatentSpec(z.shape[1])
     device = module_device(generator)
     gen = noise_generator(seed)

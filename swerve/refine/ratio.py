@@ -70,6 +70,8 @@ def fit_ratio(
             f"real data of shape {list(real.shape[1:])} does not fit the shape of {bundle.name}'s samples, "
             f"{bundle.data.shape}"
         )
+    if not real.isfinite().all():
+        raise ConfigError("the real data holds NaN or infinite values")
     conditional = bundle.num_classes > 0
     if conditional and real_labels is None:
         raise ConfigError(f"{bundle.name} is class-conditional: pass the real data's labels")

@@ -55,9 +55,16 @@ def run_method(
     if unknown:
         raise ConfigError(f"{name} has no setting {', '.join(unknown)}; it has: {', '.join(known)}")
     params = inspect.signature(method).parameters
+    for key, value in settings.items():  # switches: a stray 'x' or 1 would silently count as true
+        switch = "bool" in str(params[key].annotation)
+        if switch and not isinstance(value, bool) and not (value is None and params[key].default is None):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
     extra = {"prior": bundle.latent} if "prior" in params else {}
     generator = bundle.generator.eval()
-    return method(generator, critic, z, labels=labels, seed=seed, progress=progress, **extra, **settings)
+    refined = method(generator, critic, z, labels=labels, seed=seed, progress=progress, **extra, **settings)
+    if not refined.x.isfinite().all():
+        raise ConfigError(f"{name} diverged: its samples are not finite; use a smaller step size")
+    return refined
 
 
 def initial_latents(

@@ -76,8 +76,8 @@ def parse_spec(obj: Any, base_dir: str | Path = ".") -> SweepSpec:
     if not isinstance(groups, list) or not groups:
         raise ConfigError("a sweep spec needs 'jobs': a non-empty list of job groups")
     name = obj.get("name", "sweep")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"name must be a non-empty string, got {name!r}")
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise ConfigError(f"name must be a non-empty string without / (it names a folder), got {name!r}")
     save_samples = obj.get("save_samples", True)
     if not isinstance(save_samples, bool):
         raise ConfigError(f"save_samples must be true or false, got {save_samples!r}")
@@ -104,8 +104,9 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         obj = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        reason = " ".join(str(exc).split())  # one line
         raise ConfigError(
-            f"sweep spec {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
+            f"sweep spec {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {reason}"
         ) from None
     return parse_spec(obj, path.parent)
 
