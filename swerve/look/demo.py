@@ -29,7 +29,7 @@ INTRO = (
     "to make what their training data never showed, on purpose, and reproducibly. This report runs "
     "each method on the small models of swerve's zoo, on a CPU, and follows the loop: make a model, "
     "diverge from its data, refine the samples, measure the result, then look and scale up. Every "
-    "card shows pictures first, the numbers beside them, and a few words on what happened. Two numbers "
+    "card shows pictures first, the numbers beside them, and a few words on what happened.\n\nTwo numbers "
     "come back often: novelty (how far samples lie from real data; 1 means as far as real pictures "
     "lie from each other, higher is more novel) and precision (the share of samples that look like "
     "real data; 1 is all of them)."

@@ -117,7 +117,7 @@ class Report:
     ) -> None:
         self.title = title
         self.subtitle = subtitle
-        self.intro = intro  # a paragraph under the title: what the report shows and how to read it
+        self.intro = intro  # under the title: what the report shows and how to read it (blank line: new para)
         self.stages = stages or {}  # stage name -> one sentence shown under its heading
         self.seed = seed
         self.command = command
@@ -153,7 +153,8 @@ class Report:
             else:
                 nav.append(f'<div class="toc-stage"><ol>{links}</ol></div>')
             body += [_render_section(i, s) for i, s in members]
-        intro = f'<p class="intro">{html.escape(self.intro)}</p>' if self.intro else ""
+        paragraphs = [p for p in self.intro.split("\n\n") if p.strip()]
+        intro = "".join(f'<p class="intro">{html.escape(p)}</p>' for p in paragraphs)
         footer = ""
         if self.command:
             footer = f"<p>Reproduce this report with</p><pre><code>{html.escape(self.command)}</code></pre>"
