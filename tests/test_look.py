@@ -229,6 +229,32 @@ def test_report_inlines_images_escapes_text_and_formats_numbers(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_report_groups_sections_by_stage_with_contents_linking_each_card():
+    report = Report(intro="What this is.\n\nHow to read it.", stages={"Make": "Models first."})
+    for title, stage in (("Grid", "Make"), ("Walk", "Make"), ("Bend", "Diverge"), ("Map", "Measure")):
+        report.add(Section(title, "Run `swerve demo` & look.", stage=stage))
+    page = report.render()
+    headings = [page.index(f">{n}. {s}</h2>") for n, s in ((1, "Make"), (2, "Diverge"), (3, "Measure"))]
+    assert headings == sorted(headings) and page.count("</h2>") == 3  # one heading per run of a stage
+    cards = [page.index(f"<h3>{t}") for t in ("Grid", "Walk", "Bend", "Map")]
+    assert headings[0] < cards[0] < cards[1] < headings[1] < cards[2] < headings[2] < cards[3]
+    nav = page[page.index("<nav") : page.index("</nav>")]
+    for i, title in enumerate(("Grid", "Walk", "Bend", "Map")):
+        anchor = f"s{i}-{title.lower()}"
+        assert f'href="#{anchor}">{title}</a>' in nav and f'id="{anchor}"' in page
+    assert "Models first." in page and page.count('<p class="intro">') == 2
+    assert "Run <code>swerve demo</code> &amp; look." in page
+
+
+def test_wide_tables_go_under_the_pictures_and_narrow_ones_beside_them():
+    figure = [Figure(Image.new("L", (28, 28)))]
+    narrow = Section("n", figures=figure, table=[{"a": 1, "b": 2}])
+    wide = Section("w", figures=figure, table=[{c: 1 for c in "abcdef"}])
+    page = Report().add(narrow).add(wide).render()
+    assert page.count('class="body with-table"') == 1
+    assert page.index('class="body with-table"') < page.index('id="s1-w"')
+
+
 def test_report_rejects_unknown_image_files(tmp_path):
     (tmp_path / "x.bmp").write_bytes(b"BM")
     with pytest.raises(SwerveError, match="x.bmp"):

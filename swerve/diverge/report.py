@@ -26,7 +26,7 @@ def _rounded(row: dict) -> dict:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
 
 
-@section("novelty-search", order=60)
+@section("novelty-search", order=61)
 def novelty_search_section(ctx: DemoContext) -> Section | None:
     gan, clf = ctx.bundle("fashion-gan"), ctx.bundle("fashion-classifier")
     if gan is None or clf is None:
@@ -48,21 +48,21 @@ def novelty_search_section(ctx: DemoContext) -> Section | None:
         title="Novelty search in the GAN's latent space",
         text=(
             "Instead of asking the GAN for likely pictures, an evolutionary search looks for hidden codes "
-            "whose pictures differ most from everything found so far (as the clothes classifier sees them), "
-            "keeping "
-            "the most novel in an archive. Same number of GAN calls as the random samples beside them: the "
-            "archive spreads wider and lands further from real clothes, at some cost in realism."
+            "whose pictures differ most from everything found so far (as the clothes classifier sees "
+            "them), and keeps the most novel in an archive. Next to random samples of the same GAN, the "
+            "archive spreads wider (sparseness) and lands further from real clothes (novelty), at some "
+            "cost in realism (precision)."
         ),
         figures=[
             _grid(best, "novelty-archive", f"The archive's 32 most novel of {len(archive)} (800 GAN calls)."),
-            _grid(random[: 4 * PER_ROW], "novelty-random", "Random samples of the same GAN."),
+            _grid(random[: 4 * PER_ROW], "novelty-random", "Random samples of the same GAN, for comparison."),
         ],
         table=rows or None,
         kind="diverge",
     )
 
 
-@section("digits-that-are-not", order=61)
+@section("digits-that-are-not", order=65)
 def digits_not_section(ctx: DemoContext) -> Section | None:
     ae, clf = ctx.bundle("fashion-wta-ae"), ctx.bundle("fashion-classifier")
     if ae is None or clf is None:
@@ -105,7 +105,7 @@ def digits_not_section(ctx: DemoContext) -> Section | None:
     )
 
 
-@section("inspiring-set", order=62)
+@section("inspiring-set", order=63)
 def inspiring_section(ctx: DemoContext) -> Section | None:
     gan, can, clf = (
         ctx.bundle(n) for n in ("fashion-heldout-gan", "fashion-heldout-can", "fashion-classifier")
@@ -116,7 +116,9 @@ def inspiring_section(ctx: DemoContext) -> Section | None:
     test = load_dataset("fashion-mnist", split="test", n=2000)
     held = torch.isin(test.labels, torch.tensor(FASHION_HELD_OUT))
     samples = {"GAN without sandals and sneakers": gan.sample(300, seed=ctx.seed).x}
-    figures = [_grid(samples["GAN without sandals and sneakers"][:32], "heldout-gan", "The held-out GAN.")]
+    figures = [
+        _grid(samples["GAN without sandals and sneakers"][:32], "heldout-gan", "The GAN that never saw them.")
+    ]
     if can is not None:
         samples["CAN without sandals and sneakers"] = can.sample(300, seed=ctx.seed).x
         figures.append(
@@ -134,13 +136,13 @@ def inspiring_section(ctx: DemoContext) -> Section | None:
         _rounded({k: r[k] for k in ("method", "count@0.5", "count@0.9", "max", "objectness")}) for r in rows
     ]
     return Section(
-        title="Novelty from an inspiring set: classes never seen",
+        title="Clothes never seen: held-out classes and a CAN",
         text=(
-            "Two models never saw a sandal or a sneaker. A classifier that knows all ten kinds of clothing "
-            "counts how many of their pictures it would call a sandal or a sneaker anyway: new kinds the "
-            "models arrived at on their own. The CAN is also rewarded for pictures its own critic cannot "
-            "place in any "
-            "of the classes it knows. Real pictures show the scale."
+            "Two models never saw a sandal or a sneaker; the CAN was also rewarded for pictures its own "
+            "critic cannot place in any class it knows. A classifier that knows all ten kinds of clothing "
+            "counts the share of their pictures it calls a sandal or a sneaker anyway, with more than 50% "
+            "or 90% confidence (count@0.5, count@0.9; max is its mean confidence): kinds the models "
+            "arrived at on their own. Real pictures show the scale."
         ),
         figures=figures,
         table=table,
@@ -148,7 +150,7 @@ def inspiring_section(ctx: DemoContext) -> Section | None:
     )
 
 
-@section("no-data", order=63)
+@section("no-data", order=64)
 def nodata_section(ctx: DemoContext) -> Section | None:
     model = ctx.bundle("nodata-gan")
     if model is None:
@@ -158,16 +160,17 @@ def nodata_section(ctx: DemoContext) -> Section | None:
     with torch.no_grad():
         x2 = model.networks["generator_b"].eval()(z)
     return Section(
-        title="Trained without data",
+        title="A GAN trained without data",
         text=(
             "Two generators and a critic, and no pictures at all: the critic learns to tell the first "
             "generator from the second, the first tries to pass for the second, the second tries to stand "
             "apart, and "
-            "each is rewarded for more variety than the other. What comes out owes nothing to a data set."
+            "each is rewarded for more variety than the other. What comes out owes nothing to a data set; "
+            "batch variance measures how varied each generator's pictures are."
         ),
         figures=[
-            _grid(x1, "nodata-g1", "Generator 1."),
-            _grid(x2, "nodata-g2", "Generator 2."),
+            _grid(x1, "nodata-g1", "Generator 1, which tries to pass for generator 2."),
+            _grid(x2, "nodata-g2", "Generator 2, which tries to stand apart."),
         ],
         table={
             "batch variance, generator 1": round(float(batch_variance(x1)), 3),

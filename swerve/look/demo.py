@@ -21,8 +21,19 @@ from swerve import __version__
 from swerve.errors import SwerveError
 from swerve.look.grid import save_image
 from swerve.look.report import Report, Section
-from swerve.look.sections import DemoContext, ordered_sections
+from swerve.look.sections import STAGES, DemoContext, ordered_sections, stage_of
 from swerve.utils import atomic_path, write_text_atomic
+
+INTRO = (
+    "swerve is an open-source Python toolkit for active divergence: getting deep generative models "
+    "to make what their training data never showed, on purpose, and reproducibly. This report runs "
+    "each method on the small models of swerve's zoo, on a CPU, and follows the loop: make a model, "
+    "diverge from its data, refine the samples, measure the result, then look and scale up. Every "
+    "card shows pictures first, the numbers beside them, and a few words on what happened.\n\nTwo numbers "
+    "come back often: novelty (how far samples lie from real data; 1 means as far as real pictures "
+    "lie from each other, higher is more novel) and precision (the share of samples that look like "
+    "real data; 1 is all of them)."
+)
 
 NOTHING_YET = Section(
     title="Nothing to show yet",
@@ -47,7 +58,12 @@ def run_demo(
     out_dir = Path(out_dir)
     ctx = DemoContext(out_dir=out_dir, seed=seed, progress=progress)
     ctx.figures_dir.mkdir(parents=True, exist_ok=True)
-    report = Report(seed=seed, command=command or f"swerve demo --out {out_dir} --seed {seed}")
+    report = Report(
+        seed=seed,
+        command=command or f"swerve demo --out {out_dir} --seed {seed}",
+        intro=INTRO,
+        stages={stage: text for _, stage, text in STAGES},
+    )
     runs: list[dict[str, Any]] = []
     todo = ordered_sections()
     for i, (name, make_section) in enumerate(todo, 1):
@@ -71,6 +87,7 @@ def run_demo(
                 "figures": files,
             }
         )
+        result.stage = result.stage or stage_of(name)
         report.add(result)
     if not report.sections:
         report.add(NOTHING_YET)

@@ -80,7 +80,8 @@ class Section:
 
     ``table`` is either a dict of name -> value (shown as two columns) or a list of rows (dicts sharing
     column names). ``kind`` is a short tag shown beside the title ("zoo", "toy", ...). A section whose
-    ``error`` is set is drawn as a small "could not run" card.
+    ``error`` is set is drawn as a small "could not run" card. Consecutive sections with the same
+    ``stage`` are grouped under one heading, and in the contents.
     """
 
     title: str
@@ -89,6 +90,7 @@ class Section:
     table: Table | None = None
     kind: str = ""
     error: str | None = None
+    stage: str = ""  # the step of the loop it belongs to ("Make", "Diverge", ...): groups the contents
 
     @classmethod
     def failed(cls, title: str, message: str) -> Section:
@@ -110,9 +112,13 @@ class Report:
         seed: int | None = None,
         command: str | None = None,
         date: _dt.date | None = None,
+        intro: str = "",
+        stages: dict[str, str] | None = None,
     ) -> None:
         self.title = title
         self.subtitle = subtitle
+        self.intro = intro  # under the title: what the report shows and how to read it (blank line: new para)
+        self.stages = stages or {}  # stage name -> one sentence shown under its heading
         self.seed = seed
         self.command = command
         self.date = date or _dt.date.today()
@@ -126,11 +132,29 @@ class Report:
         """The whole page as a string."""
         meta = [f"seed {self.seed}"] if self.seed is not None else []
         meta += [self.date.isoformat(), f"swerve {__version__}"]
-        nav = "".join(
-            f'<a href="#{_anchor(i, s.title)}">{html.escape(s.title)}</a>'
-            for i, s in enumerate(self.sections)
-        )
-        body = "\n".join(_render_section(i, s) for i, s in enumerate(self.sections))
+        groups: list[tuple[str, list[tuple[int, Section]]]] = []
+        for i, s in enumerate(self.sections):
+            if not groups or groups[-1][0] != s.stage:
+                groups.append((s.stage, []))
+            groups[-1][1].append((i, s))
+        nav, body = [], []
+        for number, (stage, members) in enumerate(groups, 1):
+            links = "".join(
+                f'<li><a href="#{_anchor(i, s.title)}">{html.escape(s.title)}</a></li>' for i, s in members
+            )
+            if stage:
+                label = f"{number}. {html.escape(stage)}"
+                nav.append(
+                    f'<div class="toc-stage"><a href="#stage-{number}">{label}</a><ol>{links}</ol></div>'
+                )
+                blurb = self.stages.get(stage, "")
+                blurb = f'<p class="stage-text">{html.escape(blurb)}</p>' if blurb else ""
+                body.append(f'<div class="stage" id="stage-{number}"><h2>{label}</h2>{blurb}</div>')
+            else:
+                nav.append(f'<div class="toc-stage"><ol>{links}</ol></div>')
+            body += [_render_section(i, s) for i, s in members]
+        paragraphs = [p for p in self.intro.split("\n\n") if p.strip()]
+        intro = "".join(f'<p class="intro">{html.escape(p)}</p>' for p in paragraphs)
         footer = ""
         if self.command:
             footer = f"<p>Reproduce this report with</p><pre><code>{html.escape(self.command)}</code></pre>"
@@ -138,8 +162,9 @@ class Report:
             title=html.escape(self.title),
             subtitle=html.escape(self.subtitle),
             meta=" · ".join(html.escape(m) for m in meta),
-            nav=nav,
-            body=body,
+            intro=intro,
+            nav="".join(nav),
+            body="\n".join(body),
             footer=footer,
             style=STYLESHEET.read_text(),
         )
@@ -167,7 +192,8 @@ PAGE = """<!doctype html>
 <h1>{title}</h1>
 <p class="tagline">{subtitle}</p>
 <p class="meta">{meta}</p>
-<nav>{nav}</nav>
+{intro}
+<nav aria-label="Contents">{nav}</nav>
 </header>
 <main>
 {body}
@@ -211,18 +237,28 @@ def _render_section(index: int, section: Section) -> str:
     anchor = _anchor(index, section.title)
     if section.error is not None:
         return (
-            f'<section class="card failed" id="{anchor}"><h2>{title}</h2>'
+            f'<section class="card failed" id="{anchor}"><h3>{title}</h3>'
             f"<p>could not run: {html.escape(section.error)}</p></section>"
         )
     tag = f'<span class="tag">{html.escape(section.kind)}</span>' if section.kind else ""
-    text = f'<p class="text">{html.escape(section.text)}</p>' if section.text else ""
+    text = f'<p class="text">{_inline_code(html.escape(section.text))}</p>' if section.text else ""
     figures = "".join(_render_figure(f) for f in section.figures)
     table = _render_table(section.table) if section.table else ""
-    layout = "body with-table" if table and figures else "body"
+    # A narrow table sits beside the pictures; a wide one (many columns) goes under them, full width.
+    wide = isinstance(section.table, list) and len({str(c) for row in section.table for c in row}) > 4
+    layout = "body" if wide or not (table and figures) else "body with-table"
     return (
-        f'<section class="card" id="{anchor}"><h2>{title}{tag}</h2>{text}'
+        f'<section class="card" id="{anchor}"><h3>{title}{tag}</h3>{text}'
         f'<div class="{layout}"><div class="figures">{figures}</div>{table}</div></section>'
     )
+
+
+def _inline_code(text: str) -> str:
+    """`backticked` words of already-escaped text as <code>, so command names read as commands."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unmatched backtick: leave the text alone
+        return text
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def _render_figure(figure: Figure) -> str:
@@ -246,19 +282,25 @@ def _render_table(table: Table) -> str:
         rows = "".join(
             f'<tr><th scope="row">{html.escape(str(k))}</th>{_cell(v)}</tr>' for k, v in table.items()
         )
-        return f'<table class="numbers">{rows}</table>'
+        return f'<div class="table-wrap"><table class="numbers">{rows}</table></div>'
     columns: list[str] = []
     for row in table:
         columns += [str(c) for c in row if str(c) not in columns]
-    head = "".join(f'<th scope="col">{html.escape(c)}</th>' for c in columns)
-    rows = "".join(
-        "<tr>" + "".join(_cell(row.get(c)) for c in columns) + "</tr>"
-        for row in ({str(k): v for k, v in r.items()} for r in table)
-    )
-    return f'<table class="numbers"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    str_rows = [{str(k): v for k, v in r.items()} for r in table]
+    numeric = {c for c in columns if all(_is_number(r[c]) for r in str_rows if r.get(c) is not None)}
+    head = "".join(f'<th scope="col"{NUM if c in numeric else ""}>{html.escape(c)}</th>' for c in columns)
+    rows = "".join("<tr>" + "".join(_cell(row.get(c)) for c in columns) + "</tr>" for row in str_rows)
+    table_html = f'<table class="numbers"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    return f'<div class="table-wrap">{table_html}</div>'
+
+
+NUM = ' class="num"'
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
 def _cell(value: Any) -> str:
-    is_number = isinstance(value, numbers.Number) and not isinstance(value, bool)
-    css = ' class="num"' if is_number else ""
+    css = NUM if _is_number(value) else ""
     return f"<td{css}>{html.escape(format_number(value))}</td>"

@@ -3,9 +3,10 @@
 A section is a function ``DemoContext -> Section | None`` registered with ``@section(name, order=N)``;
 :func:`swerve.look.demo.run_demo` runs them all by ascending ``order``. Return ``None`` to be left out
 (a zoo model is not installed); raise :class:`~swerve.errors.SwerveError` to be shown as a "could not run"
-card. For example::
+card. ``order`` also picks the step of the loop the section is listed under (see ``STAGES``): below 60
+make, 60s diverge, 70s refine, 80s measure, 90 and up look and scale. For example::
 
-    @section("my-bend", order=60)
+    @section("my-bend", order=66)
     def my_bend(ctx: DemoContext) -> Section | None:
         gan = ctx.bundle("fashion-gan")
         if gan is None:
@@ -90,6 +91,33 @@ SECTION_MODULES: tuple[str, ...] = (
     "swerve.diverge.report",
     "swerve.look.sections_stylegan",
 )
+
+
+# The steps of swerve's loop, in the report's order: a section belongs to the last stage whose first
+# ``order`` is at or below its own. Each stage's sentence is shown under its heading.
+STAGES: tuple[tuple[int, str, str], ...] = (
+    (0, "Make", "The models everything else starts from: trained on clothes, digits or dots on a plane."),
+    (
+        60,
+        "Diverge",
+        "Ways of making a model produce what its data never showed: bend it as it draws, search its "
+        "hidden space, fine-tune it away from the data, or train it with little or no data at all.",
+    ),
+    (70, "Refine", "Samples nudged after the fact, using what the model's own critic knows."),
+    (
+        80,
+        "Measure",
+        "How far a change moved a model from its data, how good the pictures still are, and where "
+        "inside the network the surprise comes from.",
+    ),
+    (90, "Look and scale", "Many variations of one recipe, run, cached and measured side by side."),
+)
+
+
+def stage_of(name: str) -> str:
+    """The stage of the loop that the section registered as ``name`` belongs to (by its ``order``)."""
+    order = ORDER.get(name, 100)
+    return [stage for first, stage, _ in STAGES if first <= order][-1]
 
 
 def ordered_sections() -> list[tuple[str, SectionFn]]:

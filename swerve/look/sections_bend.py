@@ -140,11 +140,12 @@ def bending(ctx: DemoContext) -> Section | None:
     return Section(
         title="Bending, blending and rewriting a trained GAN",
         text=(
-            "No data, no training: network bending transforms the activations of chosen channels inside the "
-            "generator as it draws (a deeper layer gives finer, more local changes); blending mixes the "
-            "weights of related models; glitching perturbs weights at random, from a seed; and rewriting "
-            "(Bau et al. 2020) changes one layer along a few directions so that chosen content appears "
-            "where it is asked for, leaving other contexts as unchanged as the key statistics allow."
+            "Four ways to change a trained GAN with no data and no training. Network bending transforms "
+            "chosen channels inside the generator as it draws (deeper layers give finer, more local "
+            "changes); blending mixes its weights with a noisy copy's; glitching perturbs weights from a "
+            "seed. Rewriting (Bau et al. 2020) edits one layer so that chosen content appears where it is "
+            "asked for, while other pictures barely move. Pixel change is the mean absolute difference "
+            "from the unchanged pictures, on a -1 to 1 scale."
         ),
         figures=figures,
         table=table,

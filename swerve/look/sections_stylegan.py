@@ -26,7 +26,7 @@ def _contrast(x: torch.Tensor) -> torch.Tensor:
     return (x - lo) / (hi - lo).clamp_min(1e-8) * 2 - 1
 
 
-@section("stylegan", order=80)
+@section("stylegan", order=55)
 def stylegan(ctx: DemoContext) -> Section:
     torch.manual_seed(ctx.seed)
     g2 = StyleGAN2Generator(StyleGAN2Config(**SMALL)).eval()
@@ -69,8 +69,8 @@ def stylegan(ctx: DemoContext) -> Section:
             ),
         ],
         table={
-            "StyleGAN3-T translation equivariance (EQ-T PSNR, dB, shift 3, -2)": round(psnr, 1),
-            "style inputs (ws) of the 32x32 StyleGAN2": g2.num_ws,
+            "StyleGAN3-T translation equivariance, EQ-T (PSNR in dB, higher = more exact)": round(psnr, 1),
+            "style inputs (ws) of the 32×32 StyleGAN2": g2.num_ws,
         },
         kind="models",
     )

@@ -25,7 +25,7 @@ MAP_OPS = [
 SCAN_LAYER = "blocks.0"
 
 
-@section("divergence-map", order=70)
+@section("divergence-map", order=80)
 def divergence_map_section(ctx: DemoContext) -> Section | None:
     bundles = [b for b in (ctx.bundle("fashion-gan"), ctx.bundle("fashion-vae")) if b is not None]
     real = fashion_test_images(500, ctx.seed)
@@ -33,15 +33,17 @@ def divergence_map_section(ctx: DemoContext) -> Section | None:
         return None
     ctx.say("divergence map")
     rows = divergence_map(bundles, MAP_OPS, real[0], n=100, seed=ctx.seed, cache_dir=ctx.out_dir / "cache")
-    table = [{k: r[k] for k in ("bundle", "label", "novelty", "precision", "recall", "fd")} for r in rows]
+    names = {"bundle": "model", "label": "change", "novelty": "novelty", "precision": "precision"}
+    names |= {"recall": "recall", "fd": "FD"}
+    table = [{shown: r[key] for key, shown in names.items()} for r in rows]
     return Section(
         title="Divergence map: how far, and how good",
         text=(
-            "Each dot is one way of changing a model — the creative decoder, a bend, a weight glitch — "
-            "measured on 100 samples against real clothes, in the features of swerve's clothing "
-            "classifier. Right means further from anything in the data (novelty 1 = as far as real "
-            "pictures are from each other); up means more of the samples look like real clothes "
-            "(precision). Good divergence moves right without dropping."
+            "Each dot is one way of changing a model (the creative decoder, a bend, a weight glitch), "
+            "measured on 100 samples against real clothes, as swerve's clothing classifier sees them. "
+            "Right is further from the data (novelty 1 = as far as real pictures lie from each other); up "
+            "is more samples that look like real clothes (precision). Good divergence moves right without "
+            "dropping; FD is the Fréchet distance to real clothes (lower is closer)."
         ),
         figures=[
             Figure(
@@ -81,7 +83,7 @@ def _overlay(
     return rgb * 2 - 1
 
 
-@section("subset-scan", order=71)
+@section("subset-scan", order=81)
 def subset_scan_section(ctx: DemoContext) -> Section | None:
     vae = ctx.bundle("fashion-vae")
     if vae is None:
@@ -106,24 +108,28 @@ def subset_scan_section(ctx: DemoContext) -> Section | None:
     return Section(
         title="Subset scanning: which samples, which units",
         text=(
-            "Top row: ordinary VAE samples; bottom row: the same VAE with the creative decoder (weak units "
-            "of its first block made to fire with the strong ones). The scan compares each unit's activation "
-            "with 200 ordinary samples and looks for the group of samples and units that together are most "
-            "surprising. Red frames: the samples it picked. Red tint: where in the image each sample, "
-            "scanned on its own, has more surprising units of that block than ordinary samples have on "
-            "average."
+            "Which pictures are unusual, and which units inside the network make them so? Top row: ordinary "
+            "VAE samples; bottom row: the same VAE with the creative decoder (weak units of its first block "
+            "made to fire with the strong ones). The scan compares each unit with 200 ordinary samples and "
+            "finds the group of samples and units that together are most surprising (a higher Berk-Jones "
+            "score is more surprising)."
         ),
         figures=[
-            Figure(framed, f"Group scan of {SCAN_LAYER}: samples picked in red.", name="subset-scan-group"),
+            Figure(
+                framed,
+                f"Group scan of {SCAN_LAYER}: the samples it picked are framed in red.",
+                name="subset-scan-group",
+            ),
             Figure(
                 tinted,
-                "One-sample scans: extra anomalous units, as a red tint.",
+                "Each sample scanned on its own: red tint where it has more surprising units than "
+                "ordinary samples do.",
                 name="subset-scan-units",
             ),
         ],
         table={
-            "Berk-Jones score": group.score,
-            "alpha*": group.alpha,
+            "Berk-Jones score (higher = more surprising)": group.score,
+            "p-value threshold α* of the group": group.alpha,
             "picked: creative samples": int((group.samples >= per).sum()),
             "picked: ordinary samples": int((group.samples < per).sum()),
             "units in the group's subset": f"{len(group.nodes)} of {acts.shape[1]}",

@@ -26,7 +26,7 @@ METHODS = [
 TARGET = "Bag"
 
 
-@section("refine", order=60)
+@section("refine", order=70)
 def refine_section(ctx: DemoContext) -> Section | None:
     toy = ctx.bundle("gaussians25-wgangp")
     gan = ctx.bundle("fashion-gan")
@@ -43,12 +43,10 @@ def refine_section(ctx: DemoContext) -> Section | None:
         title="Refining samples with the critic",
         text=(
             "A GAN's critic still knows where real data lies. Discriminator Gradient Flow (DGflow) nudges "
-            "each sample's hidden numbers uphill on the critic's score, a little at a time with a little "
-            "noise; the baselines move them differently (DOT, DDLS) or keep only the samples the critic "
-            "likes (DRS, MH). On the 25 Gaussians every method starts from the same 500 points and reads "
-            "the toy's own WGAN critic (the benchmark also trains a proper density-ratio estimator). On the "
-            "clothes, the same flow runs forwards (more convincing), backwards (away from the data) and "
-            f"towards a classifier's idea of a {TARGET.lower()}."
+            "each sample's hidden numbers uphill on the critic's score, a little at a time; the baselines "
+            "move them differently (DOT, DDLS) or keep only the samples the critic likes (DRS, MH). Every "
+            "plot starts from the same 500 points of the 25-Gaussians toy; on the clothes, the same flow "
+            f"runs towards realism, away from it, and towards a classifier's idea of a {TARGET.lower()}."
         ),
         figures=figures,
         table=rows,
@@ -71,7 +69,7 @@ def _toy(bundle, seed: int) -> tuple[list[Figure], list[dict]]:
         figures.append(
             Figure(
                 scatter_points(x, real, title=name, size=3.0),
-                f"25 Gaussians: {name}.",
+                f"25 Gaussians, {name}: samples (orange) over real data (grey).",
                 pixelated=False,
                 name=f"refine-{name.lower()}",
             )

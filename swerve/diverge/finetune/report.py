@@ -16,7 +16,7 @@ STEPS, EVERY, BATCH = 30, 10, 8
 LABELS = {"fake_prob": "D: P(fake)", "target_prob": "P(Bag)", "novelty": "novelty", "precision": "precision"}
 
 
-@section("finetune", order=70)
+@section("finetune", order=62)
 def finetune_section(ctx: DemoContext) -> Section | None:
     gan = ctx.bundle("fashion-gan")
     if gan is None or "discriminator" not in gan.networks or ctx.bundle("fashion-classifier") is None:
@@ -42,30 +42,35 @@ def finetune_section(ctx: DemoContext) -> Section | None:
         for m in metrics
     ]
     return Section(
-        title="Divergent fine-tuning: trails",
+        title="Fine-tuning a GAN away from its data",
         text=(
-            "Two ways of moving a trained GAN's weights away from its data, one row per checkpoint, the same "
-            "random numbers in every column. Loss hacking (Broad, Leymarie & Grierson's 'Amplifying the "
-            "Uncanny') freezes the GAN's own critic and trains the generator to make pictures the critic "
-            "calls fake: the clothes dissolve into strange textures. Guidance (Broad & Grierson 2019) trains "
-            "it until a classifier sees a bag, with the critic as a brake on realism: garments square off "
-            "and grow speckled edges, and the classifier is convinced well before a person would be. "
-            "Novelty is the distance to real clothes, in a classifier's eyes, relative to how far "
-            f"real clothes lie from each other; precision, the share that still look like real ones. "
-            f"{STEPS} steps of {BATCH} samples each."
+            "Two ways of training a GAN's weights away from its data, for "
+            f"{STEPS} steps of {BATCH} samples. Loss hacking (Broad, Leymarie & Grierson, 'Amplifying the "
+            "Uncanny') trains the generator to make pictures its own frozen critic calls fake: the clothes "
+            "dissolve into strange textures. Guidance (Broad & Grierson 2019) trains it until a classifier "
+            "sees a bag, with the critic as a brake: garments square off, and the classifier is convinced "
+            "well before a person would be."
         ),
         figures=[
-            Figure(uncanny_img, "Loss hacking: rows are steps 0, 10, 20, 30.", name="finetune-uncanny-trail"),
+            Figure(
+                uncanny_img,
+                "Loss hacking: one row per checkpoint (steps 0, 10, 20, 30), same latents in every column.",
+                name="finetune-uncanny-trail",
+            ),
             Figure(
                 trail_curves(uncanny, keys, "loss hacking", LABELS),
-                "Its metrics.",
+                "Loss hacking, its numbers by step: the critic's P(fake) climbs as novelty rises.",
                 False,
                 "finetune-uncanny-curves",
             ),
-            Figure(guided_img, "Guidance towards 'Bag': rows are steps.", name="finetune-guided-trail"),
+            Figure(
+                guided_img,
+                "Guidance towards 'Bag': one row per checkpoint (steps 0, 10, 20, 30).",
+                name="finetune-guided-trail",
+            ),
             Figure(
                 trail_curves(guided, keys, "guidance", LABELS),
-                "Its metrics.",
+                "Guidance, its numbers by step: P(Bag) is the classifier's confidence.",
                 False,
                 "finetune-guided-curves",
             ),
