@@ -4,39 +4,38 @@ checkpoint interval, and never leaves a corrupt file; damaged weight files are r
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 import swerve
 from swerve.errors import BundleError, SwerveError
-from swerve.train import TrainConfig, Trainer
+from swerve.train import Trainer
 from swerve.train.checkpoint import find_checkpoint, read_state
 from tests.conftest import blobs, tiny_image_bundle
+from tests.crash_worker import CFG
 
-CFG = TrainConfig(
-    steps=100_000,  # never reached: the test kills the run again and again
-    conditional=True,
-    batch_size=16,
-    width=4,
-    latent_dim=4,
-    log_every=1,
-    sample_every=3,
-    checkpoint_every=2,
-    seed=5,
-    device="cpu",
-)
+ROOT = Path(__file__).resolve().parent.parent
 
-
-def _train(run_dir: Path) -> None:
-    resume = find_checkpoint(run_dir / "checkpoint") is not None
-    Trainer(CFG, run_dir, resume=resume, data=blobs(64), progress=False).fit()
+def _start(run_dir: Path) -> subprocess.Popen:
+    """Start the worker and wait until it is about to train."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "tests.crash_worker", str(run_dir)]
+    pipe = subprocess.PIPE
+    child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=pipe, stderr=pipe, text=True)
+    line = child.stdout.readline()
+    if line.strip() != "ready":
+        child.kill()
+        pytest.fail(f"the training worker did not start: {line}{child.stderr.read()}")
+    return child
 
 
 def _logged_steps(run_dir: Path) -> list[int]:
@@ -54,21 +53,20 @@ def _check_files(run_dir: Path) -> None:
 
 
 def test_sigkill_at_random_moments_then_resume(tmp_path):
-    run_dir, rng, fork = tmp_path / "run", random.Random(0), multiprocessing.get_context("fork")
-    # one step here first, so the forked children start with everything imported and initialised
-    Trainer(CFG.replace(steps=1, sample_every=1), tmp_path / "warm-up", data=blobs(64), progress=False).fit()
+    run_dir, rng = tmp_path / "run", random.Random(0)
     kills, progress, longest = 0, 0, 0.45
     # At least 12 kills, and enough progress to compare; on a slow or busy machine a run may not reach a
     # checkpoint within the window, so the window widens each time a kill finds nothing new.
     while kills < 12 or progress < 4:
         assert kills < 80, "no progress after 80 kills"
-        child = fork.Process(target=_train, args=(run_dir,))
-        child.start()
+        child = _start(run_dir)
         time.sleep(rng.uniform(0.05, longest))
-        if not child.is_alive():  # it can only end by failing: the run is far from finished
-            pytest.fail(f"training exited with code {child.exitcode} before it was killed")
+        if child.poll() is not None:  # it can only end by failing: the run is far from finished
+            pytest.fail(f"training exited ({child.returncode}) before it was killed: {child.stderr.read()}")
         os.kill(child.pid, signal.SIGKILL)
-        child.join()
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
         kills += 1
         if not (run_dir / "config.json").exists():
             longest = min(2 * longest, 5.0)
@@ -93,7 +91,12 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     assert saved >= 4, "the kills left too little progress to compare"
     reference = tmp_path / "reference"
     quiet = dict(log_every=0, sample_every=0, checkpoint_every=0)  # writing files does not change the run
-    Trainer(CFG.replace(steps=saved, **quiet), reference, data=blobs(64), progress=False).fit()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the worker: a different thread count may round differently
+    try:
+        Trainer(CFG.replace(steps=saved, **quiet), reference, data=blobs(64), progress=False).fit()
+    finally:
+        torch.set_num_threads(threads)
     for name in ("networks.safetensors", "optimizers.safetensors", "rng.safetensors"):
         assert (checkpoint / name).read_bytes() == (reference / "checkpoint" / name).read_bytes(), name
     # A clean finish removes what the kills left behind and exports a loadable bundle.
