@@ -13,7 +13,6 @@ The paper trains with Adam at 2e-4, β1 = 0.5, as the TrainConfig defaults do.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -22,12 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from swerve.bundle import LatentSpec
 from swerve.errors import ConfigError
 from swerve.models import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from swerve.train.config import TrainConfig
 from swerve.train.objectives import discriminator_loss, generator_loss
-from swerve.train.tasks import Batch, Task, _adam, ema_decay, update_ema
+from swerve.train.tasks import Batch, Task, ema_decay, setup_adversarial, update_ema
 
 AMBIGUITY_FORMS = ("paper", "softmax")
 DEFAULTS: dict[str, Any] = {"ambiguity_weight": 1.0, "ambiguity": "paper"}
@@ -99,18 +97,9 @@ class CANTask(Task):
         # The ambiguity is over the classes the model is trained on (a subset keeps the dataset's numbering).
         self.styles = sorted(config.classes) if config.classes else list(range(num_classes))
         dc = dict(image_size=shape[-1], channels=shape[0], latent_dim=config.latent_dim)
-        self.g = DCGANGenerator(DCGANConfig(**dc, width=config.width)).to(device)
+        g = DCGANGenerator(DCGANConfig(**dc, width=config.width))
         d_config = DCGANConfig(**dc, width=config.d_width or config.width, num_classes=num_classes)
-        self.d = CANDiscriminator(d_config).to(device)
-        self.networks = {"generator": self.g, "discriminator": self.d}
-        if config.ema > 0:
-            self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
-            self.networks["generator_ema"] = self.g_ema
-        self.optimizers = {
-            "generator": _adam(self.g.parameters(), config.lr_g, config.betas),
-            "discriminator": _adam(self.d.parameters(), config.lr_d, config.betas),
-        }
-        self.latent = LatentSpec(config.latent_dim, config.latent_distribution)
+        setup_adversarial(self, config, g, CANDiscriminator(d_config), device)
         self.batches_per_step = config.n_critic
 
     def step(

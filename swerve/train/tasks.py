@@ -82,6 +82,22 @@ def _adam(params, lr: float, betas: list[float]) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, betas=(betas[0], betas[1]))
 
 
+def setup_adversarial(
+    task: Task, config: TrainConfig, g: nn.Module, d: nn.Module, device: torch.device
+) -> None:
+    """Give an adversarial task its G and D, the EMA copy of G if asked for, their optimisers and latents."""
+    task.g, task.d = g.to(device), d.to(device)
+    task.networks = {"generator": task.g, "discriminator": task.d}
+    if config.ema > 0:
+        task.g_ema = copy.deepcopy(task.g).eval().requires_grad_(False)
+        task.networks["generator_ema"] = task.g_ema
+    task.optimizers = {
+        "generator": _adam(task.g.parameters(), config.lr_g, config.betas),
+        "discriminator": _adam(task.d.parameters(), config.lr_d, config.betas),
+    }
+    task.latent = LatentSpec(config.latent_dim, config.latent_distribution)
+
+
 class GANTask(Task):
     """Adversarial training: ``n_critic`` discriminator steps, then one generator step, then the EMA."""
 
@@ -99,16 +115,7 @@ class GANTask(Task):
             )
         self.conditional = k > 0
         self.batches_per_step = config.n_critic
-        self.g, self.d = g.to(device), d.to(device)
-        self.networks = {"generator": self.g, "discriminator": self.d}
-        if config.ema > 0:
-            self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
-            self.networks["generator_ema"] = self.g_ema
-        self.optimizers = {
-            "generator": _adam(self.g.parameters(), config.lr_g, config.betas),
-            "discriminator": _adam(self.d.parameters(), config.lr_d, config.betas),
-        }
-        self.latent = LatentSpec(config.latent_dim, config.latent_distribution)
+        setup_adversarial(self, config, g, d, device)
 
     def _z(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
         return self.draw(lambda m: self.latent.sample(m, gen, device), n)
