@@ -50,6 +50,16 @@ def test_scan_bundle_and_sample_files(cli, tiny_bundle, tmp_path):
         "scan", tmp_path / "missing.npz", "--background", tmp_path / "bg.npz", "--layer", "pixels"
     )
     assert code == 2 and "missing.npz" in err
+    code, _, err = cli("scan", tmp_path / "test.npz", "--layer", "pixels")
+    assert code == 2 and "--background" in err
+
+
+def test_scan_without_background_compares_a_bundle_with_its_own_samples(cli, tiny_bundle):
+    code, out, err = cli("scan", tiny_bundle, "--n", 40, "--restarts", 2, "--seed", 3, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["background"]["seed"] == 4 and result["test"]["seed"] == 3
+    assert result["background"]["bundle"] == result["test"]["bundle"] == str(tiny_bundle)
 
 
 def test_divergence_map_rows_plot_and_table(tmp_path):

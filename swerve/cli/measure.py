@@ -67,7 +67,9 @@ def scan(
     test: str = typer.Argument(
         ..., metavar="TEST", help="Bundle (zoo name or directory) or .npz sample file."
     ),
-    background: str = typer.Option(..., help="Normal samples: a bundle or an .npz sample file."),
+    background: str = typer.Option(
+        None, help="Normal samples: a bundle or an .npz sample file (default: TEST's own bundle, undiverged)."
+    ),
     layer: str = typer.Option("blocks.0", help="Layer to scan (a named_modules name) or 'pixels'."),
     model: str = typer.Option(None, help="Bundle whose network reads .npz images, for a hidden layer."),
     n: int = typer.Option(200, min=2, max=100_000, help="Samples to draw from a bundle."),
@@ -84,6 +86,10 @@ def scan(
     """Group-scan TEST's activations against a background: which samples and nodes are anomalous."""
     from swerve.measure.scan import empirical_pvalues, scan_group, scan_individual
 
+    if background is None:
+        if test.endswith(".npz"):
+            raise ConfigError("an .npz sample file needs --background: normal samples to compare with")
+        background = test  # the same model's ordinary samples, with another seed
     acts, test_info = _activations(test, layer, n, seed, model, creative)
     bg, bg_info = _activations(background, layer, n, seed + 1, model, False)
     if acts.shape[1] != bg.shape[1]:
