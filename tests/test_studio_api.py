@@ -323,6 +323,30 @@ def test_export_sweep_varies_the_principal_slider(setup):
     refused(client.post("/api/jobs", json={**body, "frames": 10_000}), 422, "frames")
 
 
+def test_a_stream_ends_on_the_jobs_final_state(setup, monkeypatch):
+    # a job that finishes just after the stream reads it once ended the stream on a "running" event
+    from swerve.studio import jobs
+
+    class FinishesJustAfterBeingRead(jobs.Job):
+        reads = 0
+
+        def snapshot(self, *args, **kwargs) -> dict:
+            found = super().snapshot(*args, **kwargs)
+            self.reads += 1
+            if self.reads == 2 and found["state"] == "running":  # the stream's first read (the POST made one)
+                self._update(state="done", result={"file": "early"}, message="done")
+            return found
+
+    monkeypatch.setattr(jobs, "Job", FinishesJustAfterBeingRead)
+    client, studio, tiny, _ = setup
+    with studio.lock(tiny):  # the job waits for the model, so the stream's first read finds it running
+        body = {"state": state(tiny), "kind": "walk", "frames": 2, "points": 2}
+        job = client.post("/api/jobs", json=body).json()
+        seen = events(client, job["id"])
+    assert seen[-1]["state"] != "running"
+    assert [e["state"] for e in seen].count("running") == len(seen) - 1
+
+
 def test_one_job_per_model_and_cancel(setup):
     client, studio, tiny, _ = setup
     body = {"state": state(tiny), "kind": "walk", "frames": 50}

@@ -226,7 +226,7 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
     @app.get("/api/jobs/{job_id}")
     async def job_status(job_id: str) -> dict[str, Any]:
         job = find_job(job_id)
-        return {**job.snapshot(), "result": job.result}
+        return job.snapshot(with_result=True)
 
     @app.post("/api/jobs/{job_id}/cancel")
     async def cancel_job(job_id: str) -> dict[str, Any]:
@@ -246,9 +246,11 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
                     yield ": still working\n\n"  # a comment keeps proxies and the browser from timing out
                     continue
                 seen = version
-                snapshot = {**job.snapshot(), "result": job.result}
+                # the snapshot itself says whether this is the last event: reading job.finished
+                # afterwards could end the stream on a "running" event the job has just outgrown
+                snapshot = job.snapshot(with_result=True)
                 yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
-                if job.finished:
+                if snapshot["state"] != "running":
                     return
                 await asyncio.sleep(0.05)  # at most 20 events a second
 

@@ -90,17 +90,22 @@ class Job:
     def finished(self) -> bool:
         return self.state != "running"
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "model": self.model,
-            "kind": self.kind,
-            "state": self.state,
-            "done": self.done,
-            "total": self.total,
-            "message": self.message,
-            "error": self.error,
-        }
+    def snapshot(self, with_result: bool = False) -> dict[str, Any]:
+        """What is known now, read in one piece so that the state and the counts agree."""
+        with self._changed:
+            found = {
+                "id": self.id,
+                "model": self.model,
+                "kind": self.kind,
+                "state": self.state,
+                "done": self.done,
+                "total": self.total,
+                "message": self.message,
+                "error": self.error,
+            }
+            if with_result:
+                found["result"] = self.result
+            return found
 
 
 class Jobs:
