@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -749,3 +750,32 @@ def test_finetune_makes_a_new_model_and_can_be_cancelled(setup):
     assert final["state"] == "cancelled" and final["done"] < 5000
     refused(client.post("/api/finetune", json={"state": state(tiny), "method": "guided"}), 400, "classifier")
     refused(client.post("/api/finetune", json={"state": state(tiny), "steps": 0}), 422, "steps")
+
+
+@pytest.mark.parametrize("method", ["cross-domain", "domain-shift"])
+def test_finetune_towards_another_dataset(setup, method):
+    """Cross-domain and domain-shift fine-tunes reach the page's model on to a data set swerve ships."""
+    client, _, tiny, _ = setup
+    body = {"state": state(tiny), "method": method, "steps": 4, "dataset": "digits", "classes": [0, 1, 2]}
+    job = client.post("/api/finetune", json=body)
+    assert job.status_code == 200, job.text
+    done = events(client, job.json()["id"])[-1]
+    assert done["state"] == "done", done
+    tuned = swerve_load(done["result"]["bundle"])
+    record = tuned.history[-1]
+    assert record["params"]["method"] == method and record["params"]["dataset"] == "digits", record
+    assert record["params"]["classes"] == [0, 1, 2]
+    before = pixels(client.post("/api/render", json=state(tiny)).content)
+    after = pixels(client.post("/api/render", json=state(done["result"]["bundle"])).content)
+    assert not np.array_equal(after, before)
+    refused(client.post("/api/finetune", json={**body, "dataset": None}), 400, "data set")
+    refused(client.post("/api/finetune", json={**body, "dataset": "folder:/etc"}), 422, "dataset")
+    refused(client.post("/api/finetune", json={**body, "classes": [-1]}), 422, "classes")
+
+
+def test_finetune_with_clip_text_says_what_it_needs(setup):
+    client, _, tiny, _ = setup
+    body = {"state": state(tiny), "method": "nada", "steps": 2}
+    refused(client.post("/api/finetune", json=body), 400, "text")
+    if importlib.util.find_spec("open_clip") is None:
+        refused(client.post("/api/finetune", json={**body, "text": "a sketch"}), 400, "swerve[clip]")

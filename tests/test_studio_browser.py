@@ -151,3 +151,21 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
     walk = sorted(out.glob("walk-*.gif"))
     assert len(walk) == 1 and Image.open(walk[0]).n_frames == 4
     assert browser.errors == []  # no uncaught exception in the page's scripts
+
+
+def test_the_fine_tune_panel_asks_for_what_each_method_needs(page):
+    browser, _, _ = page
+    shown = "(id => !document.getElementById(id).hidden)"
+    pick = "(m => { const s = document.getElementById('finetune-method'); s.value = m;" \
+        " s.dispatchEvent(new Event('change')); })"
+    boxes = ("finetune-away-box", "finetune-data-box", "finetune-text-box")
+    expected = {
+        "uncanny": (),
+        "guided": ("finetune-away-box",),
+        "cross-domain": ("finetune-data-box",),
+        "domain-shift": ("finetune-data-box",),
+        "nada": ("finetune-text-box",),
+    }
+    for method, visible in expected.items():
+        browser.evaluate(f"{pick}({method!r})")
+        assert {b for b in boxes if browser.evaluate(f"{shown}({b!r})")} == set(visible), method

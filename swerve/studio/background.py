@@ -8,6 +8,7 @@ show; a rewrite works on its own copy of the model and saves the result as a new
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from dataclasses import replace
 from typing import Any
@@ -105,13 +106,25 @@ def finetune(studio: Studio, request: FinetuneIn) -> Job:
     recipe = studio.recipe(request.state)
     bundle = studio.models.get(recipe.bundle)
     stem = studio.stem("finetune")
-    guided = {}
+    method: dict[str, Any] = {}
     if request.method == "guided":
         scorer = DOMAIN_CLASSIFIERS.get(bundle.data.dataset)
         if scorer is None or recipe.label is None:
             raise ConfigError("a guided fine-tune needs a class-conditional model of a dataset swerve has a "
                               f"classifier for ({', '.join(sorted(DOMAIN_CLASSIFIERS))})")
-        guided = {"scorer": scorer, "target": [recipe.label], "away": request.away}
+        method = {"scorer": scorer, "target": [recipe.label], "away": request.away}
+    elif request.method in ("cross-domain", "domain-shift"):
+        if request.dataset is None:
+            raise ConfigError(f"a {request.method} fine-tune needs a data set to move towards (dataset)")
+        # domain shift: four rounds of feeding the model's own samples back, whatever the length
+        shift_every = max(1, request.steps // 4)
+        method = {"dataset": request.dataset, "classes": request.classes, "shift_every": shift_every}
+    elif request.method == "nada":
+        if not request.text.strip():
+            raise ConfigError("a nada fine-tune needs the text of what the model should make (text)")
+        if importlib.util.find_spec("open_clip") is None:
+            raise ConfigError("CLIP guidance needs open_clip; install it with: pip install 'swerve[clip]'")
+        method = {"source": request.source, "text": request.text}
     config = FinetuneConfig(
         method=request.method,
         name=f"{bundle.name}-{request.method}",
@@ -122,7 +135,7 @@ def finetune(studio: Studio, request: FinetuneIn) -> Job:
         log_every=max(1, request.steps // 50),
         device=str(bundle.device),
         measure_quality=False,
-        **guided,
+        **method,
     )
     with studio.lock(recipe.bundle):
         work_copy = copy.deepcopy(bundle)  # training changes the copy; live pictures go on from the original

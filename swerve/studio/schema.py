@@ -163,13 +163,22 @@ class RefineIn(Strict):
 
 
 class FinetuneIn(Strict):
-    """A short divergent fine-tune of the page's model in the background: ``uncanny`` (the inverted
-    adversarial loss against its own frozen discriminator) or ``guided`` (toward, or ``away`` from, the
-    page's class by the dataset's domain classifier; Broad & Grierson 2019)."""
+    """A short divergent fine-tune of the page's model in the background (swerve.diverge.finetune):
+    ``uncanny`` (the inverted adversarial loss against its own frozen discriminator), ``guided`` (toward, or
+    ``away`` from, the page's class by the dataset's domain classifier; Broad & Grierson 2019),
+    ``cross-domain`` (on to another data set, keeping the trail), ``domain-shift`` (the data set slowly
+    replaced by the model's own samples) or ``nada`` (CLIP guidance from ``source`` to ``text``; Gal et al.
+    2021, needs ``pip install 'swerve[clip]'``)."""
 
     state: StateIn
-    method: Literal["uncanny", "guided"] = "uncanny"
+    method: Literal["uncanny", "guided", "cross-domain", "domain-shift", "nada"] = "uncanny"
     steps: int = Field(100, ge=1, le=5000)
     lr: float = Field(2e-4, gt=0.0, le=1e-2)
     away: bool = False
     seed: int = Field(0, ge=0, le=SEED_MAX)
+    # cross-domain and domain-shift: a data set swerve ships or reads (never a path from the page)
+    dataset: Literal["fashion-mnist", "mnist", "digits"] | None = None
+    classes: list[Annotated[int, Field(ge=0, le=999)]] | None = Field(None, min_length=1, max_length=100)
+    # nada
+    source: str = Field("photo", min_length=1, max_length=300)
+    text: str = Field("", max_length=300)

@@ -676,14 +676,31 @@ async function madeModel(result, status, detail = "") {
 
 // ---------------------------------------------------------------- fine-tune (a background job)
 function setupFinetune() {
+  const method = $("finetune-method");
+  const showFields = () => {
+    $("finetune-away-box").hidden = method.value !== "guided";
+    $("finetune-data-box").hidden = !["cross-domain", "domain-shift"].includes(method.value);
+    $("finetune-text-box").hidden = method.value !== "nada";
+  };
+  method.addEventListener("change", showFields);
+  showFields();
   $("finetune-btn").addEventListener("click", async () => {
     const request = {
       state: requestState(),
-      method: $("finetune-method").value,
+      method: method.value,
       steps: Number($("finetune-steps").value),
       lr: Number($("finetune-lr").value),
       away: $("finetune-away").checked,
     };
+    if (!$("finetune-data-box").hidden) {
+      request.dataset = $("finetune-dataset").value;
+      const classes = $("finetune-classes").value.split(",").map((c) => c.trim()).filter((c) => c);
+      if (classes.length) request.classes = classes.map(Number);
+    }
+    if (method.value === "nada") {
+      request.source = $("finetune-source").value;
+      request.text = $("finetune-text").value;
+    }
     try {
       follow(await api("/api/finetune", request), $("finetune-btn"), (result) =>
         madeModel(result, $("finetune-status"), ` (${result.steps} steps)`));
