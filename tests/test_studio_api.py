@@ -687,6 +687,32 @@ def test_dgflow_refinement_raises_the_critic_and_is_kept_exactly(setup):
     refused(client.post("/api/refine", json={"state": state("digits-gan", label=0), "critic": "class"}), 400)
 
 
+@pytest.mark.parametrize("method", ["ddls", "dot"])
+def test_refinement_baselines_raise_the_critic_too(setup, method):
+    """DDLS (Che et al. 2020) and DOT (Tanaka 2019) run from the page's latent like DGflow: the picture they
+    leave is rated higher by the model's discriminator, and a kept recipe remakes it."""
+    client, studio, _, tmp = setup
+    gan = studio.models.get("fashion-gan")
+    page = state("fashion-gan", latent={"seed": 4}, label=2)
+
+    def critic(page: dict) -> float:
+        z = torch.tensor([client.post("/api/recipe", json=page).json()["z"]])
+        with torch.no_grad():
+            return float(gan.discriminator(gan.sample(1, z=z, labels=2).x, torch.tensor([2])))
+
+    answer = client.post("/api/refine", json={"state": page, "method": method, "steps": 10})
+    assert answer.status_code == 200, answer.text
+    refined = answer.json()
+    assert refined["refined"]["method"] == method and refined["refined"]["params"]["steps"] == 10
+    assert critic(refined["state"]) > critic(page)
+    shown = pixels(client.post("/api/render", json=refined["state"]).content)
+    recipe = read_recipe(tmp / "out" / client.post("/api/keep", json=refined["state"]).json()["json"])
+    assert np.array_equal(np.asarray(to_picture(render_recipe(recipe), gan)), shown)
+    backwards = {"state": page, "method": method, "reverse": True}
+    refused(client.post("/api/refine", json=backwards), 400, "DGflow")
+    refused(client.post("/api/refine", json={"state": page, "method": "drs"}), 422, "method")
+
+
 
 def test_scan_score_is_higher_for_a_bent_picture(setup):
     """Subset scanning (Berk-Jones): an ordinary picture's activations look like the background's, a bent

@@ -153,7 +153,7 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
     assert browser.errors == []  # no uncaught exception in the page's scripts
 
 
-def test_the_fine_tune_panel_asks_for_what_each_method_needs(page):
+def test_the_fine_tune_and_refine_panels_ask_for_what_each_method_needs(page):
     browser, _, _ = page
     shown = "(id => !document.getElementById(id).hidden)"
     pick = "(m => { const s = document.getElementById('finetune-method'); s.value = m;" \
@@ -169,3 +169,11 @@ def test_the_fine_tune_panel_asks_for_what_each_method_needs(page):
     for method, visible in expected.items():
         browser.evaluate(f"{pick}({method!r})")
         assert {b for b in boxes if browser.evaluate(f"{shown}({b!r})")} == set(visible), method
+    divergence = "document.getElementById('refine-divergence').closest('label').hidden"
+    for method, steps in [("ddls", 100), ("dot", 10), ("dgflow", 25)]:
+        browser.evaluate(
+            f"(() => {{ const s = document.getElementById('refine-method'); s.value = {method!r};"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
+        assert browser.evaluate("Number(document.getElementById('refine-steps').value)") == steps
+        assert browser.evaluate(divergence) is (method != "dgflow")

@@ -26,7 +26,7 @@ from swerve.diverge.layers import layer_table
 from swerve.errors import ConfigError
 from swerve.look.grid import make_grid, upscale
 from swerve.measure import domain_classifier
-from swerve.refine import bundle_critic, class_critic, dgflow
+from swerve.refine import bundle_critic, class_critic, run_method
 from swerve.studio import explore
 from swerve.studio.gauge import Gauge
 from swerve.studio.jobs import Jobs
@@ -231,8 +231,9 @@ class Studio:
         return result
 
     def refine(self, request: RefineIn) -> dict[str, Any]:
-        """Refine the page's latent with DGflow through the edited generator. Answers the page state that
-        shows the refined picture, its latent made explicit: the recipe remakes it without refining."""
+        """Refine the page's latent with DGflow (or the DDLS or DOT baseline) through the edited generator.
+        Answers the page state that shows the refined picture, its latent made explicit: the recipe remakes it
+        without refining."""
         state = request.state
         recipe = self.recipe(state)
         bundle = self.bundle_for(recipe)
@@ -246,10 +247,17 @@ class Studio:
             critic_name = f"class {target}"
         z = torch.tensor([recipe.z])
         labels = None if recipe.label is None else torch.tensor([recipe.label])
-        settings = request.model_dump(include={"divergence", "steps", "eta", "gamma", "reverse", "seed"})
+        if request.method == "dgflow":
+            settings = request.model_dump(include={"divergence", "eta", "gamma", "reverse"})
+        elif request.reverse:
+            raise ConfigError(f"reverse is a DGflow setting; {request.method} only moves toward the critic")
+        else:
+            settings = {}  # the baselines at their papers' settings, but for the number of steps
+        if request.steps is not None:
+            settings["steps"] = request.steps
         clusters = bundle_clusters(bundle)
         with self.lock(recipe.bundle), edits(bundle.generator, recipe, clusters, recipe.frame):
-            refined = dgflow(bundle.generator.eval(), critic, z, labels=labels, **settings)
+            refined = run_method(request.method, bundle, critic, z, labels, seed=request.seed, **settings)
         page = state.model_dump(by_alias=True)
         page["latent"] = {"seed": state.latent.seed, "z": refined.z[0].tolist()}
         if state.pca is not None and state.pca.apply == "latent":

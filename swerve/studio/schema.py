@@ -149,13 +149,15 @@ class RewriteIn(Strict):
 class RefineIn(Strict):
     """DGflow (Ansari et al. 2021) on the page's picture: its latent flows along a critic's gradient, through
     the generator with every edit on. ``critic``: the model's own discriminator, or the domain classifier's
-    log-odds of class ``target`` (default: the page's class). ``reverse`` flows away instead."""
+    log-odds of class ``target`` (default: the page's class). ``reverse`` flows away instead. ``method``
+    ``ddls`` (Che et al. 2020) or ``dot`` (Tanaka 2019) runs a baseline from the same latent instead."""
 
     state: StateIn
+    method: Literal["dgflow", "ddls", "dot"] = "dgflow"
     critic: Literal["discriminator", "class"] = "discriminator"
     target: int | None = Field(None, ge=0, le=100_000)
     divergence: Literal["kl", "js", "logd"] = "kl"
-    steps: int = Field(25, ge=1, le=500)
+    steps: int | None = Field(None, ge=1, le=500)  # none: the method's own (DGflow 25, DDLS 100, DOT 10)
     eta: float = Field(0.1, gt=0.0, le=10.0)
     gamma: float = Field(0.01, ge=0.0, le=1.0)
     reverse: bool = False

@@ -475,21 +475,32 @@ function setupGlitch() {
   bindSlider($("glitch-amount"), (v) => { if (state.glitch) state.glitch.amount = v; });
 }
 
-// ---------------------------------------------------------------- refine (DGflow)
+// ---------------------------------------------------------------- refine (DGflow, DDLS, DOT)
 let beforeRefine = null;
 
 function setupRefine() {
   $("refine-critic").addEventListener("change", () => {
     $("refine-target-box").hidden = $("refine-critic").value !== "class";
   });
+  // each method starts at its paper's number of steps; DGflow alone has a divergence and a reverse
+  const STEPS = { dgflow: 25, ddls: 100, dot: 10 };
+  $("refine-method").addEventListener("change", () => {
+    const method = $("refine-method").value;
+    $("refine-steps").value = STEPS[method];
+    for (const el of document.querySelectorAll("#refine-panel .dgflow-only")) el.hidden = method !== "dgflow";
+  });
   $("refine-btn").addEventListener("click", async () => {
+    const method = $("refine-method").value;
     const request = {
       state: requestState(),
+      method,
       critic: $("refine-critic").value,
-      divergence: $("refine-divergence").value,
       steps: Number($("refine-steps").value),
-      reverse: $("refine-reverse").checked,
     };
+    if (method === "dgflow") {
+      request.divergence = $("refine-divergence").value;
+      request.reverse = $("refine-reverse").checked;
+    }
     if (request.critic === "class" && $("refine-target").value !== "") request.target = Number($("refine-target").value);
     $("refine-btn").disabled = true;
     try {
