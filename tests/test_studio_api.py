@@ -687,6 +687,41 @@ def test_dgflow_refinement_raises_the_critic_and_is_kept_exactly(setup):
     refused(client.post("/api/refine", json={"state": state("digits-gan", label=0), "critic": "class"}), 400)
 
 
+def test_novelty_search_finds_pictures_unlike_each_other_and_opens_them(setup):
+    """Latent novelty search (Lehman & Stanley 2011) from the page: the pictures it keeps lie farther apart in
+    the domain classifier's feature space than as many seeded ones, each opens as a page state, and the grid
+    is written with its settings and seed beside it."""
+    client, studio, tiny, tmp = setup
+    gan = studio.models.get("fashion-gan")
+    features = swerve_load("fashion-classifier").classifier.eval()
+    page = state("fashion-gan", latent={"seed": 5}, label=0)
+    body = {"state": page, "budget": 300, "population": 30, "keep": 9, "seed": 1}
+    job = client.post("/api/novelty", json=body)
+    assert job.status_code == 200, job.text
+    done = events(client, job.json()["id"])[-1]
+    assert done["state"] == "done", done
+    found = done["result"]["states"]
+    assert len(found) == 9 and len({s["label"] for s in found}) > 1  # labels are searched too
+
+    def spread(pages: list[dict]) -> float:
+        z = torch.tensor([client.post("/api/recipe", json=p).json()["z"] for p in pages])
+        with torch.no_grad():
+            f = features.features(gan.sample(len(z), z=z, labels=torch.tensor([p["label"] for p in pages])).x)
+        return float(torch.pdist(f).mean())
+
+    seeded = [state("fashion-gan", latent={"seed": 100 + i}, label=i) for i in range(9)]
+    assert spread(found) > 1.2 * spread(seeded)
+    assert client.post("/api/render", json=found[0]).status_code == 200
+    grid = client.get(f"/api/files/{done['result']['file']}")
+    assert grid.status_code == 200 and grid.headers["content-type"] == "image/png"
+    record = json.loads((tmp / "out" / done["result"]["file"]).with_suffix(".json").read_text())
+    assert record["novelty_search"]["seed"] == 1 and record["novelty_search"]["evaluations"] == 300
+    assert record["recipe"]["bundle"] == "fashion-gan" and record["states"] == found
+    refused(client.post("/api/novelty", json={**body, "state": state(tiny)}), 400, "domain classifier")
+    refused(client.post("/api/novelty", json={**body, "budget": 20}), 400, "budget")
+    refused(client.post("/api/novelty", json={**body, "keep": 0}), 422, "keep")
+
+
 @pytest.mark.parametrize("method", ["ddls", "dot"])
 def test_refinement_baselines_raise_the_critic_too(setup, method):
     """DDLS (Che et al. 2020) and DOT (Tanaka 2019) run from the page's latent like DGflow: the picture they

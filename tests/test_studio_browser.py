@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import socket
 import threading
 import time
@@ -177,3 +178,24 @@ def test_the_fine_tune_and_refine_panels_ask_for_what_each_method_needs(page):
         )
         assert browser.evaluate("Number(document.getElementById('refine-steps').value)") == steps
         assert browser.evaluate(divergence) is (method != "dgflow")
+
+
+def test_a_novelty_search_opens_the_picture_clicked_in_its_grid(page):
+    browser, _, out = page
+    browser.evaluate("document.getElementById('novelty-budget').value = '100'")
+    browser.evaluate("document.getElementById('novelty-btn').click()")
+    grid = "document.getElementById('grid')"
+    browser.wait_for(
+        f"!document.getElementById('grid-box').hidden && {grid}.src.includes('novelty')"
+        f" && {grid}.complete && {grid}.naturalWidth > 0"
+    )
+    found = json.loads(next(out.glob("novelty-*.json")).read_text())["states"]
+    left, top, width, height = browser.evaluate(
+        "(() => { const r = document.getElementById('grid').getBoundingClientRect();"
+        " return [r.left, r.top, r.width, r.height]; })()"
+    )
+    count = renders(browser)
+    browser.click(left + width * 5 / 6, top + height / 6)  # the third picture of the first row
+    settle(browser, count)
+    opened = browser.evaluate("window.studio.state")
+    assert opened["latent"]["z"] == found[2]["latent"]["z"] and opened["label"] == found[2]["label"]

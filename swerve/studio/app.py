@@ -29,7 +29,16 @@ from swerve.studio.engine import Studio, png_bytes
 from swerve.studio.jobs import Busy
 from swerve.studio.models import Forbidden
 from swerve.studio.recipe import parse_recipe_bytes
-from swerve.studio.schema import DirectionsIn, ExportIn, FinetuneIn, GridIn, RefineIn, RewriteIn, StateIn
+from swerve.studio.schema import (
+    DirectionsIn,
+    ExportIn,
+    FinetuneIn,
+    GridIn,
+    NoveltyIn,
+    RefineIn,
+    RewriteIn,
+    StateIn,
+)
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON = 256 * 1024  # a page state with 32 bends and an explicit latent fits many times over
@@ -199,6 +208,12 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
     async def start_job(request: Request) -> dict[str, Any]:
         body = await parse(request, ExportIn)
         job = await run_in_threadpool(background.export, studio, body)
+        return job.snapshot()
+
+    @app.post("/api/novelty")
+    async def start_novelty(request: Request) -> dict[str, Any]:
+        body = await parse(request, NoveltyIn)
+        job = await run_in_threadpool(background.novelty, studio, body)
         return job.snapshot()
 
     @app.post("/api/rewrite")

@@ -1,4 +1,5 @@
-"""Background work of the studio: videos (latent walks, sweeps) and targeted rewriting, each a job.
+"""Background work of the studio: videos (latent walks, sweeps), novelty search, rewriting and fine-tuning,
+each a job.
 
 A job runs in its own thread with :mod:`swerve.studio.jobs` (one per model, cancellable, progress streamed to
 the page). Frames are drawn through :meth:`Studio.draw`, so a video's frames are the pictures the page would
@@ -10,6 +11,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -20,17 +22,18 @@ from swerve.bundle import Bundle, load
 from swerve.diverge.bend import TRANSFORMS
 from swerve.diverge.finetune.config import FinetuneConfig
 from swerve.diverge.finetune.run import FinetuneTrainer
+from swerve.diverge.novelty import search_bundle
 from swerve.diverge.rewrite import copy_paste_targets, memory_layer, rewrite_bundle
 from swerve.errors import ConfigError
-from swerve.look.grid import upscale
+from swerve.look.grid import make_grid, save_image, upscale
 from swerve.look.video import save_animation
 from swerve.look.walk import walk_latents
-from swerve.measure.features import DOMAIN_CLASSIFIERS
+from swerve.measure.features import DOMAIN_CLASSIFIERS, domain_classifier
 from swerve.studio import explore
 from swerve.studio.engine import Studio
 from swerve.studio.jobs import Job, Progress
-from swerve.studio.recipe import Recipe, to_picture
-from swerve.studio.schema import ExportIn, FinetuneIn, RewriteIn, StateIn
+from swerve.studio.recipe import Recipe, drawing, to_picture
+from swerve.studio.schema import ExportIn, FinetuneIn, NoveltyIn, RewriteIn, StateIn
 from swerve.utils import make_generator, write_text_atomic
 
 # What a sweep of each page control varies (PCA sliders and bend parameters are picked by index and name).
@@ -153,6 +156,80 @@ def finetune(studio: Studio, request: FinetuneIn) -> Job:
         return {"bundle": str(out.resolve()), "name": tuned.name, "steps": result.step, "run": str(run_dir)}
 
     return studio.jobs.start(recipe.bundle, "finetune", work)
+
+
+def novelty(studio: Studio, request: NoveltyIn) -> Job:
+    """Search the page's (edited) generator for novel pictures in the background; the result is a grid of
+    the ``keep`` most novel (PNG + JSON record) and a page state for each, for the page to open."""
+    recipe = studio.recipe(request.state)
+    base = studio.models.get(recipe.bundle)
+    if base.data.dataset not in DOMAIN_CLASSIFIERS:
+        known = ", ".join(sorted(DOMAIN_CLASSIFIERS))
+        raise ConfigError(f"novelty is measured by a domain classifier, and swerve has one only for: {known}")
+    if request.budget < request.population:
+        raise ConfigError(f"the budget ({request.budget}) must cover one population ({request.population})")
+    if request.quality == "discriminator" and "discriminator" not in base.networks:
+        raise ConfigError(f"{base.name} has no discriminator to judge quality with")
+    extractor = domain_classifier(base.data.dataset)
+    with studio.lock(recipe.bundle):
+        work_copy = copy.deepcopy(studio.bundle_for(recipe))  # the search runs on its own copy
+    out = studio.out_dir / f"{studio.stem('novelty')}.png"
+    page = request.state.model_dump(by_alias=True)
+    if page["pca"] is not None and page["pca"]["apply"] == "latent":
+        page["pca"]["amounts"] = []  # a found latent is the whole latent: no slider shift on top
+
+    def work(progress: Progress) -> dict[str, Any]:
+        def report(done: int, budget: int) -> None:
+            progress(done, budget, f"{done} of {budget} pictures")
+
+        quality = None if request.quality == "none" else request.quality
+        with drawing(work_copy, recipe):
+            archive = search_bundle(
+                work_copy,
+                extractor,
+                quality=quality,
+                quality_min=request.quality_min if quality else None,
+                method=request.method,
+                budget=request.budget,
+                population=request.population,
+                seed=request.seed,
+                progress=report,
+            )
+        best = _spread(archive.novelty, archive.behaviour, request.keep)
+        states = []
+        for i in best.tolist():
+            found = json.loads(json.dumps(page))
+            found["latent"] = {"seed": request.state.latent.seed, "z": archive.z[i].tolist()}
+            if archive.labels is not None:
+                found["label"] = int(archive.labels[i])
+            states.append(found)
+        columns = math.ceil(math.sqrt(len(best)))
+        grid = make_grid(archive.x[best], nrow=columns, padding=1, value_range=tuple(base.data.range))
+        save_image(upscale(grid, 384), out)
+        record = {
+            "novelty_search": {**request.model_dump(exclude={"state"}), "evaluations": archive.evaluations},
+            "recipe": recipe.to_dict(),
+            "states": states,
+            "novelty": archive.novelty[best].tolist(),
+        }
+        write_text_atomic(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+        return {"file": out.name, "columns": columns, "states": states, "novelty": record["novelty"]}
+
+    return studio.jobs.start(recipe.bundle, "novelty", work)
+
+
+def _spread(novelty: torch.Tensor, behaviour: torch.Tensor, keep: int) -> torch.Tensor:
+    """``keep`` of the most novel archive entries, unlike one another: from the 3 * ``keep`` most novel,
+    the most novel first, then each time the one farthest from those already picked. (Two near twins can
+    enter the archive in one generation, each novel against everything else.)"""
+    pool = novelty.argsort(descending=True)[: 3 * keep]
+    picked = [0]
+    gap = torch.cdist(behaviour[pool], behaviour[pool[:1]])[:, 0]
+    while len(picked) < min(keep, len(pool)):
+        far = int(gap.argmax())
+        picked.append(far)
+        gap = torch.minimum(gap, torch.cdist(behaviour[pool], behaviour[pool[far : far + 1]])[:, 0])
+    return pool[picked]
 
 
 def _walk_latents(bundle: Bundle, recipe: Recipe, request: ExportIn) -> torch.Tensor:

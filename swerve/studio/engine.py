@@ -44,7 +44,8 @@ from swerve.studio.recipe import (
 )
 from swerve.studio.schema import LatentIn, RefineIn, StateIn
 
-KEEP_NAME = re.compile(r"^(keep|walk|sweep)-\d{4,}\.(png|json|gif|mp4)$")  # only what the studio writes
+# only the files the studio writes can be fetched
+KEEP_NAME = re.compile(r"^(keep|walk|sweep|novelty)-\d{4,}\.(png|json|gif|mp4)$")
 
 
 class Studio:

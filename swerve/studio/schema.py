@@ -184,3 +184,18 @@ class FinetuneIn(Strict):
     # nada
     source: str = Field("photo", min_length=1, max_length=300)
     text: str = Field("", max_length=300)
+
+
+class NoveltyIn(Strict):
+    """Latent novelty search (Lehman & Stanley 2011) through the page's generator, every edit on: the ``keep``
+    most novel pictures found in ``budget`` generator evaluations, novelty measured in the domain
+    classifier's feature space, optionally only among pictures of ``quality`` at least ``quality_min``."""
+
+    state: StateIn
+    method: Literal["evolution", "gradient"] = "evolution"
+    budget: int = Field(1000, ge=20, le=20_000)
+    population: int = Field(50, ge=2, le=500)
+    keep: int = Field(9, ge=1, le=25)
+    quality: Literal["none", "discriminator", "classifier"] = "none"
+    quality_min: float = Field(0.5, ge=0.0, le=1.0)
+    seed: int = Field(0, ge=0, le=SEED_MAX)

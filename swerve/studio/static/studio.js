@@ -228,22 +228,53 @@ function setupLatent() {
   $("close-grid").addEventListener("click", () => { $("grid-box").hidden = true; });
   $("grid").addEventListener("click", (event) => {
     const grid = $("grid");
-    const side = Math.ceil(Math.sqrt(9));
+    const count = gridStates ? gridStates.length : 9;
+    const side = Math.ceil(Math.sqrt(count));
+    const rows = Math.ceil(count / side);
     const col = Math.floor((event.offsetX / grid.clientWidth) * side);
-    const row = Math.floor((event.offsetY / grid.clientHeight) * side);
-    state.latent.seed += row * side + col;
+    const row = Math.floor((event.offsetY / grid.clientHeight) * rows);
+    const index = row * side + col;
+    if (index >= count) return;
+    if (gridStates) applyState(gridStates[index]);
+    else state.latent.seed += index;
     syncControls();
     $("grid-box").hidden = true;
     draw();
   });
 }
 
+// The grid shows nine seeds from this one, or (gridStates set) what a novelty search found.
+let gridStates = null;
+
 async function showGrid() {
   try {
     const blob = await api("/api/grid", { state: requestState(), n: 9 });
+    gridStates = null;
     $("grid").src = URL.createObjectURL(blob);
     $("grid-box").hidden = false;
   } catch (error) { say(error.message, true); }
+}
+
+// ---------------------------------------------------------------- novelty search (a background job)
+function setupNovelty() {
+  $("novelty-btn").addEventListener("click", async () => {
+    const request = {
+      state: requestState(),
+      method: $("novelty-method").value,
+      budget: Number($("novelty-budget").value),
+      quality: $("novelty-quality").value,
+    };
+    request.population = Math.min(50, request.budget);
+    try {
+      follow(await api("/api/novelty", request), $("novelty-btn"), (result) => {
+        gridStates = result.states;
+        $("grid").src = `/api/files/${result.file}`;
+        $("grid-box").hidden = false;
+        $("novelty-status").innerHTML = `found ${result.states.length}: click one in the grid to open it
+          (<a href="/api/files/${result.file}" download>${result.file}</a>)`;
+      });
+    } catch (error) { $("novelty-status").textContent = error.message; }
+  });
 }
 
 // ---------------------------------------------------------------- GANSpace sliders
@@ -776,6 +807,7 @@ setupGlitch();
 setupCreative();
 setupRewrite();
 setupRefine();
+setupNovelty();
 setupFinetune();
 setupKeep();
 setupExport();
