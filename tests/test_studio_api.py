@@ -813,6 +813,36 @@ def test_finetune_makes_a_new_model_and_can_be_cancelled(setup):
     refused(client.post("/api/finetune", json={"state": state(tiny), "steps": 0}), 422, "steps")
 
 
+def test_training_from_a_recipe_makes_a_new_model(setup):
+    """A zoo recipe trains in the background with the page's steps, seed and inspiring set of classes; the
+    model it makes is listed and drawn; a long run can be cancelled."""
+    client, _, _, _ = setup
+    body = {"recipe": "digits-gan", "steps": 3, "classes": [0, 1], "seed": 2}
+    job = client.post("/api/train", json=body)
+    assert job.status_code == 200, job.text
+    progress = events(client, job.json()["id"])
+    done = progress[-1]
+    assert done["state"] == "done" and done["result"]["steps"] == 3, done
+    made = done["result"]["bundle"]
+    assert made in [m["id"] for m in client.get("/api/models").json()["models"]]
+    bundle = swerve_load(made)
+    config = bundle.training["config"]
+    assert (config["classes"], config["steps"], config["seed"]) == ([0, 1], 3, 2)
+    assert bundle.history[-1]["op"] == "train" and bundle.training["dataset_size"] < 400  # two digits of ten
+    assert client.post("/api/render", json=state(made, label=0)).status_code == 200
+    long = client.post("/api/train", json={"recipe": "digits-gan", "steps": 20_000}).json()
+    again = {"recipe": "digits-gan", "steps": 5}
+    refused(client.post("/api/train", json=again), 409, "already has a train job")
+    client.post(f"/api/jobs/{long['id']}/cancel")
+    final = events(client, long["id"])[-1]
+    assert final["state"] == "cancelled" and final["done"] < 20_000
+    no_data = {"recipe": "nodata-gan", "steps": 5, "classes": [1]}
+    refused(client.post("/api/train", json=no_data), 400, "without data")
+    refused(client.post("/api/train", json={"recipe": "../../etc", "steps": 5}), 422, "recipe")
+    refused(client.post("/api/train", json={**body, "classes": [10]}), 422, "classes")
+    refused(client.post("/api/train", json={**body, "steps": 0}), 422, "steps")
+
+
 @pytest.mark.parametrize("method", ["cross-domain", "domain-shift"])
 def test_finetune_towards_another_dataset(setup, method):
     """Cross-domain and domain-shift fine-tunes reach the page's model on to a data set swerve ships."""

@@ -38,6 +38,7 @@ from swerve.studio.schema import (
     RefineIn,
     RewriteIn,
     StateIn,
+    TrainIn,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -214,6 +215,12 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
     async def start_novelty(request: Request) -> dict[str, Any]:
         body = await parse(request, NoveltyIn)
         job = await run_in_threadpool(background.novelty, studio, body)
+        return job.snapshot()
+
+    @app.post("/api/train")
+    async def start_train(request: Request) -> dict[str, Any]:
+        body = await parse(request, TrainIn)
+        job = await run_in_threadpool(background.train, studio, body)
         return job.snapshot()
 
     @app.post("/api/rewrite")

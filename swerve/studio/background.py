@@ -1,5 +1,5 @@
-"""Background work of the studio: videos (latent walks, sweeps), novelty search, rewriting and fine-tuning,
-each a job.
+"""Background work of the studio: videos (latent walks, sweeps), novelty search, rewriting, fine-tuning and
+training from a recipe, each a job.
 
 A job runs in its own thread with :mod:`swerve.studio.jobs` (one per model, cancellable, progress streamed to
 the page). Frames are drawn through :meth:`Studio.draw`, so a video's frames are the pictures the page would
@@ -33,8 +33,10 @@ from swerve.studio import explore
 from swerve.studio.engine import Studio
 from swerve.studio.jobs import Job, Progress
 from swerve.studio.recipe import Recipe, drawing, to_picture
-from swerve.studio.schema import ExportIn, FinetuneIn, NoveltyIn, RewriteIn, StateIn
+from swerve.studio.schema import ExportIn, FinetuneIn, NoveltyIn, RewriteIn, StateIn, TrainIn
 from swerve.utils import make_generator, write_text_atomic
+from swerve.zoo.build import recipe_trainer
+from swerve.zoo.recipes import RECIPES
 
 # What a sweep of each page control varies (PCA sliders and bend parameters are picked by index and name).
 SWEPT = {"blend": "alpha", "glitch": "amount", "creative": "strength"}
@@ -135,7 +137,7 @@ def finetune(studio: Studio, request: FinetuneIn) -> Job:
         lr=request.lr,
         seed=request.seed,
         trail_every=max(1, request.steps // 4),
-        log_every=max(1, request.steps // 50),
+        log_every=max(1, min(request.steps // 50, 10)),  # progress, and the chance to cancel
         device=str(bundle.device),
         measure_quality=False,
         **method,
@@ -230,6 +232,42 @@ def _spread(novelty: torch.Tensor, behaviour: torch.Tensor, keep: int) -> torch.
         picked.append(far)
         gap = torch.minimum(gap, torch.cdist(behaviour[pool], behaviour[pool[far : far + 1]])[:, 0])
     return pool[picked]
+
+
+def train(studio: Studio, request: TrainIn) -> Job:
+    """Train a new model from a zoo recipe in the background (progress from the trainer's log, cancellable
+    at each logged step); the result is saved as a new bundle the page can open."""
+    recipe = RECIPES[request.recipe]
+    stem = studio.stem("train")
+    changes: dict[str, Any] = {
+        "name": f"{request.recipe}-{stem}",
+        "steps": request.steps,
+        "seed": request.seed,
+        "log_every": max(1, min(request.steps // 50, 10)),  # progress, and the chance to cancel
+        "sample_every": 0,
+        "checkpoint_every": max(1, request.steps // 4),
+    }
+    if request.classes is not None:
+        if recipe.kind == "nodata":
+            raise ConfigError(f"{request.recipe} trains without data, so there are no classes to choose")
+        changes["classes"] = sorted(set(request.classes))
+    config = replace(recipe, **changes)
+    run_dir = studio.out_dir / "runs" / stem
+    out = studio.bundles_dir / stem
+
+    def work(progress: Progress) -> dict[str, Any]:
+        progress(0, request.steps, "loading the data")
+
+        def logged(record: dict[str, Any]) -> None:
+            progress(record["step"], request.steps, f"step {record['step']}")
+
+        trainer = recipe_trainer(config, run_dir, progress=False, on_log=logged)
+        result = trainer.fit()
+        bundle = trainer.export()
+        bundle.save(out)
+        return {"bundle": str(out.resolve()), "name": bundle.name, "steps": result.step, "run": str(run_dir)}
+
+    return studio.jobs.start(f"train:{request.recipe}", "train", work)
 
 
 def _walk_latents(bundle: Bundle, recipe: Recipe, request: ExportIn) -> torch.Tensor:

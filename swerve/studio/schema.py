@@ -199,3 +199,16 @@ class NoveltyIn(Strict):
     quality: Literal["none", "discriminator", "classifier"] = "none"
     quality_min: float = Field(0.5, ge=0.0, le=1.0)
     seed: int = Field(0, ge=0, le=SEED_MAX)
+
+
+class TrainIn(Strict):
+    """Train a new model from one of the zoo's recipes (swerve.zoo.recipes) in the background, with its own
+    number of steps and seed, and for the recipes that read Fashion-MNIST or digits, the classes it may see:
+    the inspiring set of a held-out-class GAN or a CAN (Elgammal et al. 2017)."""
+
+    recipe: Literal[
+        "fashion-gan", "fashion-vae", "digits-gan", "fashion-heldout-gan", "fashion-heldout-can", "nodata-gan"
+    ]
+    steps: int = Field(..., ge=1, le=20_000)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+    classes: list[Annotated[int, Field(ge=0, le=9)]] | None = Field(None, min_length=1, max_length=10)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from swerve.bundle import Bundle
 from swerve.errors import ConfigError
 from swerve.measure import class_agreement
-from swerve.train import Trainer
+from swerve.train import TrainConfig, Trainer
 from swerve.zoo.recipes import RECIPES
 
 
@@ -18,13 +19,7 @@ def build(
     """Train recipe ``name`` in ``run_dir`` and save its bundle at ``target``; return a summary."""
     if name not in RECIPES:
         raise ConfigError(f"no zoo recipe {name!r}; recipes: {', '.join(RECIPES)}")
-    config = RECIPES[name]
-    data = None
-    if config.kind == "nodata":  # no data set: the trainer gets a stand-in with the images' shape only
-        from swerve.diverge.nodata import blank_data
-
-        data = blank_data(config)
-    trainer = Trainer(config, run_dir, resume=resume, data=data, progress=progress)
+    trainer = recipe_trainer(RECIPES[name], run_dir, resume=resume, progress=progress)
     result = trainer.fit()
     summary: dict[str, Any] = {"name": name, "step": result.step, "interrupted": result.interrupted}
     if result.interrupted:
@@ -36,6 +31,23 @@ def build(
     bundle.save(target)
     summary.update(bundle=str(target), stats=result.last_stats)
     return summary
+
+
+def recipe_trainer(
+    config: TrainConfig,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
+) -> Trainer:
+    """The trainer for a recipe (or a variation of one); no-data runs get a stand-in data set that only
+    carries the images' shape."""
+    data = None
+    if config.kind == "nodata":
+        from swerve.diverge.nodata import blank_data
+
+        data = blank_data(config)
+    return Trainer(config, run_dir, resume=resume, data=data, progress=progress, on_log=on_log)
 
 
 def test_accuracy(bundle: Bundle) -> float:

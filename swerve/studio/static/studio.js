@@ -750,6 +750,27 @@ function setupFinetune() {
   });
 }
 
+// ---------------------------------------------------------------- train from a recipe (a background job)
+function setupTrain() {
+  const recipe = $("train-recipe");
+  const showClasses = () => { $("train-classes-box").hidden = recipe.value === "nodata-gan"; };
+  recipe.addEventListener("change", showClasses);
+  showClasses();
+  $("train-btn").addEventListener("click", async () => {
+    const request = {
+      recipe: recipe.value,
+      steps: Number($("train-steps").value),
+      seed: Number($("train-seed").value),
+    };
+    const classes = $("train-classes").value.split(",").map((c) => c.trim()).filter((c) => c);
+    if (classes.length && recipe.value !== "nodata-gan") request.classes = classes.map(Number);
+    try {
+      follow(await api("/api/train", request), $("train-btn"), (result) =>
+        madeModel(result, $("train-status"), ` (${result.steps} steps)`));
+    } catch (error) { $("train-status").textContent = error.message; }
+  });
+}
+
 // ---------------------------------------------------------------- rewrite (a background job)
 const REGION = ["top", "left", "bottom", "right"];
 
@@ -809,6 +830,7 @@ setupRewrite();
 setupRefine();
 setupNovelty();
 setupFinetune();
+setupTrain();
 setupKeep();
 setupExport();
 $("measure-btn").addEventListener("click", measure);
