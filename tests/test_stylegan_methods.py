@@ -125,3 +125,28 @@ def test_uncanny_finetuning_of_an_imported_stylegan(tmp_path):
     assert all(torch.equal(v, bundle.discriminator.state_dict()[k]) for k, v in d_before.items())
     tuned = swerve.load(result.bundle_path)
     assert isinstance(tuned.generator, type(bundle.generator)) and tuned.history[-1]["op"] == "finetune"
+
+
+def test_nada_finetuning_of_an_imported_stylegan(tmp_path):
+    """StyleGAN-NADA's home ground (Gal et al. 2021): the directional CLIP loss turns an imported StyleGAN2's
+    image changes toward the text direction (the small random CLIP stands in for open_clip here)."""
+    from swerve.diverge.finetune import FinetuneConfig, finetune
+    from swerve.diverge.finetune.nada import directional_loss, tiny_clip
+
+    bundle, clip = imported(tmp_path), tiny_clip()
+    cfg = FinetuneConfig(
+        method="nada", clip="tiny", source="dark", text="bright stripes", steps=12, trail_every=4,
+        batch_size=8, lr=2e-3, grid_size=8, log_every=4, measure_quality=False,
+    )  # fmt: skip
+    result = finetune(bundle, cfg, tmp_path / "run", progress=False, clip=clip)
+    tuned = swerve.load(result.bundle_path)
+    z, y = result.trail.latents()
+    text0, text = clip.encode_text(["dark", "bright stripes"])
+    with torch.no_grad():
+        before = clip.encode_image(bundle.generator.eval()(z, y))
+        after = clip.encode_image(tuned.generator.eval()(z, y))
+    cos = torch.nn.functional.cosine_similarity(after - before, (text - text0).expand(len(after), -1))
+    assert cos.mean() > 0.1, cos  # the images moved the way the text did (about 0 for an unrelated one)
+    assert directional_loss(after, before, text, text0).mean() < 0.9
+    assert isinstance(tuned.generator, type(bundle.generator))
+    assert tuned.history[-1]["params"]["text"] == "bright stripes"
