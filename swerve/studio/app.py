@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -205,35 +205,25 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
         await run_in_threadpool(studio.recipe, checked)  # refuse models outside the allowed roots now
         return {"state": checked.model_dump(by_alias=True), "recipe": recipe.to_dict()}
 
-    @app.post("/api/jobs")
-    async def start_job(request: Request) -> dict[str, Any]:
-        body = await parse(request, ExportIn)
-        job = await run_in_threadpool(background.export, studio, body)
-        return job.snapshot()
+    # Each background job: its request body, and the function that checks it and starts the job.
+    job_kinds = {
+        "/api/jobs": (ExportIn, background.export),
+        "/api/novelty": (NoveltyIn, background.novelty),
+        "/api/train": (TrainIn, background.train),
+        "/api/rewrite": (RewriteIn, background.rewrite),
+        "/api/finetune": (FinetuneIn, background.finetune),
+    }
 
-    @app.post("/api/novelty")
-    async def start_novelty(request: Request) -> dict[str, Any]:
-        body = await parse(request, NoveltyIn)
-        job = await run_in_threadpool(background.novelty, studio, body)
-        return job.snapshot()
+    def job_route(schema: type, start_job: Callable[[Studio, Any], Any]) -> Callable:
+        async def start(request: Request) -> dict[str, Any]:
+            body = await parse(request, schema)
+            job = await run_in_threadpool(start_job, studio, body)
+            return job.snapshot()
 
-    @app.post("/api/train")
-    async def start_train(request: Request) -> dict[str, Any]:
-        body = await parse(request, TrainIn)
-        job = await run_in_threadpool(background.train, studio, body)
-        return job.snapshot()
+        return start
 
-    @app.post("/api/rewrite")
-    async def start_rewrite(request: Request) -> dict[str, Any]:
-        body = await parse(request, RewriteIn)
-        job = await run_in_threadpool(background.rewrite, studio, body)
-        return job.snapshot()
-
-    @app.post("/api/finetune")
-    async def start_finetune(request: Request) -> dict[str, Any]:
-        body = await parse(request, FinetuneIn)
-        job = await run_in_threadpool(background.finetune, studio, body)
-        return job.snapshot()
+    for path, (schema, start_job) in job_kinds.items():
+        app.post(path)(job_route(schema, start_job))
 
     @app.get("/api/jobs")
     async def list_jobs() -> dict[str, Any]:
