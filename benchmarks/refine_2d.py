@@ -1,11 +1,11 @@
 """Refining the zoo's 2-D WGAN-GP models: DGflow against DOT, DDLS, DRS and MH-GAN, in one run.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refine_2d.py [--n 5000] [--seed 0]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refine_2d.py [--n 5000] [--seed 0] [BUNDLE ...]
 
-For each of gaussians25-wgangp and swissroll-wgangp: the same ``n`` latents go through every method, and one
-table shows % high-quality samples, modes covered (25 Gaussians), the KDE log-likelihood of 2,000 held-out
-real points (bandwidth 0.05, swerve.measure.toys), critic gradient evaluations and generator evaluations per
-sample, and seconds (CPU, single thread).
+For each of gaussians25-wgangp and swissroll-wgangp (or the 2-D bundles named): the same ``n`` latents go
+through every method, and one table shows % high-quality samples, modes covered (25 Gaussians), the KDE
+log-likelihood of 2,000 held-out real points (bandwidth 0.05, swerve.measure.toys), critic gradient
+evaluations and generator evaluations per sample, and seconds (CPU, single thread).
 
 Critics. The zoo's toys are WGAN-GP models, and their nets are ReLU 128-unit MLPs with a Gaussian latent
 rather than the protocol's leaky-ReLU 256/512-unit nets with a uniform latent (swerve/zoo/recipes.py).
@@ -26,12 +26,11 @@ import time
 import torch
 
 import swerve
-from swerve.data.toys import gaussians25, swiss_roll
 from swerve.measure import kde_log_likelihood
 from swerve.refine import discriminator_critic, fit_ratio, initial_latents, ratio_critic, run_method
 from swerve.refine.scores import TOYS
 
-MODELS = {"gaussians25-wgangp": gaussians25, "swissroll-wgangp": swiss_roll}
+MODELS = ["gaussians25-wgangp", "swissroll-wgangp"]
 # (row name, method, settings, critic): "ratio" is the corrected density ratio, "critic" the raw WGAN critic.
 ROWS = [
     ("DOT", "dot", {}, "critic"),
@@ -49,15 +48,18 @@ ROWS = [
 ]
 
 
-def evaluate(name: str, x: torch.Tensor, held_out: torch.Tensor) -> dict[str, float]:
-    scores = dict(TOYS[name.split("-")[0]][1](x))
+def evaluate(dataset: str, x: torch.Tensor, held_out: torch.Tensor) -> dict[str, float]:
+    scores = dict(TOYS[dataset][1](x))
     scores["KDE LL"] = kde_log_likelihood(x, held_out)
     return scores
 
 
 def run(name: str, n: int, seed: int) -> list[dict]:
     bundle = swerve.load(name, device="cpu")
-    make_data = MODELS[name]
+    dataset = bundle.data.dataset
+    if dataset not in TOYS:
+        raise SystemExit(f"{name} is a model of {dataset!r}; this benchmark scores {', '.join(TOYS)}")
+    make_data = TOYS[dataset][0]
     train = make_data(20000, seed=1).x  # the ratio estimator's real data
     held_out = make_data(2000, seed=12345).x  # only for the KDE log-likelihood
     start = time.perf_counter()
@@ -70,7 +72,7 @@ def run(name: str, n: int, seed: int) -> list[dict]:
     rows = [
         {
             "method": "base",
-            **evaluate(name, base, held_out),
+            **evaluate(dataset, base, held_out),
             "grad": 0,
             "gen": 1,
             "seconds": time.perf_counter() - start,
@@ -81,7 +83,7 @@ def run(name: str, n: int, seed: int) -> list[dict]:
         rows.append(
             {
                 "method": row,
-                **evaluate(name, out.x, held_out),
+                **evaluate(dataset, out.x, held_out),
                 "grad": out.grad_evals,
                 "gen": out.gen_evals,
                 "seconds": out.seconds,
@@ -115,10 +117,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "models", nargs="*", default=MODELS, help="2-D toy bundles (default: the zoo's two WGAN-GP models)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"n = {args.n} samples per method, seed {args.seed}, the same latents for every method")
-    for name in MODELS:
+    for name in args.models:
         print_table(name, run(name, args.n, args.seed))
 
 
