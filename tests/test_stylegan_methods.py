@@ -150,3 +150,39 @@ def test_nada_finetuning_of_an_imported_stylegan(tmp_path):
     assert directional_loss(after, before, text, text0).mean() < 0.9
     assert isinstance(tuned.generator, type(bundle.generator))
     assert tuned.history[-1]["params"]["text"] == "bright stripes"
+
+
+def test_the_studio_opens_bends_and_refines_an_imported_stylegan(tmp_path):
+    pytest.importorskip("fastapi", reason="the studio extra is not installed: pip install 'swerve[studio]'")
+    pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
+    import io
+
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from swerve.studio.app import create_app
+    from swerve.studio.engine import Studio
+    from swerve.studio.models import Models
+
+    path = imported(tmp_path).save(tmp_path / "allowed" / "sg2").resolve()
+    client = TestClient(create_app(Studio(Models([tmp_path / "allowed"]), tmp_path / "out")), "http://127.0.0.1")
+    page = {"model": str(path), "latent": {"seed": 3}}
+
+    def picture(state: dict) -> np.ndarray:
+        answer = client.post("/api/render", json=state)
+        assert answer.status_code == 200, answer.text
+        return np.asarray(Image.open(io.BytesIO(answer.content)))
+
+    plain = picture(page)
+    bent = picture({**page, "bends": [{"layer": "synthesis.b8.conv0", "transform": "rotate"}]})
+    assert not np.array_equal(plain, bent)
+    directions = client.post("/api/directions", json={"model": str(path), "layer": "conv:0", "k": 4})
+    assert directions.status_code == 200 and len(directions.json()["explained"]) == 4
+
+    def critic(state: dict) -> float:
+        return client.post("/api/measure", json=state).json()["values"]["critic"]
+
+    refined = client.post("/api/refine", json={"state": page, "steps": 5, "gamma": 0.0})
+    assert refined.status_code == 200, refined.text
+    assert critic(refined.json()["state"]) > critic(page)  # DGflow with the imported discriminator
