@@ -53,17 +53,37 @@ def cases(repeats: int, partner: str | None) -> dict[str, list[dict]]:
         name = next(iter(spec))
         low, high = spec[name]["low"], spec[name]["high"]
         found["bend slider (multiply)"] = [
-            {**base, "bends": [{"layer": "blocks.0", "transform": "multiply",
-                                "params": {name: low + (high - low) * t}, "channels": "all"}]}
+            {
+                **base,
+                "bends": [
+                    {
+                        "layer": "blocks.0",
+                        "transform": "multiply",
+                        "params": {name: low + (high - low) * t},
+                        "channels": "all",
+                    }
+                ],
+            }
             for t in steps
         ]
         found["2 bends, one moving"] = [
-            {**base, "bends": [
-                {"layer": "stem", "transform": "multiply", "params": {name: low + (high - low) * 0.7},
-                 "channels": {"fraction": 0.5, "seed": 0}},
-                {"layer": "blocks.0", "transform": "multiply", "params": {name: low + (high - low) * t},
-                 "channels": "all"},
-            ]}
+            {
+                **base,
+                "bends": [
+                    {
+                        "layer": "stem",
+                        "transform": "multiply",
+                        "params": {name: low + (high - low) * 0.7},
+                        "channels": {"fraction": 0.5, "seed": 0},
+                    },
+                    {
+                        "layer": "blocks.0",
+                        "transform": "multiply",
+                        "params": {name: low + (high - low) * t},
+                        "channels": "all",
+                    },
+                ],
+            }
             for t in steps
         ]
     if partner is not None:
@@ -122,8 +142,10 @@ def main() -> None:
         partner = make_partner(Path(out) / "models")
         studio = Studio(Models([Path(out) / "models"]), Path(out) / "kept")
         port, server = serve(studio)
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {MODEL}; "
-              f"{args.repeats} changes per control, each a full HTTP round trip")
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads; {MODEL}; "
+            f"{args.repeats} changes per control, each a full HTTP round trip"
+        )
         print()
         print(f"{'control moved':<26}{'median ms':>10}{'p90 ms':>9}{'max ms':>9}   bar <= {BAR_MS:.0f} ms")
         for name, states in cases(args.repeats, partner).items():

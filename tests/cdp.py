@@ -72,8 +72,10 @@ class Browser:
         self.session = attached["sessionId"]
         self.call("Page.enable")
         self.call("Runtime.enable")
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
     def _listen(self) -> None:
         buffer = b""
@@ -97,8 +99,13 @@ class Browser:
                     if box is not None:
                         box.put(message)
 
-    def call(self, method: str, params: dict | None = None, session: str | None | bool = True,
-             timeout: float = 30.0) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None | bool = True,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
         """Send ``method`` (to the page unless ``session=None``) and wait for its result."""
         with self._lock:
             self._ids += 1
@@ -150,8 +157,9 @@ class Browser:
     def click(self, x: float, y: float) -> None:
         """A left click at page coordinates, as a person's mouse would make it."""
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent",
-                      {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+            self.call(
+                "Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}
+            )
 
     def upload(self, selector: str, path: str) -> None:
         """Choose ``path`` in the file input ``selector``, as a person picking a file would."""

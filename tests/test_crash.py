@@ -25,6 +25,7 @@ from tests.crash_worker import CFG
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def _start(run_dir: Path) -> subprocess.Popen:
     """Start the worker and wait until it is about to train."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

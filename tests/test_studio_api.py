@@ -178,8 +178,11 @@ def test_ganspace_latent_directions_move_the_layer_along_their_component():
 def test_bad_requests_get_a_clear_4xx(setup):
     client, _, tiny, _ = setup
     render = "/api/render"
-    refused(client.post(render, content=b"{not json", headers={"content-type": "application/json"}),
-            422, "malformed JSON")
+    refused(
+        client.post(render, content=b"{not json", headers={"content-type": "application/json"}),
+        422,
+        "malformed JSON",
+    )
     refused(client.post(render, json={**state(tiny), "colour": "red"}), 422, "colour")
     refused(client.post(render, json=state(tiny, latent={"seed": -1})), 422, "latent.seed")
     refused(client.post(render, json=state(tiny, latent={"seed": 1, "toward": 2, "t": 1.5})), 422, "latent.t")
@@ -188,8 +191,11 @@ def test_bad_requests_get_a_clear_4xx(setup):
     refused(client.post(render, json=state(tiny, pca={"layer": "stem", "amounts": [11]})), 422, "pca.amounts")
     nope = {"layer": "nope", "amounts": [1]}
     refused(client.post(render, json=state(tiny, pca=nope)), 400, "no layer 'nope'")
-    refused(client.post(render, content=json.dumps(state(tiny)), headers={"content-type": "text/plain"}),
-            415, "application/json")
+    refused(
+        client.post(render, content=json.dumps(state(tiny)), headers={"content-type": "text/plain"}),
+        415,
+        "application/json",
+    )
     refused(client.post(render, json=[1, 2]), 422)
     refused(client.post("/api/grid", json={"state": state(tiny), "n": 1000}), 422, "n")
     refused(client.get("/api/model"), 422, "id")
@@ -206,8 +212,11 @@ def test_request_bodies_are_bounded(setup):
         for _ in range(MAX_JSON // 1024 + 2):
             yield b" " * 1024
 
-    refused(client.post("/api/render", content=chunks(), headers={"content-type": "application/json"}),
-            413, "limit")
+    refused(
+        client.post("/api/render", content=chunks(), headers={"content-type": "application/json"}),
+        413,
+        "limit",
+    )
     big = b"\x89PNG" + b"0" * MAX_UPLOAD
     refused(client.post("/api/load", content=big, headers={"content-type": "application/octet-stream"}), 413)
 
@@ -221,8 +230,11 @@ def test_requests_naming_another_host_are_refused(setup):
 # --- keep and load -----------------------------------------------------------------------------------------
 def test_kept_recipe_reproduces_the_picture_bit_exactly(setup):
     client, studio, tiny, tmp = setup
-    page = state(tiny, latent={"seed": 5, "toward": 9, "t": 0.3},
-                 pca={"layer": "blocks.0", "apply": "layer", "amounts": [1.5, -2.0], "k": 4})
+    page = state(
+        tiny,
+        latent={"seed": 5, "toward": 9, "t": 0.3},
+        pca={"layer": "blocks.0", "apply": "layer", "amounts": [1.5, -2.0], "k": 4},
+    )
     shown = pixels(client.post("/api/render", json=page).content)
     kept = client.post("/api/keep", json=page).json()
     png, js = tmp / "out" / kept["png"], tmp / "out" / kept["json"]
@@ -418,11 +430,24 @@ def test_cli_serves_the_page_on_loopback(tmp_path):
     import urllib.request
 
     root = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-m", "swerve", "studio", "digits-gan", "--port", "0", "--json",
-               "--allow", str(tmp_path), "--out", str(tmp_path / "out")]
+    command = [
+        sys.executable,
+        "-m",
+        "swerve",
+        "studio",
+        "digits-gan",
+        "--port",
+        "0",
+        "--json",
+        "--allow",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         lines = []
         for line in process.stdout:
@@ -512,8 +537,11 @@ def test_blending_moves_from_one_model_to_the_other(setup, partner):
     assert not np.array_equal(half, a) and not np.array_equal(half, b)
     coarse = draw({"with": partner, "alpha": 0.5, "schedule": {"pivot": 1, "width": 0.5}})
     assert not np.array_equal(coarse, half) and not np.array_equal(coarse, a)
-    page = state(tiny, blend={"with": partner, "alpha": 0.3, "schedule": {"pivot": 2, "hard": True}},
-                 bends=[bend(factor=1.2)])
+    page = state(
+        tiny,
+        blend={"with": partner, "alpha": 0.3, "schedule": {"pivot": 2, "hard": True}},
+        bends=[bend(factor=1.2)],
+    )
     shown = pixels(client.post("/api/render", json=page).content)
     recipe = read_recipe(tmp / "out" / client.post("/api/keep", json=page).json()["json"])
     assert recipe.blend["with"] == partner
@@ -539,15 +567,22 @@ def test_export_sweep_of_a_bend_parameter(setup):
     assert done["state"] == "done", done
     frames = Image.open(tmp / "out" / done["result"]["file"])
     assert frames.n_frames >= 2  # identical neighbours may merge in a GIF, but radius 0 and 3 differ
-    refused(client.post("/api/jobs", json={"state": page, "kind": "sweep", "frames": 4,
-                                           "sweep": {**sweep, "high": 50}}), 400, "radius")
+    refused(
+        client.post(
+            "/api/jobs", json={"state": page, "kind": "sweep", "frames": 4, "sweep": {**sweep, "high": 50}}
+        ),
+        400,
+        "radius",
+    )
 
 
 def test_sweeps_out_of_range_are_refused_before_the_job_starts(setup, partner):
     client, studio, tiny, _ = setup
     page = state(tiny, blend={"with": partner, "alpha": 0.5}, pca={"layer": "stem", "amounts": [0.0], "k": 4})
-    for sweep, word in (({"target": "blend", "low": 0, "high": 2}, "alpha"),
-                        ({"target": "pca", "index": 0, "low": 0, "high": 50}, "amounts")):
+    for sweep, word in (
+        ({"target": "blend", "low": 0, "high": 2}, "alpha"),
+        ({"target": "pca", "index": 0, "low": 0, "high": 50}, "amounts"),
+    ):
         body = {"state": page, "kind": "sweep", "frames": 3, "sweep": sweep}
         refused(client.post("/api/jobs", json=body), 400, "sweep value", word)
     assert studio.jobs.all() == []
@@ -567,8 +602,11 @@ def test_glitch_changes_the_picture_and_leaves_the_model_alone(setup):
     assert not np.array_equal(draw({"kind": "gaussian", "amount": 1.0, "seed": 4}), noisy)
     assert not np.array_equal(draw({"kind": "reconnect", "amount": 1.0, "layers": ["blocks.0"]}), plain)
     assert all(torch.equal(v, before[k]) for k, v in generator.state_dict().items())  # restored exactly
-    page = state(tiny, glitch={"kind": "zero", "amount": 0.3, "layers": ["conv:0"], "seed": 1},
-                 bends=[bend(factor=1.3)])
+    page = state(
+        tiny,
+        glitch={"kind": "zero", "amount": 0.3, "layers": ["conv:0"], "seed": 1},
+        bends=[bend(factor=1.3)],
+    )
     shown = pixels(client.post("/api/render", json=page).content)
     recipe = read_recipe(tmp / "out" / client.post("/api/keep", json=page).json()["json"])
     assert recipe.glitch["kind"] == "zero"
@@ -588,8 +626,14 @@ def test_rewrite_pastes_a_region_into_a_new_model(setup):
     original = {k: v.clone() for k, v in studio.models.get(tiny).generator.state_dict().items()}
     page = state(tiny, latent={"seed": 3})
     # A corner small enough that rank 8 covers all its keys: the constraint then holds (almost) exactly.
-    body = {"state": page, "layer": "blocks.0", "source": 9, "rank": 8, "n": 64,
-            "region": {"top": 0.0, "left": 0.0, "bottom": 0.25, "right": 0.25}}
+    body = {
+        "state": page,
+        "layer": "blocks.0",
+        "source": 9,
+        "rank": 8,
+        "n": 64,
+        "region": {"top": 0.0, "left": 0.0, "bottom": 0.25, "right": 0.25},
+    }
     job = client.post("/api/rewrite", json=body)
     assert job.status_code == 200, job.text
     done = events(client, job.json()["id"])[-1]
@@ -748,7 +792,6 @@ def test_refinement_baselines_raise_the_critic_too(setup, method):
     refused(client.post("/api/refine", json={"state": page, "method": "drs"}), 422, "method")
 
 
-
 def test_scan_score_is_higher_for_a_bent_picture(setup):
     """Subset scanning (Berk-Jones): an ordinary picture's activations look like the background's, a bent
     picture's do not, at the scanned layer."""
@@ -786,7 +829,6 @@ def test_creative_decoder_changes_the_picture_reproducibly(setup):
     sweep = {"target": "creative", "low": 0, "high": 3}
     job = client.post("/api/jobs", json={"state": page, "kind": "sweep", "frames": 3, "sweep": sweep}).json()
     assert events(client, job["id"])[-1]["state"] == "done"
-
 
 
 # --- fine-tuning -------------------------------------------------------------------------------------------

@@ -134,8 +134,10 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
 
     # Load the kept picture back after moving on: the page shows it again.
     count = renders(browser)
-    browser.evaluate("(() => { const s = document.getElementById('seed'); s.value = '77';"
-                     " s.dispatchEvent(new Event('change')); })()")
+    browser.evaluate(
+        "(() => { const s = document.getElementById('seed'); s.value = '77';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
     settle(browser, count)
     assert not np.array_equal(shown_pixels(browser), after)
     count = renders(browser)
@@ -157,8 +159,10 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
 def test_the_fine_tune_and_refine_panels_ask_for_what_each_method_needs(page):
     browser, _, _ = page
     shown = "(id => !document.getElementById(id).hidden)"
-    pick = "(m => { const s = document.getElementById('finetune-method'); s.value = m;" \
+    pick = (
+        "(m => { const s = document.getElementById('finetune-method'); s.value = m;"
         " s.dispatchEvent(new Event('change')); })"
+    )
     boxes = ("finetune-away-box", "finetune-data-box", "finetune-text-box")
     expected = {
         "uncanny": (),

@@ -166,7 +166,9 @@ def test_the_studio_opens_bends_and_refines_an_imported_stylegan(tmp_path):
     from swerve.studio.models import Models
 
     path = imported(tmp_path).save(tmp_path / "allowed" / "sg2").resolve()
-    client = TestClient(create_app(Studio(Models([tmp_path / "allowed"]), tmp_path / "out")), "http://127.0.0.1")
+    client = TestClient(
+        create_app(Studio(Models([tmp_path / "allowed"]), tmp_path / "out")), "http://127.0.0.1"
+    )
     page = {"model": str(path), "latent": {"seed": 3}}
 
     def picture(state: dict) -> np.ndarray:

@@ -20,4 +20,3 @@ def class_agreement(
         correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size].cpu()).sum())
     classifier.train(was_training)
     return correct / len(x)
-

@@ -115,8 +115,10 @@ def finetune(studio: Studio, request: FinetuneIn) -> Job:
     if request.method == "guided":
         scorer = DOMAIN_CLASSIFIERS.get(bundle.data.dataset)
         if scorer is None or recipe.label is None:
-            raise ConfigError("a guided fine-tune needs a class-conditional model of a dataset swerve has a "
-                              f"classifier for ({', '.join(sorted(DOMAIN_CLASSIFIERS))})")
+            raise ConfigError(
+                "a guided fine-tune needs a class-conditional model of a dataset swerve has a "
+                f"classifier for ({', '.join(sorted(DOMAIN_CLASSIFIERS))})"
+            )
         method = {"scorer": scorer, "target": [recipe.label], "away": request.away}
     elif request.method in ("cross-domain", "domain-shift"):
         if request.dataset is None:

@@ -305,8 +305,14 @@ def transforms_table() -> list[dict[str, Any]]:
     table = []
     for name, transform in TRANSFORMS.items():
         params = {
-            key: {"default": p.default, "low": p.low, "high": p.high, "kind": p.kind,
-                  "choices": list(p.choices), "help": p.help}
+            key: {
+                "default": p.default,
+                "low": p.low,
+                "high": p.high,
+                "kind": p.kind,
+                "choices": list(p.choices),
+                "help": p.help,
+            }
             for key, p in transform.params.items()
         }
         table.append(
