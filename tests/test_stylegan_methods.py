@@ -188,3 +188,26 @@ def test_the_studio_opens_bends_and_refines_an_imported_stylegan(tmp_path):
     refined = client.post("/api/refine", json={"state": page, "steps": 5, "gamma": 0.0})
     assert refined.status_code == 200, refined.text
     assert critic(refined.json()["state"]) > critic(page)  # DGflow with the imported discriminator
+
+
+def test_nada_adaptive_freezing_picks_among_stylegan_blocks(tmp_path):
+    """Adaptive layer freezing (StyleGAN-NADA) chooses among the synthesis blocks (one per resolution) and
+    the mapping network, and trains only the one it picks."""
+    from swerve.diverge.finetune import FinetuneConfig, finetune
+    from swerve.diverge.finetune.layers import layer_units
+    from swerve.diverge.finetune.nada import tiny_clip
+
+    bundle = imported(tmp_path)
+    units = layer_units(bundle.generator)
+    assert units == [*bundle.generator.block_names, "mapping"]
+    cfg = FinetuneConfig(
+        method="nada", clip="tiny", text="x", steps=1, trail_every=1, batch_size=4, grid_size=4, log_every=1,
+        adaptive_layers=1, measure_quality=False,
+    )  # fmt: skip
+    result = finetune(bundle, cfg, tmp_path / "run", progress=False, clip=tiny_clip())
+    before = bundle.generator.state_dict()
+    after = swerve.load(result.bundle_path).generator.state_dict()
+    moved = [k for k in before if not torch.equal(before[k], after[k])]
+    changed = {u for u in units for k in moved if k.startswith(u + ".")}
+    assert len(changed) == 1, changed
+    assert all(k.startswith(f"{next(iter(changed))}.") for k in moved)  # nothing outside the chosen block

@@ -28,12 +28,19 @@ def freeze_layers(model: nn.Module, names: Sequence[str]) -> list[str]:
 
 
 def layer_units(model: nn.Module) -> list[str]:
-    """The layers adaptive freezing chooses among: the model's top-level children, with a ``Sequential``
-    or ``ModuleList`` child opened into its own children, keeping those that hold trainable parameters."""
-    units = []
+    """The layers adaptive freezing chooses among, keeping those that hold trainable parameters.
+
+    A model that names its blocks (``block_names``, as swerve's StyleGANs do: ``synthesis.b4``, ...) is cut
+    into those blocks, the rest of their parent's children and its other top-level children, so StyleGAN-NADA
+    picks among resolutions as the paper does. Any other model: its top-level children, with a
+    ``Sequential`` or ``ModuleList`` child opened into its own children.
+    """
+    blocks = list(getattr(model, "block_names", None) or [])
+    parents = {block.rsplit(".", 1)[0] for block in blocks}
+    units = list(blocks)
     for name, child in model.named_children():
-        if isinstance(child, nn.Sequential | nn.ModuleList):
-            units += [f"{name}.{sub}" for sub, _ in child.named_children()]
+        if name in parents or isinstance(child, nn.Sequential | nn.ModuleList):
+            units += [f"{name}.{sub}" for sub, _ in child.named_children() if f"{name}.{sub}" not in blocks]
         else:
             units.append(name)
     modules = dict(model.named_modules())
