@@ -52,6 +52,10 @@ def test_blend_stylegan_by_resolution(tmp_path):
             assert torch.equal(sm[key], sb[key]), key
     x = {n: bundle.sample(4, seed=0).x for n, bundle in (("a", a), ("b", b), ("m", mixed))}
     assert not torch.allclose(x["m"], x["a"]) and not torch.allclose(x["m"], x["b"])
+    # the schedule option orders a StyleGAN by its blocks itself, and by block name as a pivot
+    for pivot in (2, "synthesis.b16"):
+        scheduled = blend_bundles(a, b, schedule={"pivot": pivot, "hard": True}).generator.state_dict()
+        assert all(torch.equal(scheduled[k], sm[k]) for k in sm)
 
 
 @pytest.mark.parametrize(

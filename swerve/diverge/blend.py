@@ -90,8 +90,13 @@ def blend_state_dicts(
 
 
 def layer_order(model: nn.Module) -> list[str]:
-    """A generator's layers coarse to fine, for a resolution schedule: its linear and conv blocks (see
-    :func:`swerve.taps.block_names`) in registration order, which is the order generators build them in."""
+    """A generator's layers coarse to fine, for a resolution schedule: the blocks it names itself
+    (``block_names``, one per resolution in swerve's StyleGANs, the unit toonify blends by), or else its
+    linear and conv blocks (see :func:`swerve.taps.block_names`) in registration order, which is the order
+    generators build them in."""
+    named = getattr(model, "block_names", None)
+    if named:
+        return list(named)
     position = {name: i for i, name in enumerate(taps.layer_names(model))}
     blocks = set(taps.block_names(model, "linear")) | set(taps.block_names(model, "conv"))
     return sorted(blocks, key=position.__getitem__)
