@@ -156,7 +156,7 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
     assert browser.errors == []  # no uncaught exception in the page's scripts
 
 
-def test_the_fine_tune_and_refine_panels_ask_for_what_each_method_needs(page):
+def test_the_job_panels_ask_for_what_each_method_needs(page):
     browser, _, _ = page
     shown = "(id => !document.getElementById(id).hidden)"
     pick = (
@@ -182,6 +182,13 @@ def test_the_fine_tune_and_refine_panels_ask_for_what_each_method_needs(page):
         )
         assert browser.evaluate("Number(document.getElementById('refine-steps').value)") == steps
         assert browser.evaluate(divergence) is (method != "dgflow")
+    classes = "document.getElementById('train-classes-box').hidden"
+    for recipe in ("fashion-heldout-can", "nodata-gan"):
+        browser.evaluate(
+            f"(() => {{ const s = document.getElementById('train-recipe'); s.value = {recipe!r};"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
+        assert browser.evaluate(classes) is (recipe == "nodata-gan")  # no data, no classes to choose
 
 
 def test_a_novelty_search_opens_the_picture_clicked_in_its_grid(page):
