@@ -154,20 +154,26 @@ def _pmax_scans(
 def _fractional_chunk(
     part: PValues, positions: torch.Tensor, stat: Statistic
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Individual scans of a few samples with fractional ties: the ones first, then partial priorities."""
+    """Individual scans of a few samples with fractional ties: the ones first, then partial priorities.
+
+    A node's q(α) is 0 up to its p_min and 1 from its p_max on, so only the nodes with a grid threshold
+    strictly inside (p_min, p_max) need a fraction (and a sort); the others are counted by a search.
+    """
     positions = positions.to(part.lo.device)
+    device = positions.device
     a = positions / part.denom
-    q = part.fraction_below(positions)  # (B, K, J)
-    b, k, _ = q.shape
-    candidate = ((q > 0) & (q < 1)).any(1)  # (B, J): partial at some α
-    full = (q == 1) & ~candidate[:, None, :]
-    n_full = full.sum(2).double()  # (B, K): nodes surely in the subset
+    b, k = part.shape[0], len(positions)
+    p0, p1 = part.pmin_position().double(), part.pmax_position().double()  # q = 0 at or below, 1 at or above
+    inside = torch.searchsorted(positions, p0.contiguous(), right=True)  # first threshold above p_min
+    candidate = (inside < k) & (positions[inside.clamp(max=k - 1)] < p1)  # (B, J): partial at some α
+    settled = torch.where(candidate, torch.inf, p1).sort(dim=1).values
+    n_full = torch.searchsorted(settled, positions.expand(b, k).contiguous(), right=True).double()  # (B, K)
     width = int(candidate.sum(1).max())
     pick = candidate.to(torch.int8).argsort(dim=1, descending=True, stable=True)[:, :width]  # (B, W)
     valid = candidate.gather(1, pick)
-    partial = q.gather(2, pick[:, None, :].expand(b, k, width)) * valid[:, None, :]
+    picked = PValues(part.lo.gather(1, pick), part.hi.gather(1, pick), part.denom, part.two_tailed, part.ties)
+    partial = picked.fraction_below(positions) * valid[:, None, :]  # (B, K, W)
     ordered, order = partial.sort(dim=2, descending=True, stable=True)
-    device = q.device
     zero = torch.zeros(b, k, 1, dtype=torch.float64, device=device)
     n_alpha = n_full[..., None] + torch.cat([zero, ordered.cumsum(2)], 2)  # prefixes of 0..W partials
     n = n_full[..., None] + torch.arange(width + 1, dtype=torch.float64, device=device)
@@ -177,9 +183,10 @@ def _fractional_chunk(
     best = per_alpha.argmax(1)
     rows = torch.arange(b, device=device)
     top = per_alpha[rows, best]
-    chosen = full[rows, best].clone()
+    settled_in = ~candidate & (p1 <= positions[best][:, None])  # the settled nodes in at α*
     taken = torch.arange(width, device=device)[None, :] < size[rows, best][:, None]
+    chosen = torch.zeros_like(candidate)
     chosen.scatter_(1, pick.gather(1, order[rows, best]), taken & valid.gather(1, order[rows, best]))
-    chosen = chosen | full[rows, best]
+    chosen |= settled_in  # (padding picks of rows with fewer candidates wrote False over settled nodes)
     chosen &= (top > 0)[:, None]
     return top, torch.where(top > 0, a[best], 0.0), chosen

@@ -77,12 +77,15 @@ class PValues:
         """p_max as float64 (capped at 1)."""
         return (self.pmax_position().double() / self.denom).clamp(max=1.0)
 
-    def pmin(self) -> torch.Tensor:
-        """p_min as float64."""
+    def pmin_position(self) -> torch.Tensor:
+        """p_min × denom (an integer tensor); for two tails 2 min(p_min, 1 − p_max) × denom."""
         if self.two_tailed:
-            pos = 2 * torch.minimum(self.lo, self.denom - self.hi)
-            return (pos.double() / self.denom).clamp(max=1.0)
-        return self.lo.double() / self.denom
+            return 2 * torch.minimum(self.lo, self.denom - self.hi)
+        return self.lo
+
+    def pmin(self) -> torch.Tensor:
+        """p_min as float64 (capped at 1)."""
+        return (self.pmin_position().double() / self.denom).clamp(max=1.0)
 
     def fraction_below(self, position: torch.Tensor | float) -> torch.Tensor:
         """How much of each range counts as significant at α = position / denom (float64, in [0, 1]).
