@@ -105,6 +105,26 @@ def test_node_step_of_the_group_scan_equals_brute_force(statistic: str, ties: st
     assert found.score == pytest.approx(_brute_force(pv, positions, statistic, rows), rel=1e-9)
 
 
+@pytest.mark.parametrize("tail", ["upper", "two"])
+def test_individual_scans_equal_the_dense_ltss_on_wider_data(tail: str) -> None:
+    """The one-sample scanner sorts only nodes whose p-value range straddles a threshold; on ReLU-like data
+    with many exact ties it must give what sorting every node's q(α) at every α gives (LTSS by definition)."""
+    gen = torch.Generator().manual_seed(3)
+    background = torch.randn(60, 300, generator=gen).clamp_min(0).round(decimals=1)
+    test = torch.randn(25, 300, generator=gen).round(decimals=1)
+    pv = empirical_pvalues(test, background, tail=tail)
+    positions = alpha_grid(prepare(pv, 0.5), 20)
+    scans = scan_individual(pv, "berk-jones", alpha_max=0.5, alphas=20)
+    stat = get_statistic("berk-jones")
+    q = pv.fraction_below(positions)  # (N, K, J)
+    ordered = q.sort(dim=2, descending=True).values.cumsum(2)
+    sizes = torch.arange(1, q.shape[2] + 1, dtype=torch.float64)
+    dense = stat(ordered, sizes, (positions / pv.denom)[None, :, None]).amax(dim=(1, 2)).clamp_min(0)
+    assert torch.allclose(scans.scores, dense, rtol=1e-12, atol=1e-12)
+    partial = ((q > 0) & (q < 1)).any(1).sum(1)
+    assert partial.min() > 0 and partial.max() < 300  # both kinds of node are present in every sample
+
+
 def _planted(block: bool, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     background = torch.randn(300, 80, generator=gen)
