@@ -766,6 +766,17 @@ def test_novelty_search_finds_pictures_unlike_each_other_and_opens_them(setup):
     refused(client.post("/api/novelty", json={**body, "keep": 0}), 422, "keep")
 
 
+def test_the_novelty_grid_keeps_the_most_novel_first_and_no_twins():
+    from swerve.studio.background import _spread
+
+    behaviour = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.1], [5.0, 5.0], [9.0, 0.0]])
+    novelty = torch.tensor([1.0, 3.0, 2.9, 2.0, 0.5])
+    picked = _spread(novelty, behaviour, 3).tolist()
+    assert picked[0] == 1 and len(set(picked)) == 3  # the most novel, then the farthest from it
+    assert picked[1:] == [4, 3]  # not entry 2 or 0, the near and exact twins of entry 1
+    assert sorted(_spread(novelty, torch.zeros(5, 2), 5).tolist()) == [0, 1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("method", ["ddls", "dot"])
 def test_refinement_baselines_raise_the_critic_too(setup, method):
     """DDLS (Che et al. 2020) and DOT (Tanaka 2019) run from the page's latent like DGflow: the picture they

@@ -229,10 +229,12 @@ def _spread(novelty: torch.Tensor, behaviour: torch.Tensor, keep: int) -> torch.
     pool = novelty.argsort(descending=True)[: 3 * keep]
     picked = [0]
     gap = torch.cdist(behaviour[pool], behaviour[pool[:1]])[:, 0]
+    gap[0] = -1.0
     while len(picked) < min(keep, len(pool)):
         far = int(gap.argmax())
         picked.append(far)
         gap = torch.minimum(gap, torch.cdist(behaviour[pool], behaviour[pool[far : far + 1]])[:, 0])
+        gap[far] = -1.0  # never picked twice, even among exact twins
     return pool[picked]
 
 
