@@ -25,7 +25,7 @@ from swerve.errors import ConfigError
 from swerve.models import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from swerve.train.config import TrainConfig
 from swerve.train.objectives import discriminator_loss, generator_loss
-from swerve.train.tasks import Batch, Task, ema_decay, setup_adversarial, update_ema
+from swerve.train.tasks import AdversarialTask, Batch, ema_decay, setup_adversarial, update_ema
 
 AMBIGUITY_FORMS = ("paper", "softmax")
 DEFAULTS: dict[str, Any] = {"ambiguity_weight": 1.0, "ambiguity": "paper"}
@@ -73,7 +73,7 @@ class CANDiscriminator(DCGANDiscriminator):
         return self.head(h).squeeze(1), self.class_head(h)
 
 
-class CANTask(Task):
+class CANTask(AdversarialTask):
     """One CAN step: ``n_critic`` D steps (adversarial + class cross-entropy), one G step (+ λ·ambiguity)."""
 
     def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
@@ -133,18 +133,6 @@ class CANTask(Task):
             "loss_g": loss_g.detach(),
             "ambiguity": ambiguity.detach(),
         }
-
-    def export(self) -> dict[str, nn.Module]:
-        return {"generator": self.networks.get("generator_ema", self.g), "discriminator": self.d}
-
-    @torch.no_grad()
-    def preview(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        g = self.export()["generator"]
-        was = g.training
-        g.eval()
-        out = g(z)
-        g.train(was)
-        return out
 
 
 @torch.no_grad()

@@ -98,7 +98,26 @@ def setup_adversarial(
     task.latent = LatentSpec(config.latent_dim, config.latent_distribution)
 
 
-class GANTask(Task):
+class AdversarialTask(Task):
+    """What every G-and-D task shares: it exports G (its EMA copy when there is one) with D, and previews
+    with that G in eval mode. Subclasses set up their networks with :func:`setup_adversarial`."""
+
+    conditional = False  # whether G reads class labels
+
+    def export(self) -> dict[str, nn.Module]:
+        return {"generator": self.networks.get("generator_ema", self.g), "discriminator": self.d}
+
+    @torch.no_grad()
+    def preview(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        g = self.export()["generator"]
+        was = g.training
+        g.eval()
+        out = g(z, y) if self.conditional else g(z)
+        g.train(was)
+        return out
+
+
+class GANTask(AdversarialTask):
     """Adversarial training: ``n_critic`` discriminator steps, then one generator step, then the EMA."""
 
     def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
@@ -171,18 +190,6 @@ class GANTask(Task):
             d_fake=fake_logits.detach().mean(),
         )
         return stats
-
-    def export(self) -> dict[str, nn.Module]:
-        return {"generator": self.networks.get("generator_ema", self.g), "discriminator": self.d}
-
-    @torch.no_grad()
-    def preview(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        g = self.export()["generator"]
-        was = g.training
-        g.eval()
-        out = g(z, y) if self.conditional else g(z)
-        g.train(was)
-        return out
 
 
 def ema_decay(target: float, step: int) -> float:
