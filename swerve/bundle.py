@@ -14,6 +14,7 @@ corrupt file is reported by name. ``load(path)`` then ``save(path)`` reproduces 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as _dt
 import importlib
@@ -202,6 +203,23 @@ class Bundle:
         for net in self.networks.values():
             net.to(device)
         return self
+
+    def edit_copy(
+        self, networks: dict[str, torch.nn.Module] | None = None, name: str | None = None
+    ) -> Bundle:
+        """A new bundle with these networks (by default the same modules, shared, not copied) and copies of
+        everything else (data, latents, training record, history, extra), for an edit to record itself in."""
+        out = Bundle(
+            dict(self.networks if networks is None else networks),
+            self.data,
+            self.latent,
+            copy.deepcopy(self.training),
+            copy.deepcopy(self.history),
+            copy.deepcopy(self.extra),
+            self.name if name is None else name,
+        )
+        out._specs = copy.deepcopy(self._specs)
+        return out
 
     def record(self, op: str, **params: Any) -> None:
         """Append an edit to the history (train, bend, blend, fine-tune, ...)."""

@@ -266,16 +266,7 @@ def bend_bundle(bundle: Bundle, bends: Sequence[Bend | Mapping[str, Any]], repla
     for bend in parsed:
         taps.find_layer(gen, bend.layer)
     kept = [] if replace else bundle_bends(bundle)
-    out = Bundle(
-        dict(bundle.networks),
-        bundle.data,
-        bundle.latent,
-        copy.deepcopy(bundle.training),
-        copy.deepcopy(bundle.history),
-        copy.deepcopy(bundle.extra),
-        bundle.name,
-    )
-    out._specs = copy.deepcopy(bundle._specs)
+    out = bundle.edit_copy()
     out.extra["bends"] = [b.to_dict() for b in kept + parsed]
     out.record("bend", bends=[b.to_dict() for b in parsed], replace=replace)
     return out

@@ -14,7 +14,6 @@ workdir (a chain run before, or interrupted after that step) is loaded instead o
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -158,16 +157,8 @@ def _refine(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: boo
         raise ConfigError(f"operation refine: {method} has no setting {', '.join(unknown)}")
     bundle_critic(bundle, critic)  # a clear error now when the bundle has no critic of that kind
     recipe = {"method": method, "critic": critic, "settings": settings}
-    out = Bundle(
-        dict(bundle.networks),
-        bundle.data,
-        bundle.latent,
-        copy.deepcopy(bundle.training),
-        copy.deepcopy(bundle.history),
-        {**copy.deepcopy(bundle.extra), "refine": recipe},
-        bundle.name,
-    )
-    out._specs = copy.deepcopy(bundle._specs)
+    out = bundle.edit_copy()
+    out.extra["refine"] = recipe
     out.record("refine", **recipe)
     return out
 

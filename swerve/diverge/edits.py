@@ -40,15 +40,6 @@ def derive(
     missing = sorted(set(states) - set(networks))
     if missing:
         raise ConfigError(f"bundle {bundle.name} has no {missing[0]} network to edit")
-    out = Bundle(
-        networks,
-        bundle.data,
-        bundle.latent,
-        copy.deepcopy(bundle.training),
-        copy.deepcopy(bundle.history),
-        copy.deepcopy(bundle.extra),
-        name or bundle.name,
-    )
-    out._specs = copy.deepcopy(bundle._specs)
+    out = bundle.edit_copy(networks, name or bundle.name)
     out.record(op, **params)
     return out
