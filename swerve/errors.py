@@ -26,3 +26,14 @@ def require_positive_ints(owner: object, *names: str) -> None:
         value = getattr(owner, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_betas(betas: object) -> list[float]:
+    """Adam's two betas as floats; a ConfigError unless they are two numbers in [0, 1)."""
+    if (
+        not isinstance(betas, list | tuple)
+        or len(betas) != 2
+        or not all(isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
+    ):
+        raise ConfigError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    return [float(b) for b in betas]

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from swerve.errors import ConfigError
+from swerve.errors import ConfigError, check_betas
 
 KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae")  # the last three: swerve.diverge
 ARCHS = ("dcgan", "mlp")
@@ -98,13 +98,7 @@ class TrainConfig:
             raise ConfigError(f"gp_weight must be non-negative, got {self.gp_weight!r}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must lie in [0, 1), got {self.ema!r}")
-        if (
-            not isinstance(self.betas, list | tuple)
-            or len(self.betas) != 2
-            or not all(isinstance(b, int | float) and 0 <= b < 1 for b in self.betas)
-        ):
-            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        self.betas = [float(b) for b in self.betas]
+        self.betas = check_betas(self.betas)
         if self.classes is not None and (
             not isinstance(self.classes, list) or not all(isinstance(c, int) and c >= 0 for c in self.classes)
         ):

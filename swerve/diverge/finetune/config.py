@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from swerve.errors import ConfigError
+from swerve.errors import ConfigError, check_betas
 
 METHODS = ("cross-domain", "domain-shift", "uncanny", "guided", "nada")
 LOSS_FORMS = ("inverted", "log")
@@ -88,13 +88,7 @@ class FinetuneConfig:
             raise ConfigError(f"shift_fraction must lie in (0, 1], got {self.shift_fraction!r}")
         if not 0 < self.collapse_threshold < 1:
             raise ConfigError(f"collapse_threshold must lie in (0, 1), got {self.collapse_threshold!r}")
-        if (
-            not isinstance(self.betas, list | tuple)
-            or len(self.betas) != 2
-            or not all(isinstance(b, int | float) and 0 <= b < 1 for b in self.betas)
-        ):
-            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        self.betas = [float(b) for b in self.betas]
+        self.betas = check_betas(self.betas)
         if self.adaptive_layers < 0:
             raise ConfigError(f"adaptive_layers must be 0 (all) or positive, got {self.adaptive_layers}")
         if self.method in ("cross-domain", "domain-shift") and not self.dataset:
