@@ -85,18 +85,9 @@ def _summary_rows(rows: list[dict[str, Any]] | None) -> str:
 
 
 def _config(preset: str | None, config: Path | None, overrides: dict[str, Any]) -> TrainConfig:
-    from swerve.zoo.recipes import RECIPES
+    from swerve.zoo.recipes import train_config
 
-    if (config is None) == (preset is None):
-        raise ConfigError("give a config file or --preset NAME (one of them)")
-    if preset is not None:
-        if preset not in RECIPES:
-            raise ConfigError(f"no preset {preset!r}; presets: {', '.join(RECIPES)}")
-        values = RECIPES[preset].to_dict()
-    else:
-        values = TrainConfig.from_file(config).to_dict()
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.from_dict(values)
+    return train_config(preset, config, {k: v for k, v in overrides.items() if v is not None})
 
 
 # --- novelty search ----------------------------------------------------------------------------------------

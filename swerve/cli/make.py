@@ -10,7 +10,7 @@ import yaml
 
 from swerve.cli.main import app, emit
 from swerve.errors import ConfigError
-from swerve.train import TrainConfig, Trainer
+from swerve.train import Trainer
 
 zoo_app = typer.Typer(help="The small models swerve ships: list them, or rebuild one from its recipe.")
 app.add_typer(zoo_app, name="zoo")
@@ -58,23 +58,13 @@ def train(
 ) -> None:
     """Train a GAN, VAE or classifier; Ctrl-C saves a checkpoint that --resume continues exactly."""
     from swerve.train.distributed import launch_command, launched, make_accelerator
-    from swerve.zoo.recipes import RECIPES
+    from swerve.zoo.recipes import train_config
 
     if launcher not in ("none", "accelerate"):
         raise ConfigError(f"--launcher must be none or accelerate, got {launcher!r}")
-    if (config is None) == (preset is None):
-        raise ConfigError("give a config file or --preset NAME (one of them)")
-    if preset is not None:
-        if preset not in RECIPES:
-            raise ConfigError(f"no preset {preset!r}; presets: {', '.join(RECIPES)}")
-        values = RECIPES[preset].to_dict()
-    else:
-        values = TrainConfig.from_file(config).to_dict()
-    values.update(_parse_overrides(set_))
-    for key, value in (("steps", steps), ("seed", seed), ("device", device)):
-        if value is not None:
-            values[key] = value
-    cfg = TrainConfig.from_dict(values)
+    flags = {"steps": steps, "seed": seed, "device": device}
+    overrides = {**_parse_overrides(set_), **{k: v for k, v in flags.items() if v is not None}}
+    cfg = train_config(preset, config, overrides)
     if launcher == "accelerate" and not launched():
         # The config is checked first (a bad one is one line here, not one per process); then start
         # `accelerate launch -m swerve train ...` with the same arguments.

@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
+from swerve.errors import ConfigError
 from swerve.train.config import TrainConfig
 
 # 2-D WGAN-GP, after the WGAN-GP toy protocol (critic iterations, penalty weight 0.1, batch 256, Adam betas
@@ -120,3 +124,20 @@ RECIPES: dict[str, TrainConfig] = {
         params={"variance_weight": 1.0, "variant": "adversarial"},
     ),
 }
+
+
+def train_config(
+    preset: str | None, path: str | os.PathLike | None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """The config a training command runs: a recipe by name (``preset``) or a config file (exactly one of
+    them), with ``overrides`` on top."""
+    if (path is None) == (preset is None):
+        raise ConfigError("give a config file or --preset NAME (one of them)")
+    if preset is not None:
+        if preset not in RECIPES:
+            raise ConfigError(f"no preset {preset!r}; presets: {', '.join(RECIPES)}")
+        values = RECIPES[preset].to_dict()
+    else:
+        values = TrainConfig.from_file(path).to_dict()
+    values.update(overrides or {})
+    return TrainConfig.from_dict(values)
