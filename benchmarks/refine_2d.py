@@ -26,6 +26,7 @@ import time
 import torch
 
 import swerve
+from swerve.errors import SwerveError
 from swerve.measure import kde_log_likelihood
 from swerve.refine import discriminator_critic, fit_ratio, initial_latents, ratio_critic, run_method
 from swerve.refine.scores import TOYS
@@ -55,7 +56,10 @@ def evaluate(dataset: str, x: torch.Tensor, held_out: torch.Tensor) -> dict[str,
 
 
 def run(name: str, n: int, seed: int) -> list[dict]:
-    bundle = swerve.load(name, device="cpu")
+    try:
+        bundle = swerve.load(name, device="cpu")
+    except SwerveError as exc:
+        raise SystemExit(str(exc)) from None
     dataset = bundle.data.dataset
     if dataset not in TOYS:
         raise SystemExit(f"{name} is a model of {dataset!r}; this benchmark scores {', '.join(TOYS)}")
