@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -40,39 +41,21 @@ def methods(quick: bool) -> dict[str, Callable[[], torch.Tensor]]:
     gan = swerve.load("fashion-gan")
     clf = swerve.load("fashion-classifier").classifier
     budget = 1000 if quick else 2500
+
+    def search(method: str, cost_per_code: int, **quality: Any) -> torch.Tensor:
+        """An archive of about N codes: each generation adds N * cost / budget of them."""
+        per_gen = N * cost_per_code // budget
+        archive = search_bundle(
+            gan, clf, method=method, budget=budget, population=50, add_per_generation=per_gen, **quality
+        )
+        return archive.x
+
     out: dict[str, Callable[[], torch.Tensor]] = {
         "fashion-gan (baseline)": lambda: gan.sample(N, seed=0).x,
-        "novelty search, evolution": lambda: (
-            search_bundle(
-                gan,
-                clf,
-                method="evolution",
-                budget=budget,
-                population=50,
-                add_per_generation=N * 50 // budget,
-            ).x
-        ),
-        "novelty search, gradient": lambda: (
-            search_bundle(
-                gan,
-                clf,
-                method="gradient",
-                budget=budget,
-                population=50,
-                add_per_generation=N * 100 // budget,
-            ).x
-        ),
-        "novelty search, evolution, D >= 0.3": lambda: (
-            search_bundle(
-                gan,
-                clf,
-                method="evolution",
-                budget=budget,
-                population=50,
-                add_per_generation=N * 50 // budget,
-                quality="discriminator",
-                quality_min=0.3,
-            ).x
+        "novelty search, evolution": lambda: search("evolution", 50),
+        "novelty search, gradient": lambda: search("gradient", 100),
+        "novelty search, evolution, D >= 0.3": lambda: search(
+            "evolution", 50, quality="discriminator", quality_min=0.3
         ),
         "iterated learning, 2 rounds": lambda: iterated(gan, clf, quick),
     }
