@@ -214,6 +214,8 @@ def test_bad_configs_are_one_line_errors(tmp_path):
         FinetuneConfig(method="cross-domain")
     with pytest.raises(ConfigError, match="unknown fine-tuning field"):
         FinetuneConfig.from_dict({"stepz": 3})
+    with pytest.raises(ConfigError, match="betas must be two numbers"):
+        FinetuneConfig(betas=[0.5, 1.0])
     with pytest.raises(SwerveError, match="has no step 3"):
         finetune(tiny_image_bundle(), tiny_config(steps=4), tmp_path, progress=False).trail.export(3)
 

@@ -146,6 +146,7 @@ def test_resume_without_a_checkpoint(tmp_path):
         ("objective", "wasserstein", "objective must be one of"),
         ("ema", 1.5, r"ema must lie in \[0, 1\)"),
         ("betas", [0.5], "betas must be two numbers"),
+        ("betas", [True, 0.9], "betas must be two numbers"),
         ("conditional", "yes", "conditional must be true or false"),
         ("classes", [1, -2], "classes must be a list"),
     ],
