@@ -183,10 +183,13 @@ def test_refinement_is_deterministic_for_a_seed() -> None:
         if name != "dot":  # DOT is deterministic: it has no randomness for a seed to change
             c = run_method(name, bundle, critic, z, seed=8, **settings[name])
             assert not torch.equal(a.x, c.x), name
-    # Batching does not change the result (the noise is drawn for all samples at once).
-    assert torch.equal(
+    # Batching does not change the result (the noise is drawn for all samples at once). Only up to float
+    # rounding: a matrix product's blocking, and so its last bit, depends on the batch size.
+    torch.testing.assert_close(
         dgflow(bundle.generator, critic, z, steps=3, batch_size=64).x,
         dgflow(bundle.generator, critic, z, steps=3, batch_size=500).x,
+        rtol=0,
+        atol=1e-5,
     )
 
 
