@@ -19,6 +19,7 @@ from swerve.measure import posterior_entropy, sparseness
 from swerve.train import TrainConfig, Trainer
 from swerve.zoo import zoo_path
 from tests.conftest import blobs, tiny_image_bundle
+from tests.marks import needs_fashion
 
 
 def test_novelty_search_spreads_the_archive_wider_than_random_sampling():
@@ -116,6 +117,7 @@ def test_can_rejects_an_unknown_setting():
         CANTask(cfg, [1, 8, 8], 3, torch.device("cpu"))
 
 
+@needs_fashion
 def test_out_of_class_count_separates_held_out_from_training_classes_for_every_method():
     if zoo_path("fashion-classifier") is None:
         pytest.skip("the zoo's fashion-classifier is not installed")
@@ -302,6 +304,7 @@ def test_cli_nodata_trains_resumes_and_records_the_method(cli, tmp_path):
     assert code == 2 and "angular" in err
 
 
+@needs_fashion
 def test_demo_sections_show_each_method_with_its_numbers():
     from pathlib import Path
 

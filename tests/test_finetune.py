@@ -16,6 +16,7 @@ from swerve.diverge.finetune.nada import directional_loss, tiny_clip
 from swerve.errors import ConfigError, SwerveError
 from swerve.measure import class_agreement, collapsed, knn_distance, pairwise_diversity
 from tests.conftest import blobs, tiny_image_bundle
+from tests.marks import needs_fashion
 
 
 def tiny_config(**changes) -> FinetuneConfig:
@@ -140,6 +141,7 @@ def test_nada_adaptive_freezing_trains_only_the_chosen_layers(tmp_path):
     assert len(changed) == 1, changed  # one unit (a layer's weight and bias share a prefix)
 
 
+@needs_fashion
 def test_collapse_detector_fires_on_a_collapsing_run_and_not_on_a_healthy_one(tmp_path):
     gan = swerve.load("fashion-gan", device="cpu")
     real = load_dataset("fashion-mnist", split="test")

@@ -10,12 +10,7 @@ from swerve.data import load_dataset
 from swerve.measure import class_agreement, gaussians25_scores, swissroll_scores
 from swerve.zoo import BUNDLES, zoo_names
 from swerve.zoo.recipes import RECIPES
-
-needs_fashion = pytest.mark.skipif(
-    not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir()
-    and not __import__("os").environ.get("SWERVE_FASHION_MNIST"),
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
-)
+from tests.marks import needs_fashion
 
 
 def test_every_recipe_is_shipped():

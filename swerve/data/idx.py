@@ -2,8 +2,10 @@
 
 Where the files are looked for, in order (MNIST's names in brackets): the ``root`` argument;
 ``$SWERVE_FASHION_MNIST`` (``$SWERVE_MNIST``); ``$SWERVE_DATA/fashion-mnist`` (``mnist``);
-Debian's ``/usr/share/datasets/fashion-mnist`` (``mnist``); the cache ``~/.cache/swerve/fashion-mnist``
-(``mnist``; ``$XDG_CACHE_HOME`` is honoured). The first folder holding both files of the split wins.
+Debian's ``/usr/share/datasets/fashion-mnist`` (``mnist``; ``$SWERVE_SYSTEM_DATA`` replaces
+``/usr/share/datasets``, so a test run can hide the system's data sets); the cache
+``~/.cache/swerve/fashion-mnist`` (``mnist``; ``$XDG_CACHE_HOME`` is honoured). The first folder holding both
+files of the split wins.
 """
 
 from __future__ import annotations
@@ -46,8 +48,14 @@ MNIST_CLASSES = [str(d) for d in range(10)]
 
 PathLike = str | os.PathLike
 
-# Debian's dataset packages install here; a module constant so tests can point it elsewhere.
+# Debian's dataset packages install here; a module constant so tests can point it elsewhere, and
+# $SWERVE_SYSTEM_DATA replaces it (pointed at an empty folder, it hides the system's data sets from swerve).
 DEBIAN_DIR = Path("/usr/share/datasets")
+
+
+def system_data_dir() -> Path:
+    """Where Debian's dataset packages are looked for: ``$SWERVE_SYSTEM_DATA`` or /usr/share/datasets."""
+    return Path(os.environ.get("SWERVE_SYSTEM_DATA") or DEBIAN_DIR)
 
 
 @dataclass(frozen=True)
@@ -216,9 +224,17 @@ def _candidate_dirs(source: _Source, root: PathLike | None) -> list[Path]:
         dirs.append(Path(os.environ[source.env_var]))
     if os.environ.get("SWERVE_DATA"):
         dirs.append(Path(os.environ["SWERVE_DATA"]) / source.name)
-    dirs.append(DEBIAN_DIR / source.name)
+    dirs.append(system_data_dir() / source.name)
     dirs.append(_cache_dir(source.name))
     return dirs
+
+
+def find_idx(name: str, split: str = "train", root: PathLike | None = None) -> Path | None:
+    """The folder that ``load_dataset(name)`` would read ``split`` from (``fashion-mnist`` or ``mnist``), or
+    None when the files are nowhere swerve looks."""
+    if name not in SOURCES:
+        raise DataError(f"unknown IDX data set {name!r}; use one of {', '.join(SOURCES)}")
+    return _find_folder(SOURCES[name], _file_names(split), root)
 
 
 def _find_folder(source: _Source, names: list[str], root: PathLike | None) -> Path | None:

@@ -1,0 +1,14 @@
+"""Skip markers for tests that need data a fresh machine may not have: each names what is missing and how to
+get it. They ask swerve's own locators, so hiding a data set from swerve ($SWERVE_SYSTEM_DATA pointed at an
+empty folder) skips exactly the tests that need it."""
+
+from __future__ import annotations
+
+import pytest
+
+from swerve.data.idx import find_idx
+
+needs_fashion = pytest.mark.skipif(
+    find_idx("fashion-mnist", "train") is None or find_idx("fashion-mnist", "test") is None,
+    reason="Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist (or SWERVE_FASHION_MNIST)",
+)
