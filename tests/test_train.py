@@ -7,11 +7,11 @@ import os
 import signal
 
 import pytest
+import torch
 
 import swerve
-from swerve.data import load_dataset
+from swerve.data import load_dataset, ring_modes
 from swerve.errors import ConfigError, SwerveError
-from swerve.measure import gaussians25_scores
 from swerve.train import TrainConfig, Trainer
 from swerve.zoo.recipes import RECIPES
 from tests.conftest import blobs
@@ -184,13 +184,19 @@ def test_data_that_does_not_fit_the_model(tmp_path):
 
 
 @pytest.mark.slow
-def test_wgan_gp_covers_the_25_gaussians(tmp_path):
-    """A 2-D WGAN-GP trained from scratch (the zoo's recipe, fewer steps) covers at least 20 of the 25 modes:
-    each holds at least 1% of all samples within 4 standard deviations of its centre."""
-    cfg = RECIPES["gaussians25-wgangp"].replace(steps=4000, sample_every=0, checkpoint_every=0, log_every=0)
-    Trainer(cfg, tmp_path, data=load_dataset("gaussians25", n=20_000), progress=False).fit()
-    scores = gaussians25_scores(swerve.load(tmp_path / "bundle", device="cpu").sample(5000, seed=0).x)
-    assert scores["modes covered"] >= 20, scores
+def test_wgan_gp_recipe_covers_every_mode_of_the_ring(tmp_path):
+    """The zoo's 2-D WGAN-GP recipe, trained from scratch for 200 steps on the 8-Gaussian ring, covers every
+    mode: each holds at least 5% of the samples within 0.2 of its centre. (The 25 Gaussians need ~4,000 steps,
+    minutes on a small machine; the shipped model made by the full recipe is checked in test_zoo.py.)"""
+    cfg = RECIPES["gaussians25-wgangp"].replace(
+        dataset="ring", steps=200, sample_every=0, checkpoint_every=0, log_every=0
+    )
+    Trainer(cfg, tmp_path, data=load_dataset("ring", n=20_000), progress=False).fit()
+    x = swerve.load(tmp_path / "bundle", device="cpu").sample(4000, seed=0).x
+    distance, nearest = torch.cdist(x, ring_modes()).min(dim=1)
+    close = distance <= 0.2
+    counts = torch.bincount(nearest[close], minlength=8)
+    assert close.float().mean() > 0.5 and (counts >= 0.05 * len(x)).all(), counts.tolist()
 
 
 def test_yaml_exponent_numbers_are_numbers(tmp_path):
