@@ -28,6 +28,7 @@ from swerve.look.grid import make_grid, upscale
 from swerve.measure import domain_classifier
 from swerve.refine import bundle_critic, class_critic, run_method
 from swerve.studio import explore
+from swerve.studio.finite import finite_values
 from swerve.studio.gauge import Gauge
 from swerve.studio.jobs import Jobs
 from swerve.studio.models import Models
@@ -142,13 +143,16 @@ class Studio:
             raise ConfigError(
                 f"label {state.label} is out of range: {bundle.name} has {bundle.num_classes} classes"
             )
-        offsets = []
+        offsets, layer_shifts = [], []
         if state.pca is not None and any(state.pca.amounts):
             found = self.directions(model_id, state.pca.layer, state.pca.k)
             if state.pca.apply == "latent":
                 z = z + explore.latent_offset(found, state.pca.amounts)
             else:
-                offsets.append(offset_entry(found.layer, explore.layer_offset(found, state.pca.amounts)))
+                layer_shifts.append(explore.layer_offset(found, state.pca.amounts))
+                offsets.append(offset_entry(found.layer, layer_shifts[-1]))
+        if not torch.isfinite(z).all() or not all(torch.isfinite(o).all() for o in layer_shifts):
+            raise ConfigError("the sliders give a latent or layer offset that is not finite; move them back")
         bends = self.check_bends(bundle, state.bends)
         blend = None
         if state.blend is not None:
@@ -228,6 +232,7 @@ class Studio:
         scanned = self.gauge.scan(acts[layer].reshape(1, -1).float(), background)
         unedited = self.gauge.scan(plain[layer].reshape(1, -1).float(), background)["scan"]
         result["values"].update({"scan": scanned.pop("scan"), "scan_unedited": unedited, **scanned})
+        finite_values(result["values"], result["notes"])
         result["scan"] = {"layer": layer, "background_n": len(background), "statistic": "berk-jones"}
         return result
 

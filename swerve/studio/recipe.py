@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -251,10 +252,23 @@ def parse_recipe_bytes(raw: bytes) -> Recipe:
             raise ConfigError("this PNG carries no swerve recipe (it was not kept by the studio)")
         raw = text.encode()
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite_float)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError("not a recipe: its JSON is nested too deeply") from None
     return Recipe.from_dict(data)
+
+
+def _not_a_number(name: str) -> float:
+    raise ConfigError(f"the recipe holds {name}: every number in a recipe must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ConfigError(f"the recipe holds {text}, too large for a number: every number must be finite")
+    return value
 
 
 def read_recipe(path: str | os.PathLike) -> Recipe:
