@@ -199,55 +199,57 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
     async def page() -> HTMLResponse:
         return HTMLResponse(page_html, headers=PAGE_HEADERS)
 
-    @app.get("/api/models")
+    # response_model=None: an answer reaches SafeJSON as it is, so a non-finite number in it is named there
+    # (FastAPI's own serialisation would turn it into null without a word).
+    @app.get("/api/models", response_model=None)
     async def models() -> dict[str, Any]:
         listing = await run_in_threadpool(studio.models.listing)
         return {"models": listing, "start": studio.start_model}
 
-    @app.get("/api/model")
+    @app.get("/api/model", response_model=None)
     async def model(id: str) -> dict[str, Any]:
         return await run_in_threadpool(studio.info, id)
 
-    @app.post("/api/render")
+    @app.post("/api/render", response_model=None)
     async def render(request: Request) -> Response:
         state = await parse(request, StateIn)
         picture, _ = await run_in_threadpool(studio.picture, state)
         return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @app.post("/api/grid")
+    @app.post("/api/grid", response_model=None)
     async def grid(request: Request) -> Response:
         body = await parse(request, GridIn)
         picture = await run_in_threadpool(studio.grid, body.state, body.n)
         return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @app.post("/api/recipe")
+    @app.post("/api/recipe", response_model=None)
     async def recipe(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)
         made = await run_in_threadpool(studio.recipe, state)
         return made.to_dict()
 
-    @app.post("/api/directions")
+    @app.post("/api/directions", response_model=None)
     async def directions(request: Request) -> dict[str, Any]:
         body = await parse(request, DirectionsIn)
         found = await run_in_threadpool(studio.directions, body.model, body.layer, body.k)
         return {"layer": found.layer, "explained": found.explained.tolist(), "k": len(found.sigma)}
 
-    @app.post("/api/measure")
+    @app.post("/api/measure", response_model=None)
     async def measure(request: Request, layer: str = Query("conv:0", min_length=1, max_length=200)) -> dict:
         state = await parse(request, StateIn)
         return await run_in_threadpool(studio.measure, state, layer)
 
-    @app.post("/api/refine")
+    @app.post("/api/refine", response_model=None)
     async def refine(request: Request) -> dict[str, Any]:
         body = await parse(request, RefineIn)
         return await run_in_threadpool(studio.refine, body)
 
-    @app.post("/api/keep")
+    @app.post("/api/keep", response_model=None)
     async def keep(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)
         return await run_in_threadpool(studio.keep, state)
 
-    @app.get("/api/files/{name}")
+    @app.get("/api/files/{name}", response_model=None)
     async def files(name: str) -> FileResponse:
         try:
             path = studio.kept_file(name)
@@ -255,7 +257,7 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
             raise Refused(404, f"no kept file {name}") from None
         return FileResponse(path, filename=name)
 
-    @app.post("/api/load")
+    @app.post("/api/load", response_model=None)
     async def load_recipe(request: Request) -> dict[str, Any]:
         """A recipe uploaded as JSON or as a kept PNG; answers the page state that shows it again."""
         raw = await read_body(request, MAX_UPLOAD, RAW_RECIPE)
@@ -295,9 +297,9 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
         return start
 
     for path, (schema, start_job) in job_kinds.items():
-        app.post(path)(job_route(schema, start_job))
+        app.post(path, response_model=None)(job_route(schema, start_job))
 
-    @app.get("/api/jobs")
+    @app.get("/api/jobs", response_model=None)
     async def list_jobs() -> dict[str, Any]:
         return {"jobs": [job.snapshot() for job in studio.jobs.all()]}
 
@@ -307,18 +309,18 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
             raise Refused(404, f"no job {job_id}")
         return job
 
-    @app.get("/api/jobs/{job_id}")
+    @app.get("/api/jobs/{job_id}", response_model=None)
     async def job_status(job_id: str) -> dict[str, Any]:
         job = find_job(job_id)
         return job.snapshot(with_result=True)
 
-    @app.post("/api/jobs/{job_id}/cancel")
+    @app.post("/api/jobs/{job_id}/cancel", response_model=None)
     async def cancel_job(job_id: str) -> dict[str, Any]:
         job = find_job(job_id)
         job.cancel()
         return job.snapshot()
 
-    @app.get("/api/jobs/{job_id}/events")
+    @app.get("/api/jobs/{job_id}/events", response_model=None)
     async def job_events(job_id: str) -> StreamingResponse:
         job = find_job(job_id)
 

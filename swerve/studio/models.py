@@ -49,7 +49,10 @@ class Models:
         path = Path(model_id)
         if not path.is_absolute():
             raise ConfigError(f"unknown model {model_id!r}: not a zoo name ({', '.join(zoo.zoo_names())})")
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long for the file system
+            raise ConfigError(f"{model_id} cannot be read as a bundle directory: {exc}") from None
         if not any(real == root or real.is_relative_to(root) for root in self.roots):
             raise Forbidden(f"{model_id} is outside the directories the studio was allowed to read")
         if not (real / CONFIG_NAME).is_file():

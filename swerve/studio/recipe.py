@@ -86,9 +86,9 @@ class Recipe:
             raise ConfigError(f"recipe is missing a field: {exc}") from None
         if not isinstance(recipe.bundle, str) or not recipe.bundle:
             raise ConfigError("recipe 'bundle' must name a bundle")
-        if not isinstance(recipe.z, list) or not all(isinstance(v, (int, float)) for v in recipe.z):
+        if not isinstance(recipe.z, list) or not all(_number(v) for v in recipe.z):
             raise ConfigError("recipe 'z' must be a list of numbers")
-        if recipe.label is not None and not isinstance(recipe.label, int):
+        if recipe.label is not None and (not isinstance(recipe.label, int) or isinstance(recipe.label, bool)):
             raise ConfigError(f"recipe 'label' must be an integer, got {recipe.label!r}")
         for key in ("offsets", "bends"):
             value = getattr(recipe, key)
@@ -97,9 +97,16 @@ class Recipe:
         for key in ("blend", "glitch", "creative"):
             if getattr(recipe, key) is not None and not isinstance(getattr(recipe, key), dict):
                 raise ConfigError(f"recipe '{key}' must be an object or null")
-        if recipe.frame is not None and not isinstance(recipe.frame, int):
+        if recipe.frame is not None and (not isinstance(recipe.frame, int) or isinstance(recipe.frame, bool)):
             raise ConfigError(f"recipe 'frame' must be an integer or null, got {recipe.frame!r}")
         return recipe
+
+
+def _number(value: Any) -> bool:
+    """A finite float, or an int a float holds (a boolean is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else abs(value) <= 2**53
 
 
 # --- tensors in JSON ---------------------------------------------------------------------------------------

@@ -21,15 +21,19 @@ Amount = Annotated[float, Field(ge=-10.0, le=10.0)]  # slider positions, in stan
 
 
 class Strict(BaseModel):
-    """Every request model: unknown fields and non-finite numbers refused."""
+    """Every request model: unknown fields, non-finite numbers, and numbers sent as text or booleans
+    (strict: ``"5"`` or ``true`` for an integer) refused."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True, strict=True)
 
 
 def plain_json(value: Any, depth: int = 0) -> Any:
-    """``value`` unchanged if it is shallow JSON with finite numbers only; a ValueError naming the fault."""
+    """``value`` unchanged if it is shallow JSON with finite numbers of at most ``SEED_MAX`` in size only;
+    a ValueError naming the fault."""
     if not_finite(value):
         raise ValueError(f"numbers must be finite, got {value}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > SEED_MAX:
+        raise ValueError(f"numbers must lie within ±{SEED_MAX}")
     if depth > MAX_DEPTH:
         raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
