@@ -362,6 +362,34 @@ def test_answers_never_hold_nan(site, monkeypatch):
     assert json.loads(events[-1], parse_constant=pytest.fail)["result"]["residual"] is None
 
 
+def test_principal_directions_that_are_not_finite_are_named_and_never_drawn(site, monkeypatch):
+    """A layer whose activations never vary has no principal directions: 0/0 explained variance and latent
+    directions. /api/directions says so with nulls, and a slider along them is refused, not drawn."""
+    import torch
+
+    from swerve.studio import explore
+
+    page, _, studio, tiny, _, _ = site
+    nan = float("nan")
+    flat = explore.Directions(
+        layer="stem",
+        shape=(4,),
+        components=torch.zeros(2, 4),
+        sigma=torch.zeros(2),
+        latent=torch.full((2, 8), nan),
+        explained=torch.tensor([nan, nan]),
+    )
+    monkeypatch.setattr(studio, "directions", lambda *args, **kwargs: flat)
+    found = page.post("/api/directions", json={"model": tiny, "layer": "stem", "k": 2})
+    assert found.status_code == 200, found.text
+    answer = json.loads(found.text, parse_constant=pytest.fail)
+    assert answer["explained"] == [None, None] and answer["not_finite"]["count"] == 2
+    pushed = state(tiny, pca={"layer": "stem", "amounts": [1.0]})
+    refused(page.post("/api/render", json=pushed), 400, "not finite")
+    refused(page.post("/api/keep", json=pushed), 400, "not finite")
+    assert not (studio.out_dir).exists() or list(studio.out_dir.iterdir()) == []
+
+
 @pytest.mark.parametrize("bad", ["NaN", "-Infinity", "1e999"])
 def test_a_recipe_with_a_non_finite_number_is_refused(site, bad):
     page, _, _, tiny, _, _ = site
