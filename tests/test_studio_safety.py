@@ -408,6 +408,25 @@ def test_a_recipe_with_a_non_finite_number_is_refused(site, bad):
     )
 
 
+@pytest.mark.parametrize("side", [5000, 20000])
+def test_a_huge_png_is_refused_before_it_is_decoded(site, side):
+    """A PNG that declares a huge picture (a few kilobytes of zeros) would be decoded to reach the recipe
+    after it: 400 at once, never a 500 from the decoder's bomb check."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    page, _, _, _, _, _ = site
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("swerve-recipe", "{}", zip=True)
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, format="PNG", pnginfo=info)
+    raw = buffer.getvalue()
+    assert len(raw) < 100_000
+    response = page.post("/api/load", content=raw, headers={"content-type": "image/png"})
+    refused(response, 400, "PNG")
+
+
 # --- a hostile user ----------------------------------------------------------------------------------------
 def hostile_requests(tiny: str, root: Path) -> list[tuple[str, str, object, int]]:
     """(method, path, JSON body or raw text, expected status)."""

@@ -40,6 +40,7 @@ from swerve.utils import atomic_path, write_text_atomic
 FORMAT = "swerve-recipe"
 FORMAT_VERSION = 1
 PNG_KEY = "swerve-recipe"
+MAX_PIXELS = 4096 * 4096  # a kept picture is a few hundred pixels wide
 
 
 @dataclass
@@ -251,9 +252,12 @@ def parse_recipe_bytes(raw: bytes) -> Recipe:
 
         try:
             with Image.open(io.BytesIO(raw)) as img:
+                if img.width * img.height > MAX_PIXELS:  # decoding it to reach the recipe: gigabytes
+                    size = f"{img.width} x {img.height}"
+                    raise ConfigError(f"this PNG is {size}: larger than any picture the studio keeps")
                 img.load()
                 text = img.text.get(PNG_KEY) if hasattr(img, "text") else None
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise ConfigError(f"not a readable PNG: {exc}") from None
         if text is None:
             raise ConfigError("this PNG carries no swerve recipe (it was not kept by the studio)")
