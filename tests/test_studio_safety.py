@@ -47,6 +47,9 @@ def site(tmp_path: Path, monkeypatch):
     return page, other, studio, tiny, loaded, app.state.token
 
 
+AS_JSON = {"content-type": "application/json"}
+
+
 def refused(response, status: int | None = None, *words: str) -> str:
     if status is None:
         assert 400 <= response.status_code < 500, (response.status_code, response.text)
@@ -310,11 +313,11 @@ def test_no_numeric_field_takes_a_non_finite_or_huge_number(site, route, path, k
     page, _, _, tiny, loaded, _ = site
     for bad in BAD_NUMBERS:
         body = json.dumps(with_value(BASES[route](tiny), path, "@@")).replace('"@@"', bad)
-        response = page.post(route, content=body, headers={"content-type": "application/json"})
+        response = page.post(route, content=body, headers=AS_JSON)
         refused(response, 422, ".".join(map(str, path)))
     for wrong in ('"5"', "true", "[]", "{}"):  # numbers sent as text, a boolean, a list or an object
         body = json.dumps(with_value(BASES[route](tiny), path, "@@")).replace('"@@"', wrong)
-        refused(page.post(route, content=body, headers={"content-type": "application/json"}), 422)
+        refused(page.post(route, content=body, headers=AS_JSON), 422)
     assert loaded == []  # refused before any model was opened
 
 
@@ -327,9 +330,7 @@ def test_bends_take_only_finite_bounded_numbers(site, bad):
     ]
     for bend in bends:
         body = json.dumps(state(tiny, bends=[bend])).replace('"@@"', bad)
-        refused(
-            page.post("/api/render", content=body, headers={"content-type": "application/json"}), 422, "bends"
-        )
+        refused(page.post("/api/render", content=body, headers=AS_JSON), 422, "bends")
     assert loaded == []
 
 
@@ -515,3 +516,63 @@ def test_a_hostile_pass_over_every_route_gets_one_line_4xx_and_writes_nothing(si
     after = sorted(p for p in tmp_path.rglob("*"))
     assert after == before  # nothing written anywhere, the output folder included
     assert studio.jobs.all() == []
+
+
+# --- anything at all in a page state ------------------------------------------------------------------------
+hypothesis = pytest.importorskip("hypothesis", reason="property tests need hypothesis (the dev extra)")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ANYTHING = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["", "../../etc", "conv:0", "stem", "blocks.9", "multiply", "zero", "/etc/passwd"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+PLACES = [
+    ("model",), ("label",), ("latent",), ("latent", "seed"), ("latent", "z"), ("latent", "toward"),
+    ("latent", "t"), ("pca",), ("pca", "amounts"), ("pca", "layer"), ("bends",), ("bends", 0),
+    ("bends", 0, "params"), ("bends", 0, "channels"), ("bends", 0, "layer"), ("blend",), ("blend", "alpha"),
+    ("blend", "schedule"), ("glitch",), ("glitch", "layers"), ("glitch", "amount"), ("creative",),
+    ("creative", "layer"), ("creative", "fraction"),
+]  # fmt: skip
+START = {
+    "pca": {"layer": "stem", "amounts": [1.0]},
+    "bends": [{"layer": "conv:0", "transform": "multiply", "params": {"factor": 2.0}}],
+    "blend": {"with": "fashion-gan", "alpha": 0.5},
+    "glitch": {"kind": "zero", "amount": 0.1},
+    "creative": {"layer": "conv:0"},
+}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(place=st.sampled_from(PLACES), value=ANYTHING)
+def test_whatever_a_page_state_holds_the_answer_is_a_picture_or_one_line_4xx(site, place, value):
+    page, _, studio, tiny, _, _ = site
+    body = {**state(tiny), **json.loads(json.dumps({k: v for k, v in START.items() if k == place[0]}))}
+    here = body
+    for step in place[:-1]:
+        here = here[step]
+    here[place[-1]] = value
+    response = page.post("/api/render", content=json.dumps(body), headers=AS_JSON)
+    if response.status_code == 200:
+        assert response.content.startswith(b"\x89PNG")
+    else:
+        refused(response)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(["target", "index", "bend", "param", "low", "high"]), value=ANYTHING)
+def test_whatever_a_sweep_holds_it_starts_or_is_one_line_4xx(site, key, value):
+    """A sweep makes one page state per frame from what it was sent: each is checked before the job starts."""
+    page, _, studio, tiny, _, _ = site
+    sweep = {"target": "bend", "bend": 0, "param": "factor", "low": -1.0, "high": 1.0, key: value}
+    body = {"state": {**state(tiny), "bends": START["bends"]}, "kind": "sweep", "frames": 2, "sweep": sweep}
+    response = page.post("/api/jobs", content=json.dumps(body), headers=AS_JSON)
+    if response.status_code == 200:
+        studio.jobs.get(response.json()["id"]).join(30)
+    else:
+        refused(response)
