@@ -3,6 +3,7 @@ the page's token, every number is finite and bounded, and every bad request is a
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -17,6 +18,7 @@ pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+import swerve.bundle  # noqa: E402
 from swerve.errors import BundleError  # noqa: E402
 from swerve.studio import models as studio_models  # noqa: E402
 from swerve.studio import schema  # noqa: E402
@@ -74,6 +76,16 @@ def test_the_page_carries_its_servers_token_and_no_other_site_may_frame_it(site)
     assert re.search(r'<meta name="swerve-token" content="([^"]+)">', served.text).group(1) == token
     assert len(token) >= 40 and create_app(studio).state.token != token  # random per server
     assert served.headers["x-frame-options"] == "DENY" and served.headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_page_reached_under_another_host_name_gets_no_token(site):
+    """DNS rebinding: a site whose name now points at this machine may not read the page (and its token)."""
+    page, other, _, tiny, loaded, token = site
+    rebound = other.get("/", headers={"host": "attacker.example:8765"})
+    assert rebound.status_code == 400 and token not in rebound.text
+    rebound = page.get("/api/model", params={"id": tiny}, headers={"host": "attacker.example"})
+    assert rebound.status_code == 400
+    assert loaded == []
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong", "x" * 43])
@@ -205,6 +217,21 @@ def test_a_bundle_naming_code_in_its_own_folder_runs_nothing(site, tmp_path):
     (evil / "config.json").write_text(json.dumps(config))
     refused(page.get("/api/model", params={"id": str(evil.resolve())}))
     assert not marker.exists()
+
+
+@pytest.mark.skipif(
+    "trust" not in inspect.signature(swerve.bundle.load).parameters,
+    reason="this build's bundle loading has no allow-list of network classes yet",
+)
+def test_a_bundle_of_an_untrusted_class_is_refused_by_the_studio(site, tmp_path):
+    """A real bundle whose generator class lives outside swerve (a module nobody trusted): one line, 4xx."""
+    from tests.odd_generator import odd_bundle
+
+    page, _, _, _, _, _ = site
+    odd = odd_bundle().save(tmp_path / "allowed" / "odd").resolve()
+    message = refused(page.get("/api/model", params={"id": str(odd)}))
+    assert "tests.odd_generator" in message and "trust" in message
+    refused(page.post("/api/render", json=state(str(odd), label=None)))
 
 
 def test_studio_trust_option_trusts_each_module(cli, monkeypatch, tmp_path):
