@@ -603,3 +603,23 @@ def test_whatever_a_sweep_holds_it_starts_or_is_one_line_4xx(site, key, value):
         studio.jobs.get(response.json()["id"]).join(30)
     else:
         refused(response)
+
+
+# --- what the studio writes --------------------------------------------------------------------------------
+def test_a_new_session_never_replaces_the_models_an_earlier_one_made(site, tmp_path):
+    """Rewritten, fine-tuned and trained models go to out/bundles/<kind>-NNNN: a studio started again on the
+    same output folder numbers on from what is there instead of saving over it."""
+    page, _, studio, tiny, _, _ = site
+    earlier = tiny_image_bundle().save(studio.bundles_dir / "rewrite-0001")
+    (studio.out_dir / "runs" / "finetune-0001").mkdir(parents=True)
+    (studio.out_dir / "runs" / "finetune-0001" / "notes.txt").write_text("mine")
+    before = {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()}
+    body = {"state": state(tiny), "layer": "blocks.0", "source": 9, "n": 16}
+    job = page.post("/api/rewrite", json=body).json()
+    studio.jobs.get(job["id"]).join(60)
+    done = page.get(f"/api/jobs/{job['id']}").json()
+    assert done["state"] == "done", done
+    assert Path(done["result"]["bundle"]).name == "rewrite-0002"
+    assert {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()} == before
+    assert studio.stem("finetune") == "finetune-0002"
+    assert (studio.out_dir / "runs" / "finetune-0001" / "notes.txt").read_text() == "mine"

@@ -296,13 +296,18 @@ class Studio:
         return path
 
     def stem(self, prefix: str) -> str:
-        """The next free ``prefix-NNNN`` name in the output directory (numbered per kind of file)."""
+        """The next free ``prefix-NNNN`` name in the output directory (numbered per kind of file), free as a
+        file there and as a made model or run folder, so an earlier session's work is never replaced."""
         with self._guard:
             number = self._counts.get(prefix, 0) + 1
-            while any(self.out_dir.glob(f"{prefix}-{number:04d}.*")):
+            while self._taken(f"{prefix}-{number:04d}"):
                 number += 1
             self._counts[prefix] = number
         return f"{prefix}-{number:04d}"
+
+    def _taken(self, name: str) -> bool:
+        folders = (self.bundles_dir / name, self.out_dir / "runs" / name)
+        return any(self.out_dir.glob(f"{name}.*")) or any(f.exists() or f.is_symlink() for f in folders)
 
 
 def transforms_table() -> list[dict[str, Any]]:
