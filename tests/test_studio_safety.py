@@ -623,3 +623,14 @@ def test_a_new_session_never_replaces_the_models_an_earlier_one_made(site, tmp_p
     assert {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()} == before
     assert studio.stem("finetune") == "finetune-0002"
     assert (studio.out_dir / "runs" / "finetune-0001" / "notes.txt").read_text() == "mine"
+
+
+def test_studio_refuses_an_output_folder_that_is_a_file(cli, tmp_path, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)  # start, do not serve
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    code, _, err = cli("studio", "--port", "0", "--out", notes)
+    assert code == 2 and "is a file" in err and "Traceback" not in err
+    assert notes.read_text() == "mine"

@@ -46,6 +46,8 @@ def studio(
     if trusted:
         trust(*trusted)
 
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; the studio keeps what you make in a folder")
     roots = [p for p in allow]
     start = None
     if bundle_name is not None:
