@@ -634,3 +634,25 @@ def test_studio_refuses_an_output_folder_that_is_a_file(cli, tmp_path, monkeypat
     code, _, err = cli("studio", "--port", "0", "--out", notes)
     assert code == 2 and "is a file" in err and "Traceback" not in err
     assert notes.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"data": "x"},
+        {"networks": "abc"},
+        {"networks": {"generator": [1]}},
+        {"data": {"shape": 5, "classes": "abc"}},
+        {"name": 7},
+        {"networks": {"generator": {"class": "x:Y", "kwargs": [1]}}},
+    ],
+)
+def test_a_malformed_bundle_config_does_not_break_the_model_list(site, tmp_path, change):
+    page, _, _, tiny, _, _ = site
+    broken = tiny_image_bundle().save(tmp_path / "allowed" / "broken")
+    config = json.loads((broken / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**config, **change}))
+    listing = page.get("/api/models")
+    assert listing.status_code == 200, listing.text
+    ids = {m["id"]: m for m in listing.json()["models"]}
+    assert ids[tiny]["usable"] and str(broken.resolve()) in ids
