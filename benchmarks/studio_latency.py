@@ -24,7 +24,7 @@ import torch
 import uvicorn
 
 from swerve.bundle import load
-from swerve.studio.app import create_app
+from swerve.studio.app import TOKEN_HEADER, create_app
 from swerve.studio.engine import Studio, transforms_table
 from swerve.studio.models import Models
 
@@ -106,20 +106,22 @@ def make_partner(directory: Path) -> str:
     return str(bundle.save(directory / bundle.name).resolve())
 
 
-def serve(studio: Studio) -> tuple[int, uvicorn.Server]:
+def serve(studio: Studio) -> tuple[int, uvicorn.Server, str]:
+    """The studio on a free loopback port, in a thread: its port, server, and the token its page carries."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
-    server = uvicorn.Server(uvicorn.Config(create_app(studio), log_level="warning"))
+    app = create_app(studio)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
         time.sleep(0.02)
-    return sock.getsockname()[1], server
+    return sock.getsockname()[1], server, app.state.token
 
 
-def time_case(port: int, states: list[dict]) -> list[float]:
+def time_case(port: int, token: str, states: list[dict]) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", TOKEN_HEADER: token}
     times = []
     for state in states:
         body = json.dumps(state)
@@ -141,7 +143,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         partner = make_partner(Path(out) / "models")
         studio = Studio(Models([Path(out) / "models"]), Path(out) / "kept")
-        port, server = serve(studio)
+        port, server, token = serve(studio)
         print(
             f"torch {torch.__version__}, {torch.get_num_threads()} threads; {MODEL}; "
             f"{args.repeats} changes per control, each a full HTTP round trip"
@@ -149,8 +151,8 @@ def main() -> None:
         print()
         print(f"{'control moved':<26}{'median ms':>10}{'p90 ms':>9}{'max ms':>9}   bar <= {BAR_MS:.0f} ms")
         for name, states in cases(args.repeats, partner).items():
-            time_case(port, states[:2])  # warm-up: loads the model, computes PCA directions, fills caches
-            times = sorted(time_case(port, states))
+            time_case(port, token, states[:2])  # warm-up: loads the model, computes PCA directions, caches
+            times = sorted(time_case(port, token, states))
             median = statistics.median(times)
             p90 = times[int(0.9 * (len(times) - 1))]
             verdict = "ok" if median <= BAR_MS else "OVER"

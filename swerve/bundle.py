@@ -88,6 +88,17 @@ def class_path(obj: type) -> str:
     return f"{obj.__module__}:{obj.__qualname__}"
 
 
+TRUSTED: set[str] = set()  # modules the user trusts to hold network classes, beside swerve's own
+
+
+def trust(*modules: str) -> None:
+    """Trust ``modules`` (dotted names) to provide the network classes of bundles loaded from now on."""
+    for name in modules:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"a module to trust must be a dotted name, got {name!r}")
+        TRUSTED.add(name.strip())
+
+
 def resolve_class(path: str) -> type[torch.nn.Module]:
     """Import a ``module:Class`` path and check it is an ``nn.Module`` subclass *before* anything calls it."""
     module_name, _, qualname = path.partition(":")

@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from swerve import taps  # noqa: E402
 from swerve.bundle import DataSpec, LatentSpec  # noqa: E402
 from swerve.bundle import load as swerve_load  # noqa: E402
 from swerve.studio import explore  # noqa: E402
-from swerve.studio.app import MAX_JSON, MAX_UPLOAD, create_app  # noqa: E402
+from swerve.studio.app import MAX_JSON, MAX_UPLOAD, TOKEN_HEADER, create_app  # noqa: E402
 from swerve.studio.engine import Studio  # noqa: E402
 from swerve.studio.gauge import Gauge  # noqa: E402
 from swerve.studio.models import Models  # noqa: E402
@@ -37,8 +38,13 @@ def setup(tmp_path: Path):
     bundle_dir = tiny_image_bundle().save(allowed / "models" / "tiny")
     tiny_image_bundle().save(secret / "hidden")
     studio = Studio(Models([allowed]), tmp_path / "out")
-    client = TestClient(create_app(studio), base_url="http://127.0.0.1")
-    return client, studio, str(bundle_dir.resolve()), tmp_path
+    return page_client(studio), studio, str(bundle_dir.resolve()), tmp_path
+
+
+def page_client(studio: Studio) -> TestClient:
+    """A client that sends what the studio's own page sends: the server's token on every request."""
+    app = create_app(studio)
+    return TestClient(app, base_url="http://127.0.0.1", headers={TOKEN_HEADER: app.state.token})
 
 
 def state(model: str, **changes) -> dict:
@@ -369,13 +375,13 @@ def test_one_job_per_model_and_cancel(setup):
         refused(client.post("/api/jobs", json=body), 409, "already has a walk job")
         other = client.post("/api/jobs", json={**body, "state": state("fashion-gan"), "frames": 2}).json()
         assert other["model"] == "fashion-gan"  # another model may run at the same time
-        assert client.post(f"/api/jobs/{first['id']}/cancel").status_code == 200
+        assert client.post(f"/api/jobs/{first['id']}/cancel", json={}).status_code == 200
     final = events(client, first["id"])[-1]
     assert final["state"] == "cancelled" and final["done"] < 50
     assert events(client, other["id"])[-1]["state"] == "done"
     assert client.post("/api/jobs", json={**body, "frames": 2}).status_code == 200  # free again
     refused(client.get("/api/jobs/nope"), 404, "no job")
-    refused(client.post("/api/jobs/nope/cancel"), 404)
+    refused(client.post("/api/jobs/nope/cancel", json={}), 404)
     assert {j["id"] for j in client.get("/api/jobs").json()["jobs"]} >= {first["id"], other["id"]}
 
 
@@ -427,6 +433,7 @@ def test_cli_serves_the_page_on_loopback(tmp_path):
     import signal
     import subprocess
     import sys
+    import urllib.error
     import urllib.request
 
     root = Path(__file__).resolve().parents[1]
@@ -457,9 +464,15 @@ def test_cli_serves_the_page_on_loopback(tmp_path):
         started = json.loads("".join(lines))
         assert started["url"].startswith("http://127.0.0.1:") and started["model"] == "digits-gan"
         with urllib.request.urlopen(started["url"], timeout=10) as page:
-            assert b"swerve studio" in page.read()
-        with urllib.request.urlopen(started["url"] + "api/models", timeout=10) as answer:
+            html = page.read().decode()
+        assert "swerve studio" in html
+        token = re.search(r'name="swerve-token" content="([^"]+)"', html).group(1)
+        asked = urllib.request.Request(started["url"] + "api/models", headers={TOKEN_HEADER: token})
+        with urllib.request.urlopen(asked, timeout=10) as answer:
             assert json.loads(answer.read())["start"] == "digits-gan"
+        with pytest.raises(urllib.error.HTTPError) as no_token:
+            urllib.request.urlopen(started["url"] + "api/models", timeout=10)
+        assert no_token.value.code == 403
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) in (0, 130)
     finally:
@@ -686,7 +699,7 @@ def test_cluster_bends_on_a_clustered_bundle(tmp_path):
     allowed = tmp_path / "allowed"
     clustered = cluster_bundle(tiny_image_bundle(), ["blocks.0"], k=2, n=64)
     model = str(clustered.save(allowed / "clustered").resolve())
-    client = TestClient(create_app(Studio(Models([allowed]), tmp_path / "out")), base_url="http://127.0.0.1")
+    client = page_client(Studio(Models([allowed]), tmp_path / "out"))
     assert client.get("/api/model", params={"id": model}).json()["has_clusters"] == ["blocks.0"]
     render = lambda channels: client.post(  # noqa: E731
         "/api/render", json=state(model, bends=[bend("blocks.0", channels=channels, factor=-3.0)])
@@ -859,7 +872,7 @@ def test_finetune_makes_a_new_model_and_can_be_cancelled(setup):
     assert not np.array_equal(pixels(client.post("/api/render", json=state(tuned)).content), before)
     assert all(torch.equal(v, original[k]) for k, v in studio.models.get(tiny).generator.state_dict().items())
     long = client.post("/api/finetune", json={"state": state(tiny), "steps": 5000}).json()
-    client.post(f"/api/jobs/{long['id']}/cancel")
+    client.post(f"/api/jobs/{long['id']}/cancel", json={})
     final = events(client, long["id"])[-1]
     assert final["state"] == "cancelled" and final["done"] < 5000
     refused(client.post("/api/finetune", json={"state": state(tiny), "method": "guided"}), 400, "classifier")
@@ -886,7 +899,7 @@ def test_training_from_a_recipe_makes_a_new_model(setup):
     long = client.post("/api/train", json={"recipe": "digits-gan", "steps": 20_000}).json()
     again = {"recipe": "digits-gan", "steps": 5}
     refused(client.post("/api/train", json=again), 409, "already has a train job")
-    client.post(f"/api/jobs/{long['id']}/cancel")
+    client.post(f"/api/jobs/{long['id']}/cancel", json={})
     final = events(client, long["id"])[-1]
     assert final["state"] == "cancelled" and final["done"] < 20_000
     no_data = {"recipe": "nodata-gan", "steps": 5, "classes": [1]}

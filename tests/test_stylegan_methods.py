@@ -165,14 +165,13 @@ def test_the_studio_opens_bends_and_refines_an_imported_stylegan(tmp_path):
     from fastapi.testclient import TestClient
     from PIL import Image
 
-    from swerve.studio.app import create_app
+    from swerve.studio.app import TOKEN_HEADER, create_app
     from swerve.studio.engine import Studio
     from swerve.studio.models import Models
 
     path = imported(tmp_path).save(tmp_path / "allowed" / "sg2").resolve()
-    client = TestClient(
-        create_app(Studio(Models([tmp_path / "allowed"]), tmp_path / "out")), "http://127.0.0.1"
-    )
+    app = create_app(Studio(Models([tmp_path / "allowed"]), tmp_path / "out"))
+    client = TestClient(app, "http://127.0.0.1", headers={TOKEN_HEADER: app.state.token})
     page = {"model": str(path), "latent": {"seed": 3}}
 
     def picture(state: dict) -> np.ndarray:

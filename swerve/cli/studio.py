@@ -24,6 +24,12 @@ def studio(
     port: int = typer.Option(8765, min=0, max=65535, help="Port to listen on (0 picks a free one)."),
     device: str = typer.Option("cpu", help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the address as JSON before serving."),
+    trusted: list[str] = typer.Option(
+        [],
+        "--trust",
+        metavar="MODULE",
+        help="Trust this Python module to hold network classes of bundles the page opens (repeatable).",
+    ),
 ) -> None:
     """Start the studio: pick a model, explore its latents, bend and blend it live, keep what you make."""
     try:
@@ -33,9 +39,15 @@ def studio(
     except ImportError as exc:
         missing = f"{exc.name} is missing"
         raise ConfigError(f"the studio needs its extra: pip install 'swerve[studio]' ({missing})") from None
+    from swerve.bundle import trust
     from swerve.studio.engine import Studio
     from swerve.studio.models import Models
 
+    if trusted:
+        trust(*trusted)
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; the studio keeps what you make in a folder")
     roots = [p for p in allow]
     start = None
     if bundle_name is not None:

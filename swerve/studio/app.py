@@ -1,22 +1,31 @@
 """The studio's HTTP API and page: thin routes over :class:`swerve.studio.engine.Studio`.
 
 Every request body is read with a size bound and checked against :mod:`swerve.studio.schema`; every refusal
-is a 4xx JSON ``{"error": "..."}`` with one clear line, never a traceback. Requests must name this machine as
-their host (no DNS rebinding) and send JSON (or raw recipe bytes) with its own content type, which a page on
-another site cannot do without a CORS preflight that this server never grants.
+is a 4xx JSON ``{"error": "..."}`` with one clear line, never a traceback, and no answer holds NaN or
+Infinity (a number that is not finite is sent as null and named). A page on another site must not be able to
+make the studio load a model or act:
+
+- every ``/api`` request carries the server's random token (made at start, written into the page it serves,
+  so only that page knows it) in the ``X-Swerve-Token`` header, or as ``?token=`` on a GET for the links,
+  pictures and event streams a browser fetches without scripts;
+- requests must name this machine as their host (no DNS rebinding), and one whose ``Origin`` names another
+  site is refused;
+- POST bodies must be JSON (raw recipe bytes for ``/api/load``) with their own content type, which a page on
+  another site cannot send without a CORS preflight that this server never grants.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +35,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from swerve.errors import SwerveError
 from swerve.studio import background
 from swerve.studio.engine import Studio, png_bytes
+from swerve.studio.finite import finite_json
 from swerve.studio.jobs import Busy
 from swerve.studio.models import Forbidden
 from swerve.studio.recipe import parse_recipe_bytes
@@ -45,6 +55,16 @@ STATIC = Path(__file__).parent / "static"
 MAX_JSON = 256 * 1024  # a page state with 32 bends and an explicit latent fits many times over
 MAX_UPLOAD = 4 * 1024 * 1024  # a kept PNG with its recipe inside is well under this
 LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+TOKEN_HEADER = "X-Swerve-Token"
+TOKEN_SLOT = "__SWERVE_TOKEN__"  # in index.html, replaced by the server's token when the page is served
+JSON_ONLY = ("application/json",)
+RAW_RECIPE = ("application/octet-stream", "image/png")
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # links carry the token: never hand it to another site
+    "Content-Security-Policy": "frame-ancestors 'none'",  # no framing by another site (clickjacking)
+    "X-Frame-Options": "DENY",
+}
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -76,7 +96,7 @@ async def read_body(request: Request, limit: int, kinds: tuple[str, ...]) -> byt
 
 
 async def parse(request: Request, model: type[M]) -> M:
-    raw = await read_body(request, MAX_JSON, ("application/json",))
+    raw = await read_body(request, MAX_JSON, JSON_ONLY)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -95,87 +115,141 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
-def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAPI:
-    """The FastAPI application serving ``studio``'s page and API."""
-    app = FastAPI(title="swerve studio", docs_url=None, redoc_url=None, openapi_url=None)
+def one_line(message: str, limit: int = 500) -> str:
+    """A message as one line of at most ``limit`` characters (an error's text may span lines)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return SafeJSON({"error": one_line(message)}, status_code=status)
+
+
+def refusal(request: Request, token: str) -> tuple[int, str] | None:
+    """Why an ``/api`` request cannot have come from the studio's own page (status, one line), or None."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin.partition("://")[2] != request.headers.get("host", ""):
+        return 403, f"requests from {origin} are refused: the studio answers only its own page"
+    given = request.headers.get(TOKEN_HEADER)
+    if given is None and request.method == "GET":
+        given = request.query_params.get("token")
+    if given is None:
+        return 403, f"missing {TOKEN_HEADER}: the studio answers only the page it serves (reload it)"
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        return 403, f"wrong {TOKEN_HEADER}: the studio was restarted or this is not its page (reload it)"
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        kinds = RAW_RECIPE if request.url.path == "/api/load" else JSON_ONLY
+        if kind not in kinds:
+            return 415, f"send the body as {' or '.join(kinds)} (got {kind or 'no content type'})"
+    elif request.method != "GET":
+        return 405, f"{request.method} is not a method the studio answers"
+    return None
+
+
+class SafeJSON(JSONResponse):
+    """JSON with every non-finite number sent as null and named under ``"not_finite"`` (never NaN)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(finite_json(content), ensure_ascii=False, allow_nan=False).encode()
+
+
+def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: str | None = None) -> FastAPI:
+    """The FastAPI application serving ``studio``'s page and API; ``token`` (default: a fresh random one,
+    ``app.state.token``) is what every API request must carry."""
+    hidden = {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="swerve studio", default_response_class=SafeJSON, **hidden)
+    app.state.token = token = token or secrets.token_urlsafe(32)
+
+    @app.middleware("http")
+    async def same_page_only(request: Request, call_next: Callable) -> Response:
+        if request.url.path.startswith("/api"):
+            refused = refusal(request, token)
+            if refused is not None:
+                return error(*refused)
+        return await call_next(request)
+
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOCAL_HOSTS)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    page_html = (STATIC / "index.html").read_text().replace(TOKEN_SLOT, token)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return error(exc.status, exc.message)
 
     @app.exception_handler(SwerveError)
     async def user_error(request: Request, exc: SwerveError) -> JSONResponse:
         status = 403 if isinstance(exc, Forbidden) else 409 if isinstance(exc, Busy) else 400
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        return error(status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_query(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]]
-        return JSONResponse({"error": "; ".join(parts)}, status_code=422)
+        return error(422, "; ".join(parts))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+        return error(500, f"internal error: {type(exc).__name__}: {exc}")
 
     @app.get("/")
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+    async def page() -> HTMLResponse:
+        return HTMLResponse(page_html, headers=PAGE_HEADERS)
 
-    @app.get("/api/models")
+    # response_model=None: an answer reaches SafeJSON as it is, so a non-finite number in it is named there
+    # (FastAPI's own serialisation would turn it into null without a word).
+    @app.get("/api/models", response_model=None)
     async def models() -> dict[str, Any]:
         listing = await run_in_threadpool(studio.models.listing)
         return {"models": listing, "start": studio.start_model}
 
-    @app.get("/api/model")
+    @app.get("/api/model", response_model=None)
     async def model(id: str) -> dict[str, Any]:
         return await run_in_threadpool(studio.info, id)
 
-    @app.post("/api/render")
+    @app.post("/api/render", response_model=None)
     async def render(request: Request) -> Response:
         state = await parse(request, StateIn)
         picture, _ = await run_in_threadpool(studio.picture, state)
         return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @app.post("/api/grid")
+    @app.post("/api/grid", response_model=None)
     async def grid(request: Request) -> Response:
         body = await parse(request, GridIn)
         picture = await run_in_threadpool(studio.grid, body.state, body.n)
         return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @app.post("/api/recipe")
+    @app.post("/api/recipe", response_model=None)
     async def recipe(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)
         made = await run_in_threadpool(studio.recipe, state)
         return made.to_dict()
 
-    @app.post("/api/directions")
+    @app.post("/api/directions", response_model=None)
     async def directions(request: Request) -> dict[str, Any]:
         body = await parse(request, DirectionsIn)
         found = await run_in_threadpool(studio.directions, body.model, body.layer, body.k)
         return {"layer": found.layer, "explained": found.explained.tolist(), "k": len(found.sigma)}
 
-    @app.post("/api/measure")
+    @app.post("/api/measure", response_model=None)
     async def measure(request: Request, layer: str = Query("conv:0", min_length=1, max_length=200)) -> dict:
         state = await parse(request, StateIn)
         return await run_in_threadpool(studio.measure, state, layer)
 
-    @app.post("/api/refine")
+    @app.post("/api/refine", response_model=None)
     async def refine(request: Request) -> dict[str, Any]:
         body = await parse(request, RefineIn)
         return await run_in_threadpool(studio.refine, body)
 
-    @app.post("/api/keep")
+    @app.post("/api/keep", response_model=None)
     async def keep(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)
         return await run_in_threadpool(studio.keep, state)
 
-    @app.get("/api/files/{name}")
+    @app.get("/api/files/{name}", response_model=None)
     async def files(name: str) -> FileResponse:
         try:
             path = studio.kept_file(name)
@@ -183,10 +257,10 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
             raise Refused(404, f"no kept file {name}") from None
         return FileResponse(path, filename=name)
 
-    @app.post("/api/load")
+    @app.post("/api/load", response_model=None)
     async def load_recipe(request: Request) -> dict[str, Any]:
         """A recipe uploaded as JSON or as a kept PNG; answers the page state that shows it again."""
-        raw = await read_body(request, MAX_UPLOAD, ("application/octet-stream", "image/png"))
+        raw = await read_body(request, MAX_UPLOAD, RAW_RECIPE)
         recipe = parse_recipe_bytes(raw)
         state = recipe.studio or {
             "model": recipe.bundle,
@@ -223,9 +297,9 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
         return start
 
     for path, (schema, start_job) in job_kinds.items():
-        app.post(path)(job_route(schema, start_job))
+        app.post(path, response_model=None)(job_route(schema, start_job))
 
-    @app.get("/api/jobs")
+    @app.get("/api/jobs", response_model=None)
     async def list_jobs() -> dict[str, Any]:
         return {"jobs": [job.snapshot() for job in studio.jobs.all()]}
 
@@ -235,18 +309,18 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
             raise Refused(404, f"no job {job_id}")
         return job
 
-    @app.get("/api/jobs/{job_id}")
+    @app.get("/api/jobs/{job_id}", response_model=None)
     async def job_status(job_id: str) -> dict[str, Any]:
         job = find_job(job_id)
         return job.snapshot(with_result=True)
 
-    @app.post("/api/jobs/{job_id}/cancel")
+    @app.post("/api/jobs/{job_id}/cancel", response_model=None)
     async def cancel_job(job_id: str) -> dict[str, Any]:
         job = find_job(job_id)
         job.cancel()
         return job.snapshot()
 
-    @app.get("/api/jobs/{job_id}/events")
+    @app.get("/api/jobs/{job_id}/events", response_model=None)
     async def job_events(job_id: str) -> StreamingResponse:
         job = find_job(job_id)
 
@@ -261,7 +335,8 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
                 # the snapshot itself says whether this is the last event: reading job.finished
                 # afterwards could end the stream on a "running" event the job has just outgrown
                 snapshot = job.snapshot(with_result=True)
-                yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
+                data = json.dumps(finite_json(snapshot), allow_nan=False)
+                yield f"event: progress\ndata: {data}\n\n"
                 if snapshot["state"] != "running":
                     return
                 await asyncio.sleep(0.05)  # at most 20 events a second

@@ -28,6 +28,7 @@ from swerve.look.grid import make_grid, upscale
 from swerve.measure import domain_classifier
 from swerve.refine import bundle_critic, class_critic, run_method
 from swerve.studio import explore
+from swerve.studio.finite import finite_values
 from swerve.studio.gauge import Gauge
 from swerve.studio.jobs import Jobs
 from swerve.studio.models import Models
@@ -142,13 +143,16 @@ class Studio:
             raise ConfigError(
                 f"label {state.label} is out of range: {bundle.name} has {bundle.num_classes} classes"
             )
-        offsets = []
+        offsets, layer_shifts = [], []
         if state.pca is not None and any(state.pca.amounts):
             found = self.directions(model_id, state.pca.layer, state.pca.k)
             if state.pca.apply == "latent":
                 z = z + explore.latent_offset(found, state.pca.amounts)
             else:
-                offsets.append(offset_entry(found.layer, explore.layer_offset(found, state.pca.amounts)))
+                layer_shifts.append(explore.layer_offset(found, state.pca.amounts))
+                offsets.append(offset_entry(found.layer, layer_shifts[-1]))
+        if not torch.isfinite(z).all() or not all(torch.isfinite(o).all() for o in layer_shifts):
+            raise ConfigError("the sliders give a latent or layer offset that is not finite; move them back")
         bends = self.check_bends(bundle, state.bends)
         blend = None
         if state.blend is not None:
@@ -228,6 +232,7 @@ class Studio:
         scanned = self.gauge.scan(acts[layer].reshape(1, -1).float(), background)
         unedited = self.gauge.scan(plain[layer].reshape(1, -1).float(), background)["scan"]
         result["values"].update({"scan": scanned.pop("scan"), "scan_unedited": unedited, **scanned})
+        finite_values(result["values"], result["notes"])
         result["scan"] = {"layer": layer, "background_n": len(background), "statistic": "berk-jones"}
         return result
 
@@ -291,13 +296,18 @@ class Studio:
         return path
 
     def stem(self, prefix: str) -> str:
-        """The next free ``prefix-NNNN`` name in the output directory (numbered per kind of file)."""
+        """The next free ``prefix-NNNN`` name in the output directory (numbered per kind of file), free as a
+        file there and as a made model or run folder, so an earlier session's work is never replaced."""
         with self._guard:
             number = self._counts.get(prefix, 0) + 1
-            while any(self.out_dir.glob(f"{prefix}-{number:04d}.*")):
+            while self._taken(f"{prefix}-{number:04d}"):
                 number += 1
             self._counts[prefix] = number
         return f"{prefix}-{number:04d}"
+
+    def _taken(self, name: str) -> bool:
+        folders = (self.bundles_dir / name, self.out_dir / "runs" / name)
+        return any(self.out_dir.glob(f"{name}.*")) or any(f.exists() or f.is_symlink() for f in folders)
 
 
 def transforms_table() -> list[dict[str, Any]]:

@@ -7,9 +7,8 @@ a job through Server-Sent Events made from :meth:`Job.snapshot`.
 
 from __future__ import annotations
 
-import itertools
+import secrets
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -114,7 +113,6 @@ class Jobs:
     def __init__(self, keep: int = 50) -> None:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
         self.keep = keep
 
     def start(self, model: str, kind: str, work: Callable[[Progress], Any]) -> Job:
@@ -122,7 +120,7 @@ class Jobs:
             for job in self._jobs.values():
                 if job.model == model and not job.finished:
                     raise Busy(f"{model} already has a {job.kind} job running (job {job.id}); wait or cancel")
-            job = Job(f"{next(self._ids)}-{int(time.time())}", model, kind, work)
+            job = Job(secrets.token_hex(16), model, kind, work)  # random: no page can guess another's job
             self._jobs[job.id] = job
             finished = [j for j in self._jobs.values() if j.finished]
             for old in finished[: max(0, len(self._jobs) - self.keep)]:

@@ -49,7 +49,10 @@ class Models:
         path = Path(model_id)
         if not path.is_absolute():
             raise ConfigError(f"unknown model {model_id!r}: not a zoo name ({', '.join(zoo.zoo_names())})")
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long for the file system
+            raise ConfigError(f"{model_id} cannot be read as a bundle directory: {exc}") from None
         if not any(real == root or real.is_relative_to(root) for root in self.roots):
             raise Forbidden(f"{model_id} is outside the directories the studio was allowed to read")
         if not (real / CONFIG_NAME).is_file():
@@ -102,18 +105,24 @@ def _summary(model_id: str, directory: Path | None, source: str) -> dict[str, An
         return None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         return None
-    data = config.get("data") or {}
-    networks = config.get("networks") or {}
-    generator = networks.get("generator") or {}
-    shape = data.get("shape") or []
+    data, networks = _mapping(config.get("data")), _mapping(config.get("networks"))
+    generator = _mapping(networks.get("generator"))
+    shape, classes = data.get("shape"), data.get("classes")
+    shape = shape if isinstance(shape, list) else []
     usable = bool(generator) and bool(config.get("latent")) and len(shape) == 3
+    name = config.get("name")
     return {
         "id": model_id,
-        "name": config.get("name") or directory.name,
+        "name": name if isinstance(name, str) and name else directory.name,
         "source": source,
         "shape": shape,
-        "classes": data.get("classes") or [],
+        "classes": classes if isinstance(classes, list) else [],
         "usable": usable,
         "why_not": "" if usable else "the studio draws image generators; this bundle has none",
-        "generator": {"class": generator.get("class"), "kwargs": generator.get("kwargs", {})},
+        "generator": {"class": generator.get("class"), "kwargs": _mapping(generator.get("kwargs"))},
     }
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a malformed config is listed, not a crash)."""
+    return value if isinstance(value, dict) else {}

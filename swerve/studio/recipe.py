@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -39,6 +40,7 @@ from swerve.utils import atomic_path, write_text_atomic
 FORMAT = "swerve-recipe"
 FORMAT_VERSION = 1
 PNG_KEY = "swerve-recipe"
+MAX_PIXELS = 4096 * 4096  # a kept picture is a few hundred pixels wide
 
 
 @dataclass
@@ -85,9 +87,9 @@ class Recipe:
             raise ConfigError(f"recipe is missing a field: {exc}") from None
         if not isinstance(recipe.bundle, str) or not recipe.bundle:
             raise ConfigError("recipe 'bundle' must name a bundle")
-        if not isinstance(recipe.z, list) or not all(isinstance(v, (int, float)) for v in recipe.z):
+        if not isinstance(recipe.z, list) or not all(_number(v) for v in recipe.z):
             raise ConfigError("recipe 'z' must be a list of numbers")
-        if recipe.label is not None and not isinstance(recipe.label, int):
+        if recipe.label is not None and (not isinstance(recipe.label, int) or isinstance(recipe.label, bool)):
             raise ConfigError(f"recipe 'label' must be an integer, got {recipe.label!r}")
         for key in ("offsets", "bends"):
             value = getattr(recipe, key)
@@ -96,9 +98,16 @@ class Recipe:
         for key in ("blend", "glitch", "creative"):
             if getattr(recipe, key) is not None and not isinstance(getattr(recipe, key), dict):
                 raise ConfigError(f"recipe '{key}' must be an object or null")
-        if recipe.frame is not None and not isinstance(recipe.frame, int):
+        if recipe.frame is not None and (not isinstance(recipe.frame, int) or isinstance(recipe.frame, bool)):
             raise ConfigError(f"recipe 'frame' must be an integer or null, got {recipe.frame!r}")
         return recipe
+
+
+def _number(value: Any) -> bool:
+    """A finite float, or an int a float holds (a boolean is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else abs(value) <= 2**53
 
 
 # --- tensors in JSON ---------------------------------------------------------------------------------------
@@ -243,18 +252,34 @@ def parse_recipe_bytes(raw: bytes) -> Recipe:
 
         try:
             with Image.open(io.BytesIO(raw)) as img:
+                if img.width * img.height > MAX_PIXELS:  # decoding it to reach the recipe: gigabytes
+                    size = f"{img.width} x {img.height}"
+                    raise ConfigError(f"this PNG is {size}: larger than any picture the studio keeps")
                 img.load()
                 text = img.text.get(PNG_KEY) if hasattr(img, "text") else None
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise ConfigError(f"not a readable PNG: {exc}") from None
         if text is None:
             raise ConfigError("this PNG carries no swerve recipe (it was not kept by the studio)")
         raw = text.encode()
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite_float)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError("not a recipe: its JSON is nested too deeply") from None
     return Recipe.from_dict(data)
+
+
+def _not_a_number(name: str) -> float:
+    raise ConfigError(f"the recipe holds {name}: every number in a recipe must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ConfigError(f"the recipe holds {text}, too large for a number: every number must be finite")
+    return value
 
 
 def read_recipe(path: str | os.PathLike) -> Recipe:

@@ -1,22 +1,48 @@
 """What the page may send: every request body is one of these, checked before anything runs.
 
-Unknown fields are refused (a typo should not be silently ignored) and every number has a range, so a request
-the page would never make gets a 422 naming the field instead of reaching a model.
+Unknown fields are refused (a typo should not be silently ignored), every number must be finite (no NaN or
+Infinity, not even inside a bend's free-form parameters) and has a range, and every list a length, so a
+request the page would never make gets a 422 naming the field instead of reaching a model.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from swerve.studio.finite import not_finite
 
 SEED_MAX = 2**31 - 1
+Z_MAX = 1000.0  # a latent coordinate; Gaussian latents stay within about 6
+MAX_DEPTH = 4  # how deeply a bend's free-form fields may nest ({"params": {...}}, {"channels": {...}})
 LayerName = Annotated[str, Field(min_length=1, max_length=200)]
 Amount = Annotated[float, Field(ge=-10.0, le=10.0)]  # slider positions, in standard deviations
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+    """Every request model: unknown fields, non-finite numbers, and numbers sent as text or booleans
+    (strict: ``"5"`` or ``true`` for an integer) refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True, strict=True)
+
+
+def plain_json(value: Any, depth: int = 0) -> Any:
+    """``value`` unchanged if it is shallow JSON with finite numbers of at most ``SEED_MAX`` in size only;
+    a ValueError naming the fault."""
+    if not_finite(value):
+        raise ValueError(f"numbers must be finite, got {value}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > SEED_MAX:
+        raise ValueError(f"numbers must lie within ±{SEED_MAX}")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        for item in value.values():
+            plain_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            plain_json(item, depth + 1)
+    return value
 
 
 class LatentIn(Strict):
@@ -25,7 +51,7 @@ class LatentIn(Strict):
     seed: int = Field(0, ge=0, le=SEED_MAX)
     toward: int | None = Field(None, ge=0, le=SEED_MAX)
     t: float = Field(0.0, ge=0.0, le=1.0)
-    z: list[float] | None = Field(None, max_length=4096)
+    z: list[Annotated[float, Field(ge=-Z_MAX, le=Z_MAX)]] | None = Field(None, max_length=4096)
 
 
 class PcaIn(Strict):
@@ -82,6 +108,11 @@ class StateIn(Strict):
     blend: BlendIn | None = None
     glitch: GlitchIn | None = None
     creative: CreativeIn | None = None
+
+    @field_validator("bends")
+    @classmethod
+    def _plain_bends(cls, bends: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return plain_json(bends)
 
 
 class GridIn(Strict):

@@ -20,10 +20,22 @@ let pcaAmounts = new Array(PCA_SLIDERS).fill(0);
 let blendAlpha = 0.5;
 
 // ---------------------------------------------------------------- talking to the server
+// The server writes its token into the page; every API request carries it, so no other site can use the API.
+const TOKEN = document.querySelector('meta[name="swerve-token"]').content;
+
+// A GET the browser makes without a script (a link, a picture, an event stream) carries the token in its URL.
+function withToken(path) {
+  return `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(TOKEN)}`;
+}
+
+function fileUrl(name) {
+  return withToken(`/api/files/${encodeURIComponent(name)}`);
+}
+
 async function api(path, body, kind = "application/json") {
-  const options = body === undefined ? {} : {
+  const options = body === undefined ? { headers: { "X-Swerve-Token": TOKEN } } : {
     method: "POST",
-    headers: { "Content-Type": kind },
+    headers: { "Content-Type": kind, "X-Swerve-Token": TOKEN },
     body: kind === "application/json" ? JSON.stringify(body) : body,
   };
   const response = await fetch(path, options);
@@ -268,10 +280,10 @@ function setupNovelty() {
     try {
       follow(await api("/api/novelty", request), $("novelty-btn"), (result) => {
         gridStates = result.states;
-        $("grid").src = `/api/files/${result.file}`;
+        $("grid").src = fileUrl(result.file);
         $("grid-box").hidden = false;
         $("novelty-status").innerHTML = `found ${result.states.length}: click one in the grid to open it
-          (<a href="/api/files/${result.file}" download>${result.file}</a>)`;
+          (<a href="${fileUrl(result.file)}" download>${result.file}</a>)`;
       });
     } catch (error) { $("novelty-status").textContent = error.message; }
   });
@@ -584,8 +596,8 @@ function setupKeep() {
     try {
       const kept = await api("/api/keep", requestState());
       const item = document.createElement("li");
-      item.innerHTML = `<a href="/api/files/${kept.png}" download>${kept.png}</a>
-        + <a href="/api/files/${kept.json}" download>recipe</a>`;
+      item.innerHTML = `<a href="${fileUrl(kept.png)}" download>${kept.png}</a>
+        + <a href="${fileUrl(kept.json)}" download>recipe</a>`;
       $("kept").prepend(item);
       say(`kept ${kept.png}`);
     } catch (error) { say(error.message, true); }
@@ -626,7 +638,7 @@ async function measure() {
       const row = table.insertRow();
       row.title = help;
       row.insertCell().textContent = name;
-      row.insertCell().textContent = typeof value === "number" ? value.toFixed(3) : String(value);
+      row.insertCell().textContent = value === null ? "–" : typeof value === "number" ? value.toFixed(3) : String(value);
     }
     const notes = [...result.notes, `scan at ${result.scan.layer} against ${result.scan.background_n} pictures`];
     if (result.features) {
@@ -683,7 +695,7 @@ function follow(job, button, onDone) {
   cancel.disabled = false;
   cancel.onclick = () => api(`/api/jobs/${job.id}/cancel`, {}).catch((e) => say(e.message, true));
   button.disabled = true;
-  const events = new EventSource(`/api/jobs/${job.id}/events`);
+  const events = new EventSource(withToken(`/api/jobs/${job.id}/events`));
   const finish = () => { events.close(); cancel.disabled = true; button.disabled = false; };
   events.addEventListener("progress", (event) => {
     const snap = JSON.parse(event.data);
@@ -700,7 +712,7 @@ function follow(job, button, onDone) {
 
 function exported(result) {
   const item = document.createElement("li");
-  item.innerHTML = `<a href="/api/files/${result.file}" download>${result.file}</a>`;
+  item.innerHTML = `<a href="${fileUrl(result.file)}" download>${result.file}</a>`;
   $("exports").prepend(item);
 }
 
