@@ -22,7 +22,7 @@ from swerve.diverge.rewrite import (
 )
 from swerve.errors import ConfigError
 from tests.conftest import tiny_image_bundle
-from tests.odd_generator import odd_bundle
+from tests.odd_generator import odd_bundle, stem_bundle
 
 
 @pytest.mark.parametrize(
@@ -186,3 +186,23 @@ def test_each_glitch_kind_does_what_it_says() -> None:
         glitch_state_dict(g, "zero", 2.0)
     with pytest.raises(ConfigError, match="unknown glitch kind"):
         glitch_state_dict(g, "melt", 0.1)
+
+
+def test_glitch_and_rewrite_of_a_shortcut_edit_the_one_layer_it_names() -> None:
+    """On a Linear-Tanh-Linear stem, linear:0 is the first Linear for glitching and rewriting alike."""
+    bundle = stem_bundle()
+    g = bundle.generator
+    edited = glitch_state_dict(g, "gaussian", 0.5, ["linear:0"], seed=0)
+    assert sorted(edited) == ["stem.0.bias", "stem.0.weight"]
+    assert sorted(glitch_state_dict(g, "reconnect", 1.0, ["linear:1"])) == ["stem.2.bias", "stem.2.weight"]
+    assert memory_layer(g, "linear:0")[0] == "stem.0" and memory_layer(g, "linear:1")[0] == "stem.2"
+    assert memory_layer(g, "stem.1")[0] == "stem.0"  # linear:0's tap point stands for its layer
+    assert memory_layer(tiny_image_bundle().generator, "blocks.0")[0] == "blocks.0.0"
+    k = torch.randn(6, 1, generator=torch.Generator().manual_seed(1))
+    out, result = rewrite_bundle(bundle, "linear:0", k, torch.randn(12, 1), n=64)
+    changed = [
+        key for key, t in out.generator.state_dict().items() if not torch.equal(t, g.state_dict()[key])
+    ]
+    assert result.layer == "stem.0" and changed == ["stem.0.weight"]
+    with pytest.raises(ConfigError, match="no parameters to glitch in stem.1"):
+        glitch_state_dict(g, "gaussian", 0.5, ["stem.1"])

@@ -43,11 +43,14 @@ METHODS = ("closed", "optimize")
 
 
 def memory_layer(model: nn.Module, layer: str) -> tuple[str, nn.Module]:
-    """The conv / linear module a layer name means (``conv:i`` or a block resolves to its first layer)."""
-    name = taps.resolve_layer(model, layer)
+    """The conv / linear module a layer name means: the one a ``conv:i`` shortcut names, the layer itself,
+    or, for a shortcut's tap point (``blocks.0`` around ``blocks.0.0``), the layer whose activation it is."""
+    name = taps.resolve_weights(model, layer)
     module = taps.find_layer(model, name)
-    if isinstance(module, nn.Sequential) and len(module) and not isinstance(module[0], nn.Sequential):
-        name, module = f"{name}.0", module[0]
+    if not isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+        owner = [s.layer for kind in ("linear", "conv") for s in taps.shortcuts(model, kind) if s.tap == name]
+        if owner:
+            name, module = owner[0], taps.find_layer(model, owner[0])
     if not isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
         raise ConfigError(
             f"layer {name!r} is a {type(module).__name__}; rewriting needs Linear, Conv2d or ConvTranspose2d"
