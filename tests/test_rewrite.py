@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
 
 from swerve import taps
+from swerve.bundle import Bundle, DataSpec, LatentSpec
 from swerve.diverge.glitch import glitch, glitch_state_dict, glitched
 from swerve.diverge.rewrite import (
     copy_paste_targets,
     directions,
+    key_moment,
     keys,
     memory_layer,
     rewrite_bundle,
@@ -206,3 +210,42 @@ def test_glitch_and_rewrite_of_a_shortcut_edit_the_one_layer_it_names() -> None:
     assert result.layer == "stem.0" and changed == ["stem.0.weight"]
     with pytest.raises(ConfigError, match="no parameters to glitch in stem.1"):
         glitch_state_dict(g, "gaussian", 0.5, ["stem.1"])
+
+
+class _WideKeys(nn.Module):
+    """z (256-d) -> a fixed mixing with a spread of scales and a leaky ReLU -> ``out``, whose keys are
+    256-d and never degenerate (their covariance has a condition number of a few hundred)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        q, _ = torch.linalg.qr(torch.randn(256, 256))
+        self.mix = nn.Sequential(nn.Linear(256, 256, bias=False), nn.LeakyReLU(0.2))
+        self.mix[0].weight.data = q * torch.logspace(0, -1.5, 256)
+        self.out = nn.Linear(256, 4)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.mix(z))
+
+
+def test_rewrite_samples_enough_keys_for_a_wide_layer_and_warns_when_it_cannot() -> None:
+    """256-d keys: the default sample count gives the direction C⁻¹k* of a large sample (cos >= 0.99);
+    256 latents (one key each) give a near-singular C, and a warning naming its condition number."""
+    bundle = Bundle({"generator": _WideKeys().eval()}, DataSpec(shape=[4]), LatentSpec(256), name="wide")
+    g = bundle.generator
+    with torch.no_grad():
+        k_star = g.mix(torch.randn(1, 256, generator=torch.Generator().manual_seed(7))).T
+    v_star = torch.randn(4, 1)
+    big = torch.randn(200_000, 256, generator=torch.Generator().manual_seed(8))
+    reference = torch.linalg.solve(key_moment(g, "out", big, batch_size=20_000), k_star.double())[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edited, result = rewrite_bundle(bundle, "linear:1", k_star, v_star)
+    cos = float(result.directions[:, 0].double() @ reference / reference.norm())
+    assert abs(cos) >= 0.99 and edited.history[-1]["params"]["n"] == 100 * 256
+    assert edited.history[-1]["params"]["condition"] < 1e4
+    with pytest.warns(
+        UserWarning, match=r"ill-conditioned \(condition number .* from 256 latents, 256-d keys"
+    ):
+        _, few = rewrite_bundle(bundle, "linear:1", k_star, v_star, n=256)
+    assert abs(float(few.directions[:, 0].double() @ reference / reference.norm())) < 0.9

@@ -134,7 +134,7 @@ def layers(
     bundle = load(bundle_name, device="cpu")
     rows = bundle_layer_table(bundle)
     cuts = shortcut_table(bundle.generator)
-    lines = [f"{'layer':<24} {'shortcut':<10} {'channels':>8}  shape"]
+    lines = [f"{'layer':<24} {'tap of':<10} {'channels':>8}  shape"]
     lines += [f"{r['name']:<24} {r['shortcut']:<10} {r['channels']:>8}  {tuple(r['shape'])}" for r in rows]
     lines += ["", f"{'shortcut':<10} {'edits weights of':<32} {'reads/writes output of'}"]
     lines += [f"{c['shortcut']:<10} {c['layer'] + ' (' + c['type'] + ')':<32} {c['tap']}" for c in cuts]
@@ -440,7 +440,9 @@ def rewrite(
     shift: str = typer.Option("0,0", help="Move the pasted region by rows,cols at the layer's resolution."),
     rank: int = typer.Option(1, min=1, help="Rank of the weight change."),
     method: str = typer.Option("closed", help="closed (least squares) or optimize (projected Adam)."),
-    n: int = typer.Option(256, min=8, help="Samples for the key statistics C."),
+    n: int = typer.Option(
+        None, min=8, help="Samples for the key statistics C (default: 100 keys per key dimension, >= 256)."
+    ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     seed: int = typer.Option(0, min=0, help="Seed for the samples."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-rewrite)."),
