@@ -43,7 +43,7 @@ from swerve.utils import make_generator
 
 METHODS = ("closed", "optimize")
 KEYS_PER_DIM = 100  # keys behind C per key dimension by default: the rank-1 direction then lies within
-# cos 0.99 of a large sample's (tests/test_rewrite.py); 50 per dimension gives about 0.99, 10 about 0.95
+# cos 0.99 of a large sample's (tests/test_rewrite.py); the error shrinks as sqrt(key dim / keys)
 MIN_SAMPLES = 256
 MAX_CONDITION = 1e6  # past this the ridge term, not the keys, sets the direction: a warning says so
 
