@@ -4,10 +4,11 @@ This is the one hook mechanism the rest of swerve stands on. Network bending and
 *write* a layer's output; subset scanning, channel clustering, model rewriting and feature extraction *read*
 it. Layers are addressed by the names ``model.named_modules()`` gives them (``"blocks.1"``, ``"layers.0"``),
 so a tap works on a model swerve has never seen; ``"conv:i"`` and ``"linear:i"`` are shortcuts for the
-i-th convolution (or linear layer) together with what follows it in its ``Sequential`` (its norm and
-nonlinearity), counted in registration order, negative indices from the end. Every tap is a context
-manager that removes its hooks on exit, even after an exception, which leaves the model bit-exactly as it
-was.
+i-th convolution (or linear layer) module, counted in registration order, negative indices from the end.
+A tap on a shortcut reads and writes its activation, after the norm and nonlinearity that follow the layer
+in its ``Sequential`` (:func:`shortcuts`); methods that edit weights edit the layer itself. Every tap is a
+context manager that removes its hooks on exit, even after an exception, which leaves the model bit-exactly
+as it was.
 
     with taps.record(G, ["blocks.0", "blocks.1"]) as acts:
         G(z)
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -40,47 +42,87 @@ _BLOCK_KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d),
     "linear": (nn.Linear,),
 }
+_ANY_BLOCK = _BLOCK_KINDS["conv"] + _BLOCK_KINDS["linear"]
 
 
-def block_names(model: nn.Module, kind: str = "conv") -> list[str]:
-    """The layers ``"conv:i"`` (or ``"linear:i"``) name, in order.
+@dataclass(frozen=True)
+class Shortcut:
+    """What ``conv:i`` / ``linear:i`` names: ``layer``, the i-th such module itself (whose weights glitching,
+    rewriting and blending edit), and ``tap``, the module whose output is its activation (what bends,
+    scans and clusters read and write)."""
 
-    A block is a convolution (or linear layer) and what follows it: when it is the first child of a
-    ``Sequential`` the block is that ``Sequential`` (so its output is after the norm and nonlinearity),
-    otherwise the layer alone. Generators register their layers coarse to fine, so this is that order too.
+    name: str
+    layer: str
+    tap: str
+
+
+def _has_block(module: nn.Module) -> bool:
+    return any(isinstance(m, _ANY_BLOCK) for m in module.modules())
+
+
+def shortcuts(model: nn.Module, kind: str = "conv") -> list[Shortcut]:
+    """The ``conv:i`` (or ``linear:i``) shortcuts of ``model``, in registration order.
+
+    The i-th shortcut names the i-th convolution (or linear layer) module. Its tap point is after that
+    layer and the modules that directly follow it in the same ``Sequential`` up to the next convolution or
+    linear layer (its norm, nonlinearity, reshape): the last of them, or the ``Sequential`` itself when they
+    make up all of it (same output). Generators register their layers coarse to fine, so this is that order.
     """
     if kind not in _BLOCK_KINDS:
         raise ConfigError(f"unknown layer shortcut {kind!r}; use conv:i or linear:i")
     modules = dict(model.named_modules())
-    blocks = []
+    found = []
     for name, module in modules.items():
         if not name or not isinstance(module, _BLOCK_KINDS[kind]):
             continue
-        parent, _, child = name.rpartition(".")
-        if child == "0" and parent and isinstance(modules[parent], nn.Sequential):
-            name = parent
-        blocks.append(name)
-    return blocks
+        tap, (parent, _, child) = name, name.rpartition(".")
+        if parent and isinstance(modules[parent], nn.Sequential):
+            siblings = list(modules[parent].named_children())
+            start = [key for key, _ in siblings].index(child)
+            end = start + 1
+            while end < len(siblings) and not _has_block(siblings[end][1]):
+                end += 1
+            tap = parent if start == 0 and end == len(siblings) else f"{parent}.{siblings[end - 1][0]}"
+        found.append(Shortcut(f"{kind}:{len(found)}", name, tap))
+    return found
 
 
-def resolve_layer(model: nn.Module, name: str) -> str:
-    """The ``named_modules`` name ``name`` stands for (a shortcut ``conv:i`` / ``linear:i``, or itself)."""
+def block_names(model: nn.Module, kind: str = "conv") -> list[str]:
+    """The modules ``"conv:i"`` (or ``"linear:i"``) name, in order (see :func:`shortcuts`)."""
+    return [s.layer for s in shortcuts(model, kind)]
+
+
+def _shortcut(model: nn.Module, name: str) -> Shortcut | None:
     kind, sep, index = name.partition(":")
     if not sep or kind not in _BLOCK_KINDS:
-        return name
-    blocks = block_names(model, kind)
+        return None
+    found = shortcuts(model, kind)
     try:
-        return blocks[int(index)]
+        return found[int(index)]
     except (ValueError, IndexError):
         raise ConfigError(
-            f"{name!r}: {type(model).__name__} has {len(blocks)} {kind} blocks "
-            f"(use {kind}:0 .. {kind}:{len(blocks) - 1}, or a layer name)"
+            f"{name!r}: {type(model).__name__} has {len(found)} {kind} blocks "
+            f"(use {kind}:0 .. {kind}:{len(found) - 1}, or a layer name)"
         ) from None
 
 
+def resolve_layer(model: nn.Module, name: str) -> str:
+    """The ``named_modules`` name whose output ``name`` reads and writes: a shortcut's tap point, or the
+    layer name itself."""
+    found = _shortcut(model, name)
+    return found.tap if found else name
+
+
+def resolve_weights(model: nn.Module, name: str) -> str:
+    """The ``named_modules`` name whose parameters ``name`` edits: the module a shortcut names (the
+    convolution or linear layer alone), or the layer name itself."""
+    found = _shortcut(model, name)
+    return found.layer if found else name
+
+
 def find_layer(model: nn.Module, name: str) -> nn.Module:
-    """The submodule called ``name`` (or a ``conv:i`` / ``linear:i`` shortcut); a :class:`ConfigError`
-    naming close matches if there is none."""
+    """The submodule called ``name`` (for a ``conv:i`` / ``linear:i`` shortcut, its tap point); a
+    :class:`ConfigError` naming close matches if there is none."""
     name = resolve_layer(model, name)
     modules = dict(model.named_modules())
     if name in modules and name:

@@ -1,8 +1,10 @@
-"""A generator class swerve has never seen, for the bending, blending and rewriting tests.
+"""Generator classes swerve has never seen, for the bending, blending and rewriting tests.
 
-Unlike swerve's DCGAN it has no config dataclass (it round-trips through ``init_kwargs``), upsamples with
-interpolation + convolution inside a custom block module with a residual path, uses GELU and group norm,
-and names its layers its own way.
+Unlike swerve's DCGAN they have no config dataclass (they round-trip through ``init_kwargs``), upsample with
+interpolation + convolution inside a custom block module with a residual path, use GELU and group norm,
+and name their layers their own way. :class:`StemGenerator` adds a ``Linear -> Tanh -> Linear`` stem in one
+``Sequential`` (so a linear layer is followed by another in the same container), a ``ModuleDict`` of
+stages and a learned constant outside every layer.
 """
 
 from __future__ import annotations
@@ -50,4 +52,30 @@ def odd_bundle(seed: int = 0, name: str = "odd") -> Bundle:
     torch.manual_seed(seed)
     net = OddGenerator()
     net.init_kwargs = {"zdim": 6, "width": 8}
+    return Bundle({"generator": net.eval()}, DataSpec(shape=[3, 16, 16]), LatentSpec(6), name=name)
+
+
+class StemGenerator(nn.Module):
+    """z (dim ``zdim``) -> ``3 x 16 x 16``: a Linear-Tanh-Linear stem, a learned constant, a ModuleDict."""
+
+    def __init__(self, zdim: int = 6, width: int = 8, hidden: int = 12) -> None:
+        super().__init__()
+        self.width = width
+        self.const = nn.Parameter(torch.randn(1, width, 4, 4) * 0.1)
+        self.stem = nn.Sequential(nn.Linear(zdim, hidden), nn.Tanh(), nn.Linear(hidden, width * 16))
+        self.stages = nn.ModuleDict({"s8": UpMix(width, width), "s16": UpMix(width, width // 2)})
+        self.head = nn.Sequential(nn.Conv2d(width // 2, 3, 3, padding=1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.stem(z).view(-1, self.width, 4, 4) + self.const
+        for stage in self.stages.values():
+            h = stage(h)
+        return self.head(h)
+
+
+def stem_bundle(seed: int = 0, name: str = "stem") -> Bundle:
+    """An untrained :class:`StemGenerator` in a bundle."""
+    torch.manual_seed(seed)
+    net = StemGenerator()
+    net.init_kwargs = {"zdim": 6, "width": 8, "hidden": 12}
     return Bundle({"generator": net.eval()}, DataSpec(shape=[3, 16, 16]), LatentSpec(6), name=name)

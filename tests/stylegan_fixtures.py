@@ -309,3 +309,50 @@ def write_nvidia_pickle(path: Path, networks: dict[str, tuple[nn.Module, dict]],
             else:
                 sys.modules[name] = module
     return calls
+
+
+def stylegan3_repo_g2_kwargs(
+    z_dim: int,
+    w_dim: int,
+    c_dim: int,
+    resolution: int,
+    mapping_layers: int,
+    channel_base: int,
+    channel_max: int,
+) -> dict:
+    """The generator kwargs the official stylegan3 repository's ``train.py --cfg=stylegan2`` records:
+    synthesis options flat beside the others, and ``fused_modconv_default='inference_only'``, always."""
+    return {
+        "z_dim": z_dim,
+        "c_dim": c_dim,
+        "w_dim": w_dim,
+        "img_resolution": resolution,
+        "img_channels": 3,
+        "mapping_kwargs": {"num_layers": mapping_layers},
+        "channel_base": channel_base,
+        "channel_max": channel_max,
+        "num_fp16_res": 4,
+        "conv_clamp": 256,
+        "fused_modconv_default": "inference_only",
+    }
+
+
+def hostile_storage_pickle(marker: Path) -> bytes:
+    """A network-pickle-shaped file whose one tensor storage is a ``torch.save`` zip that runs a command
+    (``touch marker``) when loaded without the weights-only check."""
+    import io
+    import os
+
+    class _Touch:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    buf = io.BytesIO()
+    torch.save(_Touch(), buf)
+    payload = buf.getvalue()
+    return (
+        b"\x80\x04ctorch.storage\n_load_from_bytes\nB"
+        + len(payload).to_bytes(4, "little")
+        + payload
+        + b"\x85R."
+    )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from swerve import taps
 from swerve.bundle import load
 from swerve.diverge.bend import Bend, apply_bends, bend_bundle, parse_bends, select_channels
-from swerve.diverge.layers import bundle_layer_table, layer_table
+from swerve.diverge.clusters import cluster_bundle
+from swerve.diverge.finetune.layers import freeze_layers
+from swerve.diverge.layers import bundle_layer_table, layer_table, shortcut_table
 from swerve.errors import ConfigError
 from swerve.models import MLPConfig, MLPGenerator
 from tests.conftest import tiny_image_bundle
-from tests.odd_generator import OddGenerator, odd_bundle
+from tests.odd_generator import OddGenerator, odd_bundle, stem_bundle
 
 
 def _cases():
@@ -150,3 +154,27 @@ def test_layer_table_lists_names_shapes_channels_and_shortcuts() -> None:
     assert taps.resolve_layer(tiny_image_bundle().generator, "conv:-1") == "to_image"
     odd = {r["name"]: r for r in layer_table(OddGenerator(), 6)}
     assert odd["rise.1"]["shape"] == [4, 16, 16] and odd["project"]["shortcut"] == "linear:0"
+
+
+def test_shortcuts_bend_cluster_freeze_and_list_the_same_layer_on_an_odd_stem() -> None:
+    """linear:0 of a Linear-Tanh-Linear stem: bent after its Tanh, clustered there, frozen as the first
+    Linear, and listed as such."""
+    bundle = stem_bundle()
+    g = bundle.generator
+    z = torch.randn(3, 6)
+    with (
+        apply_bends(g, [Bend("linear:0", "ablate", channels=[0, 2])]),
+        taps.record(g, ["stem.0", "stem"]) as acts,
+    ):
+        g(z)
+    h = torch.tanh(g.stem[0](z))
+    h[:, [0, 2]] = 0
+    assert torch.count_nonzero(acts["stem.0"][:, [0, 2]]) == 6  # the Linear itself is not bent
+    torch.testing.assert_close(acts["stem"], g.stem[2](h))
+    assert list(cluster_bundle(bundle, ["linear:0"], k=2, n=16).extra["clusters"]) == ["stem.1"]
+    frozen = freeze_layers(copy.deepcopy(g), ["linear:0"])
+    assert frozen == ["stem.0.weight", "stem.0.bias"]
+    rows = {r["name"]: r for r in layer_table(g, 6)}
+    assert rows["stem.1"]["shortcut"] == "linear:0" and rows["stem.1"]["shortcut_layer"] == "stem.0"
+    assert rows["stem.0"]["shortcut"] == "" and rows["stem.2"]["shortcut"] == "linear:1"
+    assert {c["shortcut"]: (c["layer"], c["tap"]) for c in shortcut_table(g)}["conv:4"] == ("head.0", "head")

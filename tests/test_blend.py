@@ -17,7 +17,7 @@ from swerve.diverge.blend import (
 )
 from swerve.errors import ConfigError
 from tests.conftest import tiny_image_bundle
-from tests.odd_generator import OddGenerator, odd_bundle
+from tests.odd_generator import OddGenerator, odd_bundle, stem_bundle
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -63,13 +63,49 @@ def test_hard_swap_takes_coarse_layers_from_a_and_fine_from_b() -> None:
     torch.manual_seed(5)
     for p in b.generator.parameters():
         p.data.normal_()
-    assert layer_order(a.generator) == ["stem", "blocks.0", "to_image"]
+    assert layer_order(a.generator) == ["stem.0", "blocks.0.0", "to_image.0"]  # what linear:i / conv:i name
     out = blend_bundles(a, b, schedule={"pivot": "blocks.0", "hard": True}).generator.state_dict()
     sa, sb = a.generator.state_dict(), b.generator.state_dict()
     assert torch.equal(out["stem.0.weight"], sa["stem.0.weight"])
-    assert torch.equal(out["embed.weight"], sa["embed.weight"])  # outside the blocks: the first model's
+    assert torch.equal(out["embed.weight"], sa["embed.weight"])  # registered first: follows stem.0
+    assert torch.equal(out["stem.2.weight"], sa["stem.2.weight"])  # the stem's norm follows stem.0
     assert torch.equal(out["blocks.0.0.weight"], sb["blocks.0.0.weight"])
+    assert torch.equal(out["blocks.0.1.weight"], sb["blocks.0.1.weight"])  # and this norm blocks.0.0
     assert torch.equal(out["to_image.0.weight"], sb["to_image.0.weight"])
+
+
+def test_a_schedule_assigns_every_tensor_and_says_how() -> None:
+    """Tensors outside the scheduled layers (a learned constant, norm weights) follow the layer registered
+    before them, so "everything from B" is all of B, and the history lists each such tensor."""
+    a, b = stem_bundle(seed=0, name="a"), stem_bundle(seed=1, name="b")
+    for p in b.generator.parameters():
+        p.data.normal_()  # the norms' weights too
+    sa, sb = a.generator.state_dict(), b.generator.state_dict()
+    assert not any(torch.equal(sa[k], sb[k]) for k in sa)
+    names = layer_order(a.generator)
+    assert names == ["stem.0", "stem.2", "stages.s8.conv", "stages.s8.skip", "stages.s16.conv"] + [
+        "stages.s16.skip",
+        "head.0",
+    ]
+    all_b = blend_bundles(a, b, schedule={"pivot": 0, "hard": True})
+    out = all_b.generator.state_dict()
+    assert sum(torch.equal(out[k], sb[k]) for k in sb) == len(sb) == 17
+    assert all_b.history[-1]["params"]["follows"] == {
+        "const": "stem.0",
+        "stages.s8.norm.weight": "stages.s8.conv",
+        "stages.s8.norm.bias": "stages.s8.conv",
+        "stages.s16.norm.weight": "stages.s16.conv",
+        "stages.s16.norm.bias": "stages.s16.conv",
+    }
+    mid = blend_bundles(a, b, schedule={"pivot": "stages.s16", "hard": True}).generator.state_dict()
+    from_b = {k for k in sb if torch.equal(mid[k], sb[k]) and not torch.equal(mid[k], sa[k])}
+    assert from_b == {k for k in sb if k.startswith(("stages.s16.", "head."))}
+    soft = blend_bundles(a, b, schedule={"pivot": 3, "width": 1.0}).generator.state_dict()
+    alpha = resolution_schedule(names, 3)["stages.s8.conv"]
+    torch.testing.assert_close(
+        soft["stages.s8.norm.weight"],
+        torch.lerp(sa["stages.s8.norm.weight"], sb["stages.s8.norm.weight"], alpha),
+    )
 
 
 def test_incompatible_models_name_the_first_mismatching_tensor() -> None:

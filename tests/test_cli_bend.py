@@ -10,7 +10,7 @@ from PIL import Image
 from swerve.bundle import load
 from swerve.cli.bend import parse_bend_arg
 from tests.conftest import tiny_image_bundle
-from tests.odd_generator import odd_bundle
+from tests.odd_generator import odd_bundle, stem_bundle
 
 
 def test_parse_bend_arg_reads_params_and_channels() -> None:
@@ -188,3 +188,23 @@ def test_prediction_blend_and_a_mask_file(cli, tmp_path) -> None:
     assert json.loads(out)["residual"] < 0.95  # the region moved towards the source
     code, _, err = cli("rewrite", a, "--mask", tmp_path / "none.png")
     assert code == 2 and "cannot read mask" in err
+
+
+def test_layers_shows_what_each_shortcut_names_and_where_it_taps(cli, tmp_path) -> None:
+    path = stem_bundle().save(tmp_path / "stem")
+    code, out, err = cli("layers", path, "--json")
+    assert code == 0, err
+    cuts = {c["shortcut"]: c for c in json.loads(out)["shortcuts"]}
+    assert cuts["linear:0"] == {"shortcut": "linear:0", "layer": "stem.0", "type": "Linear", "tap": "stem.1"}
+    assert (cuts["linear:1"]["layer"], cuts["linear:1"]["tap"]) == ("stem.2", "stem.2")
+    code, out, _ = cli("layers", path)
+    assert code == 0 and any(
+        line.split() == ["linear:0", "stem.0", "(Linear)", "stem.1"] for line in out.splitlines()
+    )
+
+
+def test_blend_schedule_says_which_layer_the_other_tensors_follow(cli, tmp_path) -> None:
+    a, b = stem_bundle(0, "a").save(tmp_path / "a"), stem_bundle(1, "b").save(tmp_path / "b")
+    code, out, err = cli("blend", a, b, "--pivot", "0", "--hard", "--out", tmp_path / "ab")
+    assert code == 0, err
+    assert "5 tensors outside the scheduled layers" in out and "const follows stem.0" in out

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
 
 from swerve import taps
+from swerve.bundle import Bundle, DataSpec, LatentSpec
 from swerve.diverge.glitch import glitch, glitch_state_dict, glitched
 from swerve.diverge.rewrite import (
     copy_paste_targets,
     directions,
+    key_moment,
     keys,
     memory_layer,
     rewrite_bundle,
@@ -22,7 +26,7 @@ from swerve.diverge.rewrite import (
 )
 from swerve.errors import ConfigError
 from tests.conftest import tiny_image_bundle
-from tests.odd_generator import odd_bundle
+from tests.odd_generator import odd_bundle, stem_bundle
 
 
 @pytest.mark.parametrize(
@@ -186,3 +190,62 @@ def test_each_glitch_kind_does_what_it_says() -> None:
         glitch_state_dict(g, "zero", 2.0)
     with pytest.raises(ConfigError, match="unknown glitch kind"):
         glitch_state_dict(g, "melt", 0.1)
+
+
+def test_glitch_and_rewrite_of_a_shortcut_edit_the_one_layer_it_names() -> None:
+    """On a Linear-Tanh-Linear stem, linear:0 is the first Linear for glitching and rewriting alike."""
+    bundle = stem_bundle()
+    g = bundle.generator
+    edited = glitch_state_dict(g, "gaussian", 0.5, ["linear:0"], seed=0)
+    assert sorted(edited) == ["stem.0.bias", "stem.0.weight"]
+    assert sorted(glitch_state_dict(g, "reconnect", 1.0, ["linear:1"])) == ["stem.2.bias", "stem.2.weight"]
+    assert memory_layer(g, "linear:0")[0] == "stem.0" and memory_layer(g, "linear:1")[0] == "stem.2"
+    assert memory_layer(g, "stem.1")[0] == "stem.0"  # linear:0's tap point stands for its layer
+    assert memory_layer(tiny_image_bundle().generator, "blocks.0")[0] == "blocks.0.0"
+    k = torch.randn(6, 1, generator=torch.Generator().manual_seed(1))
+    out, result = rewrite_bundle(bundle, "linear:0", k, torch.randn(12, 1), n=64)
+    changed = [
+        key for key, t in out.generator.state_dict().items() if not torch.equal(t, g.state_dict()[key])
+    ]
+    assert result.layer == "stem.0" and changed == ["stem.0.weight"]
+    with pytest.raises(ConfigError, match="no parameters to glitch in stem.1"):
+        glitch_state_dict(g, "gaussian", 0.5, ["stem.1"])
+
+
+class _WideKeys(nn.Module):
+    """z (256-d) -> a fixed mixing with a spread of scales and a leaky ReLU -> ``out``, whose keys are
+    256-d and never degenerate (their covariance has a condition number of a few hundred)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        q, _ = torch.linalg.qr(torch.randn(256, 256))
+        self.mix = nn.Sequential(nn.Linear(256, 256, bias=False), nn.LeakyReLU(0.2))
+        self.mix[0].weight.data = q * torch.logspace(0, -1.5, 256)
+        self.out = nn.Linear(256, 4)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.mix(z))
+
+
+def test_rewrite_samples_enough_keys_for_a_wide_layer_and_warns_when_it_cannot() -> None:
+    """256-d keys: the default sample count gives the direction C⁻¹k* of a large sample (cos >= 0.99);
+    256 latents (one key each) give a near-singular C, and a warning naming its condition number."""
+    bundle = Bundle({"generator": _WideKeys().eval()}, DataSpec(shape=[4]), LatentSpec(256), name="wide")
+    g = bundle.generator
+    with torch.no_grad():
+        k_star = g.mix(torch.randn(1, 256, generator=torch.Generator().manual_seed(7))).T
+    v_star = torch.randn(4, 1)
+    big = torch.randn(200_000, 256, generator=torch.Generator().manual_seed(8))
+    reference = torch.linalg.solve(key_moment(g, "out", big, batch_size=20_000), k_star.double())[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edited, result = rewrite_bundle(bundle, "linear:1", k_star, v_star)
+    cos = float(result.directions[:, 0].double() @ reference / reference.norm())
+    assert abs(cos) >= 0.99 and edited.history[-1]["params"]["n"] == 100 * 256
+    assert edited.history[-1]["params"]["condition"] < 1e4
+    with pytest.warns(
+        UserWarning, match=r"ill-conditioned \(condition number .* from 256 latents, 256-d keys"
+    ):
+        _, few = rewrite_bundle(bundle, "linear:1", k_star, v_star, n=256)
+    assert abs(float(few.directions[:, 0].double() @ reference / reference.norm())) < 0.9

@@ -540,7 +540,8 @@ def partner(setup) -> str:
 def test_blending_moves_from_one_model_to_the_other(setup, partner):
     client, studio, tiny, tmp = setup
     info = client.get("/api/model", params={"id": tiny}).json()
-    assert info["blend_partners"] == [{"id": partner, "name": "tiny-b"}] and info["blend_layers"][0] == "stem"
+    assert info["blend_partners"] == [{"id": partner, "name": "tiny-b"}]
+    assert info["blend_layers"][0] == "stem.0"  # the layer linear:0 names
     draw = lambda blend: pixels(client.post("/api/render", json=state(tiny, blend=blend)).content)  # noqa: E731
     a = draw(None)
     b = pixels(client.post("/api/render", json=state(partner)).content)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,9 +26,11 @@ from swerve.models.stylegan2 import (
 )
 from swerve.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator, translation_psnr
 from tests.stylegan_fixtures import (
+    hostile_storage_pickle,
     rosinality_discriminate,
     rosinality_generate,
     rosinality_state_dicts,
+    stylegan3_repo_g2_kwargs,
     write_nvidia_pickle,
 )
 
@@ -373,6 +378,52 @@ def test_nvidia_stylegan3_pickle_imports(tmp_path, kind):
     z = torch.randn(2, 8)
     with torch.no_grad():
         assert torch.equal(bundle.generator(z), g(z))
+
+
+def test_stylegan3_repo_stylegan2_pickle_with_fused_modconv_default_imports(tmp_path, cli):
+    """stylegan3's train.py --cfg=stylegan2 always sets fused_modconv_default='inference_only' (grouped or
+    plain convolution, the same result): such a pickle imports and draws what it drew."""
+    cfg = StyleGAN2Config(resolution=16, conv_clamp=256, **TINY2)
+    torch.manual_seed(0)
+    g, d = _randomise(StyleGAN2Generator(cfg)), _randomise(StyleGAN2Discriminator(cfg))
+    kwargs = stylegan3_repo_g2_kwargs(8, 8, 0, 16, 2, cfg.channel_base, cfg.channel_max)
+    assert kwargs["fused_modconv_default"] == "inference_only"
+    networks = {"G": (g, kwargs), "G_ema": (g, kwargs), "D": (d, _nvidia_d_kwargs(cfg))}
+    write_nvidia_pickle(tmp_path / "sg2.pkl", networks, tmp_path / "source-ran")
+    code, _, err = cli("import", tmp_path / "sg2.pkl", "--out", tmp_path / "b")
+    assert code == 0, err
+    z = torch.randn(3, 8)
+    with torch.no_grad():
+        assert torch.equal(swerve.load(tmp_path / "b").generator(z), g(z))
+
+
+ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _cli_in_a_process(*args: object) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it, so that warnings print to stderr as they would for them."""
+    code = "from swerve.cli.main import main; main()"
+    cmd = [sys.executable, "-c", code, *map(str, args)]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ROOT}
+    )
+
+
+def test_hostile_zip_in_a_storage_and_a_forced_format_are_refused_in_one_line(tmp_path):
+    """A torch zip that runs code, hidden in a pickle's storage bytes, and a pickle read as a rosinality
+    checkpoint: each one line on stderr, exit 2, nothing run or written."""
+    marker = tmp_path / "pwned"
+    (tmp_path / "zip.pkl").write_bytes(hostile_storage_pickle(marker))
+    done = _cli_in_a_process("import", tmp_path / "zip.pkl", "--out", tmp_path / "z")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "asks for posix.system" in done.stderr or "asks for nt.system" in done.stderr
+    assert not marker.exists() and not (tmp_path / "z").exists()
+    cfg = StyleGAN2Config(resolution=8, **TINY2)
+    write_nvidia_pickle(tmp_path / "n.pkl", {"G_ema": (StyleGAN2Generator(cfg), {})}, tmp_path / "m")
+    done = _cli_in_a_process("import", tmp_path / "n.pkl", "--format", "rosinality", "--out", tmp_path / "r")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "not a torch.save checkpoint" in done.stderr and "--format nvidia" in done.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_nvidia_pickle_with_unknown_option_is_refused(tmp_path):

@@ -9,6 +9,7 @@ from torch import nn
 from swerve import taps
 from swerve.errors import ConfigError
 from tests.conftest import tiny_image_bundle
+from tests.odd_generator import StemGenerator
 
 
 class Stranger(nn.Module):
@@ -70,3 +71,34 @@ def test_output_shapes_lists_layers_in_order() -> None:
     shapes = taps.output_shapes(Stranger(), torch.randn(2, 4))
     assert list(shapes) == ["front", "front.0", "front.1", "back"]
     assert shapes["back"] == (2, 3)
+
+
+def test_a_shortcut_names_one_layer_and_taps_after_what_follows_it() -> None:
+    """linear:0 of a Linear-Tanh-Linear stem is the first Linear, read after its Tanh; linear:1 the second."""
+    torch.manual_seed(0)
+    g = StemGenerator().eval()
+    assert [(s.layer, s.tap) for s in taps.shortcuts(g, "linear")] == [
+        ("stem.0", "stem.1"),
+        ("stem.2", "stem.2"),
+    ]
+    assert taps.block_names(g, "conv")[-1] == "head.0" and taps.resolve_layer(g, "conv:-1") == "head"
+    assert taps.resolve_weights(g, "linear:0") == "stem.0" and taps.resolve_layer(g, "linear:0") == "stem.1"
+    z = torch.randn(5, 6)
+    with taps.record(g, ["linear:0", "linear:1"]) as acts:
+        g(z)
+    first = torch.tanh(z @ g.stem[0].weight.T + g.stem[0].bias)
+    torch.testing.assert_close(acts["linear:0"], first)
+    torch.testing.assert_close(acts["linear:1"], first @ g.stem[2].weight.T + g.stem[2].bias)
+    with taps.rewrite(g, "linear:0", lambda out: out * 0), taps.record(g, ["stem"]) as bent:
+        g(z)
+    torch.testing.assert_close(bent["stem"], g.stem[2].bias.expand(5, -1))  # the second Linear saw zeros
+
+
+def test_swerves_own_generators_keep_their_tap_names() -> None:
+    g = tiny_image_bundle().generator
+    assert [taps.resolve_layer(g, n) for n in ("linear:0", "conv:0", "conv:1")] == [
+        "stem",
+        "blocks.0",
+        "to_image",
+    ]
+    assert taps.block_names(g, "conv") == ["blocks.0.0", "to_image.0"]

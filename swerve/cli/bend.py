@@ -127,14 +127,18 @@ def layers(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """The generator's layers: name, output shape, channels, and the conv:i / linear:i shortcut."""
-    from swerve.diverge.layers import bundle_layer_table
+    """The generator's layers (name, output shape, channels) and what each conv:i / linear:i shortcut names:
+    the layer whose weights it edits and the layer whose output it reads and writes."""
+    from swerve.diverge.layers import bundle_layer_table, shortcut_table
 
     bundle = load(bundle_name, device="cpu")
     rows = bundle_layer_table(bundle)
-    lines = [f"{'layer':<24} {'shortcut':<10} {'channels':>8}  shape"]
+    cuts = shortcut_table(bundle.generator)
+    lines = [f"{'layer':<24} {'tap of':<10} {'channels':>8}  shape"]
     lines += [f"{r['name']:<24} {r['shortcut']:<10} {r['channels']:>8}  {tuple(r['shape'])}" for r in rows]
-    emit({"bundle": bundle.name, "layers": rows}, as_json, "\n".join(lines))
+    lines += ["", f"{'shortcut':<10} {'edits weights of':<32} {'reads/writes output of'}"]
+    lines += [f"{c['shortcut']:<10} {c['layer'] + ' (' + c['type'] + ')':<32} {c['tap']}" for c in cuts]
+    emit({"bundle": bundle.name, "layers": rows, "shortcuts": cuts}, as_json, "\n".join(lines))
 
 
 @app.command()
@@ -310,10 +314,14 @@ def blend(
         raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task, predict")
     path = result.save(target)
     shown = _write_preview(result, preview, n, seed)
+    follows = result.history[-1]["params"].get("follows") or {}
+    note = "".join(f"\n{key} follows {layer}" for key, layer in follows.items())
+    if follows:
+        note = f"\n{len(follows)} tensors outside the scheduled layers follow the one before them:{note}"
     emit(
         {"bundle": str(path), "preview": shown, "history": result.history[-1], "seed": seed},
         as_json,
-        f"wrote {path}" + (f" and {shown}" if shown else ""),
+        f"wrote {path}" + (f" and {shown}" if shown else "") + note,
     )
 
 
@@ -432,7 +440,9 @@ def rewrite(
     shift: str = typer.Option("0,0", help="Move the pasted region by rows,cols at the layer's resolution."),
     rank: int = typer.Option(1, min=1, help="Rank of the weight change."),
     method: str = typer.Option("closed", help="closed (least squares) or optimize (projected Adam)."),
-    n: int = typer.Option(256, min=8, help="Samples for the key statistics C."),
+    n: int = typer.Option(
+        None, min=8, help="Samples for the key statistics C (default: 100 keys per key dimension, >= 256)."
+    ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     seed: int = typer.Option(0, min=0, help="Seed for the samples."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-rewrite)."),

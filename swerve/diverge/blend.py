@@ -91,15 +91,43 @@ def blend_state_dicts(
 
 def layer_order(model: nn.Module) -> list[str]:
     """A generator's layers coarse to fine, for a resolution schedule: the blocks it names itself
-    (``block_names``, one per resolution in swerve's StyleGANs, the unit toonify blends by), or else its
-    linear and conv blocks (see :func:`swerve.taps.block_names`) in registration order, which is the order
-    generators build them in."""
+    (``block_names``, one per resolution in swerve's StyleGANs, the unit toonify blends by), or else the
+    linear and conv layers its ``linear:i`` / ``conv:i`` shortcuts name (see :func:`swerve.taps.shortcuts`)
+    in registration order, which is the order generators build them in."""
     named = getattr(model, "block_names", None)
     if named:
         return list(named)
     position = {name: i for i, name in enumerate(taps.layer_names(model))}
     blocks = set(taps.block_names(model, "linear")) | set(taps.block_names(model, "conv"))
     return sorted(blocks, key=position.__getitem__)
+
+
+def _in(key: str, layer: str) -> bool:
+    return key == layer or key.startswith(layer + ".")
+
+
+def follow_layers(keys: Sequence[str], layers: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Which of ``layers`` each state-dict tensor follows in a schedule: its own layer, or, for a tensor
+    outside every layer (a norm's weights, a learned constant, the mapping network), the layer registered
+    just before it, or the first layer for tensors registered before any. ``keys`` in registration order
+    (``state_dict`` order); returns ``(every tensor's layer, the tensors outside the layers and theirs)``."""
+    owner = {key: next((layer for layer in layers if _in(key, layer)), None) for key in keys}
+    last = next((layer for layer in owner.values() if layer is not None), layers[0])
+    follows, rest = {}, {}
+    for key in keys:
+        if owner[key] is None:
+            follows[key] = rest[key] = last
+        else:
+            follows[key] = last = owner[key]
+    return follows, rest
+
+
+def _pivot_layer(model: nn.Module, names: Sequence[str], pivot: str) -> str:
+    """A pivot name as one of the scheduled ``names``: a shortcut's layer, a scheduled layer itself, or the
+    first scheduled layer inside the named module (``blocks.0`` for ``blocks.0.0``)."""
+    pivot = taps.resolve_weights(model, pivot)
+    inside = [name for name in names if _in(name, pivot)]
+    return pivot if pivot in names or not inside else inside[0]
 
 
 def resolution_schedule(
@@ -145,31 +173,45 @@ def blend_bundles(
     """A copy of ``a`` whose ``role`` network is blended with ``b``'s.
 
     ``schedule={"pivot": ..., "width": 1.0, "hard": False}`` uses :func:`resolution_schedule` over the
-    generator's blocks coarse to fine (parameters outside those blocks, such as a class embedding, stay
-    A's); otherwise ``alpha`` is global or per layer.
+    generator's layers coarse to fine (:func:`layer_order`); every tensor outside those layers (a norm's
+    weights, a learned constant, a class embedding) follows the layer registered just before it
+    (:func:`follow_layers`), and the history's ``follows`` lists each such tensor with its layer. Otherwise
+    ``alpha`` is global or per layer (``conv:i`` names the convolution alone).
     """
     net_a, net_b = _role_of(a, role), _role_of(b, role)
+    per_tensor: float | Mapping[str, float] = alpha
+    extra: dict[str, Any] = {}
     if schedule is not None:
         unknown = sorted(set(schedule) - {"pivot", "width", "hard"})
         if unknown or "pivot" not in schedule:
             raise ConfigError(f"a schedule is {{pivot, width?, hard?}}, got {dict(schedule)!r}")
-        pivot = schedule["pivot"]
+        names, pivot = layer_order(net_a), schedule["pivot"]
         alpha = resolution_schedule(
-            layer_order(net_a),
-            taps.resolve_layer(net_a, pivot) if isinstance(pivot, str) else pivot,
+            names,
+            _pivot_layer(net_a, names, pivot) if isinstance(pivot, str) else pivot,
             schedule.get("width", 1.0),
             bool(schedule.get("hard", False)),
         )
+        follows, rest = follow_layers(list(net_a.state_dict()), names)
+        per_tensor = {key: alpha[layer] for key, layer in follows.items()}
+        extra["follows"] = rest
     elif isinstance(alpha, Mapping):  # layer names may be shortcuts (conv:1)
-        alpha = {k if k == "*" else taps.resolve_layer(net_a, k): v for k, v in alpha.items()}
+        alpha = {k if k == "*" else taps.resolve_weights(net_a, k): v for k, v in alpha.items()}
         for layer in alpha:
             if layer != "*":
                 taps.find_layer(net_a, layer)
+        per_tensor = alpha
     try:
-        state = blend_state_dicts(net_a.state_dict(), net_b.state_dict(), alpha)
+        state = blend_state_dicts(net_a.state_dict(), net_b.state_dict(), per_tensor)
     except IncompatibleModels as exc:
         raise IncompatibleModels(f"cannot blend {a.name} and {b.name}: {exc}") from None
-    params = {"other": b.name, "role": role, "alpha": alpha, "schedule": dict(schedule or {}) or None}
+    params = {
+        "other": b.name,
+        "role": role,
+        "alpha": alpha,
+        "schedule": dict(schedule or {}) or None,
+        **extra,
+    }
     return derive(a, {role: state}, "blend", name=f"{a.name}+{b.name}", **params)
 
 

@@ -35,7 +35,7 @@ _OUT_DIM = {nn.ConvTranspose1d: 1, nn.ConvTranspose2d: 1, nn.ConvTranspose3d: 1}
 
 def _targets(model: nn.Module, layers: Sequence[str] | None, kind: str) -> dict[str, int]:
     """Parameter names to glitch, each with its output-channel dim (for ``reconnect``)."""
-    prefixes = None if not layers else [taps.resolve_layer(model, name) for name in layers]
+    prefixes = None if not layers else [taps.resolve_weights(model, name) for name in layers]
     for prefix in prefixes or []:
         taps.find_layer(model, prefix)
     modules = dict(model.named_modules())

@@ -25,9 +25,22 @@ def example_inputs(generator: nn.Module, latent_dim_or_example: int | torch.Tens
     return (z, torch.zeros(len(z), dtype=torch.long, device=z.device)) if classes else (z,)
 
 
+def shortcut_table(generator: nn.Module) -> list[dict[str, str]]:
+    """What each ``linear:i`` / ``conv:i`` shortcut resolves to: ``layer`` (the module it names, whose
+    weights glitching, rewriting and blending edit), its ``type``, and ``tap`` (the module whose output is
+    its activation, which bends, scans and clusters read and write)."""
+    modules = dict(generator.named_modules())
+    return [
+        {"shortcut": s.name, "layer": s.layer, "type": type(modules[s.layer]).__name__, "tap": s.tap}
+        for kind in ("linear", "conv")
+        for s in taps.shortcuts(generator, kind)
+    ]
+
+
 def layer_table(generator: nn.Module, latent_dim_or_example: int | torch.Tensor) -> list[dict[str, Any]]:
     """One row per layer that outputs a tensor: ``name``, ``shape`` (batch dim left out), ``channels``
-    (dim 1 of the output) and ``shortcut`` (its ``conv:i`` / ``linear:i`` name, or ``""``)."""
+    (dim 1 of the output), ``shortcut`` (the ``conv:i`` / ``linear:i`` whose activation this layer's output
+    is, or ``""``) and ``shortcut_layer`` (the module that shortcut names, or ``""``)."""
     was_training = generator.training
     generator.eval()
     try:
@@ -36,16 +49,14 @@ def layer_table(generator: nn.Module, latent_dim_or_example: int | torch.Tensor)
         raise ConfigError(f"cannot trace {type(generator).__name__} on an example latent: {exc}") from None
     finally:
         generator.train(was_training)
-    shortcuts = {}
-    for kind in ("linear", "conv"):
-        for i, name in enumerate(taps.block_names(generator, kind)):
-            shortcuts.setdefault(name, f"{kind}:{i}")
+    at_tap = {row["tap"]: row for row in shortcut_table(generator)}
     return [
         {
             "name": name,
             "shape": list(shape[1:]),
             "channels": shape[1] if len(shape) > 1 else 1,
-            "shortcut": shortcuts.get(name, ""),
+            "shortcut": at_tap[name]["shortcut"] if name in at_tap else "",
+            "shortcut_layer": at_tap[name]["layer"] if name in at_tap else "",
         }
         for name, shape in shapes.items()
     ]

@@ -22,6 +22,8 @@ pasting regions there wants a rank of at least s² (4 for the usual stride 2).
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,14 +42,21 @@ from swerve.errors import ConfigError
 from swerve.utils import make_generator
 
 METHODS = ("closed", "optimize")
+KEYS_PER_DIM = 100  # keys behind C per key dimension by default: the rank-1 direction then lies within
+# cos 0.99 of a large sample's (tests/test_rewrite.py); the error shrinks as sqrt(key dim / keys)
+MIN_SAMPLES = 256
+MAX_CONDITION = 1e6  # past this the ridge term, not the keys, sets the direction: a warning says so
 
 
 def memory_layer(model: nn.Module, layer: str) -> tuple[str, nn.Module]:
-    """The conv / linear module a layer name means (``conv:i`` or a block resolves to its first layer)."""
-    name = taps.resolve_layer(model, layer)
+    """The conv / linear module a layer name means: the one a ``conv:i`` shortcut names, the layer itself,
+    or, for a shortcut's tap point (``blocks.0`` around ``blocks.0.0``), the layer whose activation it is."""
+    name = taps.resolve_weights(model, layer)
     module = taps.find_layer(model, name)
-    if isinstance(module, nn.Sequential) and len(module) and not isinstance(module[0], nn.Sequential):
-        name, module = f"{name}.0", module[0]
+    if not isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+        owner = [s.layer for kind in ("linear", "conv") for s in taps.shortcuts(model, kind) if s.tap == name]
+        if owner:
+            name, module = owner[0], taps.find_layer(model, owner[0])
     if not isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
         raise ConfigError(
             f"layer {name!r} is a {type(module).__name__}; rewriting needs Linear, Conv2d or ConvTranspose2d"
@@ -149,6 +158,35 @@ def key_moment(
     return total / count
 
 
+@torch.no_grad()
+def default_samples(
+    generator: nn.Module, layer: str, example: tuple[torch.Tensor, ...], locations: int | None = 64
+) -> int:
+    """Latents to draw for ``C``: :data:`KEYS_PER_DIM` keys per key dimension (a latent gives one key to a
+    linear layer and up to ``locations`` to a convolution), and at least :data:`MIN_SAMPLES`."""
+    name, module = memory_layer(generator, layer)
+    was_training = generator.training
+    generator.eval()
+    try:
+        with taps.record(generator, [name], inputs=True) as acts:
+            generator(*example)
+    finally:
+        generator.train(was_training)
+    k = keys(module, acts[name][:1])
+    per = k.shape[2] if locations is None else min(k.shape[2], locations)
+    return max(MIN_SAMPLES, math.ceil(KEYS_PER_DIM * k.shape[1] / per))
+
+
+def condition_number(c: torch.Tensor) -> float:
+    """``C``'s largest over smallest eigenvalue on the key coordinates that are ever non-zero (a dead unit
+    is no direction the keys take); ``inf`` when ``C`` is singular there."""
+    keep = c.diagonal() > 0
+    if not keep.any():
+        return math.inf
+    eig = torch.linalg.eigvalsh(c[keep][:, keep].double())
+    return float(eig[-1] / eig[0]) if eig[0] > 0 else math.inf
+
+
 def directions(c: torch.Tensor, k_star: torch.Tensor, rank: int = 1, ridge: float = 1e-6) -> torch.Tensor:
     """The update directions ``D`` (``key_dim x rank``): the top ``rank`` left singular vectors of
     ``C⁻¹ K*`` (for one key, ``C⁻¹ k*`` itself, normalised)."""
@@ -235,18 +273,23 @@ def rewrite_bundle(
     v_star: torch.Tensor,
     rank: int = 1,
     method: str = "closed",
-    n: int = 256,
+    n: int | None = None,
     seed: int = 0,
     progress: bool = False,
     **optim: Any,
 ) -> tuple[Bundle, Rewrite]:
     """A copy of ``bundle`` whose generator's ``layer`` maps the keys ``K*`` (key_dim x m) to ``V*``
     (out x m, bias excluded) with a rank-``rank`` change; ``C`` comes from ``n`` latents drawn with
-    ``seed``."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    ``seed`` (by default enough for :data:`KEYS_PER_DIM` keys per key dimension, see
+    :func:`default_samples`). An ill-conditioned ``C`` (condition number over :data:`MAX_CONDITION`) is
+    warned about: the ridge term then sets the direction; the history records the condition number."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ConfigError(f"n (samples for the key statistics) must be a positive integer, got {n!r}")
     gen = bundle.generator
     name, module = memory_layer(gen, layer)
+    z1, y1 = _sample_inputs(bundle, 1, seed)
+    enough = default_samples(gen, name, (z1,) if y1 is None else (z1, y1))
+    n = enough if n is None else n
     w0 = weight_matrix(module)
     if k_star.dim() != 2 or k_star.shape[0] != w0.shape[1]:
         raise ConfigError(f"keys for {name!r} must have shape ({w0.shape[1]}, m), got {tuple(k_star.shape)}")
@@ -257,6 +300,14 @@ def rewrite_bundle(
         )
     z, y = _sample_inputs(bundle, n, seed)
     c = key_moment(gen, name, z, y, progress=progress)
+    condition = condition_number(c)
+    if condition > MAX_CONDITION:
+        more = f"draw more latents (n >= {enough})" if n < enough else "the keys do not fill their space"
+        warnings.warn(
+            f"the key statistics of {name!r} are ill-conditioned (condition number {condition:.2g} from "
+            f"{n} latents, {c.shape[0]}-d keys), so the ridge term sets the rewrite direction; {more}",
+            stacklevel=2,
+        )
     d = directions(c, k_star.to(c.device), rank)
     w1 = rewrite_weight(w0, k_star.to(w0), v_star.to(w0), d.to(w0.device), method, **optim)
     state = {**gen.state_dict(), f"{name}.weight": set_weight_matrix(module, w1)}
@@ -270,6 +321,7 @@ def rewrite_bundle(
         n=n,
         seed=seed,
         keys=int(k_star.shape[1]),
+        condition=condition if math.isfinite(condition) else None,
         **optim,
     )
     return out, Rewrite(name, w0, w1, d.to(w0), k_star, v_star)
@@ -347,7 +399,7 @@ def paste_rewrite(
     shift: tuple[int, int] = (0, 0),
     rank: int = 1,
     method: str = "closed",
-    n: int = 256,
+    n: int | None = None,
     progress: bool = False,
 ) -> tuple[Bundle, Rewrite]:
     """Copy the ``mask``-ed region of sample ``source`` into sample ``target`` (indices into the samples

@@ -20,6 +20,7 @@ def freeze_layers(model: nn.Module, names: Sequence[str]) -> list[str]:
     """
     frozen = []
     for name in names:
+        name = taps.resolve_weights(model, name)  # conv:i freezes the convolution it names
         layer = taps.find_layer(model, name)
         for pname, param in layer.named_parameters():
             param.requires_grad_(False)

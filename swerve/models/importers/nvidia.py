@@ -22,8 +22,11 @@ from swerve.models.ops import setup_filter
 from swerve.models.stylegan2 import StyleGAN2Config, StyleGAN2Discriminator, StyleGAN2Generator
 from swerve.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
 
-# Constructor arguments that only choose precision or training behaviour: the fp32 reference ops ignore them.
+# Constructor arguments that only choose precision, speed or training behaviour: the fp32 reference ops
+# ignore them. ``fused_modconv_default`` picks grouped or plain convolution for the same modulated conv
+# (stylegan3's train.py sets it to 'inference_only' for every --cfg=stylegan2 network).
 _IGNORED = {
+    "fused_modconv_default",
     "num_fp16_res",
     "fp16_channels_last",
     "use_fp16",

@@ -21,6 +21,7 @@ from torch import nn
 
 from swerve.errors import BundleError
 from swerve.models.importers.nvidia import load_weights
+from swerve.models.importers.safe_pickle import weights_only_refusal
 from swerve.models.ops import setup_filter
 from swerve.models.stylegan2 import (
     StyleGAN2Config,
@@ -32,14 +33,28 @@ from swerve.models.stylegan2 import (
 State = dict[str, torch.Tensor]
 
 
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"  # torch.save before 1.6
+
+
+def is_torch_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a ``torch.save`` file: a zip archive, or the older format's magic number."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(_LEGACY_MAGIC))
+    return head.startswith(b"PK") or head == _LEGACY_MAGIC
+
+
 def read_rosinality(path: str | Path) -> dict[str, nn.Module]:
     """The networks of a rosinality checkpoint: ``generator`` (g_ema, else g) and ``discriminator`` (d)."""
+    if not is_torch_checkpoint(path):
+        raise BundleError(
+            f"{path} is not a torch.save checkpoint; an NVIDIA .pkl imports with --format nvidia"
+        )
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BundleError(f"{path} holds more than tensors, so swerve will not load it ({first})") from None
+        reason = weights_only_refusal(exc)
+        raise BundleError(f"{path} holds more than tensors, so swerve will not load it ({reason})") from None
     except (RuntimeError, EOFError, OSError) as exc:
         reason = str(exc).split(". ")[0]  # torch's first sentence says what failed
         raise BundleError(f"{path} is not a readable PyTorch checkpoint: {reason}") from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,18 @@ class _AttrDict(dict):
         pass
 
 
+def weights_only_refusal(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused something, in one short clause. Its own message runs to
+    several lines and suggests turning the check off, which is the one thing not to do with such a file."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return f"it asks for {found.group(1)}, which could run code"
+    skip = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(skip)]
+    return lines[0] if lines else type(exc).__name__
+
+
 def _storage_from_bytes(data: bytes) -> Any:
     """Storages inside a plain pickle are small ``torch.save`` payloads: load them without pickle code."""
     if not isinstance(data, bytes):
@@ -90,7 +103,10 @@ def _storage_from_bytes(data: bytes) -> Any:
     try:
         return torch.load(io.BytesIO(data), weights_only=True)
     except Exception as exc:
-        raise UnsafePickleError(f"a tensor storage in the pickle could not be read safely: {exc}") from None
+        reason = weights_only_refusal(exc)
+        raise UnsafePickleError(
+            f"a tensor storage in the pickle could not be read safely: {reason}"
+        ) from None
 
 
 _NUMERIC_KINDS = "biufc"  # bool, signed, unsigned, float, complex
