@@ -29,11 +29,10 @@ Statistic = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 def _domain(
     n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(N_α, N, α) as broadcast float64 with 0 ≤ N_α ≤ N, and where an excess N_α > N α can count."""
-    n_alpha, n, alpha = torch.broadcast_tensors(*(t.double() for t in (n_alpha, n, alpha)))
-    n = n.clamp_min(0)
-    n_alpha = torch.minimum(n_alpha.clamp_min(0), n)
-    excess = (n_alpha > n * alpha) & (alpha > 0) & (alpha < 1)
+    """(N_α, N, α) as float64 with 0 ≤ N_α ≤ N, and where an excess N_α > N α can count."""
+    n, alpha = n.double().clamp_min(0), alpha.double()
+    n_alpha = torch.minimum(n_alpha.double(), n).clamp_min_(0)
+    excess = (n_alpha > n * alpha) & ((alpha > 0) & (alpha < 1))
     return n_alpha, n, alpha, excess
 
 
@@ -51,6 +50,7 @@ def berk_jones(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor) -> t
 def higher_criticism(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """(N_α − N α) / sqrt(N α (1 − α)) where positive, else 0."""
     n_alpha, n, alpha, excess = _domain(n_alpha, n, alpha)
+    n_alpha, n, alpha = torch.broadcast_tensors(n_alpha, n, alpha)
     denom = torch.sqrt(torch.where(excess, n * alpha * (1.0 - alpha), torch.ones_like(n)))
     return torch.where(excess, (n_alpha - n * alpha) / denom, torch.zeros_like(n))
 
@@ -58,6 +58,7 @@ def higher_criticism(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor
 def kolmogorov_smirnov(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """(N_α − N α) / sqrt(N) where positive, else 0."""
     n_alpha, n, alpha, excess = _domain(n_alpha, n, alpha)
+    n_alpha, n, alpha = torch.broadcast_tensors(n_alpha, n, alpha)
     denom = torch.sqrt(torch.where(excess, n, torch.ones_like(n)))
     return torch.where(excess, (n_alpha - n * alpha) / denom, torch.zeros_like(n))
 
