@@ -9,7 +9,6 @@ another site cannot do without a CORS preflight that this server never grants.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +39,7 @@ from swerve.studio.schema import (
     StateIn,
     TrainIn,
 )
+from swerve.utils import json_text
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON = 256 * 1024  # a page state with 32 bends and an explicit latent fits many times over
@@ -261,7 +261,7 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None) -> FastAP
                 # the snapshot itself says whether this is the last event: reading job.finished
                 # afterwards could end the stream on a "running" event the job has just outgrown
                 snapshot = job.snapshot(with_result=True)
-                yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
+                yield f"event: progress\ndata: {json_text(snapshot)}\n\n"
                 if snapshot["state"] != "running":
                     return
                 await asyncio.sleep(0.05)  # at most 20 events a second
