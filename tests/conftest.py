@@ -8,10 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 
-# One thread per test process: on a small machine torch's OpenMP threads spin while another process holds a
-# core, which stalls the suite. A test that measures threading sets its own count.
-torch.set_num_threads(1)
-
 from swerve.bundle import Bundle, DataSpec, LatentSpec
 from swerve.data import Dataset
 from swerve.models import (
@@ -23,6 +19,11 @@ from swerve.models import (
     DomainClassifier,
     EncoderConfig,
 )
+
+
+# One thread per test process: on a small machine torch's OpenMP threads spin while another process holds a
+# core, which stalls the suite. A test that measures threading sets its own count.
+torch.set_num_threads(1)
 
 
 def tiny_image_bundle(conditional: bool = True, image_size: int = 8) -> Bundle:

@@ -4,7 +4,6 @@ held-out classes, CAN, training without data). Thin: parse, call swerve.diverge,
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from swerve.bundle import Bundle, load
 from swerve.cli.main import app, emit
 from swerve.errors import ConfigError
 from swerve.train import TrainConfig
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 diverge_app = typer.Typer(help="Diverge while making: push a model away from its data as it is made.")
 app.add_typer(diverge_app, name="diverge")
@@ -42,12 +41,12 @@ def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, A
     if out.suffix.lower() != ".npz":
         raise ConfigError(f"--out must end in .npz, got {out}")
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record, default=str)))
+    np.savez_compressed(buffer, **arrays, recipe=np.array(json_text(record, default=str)))
     with atomic_path(out) as tmp:
         tmp.write_bytes(buffer.getvalue())
     save_image(upscale(make_grid(torch.as_tensor(arrays["x"][:64]), nrow=8)), out.with_suffix(".png"))
     side = out.with_name(out.name + ".json")
-    write_text_atomic(side, json.dumps(record, indent=2, default=str) + "\n")
+    write_text_atomic(side, json_text(record, mark=True, indent=2, default=str) + "\n")
     return side
 
 

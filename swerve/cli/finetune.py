@@ -10,7 +10,7 @@ import typer
 from swerve.cli.main import app, emit
 from swerve.cli.make import _parse_overrides
 from swerve.errors import ConfigError
-from swerve.utils import write_text_atomic
+from swerve.utils import json_text, write_text_atomic
 
 trail_app = typer.Typer(help="A fine-tuning run's checkpoint trail: show it, export any step as a bundle.")
 app.add_typer(trail_app, name="trail")
@@ -151,7 +151,7 @@ def trail_show(
     collapse = trail.directory / "collapse.json"
     if collapse.is_file():
         record["collapse"] = json.loads(collapse.read_text())
-    write_text_atomic(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
+    write_text_atomic(out.with_name(out.name + ".json"), json_text(record, mark=True, indent=2) + "\n")
     keys = [k for k in metrics[0] if k != "step"][:5] if metrics else []
     lines = ["step " + " ".join(f"{k:>10}" for k in keys)]
     lines += [
@@ -209,6 +209,8 @@ def chain(
         else:
             scatter_points(drawn.x, path=samples, title=result.name)
         record.update(samples=str(samples), n=n, seed=seed, recipe=drawn.recipe)
-        write_text_atomic(samples.with_name(samples.name + ".json"), json.dumps(record, indent=2) + "\n")
+        write_text_atomic(
+            samples.with_name(samples.name + ".json"), json_text(record, mark=True, indent=2) + "\n"
+        )
     ops = " → ".join(s.op for s in pipeline.steps)
     emit(record, as_json, f"{ops}: wrote {result.name} -> {out}" + (f" and {samples}" if samples else ""))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import typer
 from swerve.bundle import Bundle, Samples, load
 from swerve.cli.main import app, emit
 from swerve.errors import ConfigError
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 
 def _parse_labels(bundle: Bundle, labels: str | None) -> int | list[int] | None:
@@ -39,7 +38,7 @@ def _parse_labels(bundle: Bundle, labels: str | None) -> int | list[int] | None:
 
 def _sidecar(path: Path, record: dict) -> Path:
     side = path.with_name(path.name + ".json") if path.suffix else path / "swerve-samples.json"
-    write_text_atomic(side, json.dumps(record, indent=2) + "\n")
+    write_text_atomic(side, json_text(record, mark=True, indent=2) + "\n")
     return side
 
 
@@ -94,7 +93,7 @@ def sample(
         arrays = {"x": result.x.numpy(), "z": result.z.numpy()}
         if result.labels is not None:
             arrays["labels"] = result.labels.numpy()
-        np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record)))
+        np.savez_compressed(buffer, **arrays, recipe=np.array(json_text(record)))
         with atomic_path(out) as tmp:
             tmp.write_bytes(buffer.getvalue())
     elif kind == "":
@@ -209,7 +208,7 @@ def info(
         if key in bundle.training:
             lines.append(f"  {key:<14} {bundle.training[key]}")
     for entry in bundle.history:
-        lines.append(f"  history        {entry['op']} {json.dumps(entry.get('params', {}))}")
+        lines.append(f"  history        {entry['op']} {json_text(entry.get('params', {}))}")
     emit(result, as_json, "\n".join(lines))
 
 

@@ -6,7 +6,6 @@ JSON document. Problems a user can fix end with one line on stderr and exit code
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import typer
 
 from swerve.errors import SwerveError
+from swerve.utils import json_text
 
 app = typer.Typer(
     name="swerve",
@@ -27,7 +27,7 @@ app = typer.Typer(
 def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
     """Print ``result`` as JSON, or the one-line ``summary`` for people."""
     if as_json:
-        typer.echo(json.dumps(result, indent=2, default=str))
+        typer.echo(json_text(result, mark=True, indent=2, default=str))
     else:
         typer.echo(summary)
 

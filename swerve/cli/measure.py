@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import typer
 from swerve.bundle import load
 from swerve.cli.main import app, emit
 from swerve.errors import ConfigError, DataError
-from swerve.utils import write_text_atomic
+from swerve.utils import json_text, write_text_atomic
 
 ROLES = ("classifier", "discriminator", "encoder", "generator")
 
@@ -102,9 +101,10 @@ def scan(
         "test": test_info,
         "background": bg_info,
         "layer": layer,
-        "nodes": acts.shape[1],
         "tail": tail,
-        **group.to_dict(),
+        **group.to_dict(),  # "samples" and "nodes": the indices of the anomalous subset
+        "n_samples": acts.shape[0],  # the test samples and the layer's nodes
+        "n_nodes": acts.shape[1],
         "individual": {
             "scores": single.scores.tolist(),
             "alphas": single.alphas.tolist(),
@@ -114,7 +114,7 @@ def scan(
     summary = {k: v for k, v in result.items() if k not in ("samples", "nodes", "individual")}
     summary.update(subset_samples=len(group.samples), subset_nodes=len(group.nodes))
     if out is not None:
-        write_text_atomic(out, json.dumps(result, indent=2) + "\n")
+        write_text_atomic(out, json_text(result, mark=True, indent=2) + "\n")
         summary["out"] = str(out)
     emit(
         summary if not as_json or out is not None else result,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.main import app, emit
 from swerve.cli.make import _parse_overrides
 from swerve.errors import ConfigError
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 
 def _critic(bundle: Bundle, name: str, classifier: str | None):
@@ -90,11 +89,11 @@ def refine(
     if labels is not None:
         arrays["labels"] = labels.numpy()
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record)))
+    np.savez_compressed(buffer, **arrays, recipe=np.array(json_text(record)))
     with atomic_path(arrays_path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     side = out.with_name(out.name + ".json")
-    write_text_atomic(side, json.dumps(record, indent=2) + "\n")
+    write_text_atomic(side, json_text(record, mark=True, indent=2) + "\n")
     result = {**record, "out": str(out), "arrays": str(arrays_path), "record": str(side)}
     result["cost"] = refined.summary()
     if as_json:

@@ -27,7 +27,7 @@ from swerve.errors import ConfigError
 from swerve.measure import extract_features, knn_distance, novelty_quality, sparseness
 from swerve.train import TrainConfig, Trainer
 from swerve.train.checkpoint import find_checkpoint
-from swerve.utils import write_text_atomic
+from swerve.utils import json_text, write_text_atomic
 
 
 def novelty_filter(
@@ -135,7 +135,7 @@ def iterated_learning(
             "dataset": len(x),
             **scope(new, reference, extractor, measure_n, seed),
         }
-        write_text_atomic(round_dir / "done.json", json.dumps(row) + "\n")
+        write_text_atomic(round_dir / "done.json", json_text(row) + "\n")
         rows.append(row)
         if on_round is not None:
             on_round(row)

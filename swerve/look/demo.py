@@ -7,7 +7,6 @@ and ``demo.json`` (the seed, swerve's version, the sections run and their number
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from swerve.errors import SwerveError
 from swerve.look.grid import save_image
 from swerve.look.report import Report, Section
 from swerve.look.sections import STAGES, DemoContext, ordered_sections, stage_of
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 INTRO = (
     "swerve is an open-source Python toolkit for active divergence: getting deep generative models "
@@ -100,7 +99,7 @@ def run_demo(
         "report": path.name,
         "sections": runs,
     }
-    text = json.dumps(record, indent=2, ensure_ascii=False, default=str)
+    text = json_text(record, mark=True, indent=2, ensure_ascii=False, default=str)
     write_text_atomic(out_dir / "demo.json", text + "\n")
     return path
 

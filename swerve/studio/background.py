@@ -34,7 +34,7 @@ from swerve.studio.engine import Studio
 from swerve.studio.jobs import Job, Progress
 from swerve.studio.recipe import Recipe, drawing, to_picture
 from swerve.studio.schema import ExportIn, FinetuneIn, NoveltyIn, RewriteIn, StateIn, TrainIn
-from swerve.utils import make_generator, write_text_atomic
+from swerve.utils import json_text, make_generator, write_text_atomic
 from swerve.zoo.build import recipe_trainer
 from swerve.zoo.recipes import RECIPES
 
@@ -61,7 +61,7 @@ def export(studio: Studio, request: ExportIn) -> Job:
             images.append(upscale(to_picture(x, bundle), 128))
         progress(len(frames), len(frames), "encoding")
         save_animation(images, out, fps=request.fps)
-        write_text_atomic(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
+        write_text_atomic(out.with_name(out.name + ".json"), json_text(record, mark=True, indent=2) + "\n")
         return {"file": out.name}
 
     return studio.jobs.start(recipe.bundle, request.kind, work)
@@ -216,7 +216,7 @@ def novelty(studio: Studio, request: NoveltyIn) -> Job:
             "states": states,
             "novelty": archive.novelty[best].tolist(),
         }
-        write_text_atomic(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+        write_text_atomic(out.with_suffix(".json"), json_text(record, mark=True, indent=2) + "\n")
         return {"file": out.name, "columns": columns, "states": states, "novelty": record["novelty"]}
 
     return studio.jobs.start(recipe.bundle, "novelty", work)

@@ -41,7 +41,7 @@ from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state
 from swerve.train.config import TrainConfig
 from swerve.train.distributed import shard_for, sync_batch_norm
 from swerve.train.tasks import Task, task_class
-from swerve.utils import make_generator, pick_device, remove_stale_temps, write_text_atomic
+from swerve.utils import json_text, make_generator, pick_device, remove_stale_temps, write_text_atomic
 
 # Fields that may differ when a run is resumed; any other change would make the resumed run a different run.
 RESUMABLE_CHANGES = ("steps", "device", "log_every", "sample_every", "checkpoint_every")
@@ -166,7 +166,7 @@ class Trainer:
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(self.run_dir, self.run_dir / "samples")  # left by a run that was killed
-            write_text_atomic(self.run_dir / "config.json", json.dumps(self.run_config, indent=2) + "\n")
+            write_text_atomic(self.run_dir / "config.json", json_text(self.run_config, indent=2) + "\n")
             self._trim_stats()
         self._batches_used = self.step * self.task.batches_per_step
         sums: dict[str, torch.Tensor] = {}
@@ -222,7 +222,7 @@ class Trainer:
         record = {"step": self.step, **stats, "seconds": round(elapsed, 3)}
         if self.shard.is_main:
             with open(self.run_dir / "stats.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+                fh.write(json_text(record) + "\n")
         if self.on_log:
             self.on_log(record)
 

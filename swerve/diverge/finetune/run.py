@@ -36,7 +36,7 @@ from swerve.measure import class_probabilities, collapsed, novelty_quality, pair
 from swerve.measure.features import DOMAIN_CLASSIFIERS, domain_classifier
 from swerve.train import TrainConfig, Trainer
 from swerve.train.tasks import Task
-from swerve.utils import make_generator, pick_device, write_text_atomic
+from swerve.utils import json_text, make_generator, pick_device, write_text_atomic
 
 DATA_METHODS = ("cross-domain", "domain-shift")
 REFERENCE_N = 256  # real images the novelty/quality of each trail entry is measured against
@@ -272,13 +272,13 @@ class FinetuneTrainer(Trainer):
 
     def _check_collapse(self, diversity: float) -> None:
         history = self.trail.metrics()
-        if not history or history[0]["step"] != 0:
-            return
+        if not history or history[0]["step"] != 0 or history[0].get("diversity") is None:
+            return  # (no baseline: a non-finite diversity is written as null)
         if collapsed(diversity, history[0]["diversity"], self.ft.collapse_threshold):
             earlier = [m["step"] for m in history if m["step"] < self.step]
             self.collapse_step, self.kept_step = self.step, (earlier[-1] if earlier else 0)
             record = {"collapse_step": self.collapse_step, "kept_step": self.kept_step}
-            write_text_atomic(self.trail.directory / "collapse.json", json.dumps(record) + "\n")
+            write_text_atomic(self.trail.directory / "collapse.json", json_text(record) + "\n")
             self._stop = True
 
     @torch.no_grad()

@@ -37,7 +37,7 @@ from swerve.errors import SwerveError
 from swerve.look.grid import make_grid, save_image, upscale
 from swerve.look.plot import scatter_points
 from swerve.look.video import save_animation
-from swerve.utils import atomic_path, make_generator
+from swerve.utils import atomic_path, json_text, make_generator
 
 PREFIX = "step_"
 
@@ -92,7 +92,7 @@ class Trail:
                 make_grid(samples, nrow=base.num_classes or None, value_range=(lo, hi)).save(tmp / "grid.png")
             else:  # points: a scatter plot
                 scatter_points(samples, title=f"step {step}", size=2.5).save(tmp / "grid.png")
-            (tmp / "metrics.json").write_text(json.dumps({"step": step, **metrics}, indent=1) + "\n")
+            (tmp / "metrics.json").write_text(json_text({"step": step, **metrics}, indent=1) + "\n")
         return path
 
     def trim(self, after: int) -> None:
