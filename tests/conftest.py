@@ -20,7 +20,6 @@ from swerve.models import (
     EncoderConfig,
 )
 
-
 # One thread per test process: on a small machine torch's OpenMP threads spin while another process holds a
 # core, which stalls the suite. A test that measures threading sets its own count.
 torch.set_num_threads(1)
