@@ -240,6 +240,14 @@ class Bundle:
         out._specs = copy.deepcopy(self._specs)
         return out
 
+    def without_edits(self) -> Bundle:
+        """A copy with no live edits (``extra`` without bends or creative decoder; its own unedited
+        generator module, the same weights), to compare an edited model with the one it came from."""
+        out = self.edit_copy()
+        for key in live.EDIT_KEYS:
+            out.extra.pop(key, None)
+        return out
+
     def record(self, op: str, **params: Any) -> None:
         """Append an edit to the history (train, bend, blend, fine-tune, ...)."""
         self.history.append(

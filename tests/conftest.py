@@ -38,6 +38,17 @@ def tiny_image_bundle(conditional: bool = True, image_size: int = 8) -> Bundle:
     return bundle.to("cpu")
 
 
+@pytest.fixture(autouse=True)
+def _trusted_modules_restored():
+    """``swerve --trust`` and ``swerve.bundle.trust`` trust modules for the process; not across tests."""
+    from swerve import trust
+
+    before = set(trust._trusted)
+    yield
+    trust._trusted.clear()
+    trust._trusted.update(before)
+
+
 @pytest.fixture
 def tiny_bundle(tmp_path: Path) -> Path:
     """A saved tiny bundle directory."""
