@@ -40,8 +40,13 @@ def _checked(names: Iterable[Any], where: str) -> list[str]:
 
 
 def trust(*modules: str) -> None:
-    """Let bundles loaded from now on in this process use classes from ``modules`` (and their submodules)."""
-    _trusted.update(_checked(modules, "trust"))
+    """Let bundles loaded from now on in this process use classes from ``modules`` (and their submodules);
+    ``SWERVE_TRUST`` is extended too, so the processes it starts (sweep workers, launchers) trust them."""
+    names = _checked(modules, "trust")
+    _trusted.update(names)
+    env = [name.strip() for name in os.environ.get(ENV, "").split(",") if name.strip()]
+    if names:
+        os.environ[ENV] = ",".join(dict.fromkeys([*env, *names]))
 
 
 def trusted_modules(extra: Sequence[str] | None = None) -> tuple[str, ...]:

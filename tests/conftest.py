@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -43,10 +44,14 @@ def _trusted_modules_restored():
     """``swerve --trust`` and ``swerve.bundle.trust`` trust modules for the process; not across tests."""
     from swerve import trust
 
-    before = set(trust._trusted)
+    before, env = set(trust._trusted), os.environ.get(trust.ENV)
     yield
     trust._trusted.clear()
     trust._trusted.update(before)
+    if env is None:
+        os.environ.pop(trust.ENV, None)
+    else:
+        os.environ[trust.ENV] = env
 
 
 @pytest.fixture

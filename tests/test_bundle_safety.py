@@ -78,7 +78,7 @@ def test_a_trusted_module_is_accepted_by_argument_environment_trust_and_cli(tmp_
     code, out, err = cli("--trust", "tests.odd_generator", "info", path)
     assert code == 0 and "tests.odd_generator:OddGenerator" in out, err
     bundle_module.trust("tests.odd_generator")
-    assert swerve.load(path).name == "odd"
+    assert swerve.load(path).name == "odd" and "tests.odd_generator" in os.environ["SWERVE_TRUST"]
     code, _, err = cli("--trust", "not a module", "info", path)
     assert code == 2 and "not a module name" in err
 
