@@ -122,7 +122,8 @@ def test_clusters_blend_glitch_rewrite_write_bundles(cli, tmp_path) -> None:
     swapped, glitched_sd = load(tmp_path / "b2").generator.state_dict(), glitched.generator.state_dict()
     assert torch.equal(swapped["to_image.0.weight"], glitched_sd["to_image.0.weight"])
     assert torch.equal(swapped["blocks.0.0.weight"], base["blocks.0.0.weight"])
-    code, _, err = cli("blend", a, odd_bundle().save(tmp_path / "odd"), "--out", tmp_path / "x")
+    odd = odd_bundle().save(tmp_path / "odd")
+    code, _, err = cli("--trust", "tests.odd_generator", "blend", a, odd, "--out", tmp_path / "x")
     assert code == 2 and "models differ at tensor" in err and not (tmp_path / "x").exists()
     code, out, err = cli(
         "rewrite", a, "--layer", "conv:0", "--rank", "4", "--n", "16", "--out", tmp_path / "r", "--json"

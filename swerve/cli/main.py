@@ -24,6 +24,22 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _options(
+    trust: list[str] = typer.Option(
+        [],
+        "--trust",
+        metavar="MODULE",
+        help="Let bundles use network classes from MODULE (and its submodules); importing it runs its code, "
+        "so name only modules you trust. Repeatable; SWERVE_TRUST=a,b does the same.",
+    ),
+) -> None:
+    """Active divergence with deep generative models: make, diverge, refine, measure, look."""
+    from swerve.bundle import trust as trust_modules
+
+    trust_modules(*trust)
+
+
 def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
     """Print ``result`` as JSON, or the one-line ``summary`` for people."""
     if as_json:

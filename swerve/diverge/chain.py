@@ -171,13 +171,11 @@ def sample_chain(
     recipe = bundle.extra.get("refine")
     if not recipe:
         return samples
-    from swerve.diverge.bend import bundle_applied
     from swerve.refine import bundle_critic, run_method
 
     critic, _ = bundle_critic(bundle, recipe["critic"])
-    with bundle_applied(bundle):
-        refined = run_method(
-            recipe["method"], bundle, critic, samples.z.to(bundle.device), labels=samples.labels,
-            seed=seed, progress=progress, **recipe["settings"],
-        )  # fmt: skip
+    refined = run_method(  # the generator carries the bundle's bends (swerve.live)
+        recipe["method"], bundle, critic, samples.z.to(bundle.device), labels=samples.labels,
+        seed=seed, progress=progress, **recipe["settings"],
+    )  # fmt: skip
     return Samples(refined.x.cpu(), samples.z, samples.labels, seed, {**samples.recipe, "refine": recipe})

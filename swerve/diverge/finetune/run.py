@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,10 +215,11 @@ class FinetuneTrainer(Trainer):
 
     # --- the trail -----------------------------------------------------------------------------------------
     def fit(self) -> FinetuneResult:  # type: ignore[override]
-        with self._bent():
-            if self.step == 0:
-                self.save_preview()
-            result = super().fit()
+        # A bent bundle is tuned as it samples: the task's networks are copies of its generator, which carry
+        # its bends (swerve.live).
+        if self.step == 0:
+            self.save_preview()
+        result = super().fit()
         stopped = self.collapse_step is not None
         return FinetuneResult(
             step=result.step,
@@ -230,23 +230,6 @@ class FinetuneTrainer(Trainer):
             kept_step=self.kept_step,
             last_stats=result.last_stats,
         )
-
-    def _bent(self) -> ExitStack:
-        """A bundle carrying bends (swerve.diverge.bend) is tuned as it samples: through its bends."""
-        from swerve.diverge.bend import apply_bends, bundle_bends, bundle_clusters
-
-        stack = ExitStack()
-        bends = bundle_bends(self.bundle)
-        if bends:
-            clusters = bundle_clusters(self.bundle)
-            nets = [
-                self.task.export()["generator"],
-                getattr(self.task, "g", None),
-                getattr(self.task, "g0", None),
-            ]
-            for net in {id(n): n for n in nets if n is not None}.values():
-                stack.enter_context(apply_bends(net, bends, clusters=clusters))
-        return stack
 
     def save_preview(self) -> Path | None:
         """A trail entry for the current step; with the collapse detector on, stop at a collapse."""
