@@ -35,9 +35,10 @@ def _options(
     ),
 ) -> None:
     """Active divergence with deep generative models: make, diverge, refine, measure, look."""
-    from swerve.bundle import trust as trust_modules
+    if trust:
+        from swerve.bundle import trust as trust_modules
 
-    trust_modules(*trust)
+        trust_modules(*trust)
 
 
 def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
