@@ -243,6 +243,45 @@ def test_drs_with_gamma_zero_is_rejection_sampling() -> None:
     assert abs(float(out.x[out.accepted].var()) - 1 / 3) < 0.03
 
 
+class CountingAffine(Affine):
+    """An affine generator that counts the latents it is asked to map."""
+
+    def __init__(self, scale: list[float], shift: list[float]) -> None:
+        super().__init__(scale, shift)
+        self.rows = 0
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        self.rows += len(z)
+        return super().forward(z, y)
+
+
+@pytest.mark.parametrize(("n", "burn_in"), [(16, 1000), (3000, 3000), (20000, 10000)])
+def test_drs_burn_in_scales_with_the_number_of_samples(n: int, burn_in: int) -> None:
+    # One round proposes exactly n samples; everything else the generator made is burn-in.
+    g = CountingAffine([1.0], [0.0])
+    out = drs(g, exact_log_ratio(torch.tensor([1.0])), latents(n, 1), max_rounds=1, seed=0)
+    assert g.rows - n == burn_in == out.params["burn_in"]
+    assert out.gen_evals == (n + burn_in) / n
+    g.rows = 0
+    drs(g, exact_log_ratio(torch.tensor([1.0])), latents(n, 1), max_rounds=1, burn_in=123, seed=0)
+    assert g.rows - n == 123  # an explicit burn-in is kept
+
+
+def test_drs_with_the_default_burn_in_still_accepts_by_the_density_ratio() -> None:
+    # As above, with the scaled default burn-in (4,000 proposals for 4,000 samples): one round at γ = 0 keeps
+    # E[exp(−x²)] = 1/√3 of the slots when d_max is the true maximum 0.
+    g = Affine([1.0], [0.0])
+
+    def critic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return -(x**2).sum(1)
+
+    out = drs(g, critic, latents(4000, 1, seed=2), gamma=0.0, max_rounds=1, seed=3)
+    assert out.params["burn_in"] == 4000
+    assert abs(out.extra["d_max"]) < 1e-3
+    assert abs(out.extra["acceptance"] - 1 / math.sqrt(3)) < 0.03
+    assert abs(float(out.x[out.accepted].var()) - 1 / 3) < 0.03
+
+
 def test_ddls_samples_the_energy_model_of_the_exact_ratio() -> None:
     # E(z) = ‖z‖²/2 − d(z + m) = ‖z + m‖²/2 + const: the chain's x = z + m ends up distributed as the data.
     g = Affine([1.0, 1.0], SHIFT.tolist())
