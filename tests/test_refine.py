@@ -17,6 +17,7 @@ from swerve.errors import ConfigError
 from swerve.measure import gaussians25_scores, kde_log_likelihood
 from swerve.refine import (
     REFINERS,
+    bundle_critic,
     class_critic,
     critic_logits,
     ddls,
@@ -354,6 +355,50 @@ def test_ratio_estimator_learns_the_log_ratio_and_round_trips(tmp_path, correcto
     assert torch.allclose(critic_logits(ratio_critic(again), probe), learnt)
 
 
+def test_kl_flow_ignores_a_constant_added_to_the_critic_and_js_does_not() -> None:
+    # Why KL-DGflow and DOT may read a WGAN critic (defined up to a constant) and JS / log D may not.
+    g = Affine([2.0, 0.5], [1.0, -0.5])
+    critic = exact_log_ratio(SHIFT)
+
+    def shifted(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return critic(x) + 3.0
+
+    z = latents(200)
+    kl = [dgflow(g, c, z, steps=3, seed=1).x for c in (critic, shifted)]
+    assert torch.equal(kl[0], kl[1])
+    for divergence in ("js", "logd"):
+        moved = [dgflow(g, c, z, divergence=divergence, steps=3, seed=1).x for c in (critic, shifted)]
+        assert not torch.allclose(moved[0], moved[1], atol=1e-3), divergence
+    dot_moved = [run_dot(g, c, z) for c in (critic, shifted)]
+    assert torch.allclose(dot_moved[0], dot_moved[1], atol=1e-5)
+
+
+def run_dot(g: nn.Module, critic, z: torch.Tensor) -> torch.Tensor:
+    from swerve.refine import dot
+
+    return dot(g, critic, z, steps=3).x
+
+
+@pytest.mark.parametrize(
+    ("method", "settings", "refused"),
+    [("ddls", {}, True), ("drs", {}, True), ("mh", {}, True), ("dgflow", {"divergence": "js"}, True),
+     ("dgflow", {"divergence": "logd"}, True), ("dgflow", {}, False), ("dgflow", {"divergence": "kl"}, False),
+     ("dot", {}, False)],
+)  # fmt: skip
+def test_methods_that_need_a_density_ratio_refuse_a_wgan_critic(method, settings, refused) -> None:
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")  # trained with the WGAN-GP loss
+    if refused:
+        with pytest.raises(ConfigError, match="swerve ratio gaussians25-wgangp --corrector"):
+            bundle_critic(bundle, "auto", method, settings)
+        with pytest.raises(ConfigError, match="not one"):
+            bundle_critic(bundle, "discriminator", method, settings)
+    else:
+        assert bundle_critic(bundle, "auto", method, settings)[1] == "discriminator"
+    # A logistic-loss discriminator is a density ratio: every method may read it.
+    gan = swerve.load("fashion-gan", device="cpu")
+    assert bundle_critic(gan, "auto", method, settings)[1] == "discriminator"
+
+
 def test_class_critic_is_the_log_odds_of_the_class() -> None:
     classifier = nn.Linear(2, 3)
     x = latents(7)
@@ -399,6 +444,22 @@ def test_refine_cli_writes_samples_sidecar_and_metrics(cli, tmp_path) -> None:
     for key in ("% high quality", "modes covered", "KDE log-likelihood", "mean critic logit"):
         assert key in result["before"] and key in result["after"]
     assert result["after"]["mean critic logit"] > result["before"]["mean critic logit"]
+
+
+def test_refine_cli_refuses_a_wgan_critic_for_drs_and_uses_a_corrector_if_present(cli, tmp_path) -> None:
+    for method, extra in (("drs", []), ("ddls", []), ("mh", []), ("dgflow", ["--set", "divergence=js"])):
+        args = ["--method", method, "--n", "20", "--out", tmp_path / "a.png", *extra]
+        code, _, err = cli("refine", "gaussians25-wgangp", *args)
+        assert code == 2, (method, err)
+        assert "swerve ratio gaussians25-wgangp --corrector" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a.png").exists()
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")
+    fit_ratio(bundle, latents(2000), corrector=True, steps=20, seed=0)
+    corrected = bundle.save(tmp_path / "g25-ratio")
+    args = ["--method", "drs", "--n", "20", "--out", tmp_path / "b.png", "--set", "burn_in=100", "--json"]
+    code, stdout, err = cli("refine", corrected, *args)
+    assert code == 0, err
+    assert json.loads(stdout)["critic"] == "ratio"
 
 
 def test_refine_cli_bad_input_is_one_line(cli, tmp_path) -> None:

@@ -17,12 +17,13 @@ from swerve.errors import ConfigError
 from swerve.utils import atomic_path, write_text_atomic
 
 
-def _critic(bundle: Bundle, name: str, classifier: str | None):
-    """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model)."""
+def _critic(bundle: Bundle, name: str, classifier: str | None, method: str, params: dict):
+    """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model); a
+    discriminator that is not a density ratio is refused for a method that needs one."""
     from swerve.refine import bundle_critic, class_critic
 
     if not name.startswith("class:"):
-        return bundle_critic(bundle, name)
+        return bundle_critic(bundle, name, method, params)
     source = load(classifier, device=str(bundle.device)) if classifier else bundle
     if list(source.data.shape) != list(bundle.data.shape):
         raise ConfigError(
@@ -65,8 +66,8 @@ def refine(
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must end in .png (arrays are written beside it as .npz), got {out}")
     bundle = load(bundle_name, device=device)
-    chosen, critic_name = _critic(bundle, critic, classifier)
     params = _parse_overrides(settings)
+    chosen, critic_name = _critic(bundle, critic, classifier, method, params)
     z, labels = initial_latents(bundle, n, seed)
     with torch.no_grad():
         base = bundle.sample(n, seed=seed, z=z, labels=labels).x
