@@ -443,6 +443,7 @@ def test_refine_cli_writes_samples_sidecar_and_metrics(cli, tmp_path) -> None:
     assert arrays["x"].shape == (300, 2) and not np.allclose(arrays["x"], arrays["x_base"])
     for key in ("% high quality", "modes covered", "KDE log-likelihood", "mean critic logit"):
         assert key in result["before"] and key in result["after"]
+    assert result["missing"] == {}
     assert result["after"]["mean critic logit"] > result["before"]["mean critic logit"]
 
 
@@ -460,6 +461,30 @@ def test_refine_cli_refuses_a_wgan_critic_for_drs_and_uses_a_corrector_if_presen
     code, stdout, err = cli("refine", corrected, *args)
     assert code == 0, err
     assert json.loads(stdout)["critic"] == "ratio"
+
+
+def test_refine_cli_says_which_metrics_it_could_not_compute_and_why(cli, tmp_path, monkeypatch) -> None:
+    from swerve.data import idx
+
+    # Fashion-MNIST nowhere: its variable names an empty folder, no Debian package, an empty cache.
+    monkeypatch.setenv("SWERVE_FASHION_MNIST", str(tmp_path / "empty"))
+    monkeypatch.delenv("SWERVE_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(idx, "DEBIAN_DIR", tmp_path / "no-debian-data")
+    (tmp_path / "empty").mkdir()
+    args = ["fashion-gan", "--n", "8", "--set", "steps=1", "--out", tmp_path / "r.png"]
+    code, stdout, err = cli("refine", *args, "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert set(result["missing"]) == {"fd", "precision", "recall", "density", "coverage", "novelty"}
+    for reason in result["missing"].values():
+        assert "Fashion-MNIST" in reason and "dataset-fashion-mnist" in reason
+        assert "SWERVE_FASHION_MNIST" in reason
+    assert "fd" not in result["after"] and "mean critic logit" in result["after"]
+    code, stdout, err = cli("refine", *args)
+    assert code == 0, err
+    assert "not computed: fd, precision, recall, density, coverage, novelty" in stdout
+    assert "dataset-fashion-mnist" in stdout and "mean critic logit" in stdout
 
 
 def test_refine_cli_bad_input_is_one_line(cli, tmp_path) -> None:

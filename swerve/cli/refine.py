@@ -56,9 +56,12 @@ def refine(
         [], "--set", help="A method setting, e.g. --set divergence=js --set steps=50 (repeatable)."
     ),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result, with metrics before and after."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as JSON: metrics before and after, and 'missing' (why not)."
+    ),
 ) -> None:
-    """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after."""
+    """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after,
+    naming any metric that could not be computed and why (e.g. the reference data are not installed)."""
     from swerve.refine import get_method, initial_latents, run_method
     from swerve.refine.scores import score_samples
 
@@ -98,10 +101,21 @@ def refine(
     write_text_atomic(side, json.dumps(record, indent=2) + "\n")
     result = {**record, "out": str(out), "arrays": str(arrays_path), "record": str(side)}
     result["cost"] = refined.summary()
-    if as_json:
-        result["before"] = score_samples(bundle, base, labels, chosen)
-        result["after"] = score_samples(bundle, refined.x, labels, chosen)
-    emit(result, as_json, f"wrote {len(refined.x)} samples refined by {method} to {out} and {arrays_path}")
+    result["before"], missing = score_samples(bundle, base, labels, chosen)
+    result["after"], _ = score_samples(bundle, refined.x, labels, chosen)
+    result["missing"] = missing
+    summary = f"wrote {len(refined.x)} samples refined by {method} to {out} and {arrays_path}"
+    emit(result, as_json, summary + _metrics_text(result["before"], result["after"], missing))
+
+
+def _metrics_text(before: dict, after: dict, missing: dict[str, str]) -> str:
+    """The metrics before -> after, one a line, then each reason some could not be computed."""
+    lines = [f"\n  {key}: {before[key]:.4g} -> {after[key]:.4g}" for key in before if key in after]
+    reasons: dict[str, list[str]] = {}
+    for metric, reason in missing.items():
+        reasons.setdefault(reason, []).append(metric)
+    lines += [f"\n  not computed: {', '.join(metrics)}: {reason}" for reason, metrics in reasons.items()]
+    return "".join(lines)
 
 
 def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path) -> None:
