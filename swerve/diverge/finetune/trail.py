@@ -210,6 +210,16 @@ class Trail:
         return save_animation(frames, path, fps=fps)
 
 
+def missing_note(metrics: Sequence[dict[str, Any]]) -> str:
+    """What the trail's entries could not measure and why ("" when nothing is missing), from the latest
+    entry's ``missing`` record ({metric: reason})."""
+    missing = next((m["missing"] for m in reversed(metrics) if m.get("missing")), {})
+    reasons: dict[str, list[str]] = {}
+    for metric, reason in missing.items():
+        reasons.setdefault(reason, []).append(metric)
+    return "; ".join(f"not measured: {', '.join(keys)}: {reason}" for reason, keys in reasons.items())
+
+
 CURVE_COLOURS = {
     "fake_prob": "#1c7ed6",
     "target_prob": "#d9480f",
