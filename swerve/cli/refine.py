@@ -110,12 +110,10 @@ def refine(
 
 def _metrics_text(before: dict, after: dict, missing: dict[str, str]) -> str:
     """The metrics before -> after, one a line, then each reason some could not be computed."""
-    lines = [f"\n  {key}: {before[key]:.4g} -> {after[key]:.4g}" for key in before if key in after]
-    reasons: dict[str, list[str]] = {}
-    for metric, reason in missing.items():
-        reasons.setdefault(reason, []).append(metric)
-    lines += [f"\n  not computed: {', '.join(metrics)}: {reason}" for reason, metrics in reasons.items()]
-    return "".join(lines)
+    from swerve.measure import explain_missing
+
+    lines = [f"{key}: {before[key]:.4g} -> {after[key]:.4g}" for key in before if key in after]
+    return "".join(f"\n  {line}" for line in lines + explain_missing(missing))
 
 
 def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path) -> None:

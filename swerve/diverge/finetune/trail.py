@@ -37,6 +37,7 @@ from swerve.errors import SwerveError
 from swerve.look.grid import make_grid, save_image, upscale
 from swerve.look.plot import scatter_points
 from swerve.look.video import save_animation
+from swerve.measure import explain_missing
 from swerve.utils import atomic_path, make_generator
 
 PREFIX = "step_"
@@ -214,10 +215,7 @@ def missing_note(metrics: Sequence[dict[str, Any]]) -> str:
     """What the trail's entries could not measure and why ("" when nothing is missing), from the latest
     entry's ``missing`` record ({metric: reason})."""
     missing = next((m["missing"] for m in reversed(metrics) if m.get("missing")), {})
-    reasons: dict[str, list[str]] = {}
-    for metric, reason in missing.items():
-        reasons.setdefault(reason, []).append(metric)
-    return "; ".join(f"not measured: {', '.join(keys)}: {reason}" for reason, keys in reasons.items())
+    return "; ".join(explain_missing(missing, "not measured"))
 
 
 CURVE_COLOURS = {
