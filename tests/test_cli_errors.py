@@ -85,7 +85,7 @@ def test_blend_weights_that_are_not_numbers(cli, tmp_path, mode) -> None:
         (("blend", "fashion-gan", "fashion-gan", "--pivot", "-1"), ("pivot", "got -1")),
         (("refine", "fashion-gan", "--method", "drs", "--set", "gamma=nan"), ("gamma", "'nan'")),
         (("refine", "gaussians25-wgangp", "--n", "2", "--set", "reverse=x"), ("reverse", "true or false")),
-        (("refine", "gaussians25-wgangp", "--method", "ddls", "--set", "decay=x"), ("decay", "'x'")),
+        (("refine", "fashion-gan", "--n", "2", "--method", "ddls", "--set", "decay=x"), ("decay", "'x'")),
         (
             ("refine", "gaussians25-wgangp", "--n", "2", "--set", "steps=1", "--set", "eta=1e308"),
             ("diverged",),

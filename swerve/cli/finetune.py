@@ -73,6 +73,7 @@ def finetune(
     checkpoint that --resume continues exactly."""
     from swerve.diverge.finetune import FinetuneConfig
     from swerve.diverge.finetune import finetune as run_finetune
+    from swerve.diverge.finetune.trail import missing_note
 
     values = dict(
         method=method, steps=steps, trail_every=trail_every, lr=lr, batch_size=batch_size, seed=seed,
@@ -105,10 +106,17 @@ def finetune(
         },
         as_json,
         f"{state}; bundle: {result.bundle_path}; trail: {len(result.trail.steps())} entries "
-        f"(swerve trail show {run_dir})" + ("; continue with --resume" if result.interrupted else ""),
+        f"(swerve trail show {run_dir})"
+        + ("; continue with --resume" if result.interrupted else "")
+        + _note(missing_note(result.trail.metrics())),
     )
     if result.interrupted:
         raise typer.Exit(130)
+
+
+def _note(text: str) -> str:
+    """``text`` on a line of its own, or nothing."""
+    return f"\n{text}" if text else ""
 
 
 def _trail(run_dir: Path):
@@ -131,7 +139,7 @@ def trail_show(
     trail = _trail(run_dir)
     out = out or run_dir / "trail.png"
     gif = gif or run_dir / "trail.gif"
-    from swerve.diverge.finetune.trail import CURVE_COLOURS, trail_curves
+    from swerve.diverge.finetune.trail import CURVE_COLOURS, missing_note, trail_curves
 
     trail.render(out, per_row=per_row)
     trail.animate(gif)
@@ -152,7 +160,7 @@ def trail_show(
     if collapse.is_file():
         record["collapse"] = json.loads(collapse.read_text())
     write_text_atomic(out.with_name(out.name + ".json"), json_text(record, mark=True, indent=2) + "\n")
-    keys = [k for k in metrics[0] if k != "step"][:5] if metrics else []
+    keys = [k for k in metrics[0] if k not in ("step", "missing")][:5] if metrics else []
     lines = ["step " + " ".join(f"{k:>10}" for k in keys)]
     lines += [
         f"{m['step']:>4} " + " ".join(f"{m.get(k, float('nan')):>10.4g}" for k in keys) for m in metrics
@@ -160,6 +168,8 @@ def trail_show(
     if "collapse" in record:
         c = record["collapse"]
         lines.append(f"collapse at step {c['collapse_step']}; the run kept step {c['kept_step']}")
+    note = missing_note(metrics)
+    lines += [note] if note else []
     emit(record, as_json, "\n".join(lines) + f"\nwrote {out}, {curves} and {gif}")
 
 

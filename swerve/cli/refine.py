@@ -16,12 +16,13 @@ from swerve.errors import ConfigError
 from swerve.utils import atomic_path, json_text, write_text_atomic
 
 
-def _critic(bundle: Bundle, name: str, classifier: str | None):
-    """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model)."""
+def _critic(bundle: Bundle, name: str, classifier: str | None, method: str, params: dict):
+    """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model); a
+    discriminator that is not a density ratio is refused for a method that needs one."""
     from swerve.refine import bundle_critic, class_critic
 
     if not name.startswith("class:"):
-        return bundle_critic(bundle, name)
+        return bundle_critic(bundle, name, method, params)
     source = load(classifier, device=str(bundle.device)) if classifier else bundle
     if list(source.data.shape) != list(bundle.data.shape):
         raise ConfigError(
@@ -54,9 +55,12 @@ def refine(
         [], "--set", help="A method setting, e.g. --set divergence=js --set steps=50 (repeatable)."
     ),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result, with metrics before and after."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as JSON: metrics before and after, and 'missing' (why not)."
+    ),
 ) -> None:
-    """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after."""
+    """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after,
+    naming any metric that could not be computed and why (e.g. the reference data are not installed)."""
     from swerve.refine import get_method, initial_latents, run_method
     from swerve.refine.scores import score_samples
 
@@ -64,8 +68,8 @@ def refine(
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must end in .png (arrays are written beside it as .npz), got {out}")
     bundle = load(bundle_name, device=device)
-    chosen, critic_name = _critic(bundle, critic, classifier)
     params = _parse_overrides(settings)
+    chosen, critic_name = _critic(bundle, critic, classifier, method, params)
     z, labels = initial_latents(bundle, n, seed)
     with torch.no_grad():
         base = bundle.sample(n, seed=seed, z=z, labels=labels).x
@@ -96,10 +100,19 @@ def refine(
     write_text_atomic(side, json_text(record, mark=True, indent=2) + "\n")
     result = {**record, "out": str(out), "arrays": str(arrays_path), "record": str(side)}
     result["cost"] = refined.summary()
-    if as_json:
-        result["before"] = score_samples(bundle, base, labels, chosen)
-        result["after"] = score_samples(bundle, refined.x, labels, chosen)
-    emit(result, as_json, f"wrote {len(refined.x)} samples refined by {method} to {out} and {arrays_path}")
+    result["before"], missing = score_samples(bundle, base, labels, chosen)
+    result["after"], _ = score_samples(bundle, refined.x, labels, chosen)
+    result["missing"] = missing
+    summary = f"wrote {len(refined.x)} samples refined by {method} to {out} and {arrays_path}"
+    emit(result, as_json, summary + _metrics_text(result["before"], result["after"], missing))
+
+
+def _metrics_text(before: dict, after: dict, missing: dict[str, str]) -> str:
+    """The metrics before -> after, one a line, then each reason some could not be computed."""
+    from swerve.measure import explain_missing
+
+    lines = [f"{key}: {before[key]:.4g} -> {after[key]:.4g}" for key in before if key in after]
+    return "".join(f"\n  {line}" for line in lines + explain_missing(missing))
 
 
 def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path) -> None:

@@ -155,7 +155,7 @@ def _refine(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: boo
     unknown = sorted(set(settings) - set(method_settings(method)))
     if unknown:
         raise ConfigError(f"operation refine: {method} has no setting {', '.join(unknown)}")
-    bundle_critic(bundle, critic)  # a clear error now when the bundle has no critic of that kind
+    bundle_critic(bundle, critic, method, settings)  # a clear error now when the critic cannot serve
     recipe = {"method": method, "critic": critic, "settings": settings}
     out = bundle.edit_copy()
     out.extra["refine"] = recipe

@@ -39,6 +39,7 @@ from swerve.utils import json_text, make_generator, pick_device, write_text_atom
 
 DATA_METHODS = ("cross-domain", "domain-shift")
 REFERENCE_N = 256  # real images the novelty/quality of each trail entry is measured against
+QUALITY_KEYS = ("fd", "precision", "recall", "novelty")  # what each trail entry measures against them
 
 
 @dataclass
@@ -285,20 +286,34 @@ class FinetuneTrainer(Trainer):
             m = novelty_quality(
                 x, reference, extractor, extractor_name=DOMAIN_CLASSIFIERS[self.bundle.data.dataset]
             )
-            metrics.update({k: m[k] for k in ("fd", "precision", "recall", "novelty")})
+            metrics.update({k: m[k] for k in QUALITY_KEYS})
+        elif self.missing:
+            metrics["missing"] = dict(self.missing)
         return metrics
 
     def _quality_measure(self) -> tuple[nn.Module, torch.Tensor] | None:
-        """The domain classifier and real reference images, when the bundle's dataset has them."""
+        """The domain classifier and real reference images, when the bundle's dataset has them; when it
+        has not, ``self.missing`` says, for each quality metric, why (every trail entry records it)."""
         dataset = self.bundle.data.dataset
-        if not self.ft.measure_quality or dataset not in DOMAIN_CLASSIFIERS:
+        self.missing: dict[str, str] = {}
+        if not self.ft.measure_quality:  # asked not to measure: nothing is missing
+            return None
+        if dataset not in DOMAIN_CLASSIFIERS:
+            known = ", ".join(sorted(DOMAIN_CLASSIFIERS))
+            self.missing = dict.fromkeys(
+                QUALITY_KEYS, f"swerve has no domain classifier for {dataset!r} (it has ones for: {known})"
+            )
             return None
         try:
             extractor = domain_classifier(dataset).to(self.device)
-            real = load_dataset(dataset, split="test")
-        except SwerveError:
+            real = load_dataset(dataset, split="test", progress=False)
+        except SwerveError as exc:
+            reason = f"needs the {DOMAIN_CLASSIFIERS[dataset]} model and {dataset} test images: {exc}"
+            self.missing = dict.fromkeys(QUALITY_KEYS, reason)
             return None
         if real.shape != self.bundle.data.shape:
+            reason = f"the {dataset} test images are {real.shape}, the samples {self.bundle.data.shape}"
+            self.missing = dict.fromkeys(QUALITY_KEYS, reason)
             return None
         pick = torch.randperm(len(real), generator=make_generator(self.ft.seed))[:REFERENCE_N]
         return extractor, real.x[pick]

@@ -37,6 +37,7 @@ from swerve.errors import SwerveError
 from swerve.look.grid import make_grid, save_image, upscale
 from swerve.look.plot import scatter_points
 from swerve.look.video import save_animation
+from swerve.measure import explain_missing
 from swerve.utils import atomic_path, json_text, make_generator
 
 PREFIX = "step_"
@@ -208,6 +209,13 @@ class Trail:
             raise SwerveError(f"the trail in {self.directory} has no entries yet")
         frames = [upscale(self.grid(s).convert("RGB")) for s in steps]
         return save_animation(frames, path, fps=fps)
+
+
+def missing_note(metrics: Sequence[dict[str, Any]]) -> str:
+    """What the trail's entries could not measure and why ("" when nothing is missing), from the latest
+    entry's ``missing`` record ({metric: reason})."""
+    missing = next((m["missing"] for m in reversed(metrics) if m.get("missing")), {})
+    return "; ".join(explain_missing(missing, "not measured"))
 
 
 CURVE_COLOURS = {
