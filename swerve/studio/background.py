@@ -91,7 +91,8 @@ def rewrite(studio: Studio, request: RewriteIn) -> Job:
         progress(0, 3, "reading the region's keys and values")
         generator = work_copy.generator.eval()
         k_star, v_star = copy_paste_targets(generator, request.layer, source, target, mask)
-        progress(1, 3, f"collecting key statistics over {request.n} latents and solving")
+        count = "enough latents for the layer's width" if request.n is None else f"{request.n} latents"
+        progress(1, 3, f"collecting key statistics over {count} and solving")
         rank = min(request.rank, k_star.shape[1])
         edited, result = rewrite_bundle(work_copy, request.layer, k_star, v_star, rank=rank, n=request.n)
         edited.history[-1]["params"].update(
