@@ -68,3 +68,10 @@ def main() -> None:
 def _is_usage_error(exc: Exception) -> bool:
     """Click's (and Typer's vendored click's) usage errors: an unknown option, a value out of range, ..."""
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code") and not isinstance(exc, SwerveError)
+
+
+# Every command that writes --out takes this flag; without it nothing that exists is replaced, and with it
+# only swerve's own output is (see swerve.outputs).
+OVERWRITE = typer.Option(
+    False, "--overwrite", help="Replace an existing --out (a folder only if swerve wrote it)."
+)
