@@ -67,13 +67,15 @@ def check_output(path: str | os.PathLike, kind: str = "file", overwrite: bool = 
         return path
     if kind == "file":
         if path.is_dir():
-            raise OutputError(f"{path} is a folder; give a file name (swerve never replaces a folder by a file)")
+            raise OutputError(f"{path} is a folder; give a file name (a folder is never replaced by a file)")
         if not overwrite:
             raise OutputError(f"{path} already exists; pass --overwrite to replace it")
         return path
     if not path.is_dir():
-        raise OutputError(f"{path} is a file, not a folder; choose another --out (--overwrite replaces only "
-                          f"a swerve {kind})")
+        raise OutputError(
+            f"{path} is a file, not a folder; choose another --out (--overwrite replaces only "
+            f"a swerve {kind})"
+        )
     found = output_kind(path)
     if found is None:
         raise OutputError(
@@ -102,12 +104,10 @@ def mark_folder(path: str | os.PathLike, kind: str) -> None:
         marker.write_text(json.dumps({"kind": kind, "swerve_version": __version__}) + "\n")
 
 
-def claim_folder(path: str | os.PathLike, kind: str) -> Path:
-    """Make ``path`` a folder of ``kind`` that a command adds to (a run, a sweep, a demo) and mark it.
-
-    A new or empty folder, or one swerve made for the same kind, is fine (runs resume, sweeps reuse
-    finished jobs); a file or any other non-empty folder is refused with an OutputError.
-    """
+def check_folder(path: str | os.PathLike, kind: str) -> Path:
+    """Raise OutputError unless ``path`` may become a folder of ``kind`` that a command adds to (a run, a
+    sweep, a demo): a new or empty folder, or one swerve made for the same kind (runs resume, sweeps reuse
+    finished jobs). A file or any other non-empty folder is refused."""
     path = Path(path)
     if os.path.lexists(path) and not path.is_dir():
         raise OutputError(f"{path} is a file, not a folder; choose another --out")
@@ -119,7 +119,13 @@ def claim_folder(path: str | os.PathLike, kind: str) -> Path:
                 "--overwrite: choose another --out"
             )
         if found != kind:
-            raise OutputError(f"{path} holds a swerve {found} folder, not a {kind} folder; choose another --out")
+            raise OutputError(f"{path} holds a swerve {found} folder, not a {kind}; choose another --out")
+    return path
+
+
+def claim_folder(path: str | os.PathLike, kind: str) -> Path:
+    """:func:`check_folder`, then create ``path`` and mark it as swerve's folder of ``kind``."""
+    path = check_folder(path, kind)
     path.mkdir(parents=True, exist_ok=True)
     mark_folder(path, kind)
     return path

@@ -14,8 +14,9 @@ import typer
 from tqdm.auto import tqdm
 
 from swerve.bundle import Bundle, load
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
+from swerve.outputs import check_outputs
 from swerve.train import TrainConfig
 from swerve.utils import atomic_path, write_text_atomic
 
@@ -35,12 +36,17 @@ def _bar(total: int, desc: str, enabled: bool):
     return bar, update
 
 
+def _check_archive(out: Path, overwrite: bool) -> None:
+    """Refuse, before the work, an --out that is no .npz or whose files would replace what exists."""
+    if out.suffix.lower() != ".npz":
+        raise ConfigError(f"--out must end in .npz, got {out}")
+    check_outputs([out, out.with_suffix(".png"), out.with_name(out.name + ".json")], overwrite)
+
+
 def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> Path:
     """An .npz of samples plus a PNG grid and a JSON sidecar (method, params, seed, history) beside it."""
     from swerve.look.grid import make_grid, save_image, upscale
 
-    if out.suffix.lower() != ".npz":
-        raise ConfigError(f"--out must end in .npz, got {out}")
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record, default=str)))
     with atomic_path(out) as tmp:
@@ -114,11 +120,13 @@ def novelty(
     seed: int = typer.Option(0, help="Seed of the search."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     progress: bool = PROGRESS,
+    overwrite: bool = OVERWRITE,
     as_json: bool = JSON,
 ) -> None:
     """Latent novelty search: an archive of codes whose images differ most in a behaviour space."""
     from swerve.diverge.novelty import search_bundle
 
+    _check_archive(out, overwrite)
     bundle = load(bundle_name, device=device)
     net, net_name = _extractor(extractor, bundle.data.dataset)
     if quality is not None and quality_min is None:
@@ -182,12 +190,14 @@ def digits_not(
     measure_n: int = typer.Option(500, min=0, help="Samples for novelty/quality vs the baseline (0: skip)."),
     seed: int = typer.Option(0, help="Seed of the starting noise."),
     progress: bool = PROGRESS,
+    overwrite: bool = OVERWRITE,
     as_json: bool = JSON,
 ) -> None:
     """Iterate the autoencoder from noise to fixed points; report the clusters no known class claims."""
     from swerve.data import load_dataset
     from swerve.diverge.digits_not import as_arrays, binarize, digits_that_are_not, white_ratio
 
+    _check_archive(out, overwrite)
     bundle = load(autoencoder)
     ae = bundle.networks.get("autoencoder")
     if ae is None:

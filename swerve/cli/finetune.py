@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
-from swerve.cli.main import app, emit
+from swerve.bundle import check_bundle_target
+from swerve.cli.main import OVERWRITE, app, emit
 from swerve.cli.make import _parse_overrides
 from swerve.errors import ConfigError
+from swerve.outputs import check_folder, check_outputs
 from swerve.utils import write_text_atomic
 
 trail_app = typer.Typer(help="A fine-tuning run's checkpoint trail: show it, export any step as a bundle.")
@@ -81,6 +83,7 @@ def finetune(
     )  # fmt: skip
     values.update(_parse_overrides(set_))
     run_dir = out or Path("runs") / f"{Path(bundle).name}-{method}"
+    check_folder(run_dir, "run")  # its config.json is read below only if swerve wrote it
     saved = run_dir / "config.json"
     if resume and saved.is_file():  # the run's own config; only --steps and --device may change
         previous = {k: v for k, v in json.loads(saved.read_text()).items() if k != "start"}
@@ -125,18 +128,20 @@ def trail_show(
     out: Path = typer.Option(None, help="The picture, one row per step (default: RUN_DIR/trail.png)."),
     gif: Path = typer.Option(None, help="The animation, one frame per step (default: RUN_DIR/trail.gif)."),
     per_row: int = typer.Option(8, min=1, help="Samples per row of the picture."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Render a trail as one image (rows = steps), a GIF and a plot of its metrics; list the metrics."""
     trail = _trail(run_dir)
     out = out or run_dir / "trail.png"
     gif = gif or run_dir / "trail.gif"
+    curves = out.with_name(out.stem + "-metrics.png")
+    check_outputs([out, gif, curves, out.with_name(out.name + ".json")], overwrite)
     from swerve.diverge.finetune.trail import CURVE_COLOURS, trail_curves
 
     trail.render(out, per_row=per_row)
     trail.animate(gif)
     metrics = trail.metrics()
-    curves = out.with_name(out.stem + "-metrics.png")
     trail_curves(metrics, list(CURVE_COLOURS) + ["clip_target"], title=str(run_dir.name), path=curves)
     record = {
         "run_dir": str(run_dir),
@@ -168,9 +173,11 @@ def trail_export(
     run_dir: Path = typer.Argument(..., help="A fine-tuning run directory (or its trail/ folder)."),
     step: int = typer.Option(..., help="The trail step to export."),
     out: Path = typer.Option(..., help="Where to write the bundle."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Export one step of a trail as a full bundle (its history says which run and step)."""
+    check_bundle_target(out, overwrite)
     bundle = _trail(run_dir).export(step)
     bundle.save(out)
     emit({"bundle": str(out), "name": bundle.name, "step": step}, as_json, f"wrote {bundle.name} -> {out}")
@@ -187,6 +194,7 @@ def chain(
     seed: int = typer.Option(0, help="Seed for --samples."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run a chain of operations (fine-tune, bend, glitch, blend, refine) and record it in the history."""
@@ -197,6 +205,10 @@ def chain(
 
     if samples is not None and samples.suffix.lower() != ".png":
         raise ConfigError(f"--samples must end in .png, got {samples}")
+    check_bundle_target(out, overwrite)
+    if samples is not None:
+        check_outputs([samples, samples.with_name(samples.name + ".json")], overwrite)
+    check_folder(workdir or out.with_name(out.name + ".steps"), "chain")
     pipeline = Pipeline.from_file(recipe)
     start = load(bundle, device=device)
     result = pipeline.run(start, workdir or out.with_name(out.name + ".steps"), progress=progress)

@@ -11,9 +11,10 @@ import torch
 import typer
 
 from swerve.bundle import Bundle, check_bundle_target, load
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit
 from swerve.cli.make import _parse_overrides
 from swerve.errors import ConfigError
+from swerve.outputs import check_outputs
 from swerve.utils import atomic_path, write_text_atomic
 
 
@@ -55,6 +56,7 @@ def refine(
         [], "--set", help="A method setting, e.g. --set divergence=js --set steps=50 (repeatable)."
     ),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result, with metrics before and after."),
 ) -> None:
     """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after."""
@@ -64,6 +66,7 @@ def refine(
     get_method(method)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must end in .png (arrays are written beside it as .npz), got {out}")
+    check_outputs([out, out.with_suffix(".npz"), out.with_name(out.name + ".json")], overwrite)
     bundle = load(bundle_name, device=device)
     chosen, critic_name = _critic(bundle, critic, classifier)
     params = _parse_overrides(settings)
@@ -126,13 +129,14 @@ def ratio(
     batch_size: int = typer.Option(256, min=2, help="Real and generated samples per step."),
     seed: int = typer.Option(0, min=0, help="Seed for the network and every draw."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a density-ratio estimator (data vs the model's samples) and save it in a copy of the bundle."""
     from swerve.data import load_dataset
     from swerve.refine import fit_ratio
 
-    check_bundle_target(out)  # before training, not after it
+    check_bundle_target(out, overwrite)  # before training, not after it
     bundle = load(bundle_name, device=device)
     if not bundle.data.dataset:
         raise ConfigError(f"{bundle.name} does not say which dataset it was trained on")

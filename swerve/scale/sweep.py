@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from swerve.errors import ConfigError, SwerveError
+from swerve.outputs import claim_folder
 from swerve.scale.operations import METRICS, check_metric, get_operation
 from swerve.utils import atomic_path, write_text_atomic
 
@@ -289,7 +290,7 @@ def run_sweep(
         return job_key(job, digest(job.bundle), inputs)
 
     keys = [key_of(job) for job in spec.jobs]
-    out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out, "sweep")  # a new folder or this sweep's own (finished jobs are reused), never a user's
     expanded = [{"key": key, **job.to_dict()} for key, job in zip(keys, spec.jobs, strict=True)]
     write_text_atomic(out / "sweep.json", json.dumps({"name": spec.name, "jobs": expanded}, indent=1))
     todo = {}
