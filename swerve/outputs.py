@@ -22,7 +22,14 @@ from swerve.errors import SwerveError
 
 MARKER = ".swerve-output"
 # Files that name a folder's kind in folders swerve wrote before it wrote MARKER.
-LEGACY = {"samples": "swerve-samples.json", "run": "checkpoint", "sweep": "sweep.json", "demo": "demo.json"}
+LEGACY = {
+    "samples": "swerve-samples.json",
+    "run": "checkpoint",
+    "sweep": "sweep.json",
+    "demo": "demo.json",
+    "checkpoint": "optimizers.safetensors",
+    "trail-step": "weights.safetensors",
+}
 
 
 class OutputError(SwerveError):
