@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from swerve.bundle import Bundle, load
 from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
-from swerve.outputs import check_outputs
+from swerve.outputs import check_folder, check_outputs
 from swerve.train import TrainConfig
 from swerve.utils import atomic_path, write_text_atomic
 
@@ -266,6 +266,7 @@ def iterate(
     from swerve.diverge.compare import reference_images
     from swerve.diverge.iterated import iterated_learning
 
+    check_folder(out, "run")  # before the work, not after it
     bundle = load(bundle_name, device=device)
     cfg = TrainConfig.from_dict(bundle.training.get("config") or {"kind": "none"})
     data = load_dataset(cfg.dataset, classes=cfg.classes, image_size=cfg.image_size, channels=cfg.channels)

@@ -132,11 +132,11 @@ def trail_show(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Render a trail as one image (rows = steps), a GIF and a plot of its metrics; list the metrics."""
-    trail = _trail(run_dir)
     out = out or run_dir / "trail.png"
     gif = gif or run_dir / "trail.gif"
     curves = out.with_name(out.stem + "-metrics.png")
     check_outputs([out, gif, curves, out.with_name(out.name + ".json")], overwrite)
+    trail = _trail(run_dir)
     from swerve.diverge.finetune.trail import CURVE_COLOURS, trail_curves
 
     trail.render(out, per_row=per_row)
