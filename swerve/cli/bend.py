@@ -18,7 +18,7 @@ import yaml
 
 from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.look import _check_out, _parse_labels, _sidecar, _sidecar_path
-from swerve.cli.main import OVERWRITE, app, emit
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError
 from swerve.outputs import check_outputs
 from swerve.utils import make_generator
@@ -260,15 +260,17 @@ def blend(
     mode: str = typer.Option(
         "lerp", help="lerp (two models), merge (weighted average), task (arithmetic), predict (mix outputs)."
     ),
-    alpha: float = typer.Option(0.5, help="lerp: weight of the second model."),
+    alpha: float = typer.Option(0.5, help="lerp: weight of the second model.", callback=finite),
     layer_alpha: list[str] = typer.Option(
         [], "--layer-alpha", help="lerp: LAYER=ALPHA for one layer (repeatable); others get --alpha."
     ),
     pivot: str = typer.Option(None, help="lerp: resolution schedule around this layer (name or position)."),
-    width: float = typer.Option(1.0, help="lerp: logistic width of the schedule, in layers."),
+    width: float = typer.Option(
+        1.0, help="lerp: logistic width of the schedule, in layers.", callback=finite
+    ),
     hard: bool = typer.Option(False, help="lerp: swap at the pivot instead of a logistic ramp."),
     weights: str = typer.Option(None, help="merge, predict: comma-separated weights (default equal)."),
-    lam: float = typer.Option(1.0, help="task: scale of the task vectors (tuned - base)."),
+    lam: float = typer.Option(1.0, help="task: scale of the task vectors (tuned - base).", callback=finite),
     layer: str = typer.Option(None, help="predict: mix this layer's activations instead of the outputs."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: FIRST-blend)."),
     preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
@@ -377,7 +379,9 @@ def _blend_predictions(
 def glitch(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     kind: str = typer.Option("gaussian", help="gaussian, zero, shuffle or reconnect."),
-    amount: float = typer.Option(0.3, min=0.0, help="Noise scale (gaussian) or fraction (the others)."),
+    amount: float = typer.Option(
+        0.3, min=0.0, help="Noise scale (gaussian) or fraction (the others).", callback=finite
+    ),
     layer: list[str] = typer.Option([], "--layer", help="Layers to glitch (repeatable; default all)."),
     seed: int = typer.Option(0, min=0, help="Seed of the glitch."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-glitch)."),

@@ -14,7 +14,7 @@ import typer
 from tqdm.auto import tqdm
 
 from swerve.bundle import Bundle, load
-from swerve.cli.main import OVERWRITE, app, emit
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError
 from swerve.outputs import check_folder, check_outputs
 from swerve.train import TrainConfig
@@ -112,10 +112,12 @@ def novelty(
     population: int = typer.Option(50, min=2, help="Codes per generation."),
     add: int = typer.Option(5, min=1, help="Codes added to the archive per generation."),
     k: int = typer.Option(10, min=1, help="Nearest neighbours in the novelty score."),
-    sigma: float = typer.Option(0.5, min=0.0, help="Mutation strength (evolution)."),
-    lr: float = typer.Option(0.1, min=0.0, help="Step size (gradient)."),
+    sigma: float = typer.Option(0.5, min=0.0, help="Mutation strength (evolution).", callback=finite),
+    lr: float = typer.Option(0.1, min=0.0, help="Step size (gradient).", callback=finite),
     quality: str = typer.Option(None, help="Quality constraint: discriminator or classifier."),
-    quality_min: float = typer.Option(None, help="Keep only archive entries with quality above this."),
+    quality_min: float = typer.Option(
+        None, help="Keep only archive entries with quality above this.", callback=finite
+    ),
     measure_n: int = typer.Option(500, min=0, help="Samples for novelty/quality vs the baseline (0: skip)."),
     seed: int = typer.Option(0, help="Seed of the search."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
@@ -186,7 +188,9 @@ def digits_not(
     n: int = typer.Option(500, min=2, help="Fixed points to make."),
     clusters: int = typer.Option(10, min=1, help="k-means clusters."),
     max_iter: int = typer.Option(100, min=1, help="Iterations before giving up on a fixed point."),
-    theta: float = typer.Option(0.9, min=0.0, max=1.0, help="Confidence a recognised cluster needs."),
+    theta: float = typer.Option(
+        0.9, min=0.0, max=1.0, help="Confidence a recognised cluster needs.", callback=finite
+    ),
     measure_n: int = typer.Option(500, min=0, help="Samples for novelty/quality vs the baseline (0: skip)."),
     seed: int = typer.Option(0, help="Seed of the starting noise."),
     progress: bool = PROGRESS,
@@ -252,7 +256,9 @@ def iterate(
     out: Path = typer.Option(Path("runs/iterate"), help="Run directory: one trainer run per round."),
     rounds: int = typer.Option(3, min=1, help="Rounds of adding own samples and retraining."),
     samples_per_round: int = typer.Option(2000, min=1, help="Samples drawn each round."),
-    keep: float = typer.Option(0.5, min=0.0, max=1.0, help="Fraction kept, most novel first (1: all)."),
+    keep: float = typer.Option(
+        0.5, min=0.0, max=1.0, help="Fraction kept, most novel first (1: all).", callback=finite
+    ),
     steps_per_round: int = typer.Option(500, min=1, help="Training steps per round."),
     warm_start: bool = typer.Option(True, help="Continue from the last round's weights (else retrain)."),
     measure_n: int = typer.Option(500, min=2, help="Samples measured each round."),
@@ -383,7 +389,7 @@ def can(
     preset: str = typer.Option(None, help="Start from a recipe, e.g. fashion-heldout-can."),
     out: Path = typer.Option(Path("runs/can"), help="Run directory."),
     weight: float = typer.Option(
-        None, help="λ, the weight of style ambiguity (default: the recipe's, or 1)."
+        None, help="λ, the weight of style ambiguity (default: the recipe's, or 1).", callback=finite
     ),
     ambiguity: str = typer.Option(None, help="paper (per-class BCE to 1/K) or softmax (CE to uniform)."),
     steps: int = typer.Option(None, help="Override the training steps."),
@@ -438,12 +444,14 @@ def can(
 def nodata(
     out: Path = typer.Option(Path("runs/nodata"), help="Run directory."),
     variant: str = typer.Option("adversarial", help="adversarial, cosine or euclidean."),
-    variance_weight: float = typer.Option(1.0, min=0.0, help="Weight of the mini-batch variance reward."),
+    variance_weight: float = typer.Option(
+        1.0, min=0.0, help="Weight of the mini-batch variance reward.", callback=finite
+    ),
     steps: int = typer.Option(1500, min=1, help="Training steps."),
     image_size: int = typer.Option(28, min=4, help="Side of the square images."),
     channels: int = typer.Option(1, help="1 (grey) or 3 (RGB)."),
     batch_size: int = typer.Option(10, min=2, help="Batch size."),
-    lr: float = typer.Option(0.01, min=0.0, help="Adam learning rate (all three networks)."),
+    lr: float = typer.Option(0.01, min=0.0, help="Adam learning rate (all three networks).", callback=finite),
     seed: int = typer.Option(0, help="Seed."),
     baseline: str = typer.Option(
         "fashion-gan", help="Model its samples are measured against (same metrics)."

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from swerve.bundle import check_bundle_target
-from swerve.cli.main import OVERWRITE, app, emit
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.cli.make import _parse_overrides
 from swerve.errors import ConfigError
 from swerve.outputs import check_folder, check_outputs
@@ -50,7 +50,7 @@ def finetune(
     ),
     steps: int = typer.Option(None, min=1, help="Fine-tuning steps (default 300)."),
     trail_every: int = typer.Option(50, min=1, help="A trail entry (weights, grid, metrics) every N steps."),
-    lr: float = typer.Option(2e-4, help="The generator's learning rate."),
+    lr: float = typer.Option(2e-4, help="The generator's learning rate.", callback=finite),
     batch_size: int = typer.Option(16, min=1, help="Samples per step."),
     seed: int = typer.Option(0, help="Seed for latents, data order and the trail's fixed latents."),
     freeze: list[str] = typer.Option([], help="A generator layer to leave untouched (repeatable)."),
@@ -59,8 +59,10 @@ def finetune(
     scorer: str = typer.Option("", help="guided: a bundle whose classifier scores the samples."),
     target: list[str] = typer.Option([], help="guided: a class (id or name) to move towards (repeatable)."),
     away: bool = typer.Option(False, help="guided: move away from the target classes instead."),
-    alpha: float = typer.Option(1.0, help="guided: weight of the scorer."),
-    beta: float = typer.Option(0.0, help="guided: weight of the frozen discriminator's realism anchor."),
+    alpha: float = typer.Option(1.0, help="guided: weight of the scorer.", callback=finite),
+    beta: float = typer.Option(
+        0.0, help="guided: weight of the frozen discriminator's realism anchor.", callback=finite
+    ),
     text: str = typer.Option("", help="nada: text describing what the model should make."),
     source: str = typer.Option("photo", help="nada: text describing what it makes now."),
     clip: str = typer.Option(

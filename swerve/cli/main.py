@@ -7,6 +7,7 @@ JSON document. Problems a user can fix end with one line on stderr and exit code
 from __future__ import annotations
 
 import json
+import math
 import sys
 import warnings
 from typing import Any
@@ -75,3 +76,10 @@ def _is_usage_error(exc: Exception) -> bool:
 OVERWRITE = typer.Option(
     False, "--overwrite", help="Replace an existing --out (a folder only if swerve wrote it)."
 )
+
+
+def finite(value: float | None) -> float | None:
+    """Typer callback for every float option: NaN and infinity are refused like any other bad value."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value

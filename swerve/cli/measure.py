@@ -10,7 +10,7 @@ import torch
 import typer
 
 from swerve.bundle import load
-from swerve.cli.main import OVERWRITE, app, emit
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError, DataError
 from swerve.outputs import check_output, check_outputs
 from swerve.utils import write_text_atomic
@@ -77,7 +77,9 @@ def scan(
     seed: int = typer.Option(0, help="Seed: test samples use it, background samples seed + 1."),
     creative: bool = typer.Option(False, help="Decode TEST with the creative decoder (default settings)."),
     statistic: str = typer.Option("berk-jones", help="berk-jones, higher-criticism or kolmogorov-smirnov."),
-    alpha_max: float = typer.Option(0.5, min=0.0, max=1.0, help="Largest p-value that counts as evidence."),
+    alpha_max: float = typer.Option(
+        0.5, min=0.0, max=1.0, help="Largest p-value that counts as evidence.", callback=finite
+    ),
     tail: str = typer.Option("upper", help="upper, lower or two."),
     ties: str = typer.Option("fractional", help="fractional (swerve) or pmax (ART's convention)."),
     restarts: int = typer.Option(10, min=1, max=1000, help="Random restarts of the group scan."),

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from swerve.bundle import Bundle
-from swerve.errors import ConfigError, check_finite, check_number
+from swerve.errors import MAX_STEPS, ConfigError, check_finite, check_number
 from swerve.refine.core import Critic, Refined
 from swerve.refine.ddls import ddls
 from swerve.refine.dgflow import dgflow
@@ -76,7 +76,7 @@ def check_setting(key: str, value: Any, annotation: str, default: Any) -> None:
     elif "float" in annotation:
         check_number(key, value)
     elif "int" in annotation:
-        check_number(key, value, integer=True)
+        check_number(key, value, high=MAX_STEPS, integer=True)
     check_finite(key, value)
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from swerve.errors import ConfigError, SwerveError
+from swerve.errors import ConfigError, SwerveError, check_finite
 from swerve.outputs import claim_folder
 from swerve.scale.operations import METRICS, check_metric, get_operation
 from swerve.utils import atomic_path, write_text_atomic
@@ -155,6 +155,7 @@ def _expand(group: dict[str, Any], where: str, base_dir: Path) -> list[Job]:
         filled = copy.deepcopy(params)
         for path, value in zip(grid, point, strict=True):
             _set_path(filled, path, copy.deepcopy(value), where)
+        check_finite(f"{where}: params", filled)  # NaN and infinity: named, not just 'not JSON'
         try:
             json.dumps(filled, allow_nan=False)
         except (TypeError, ValueError):
