@@ -22,6 +22,10 @@ class DataError(SwerveError):
     """A dataset that cannot be read or does not fit the model."""
 
 
+class DatasetNotFound(DataError):
+    """A known dataset whose files are not on this machine (and were not to be downloaded)."""
+
+
 def require_positive_ints(owner: object, *names: str) -> None:
     """Raise ConfigError unless each named attribute of ``owner`` is a positive integer (bools excluded)."""
     for name in names:
@@ -94,3 +98,10 @@ def check_finite(name: str, value: object) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             check_finite(name, item)
+
+
+def key_list(keys: object) -> str:
+    """Mapping keys for a one-line message: sorted as text, a key with a line break or other
+    unprintable character shown quoted (``'a\\nb'``), so a message stays one line."""
+    shown = (str(k) if str(k).isprintable() else repr(str(k)) for k in keys)
+    return ", ".join(sorted(shown))

@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from swerve.errors import ConfigError, SwerveError, check_finite
+from swerve.errors import ConfigError, SwerveError, check_finite, key_list
 from swerve.outputs import claim_folder
 from swerve.scale.operations import METRICS, check_metric, get_operation
 from swerve.utils import atomic_path, write_text_atomic
@@ -113,11 +113,9 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 
 def _known(where: str, mapping: dict, allowed: set[str]) -> None:
-    unknown = sorted(map(str, set(mapping) - allowed))
+    unknown = set(mapping) - allowed
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
-        )
+        raise ConfigError(f"{where}: unknown key(s) {key_list(unknown)}; known: {', '.join(sorted(allowed))}")
 
 
 def _expand(group: dict[str, Any], where: str, base_dir: Path) -> list[Job]:

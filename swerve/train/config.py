@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_finite, check_number
+from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_finite, check_number, key_list
 
 KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae")  # the last three: swerve.diverge
 ARCHS = ("dcgan", "mlp")
@@ -126,10 +126,10 @@ class TrainConfig:
                 f"a training config is a mapping of field names to values, got {type(values).__name__}"
             )
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(map(str, set(values) - known))  # keys from YAML can be numbers
+        unknown = set(values) - known  # keys from YAML can be numbers
         if unknown:
             raise ConfigError(
-                f"unknown config field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                f"unknown config field(s) {key_list(unknown)}; known: {', '.join(sorted(known))}"
             )
         floats = {f.name for f in dataclasses.fields(cls) if f.type == "float"}
         return cls(**{k: _as_float(v) if k in floats else v for k, v in values.items()})
@@ -155,10 +155,10 @@ class TrainConfig:
 
     def method_params(self, defaults: dict[str, Any]) -> dict[str, Any]:
         """``params`` over a divergent kind's ``defaults``; an unknown setting is an error naming the rest."""
-        unknown = sorted(set(self.params) - set(defaults))
+        unknown = key_list(set(self.params) - set(defaults))
         if unknown:
             raise ConfigError(
-                f"unknown {self.kind} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(defaults))}"
+                f"unknown {self.kind} setting(s) {unknown}; known: {', '.join(sorted(defaults))}"
             )
         return {**defaults, **self.params}
 

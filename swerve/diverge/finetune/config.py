@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_number
+from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_number, key_list
 
 METHODS = ("cross-domain", "domain-shift", "uncanny", "guided", "nada")
 LOSS_FORMS = ("inverted", "log")
@@ -101,10 +101,12 @@ class FinetuneConfig:
     def from_dict(cls, values: dict[str, Any]) -> FinetuneConfig:
         """Build from a mapping; an unknown key is an error naming the known ones."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        if not isinstance(values, dict):
+            raise ConfigError(f"a fine-tuning config is a mapping of fields to values, got {values!r}")
+        unknown = set(values) - known
         if unknown:
             raise ConfigError(
-                f"unknown fine-tuning field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                f"unknown fine-tuning field(s) {key_list(unknown)}; known: {', '.join(sorted(known))}"
             )
         try:
             return cls(**values)
