@@ -20,7 +20,7 @@ from pathlib import Path
 
 from swerve.errors import SwerveError
 
-MARKER = ".swerve-output"
+MARKER = "swerve-output.json"
 # Files that name a folder's kind in folders swerve wrote before it wrote MARKER.
 LEGACY = {
     "samples": "swerve-samples.json",
