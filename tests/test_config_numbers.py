@@ -170,3 +170,18 @@ def test_a_non_finite_option_is_one_line(cli, tmp_path, monkeypatch, args) -> No
     code, _, err = cli(*args)
     assert code == 2 and len(err.strip().splitlines()) == 1 and args[-2] in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("train", "--preset", "digits-gan", "--steps", "20000000"),
+     ("diverge", "nodata", "--steps", "20000000"),
+     ("ratio", "gaussians25-wgangp", "--steps", "20000000", "--out", "r"),
+     ("finetune", "fashion-gan", "--method", "uncanny", "--steps", "20000000"),
+     ("diverge", "novelty", "fashion-gan", "--budget", "20000000")],
+)  # fmt: skip
+def test_a_step_count_past_the_bound_is_one_line(cli, tmp_path, monkeypatch, args) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(*args)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "10000000" in err.replace(",", ""), err
+    assert list(tmp_path.iterdir()) == []

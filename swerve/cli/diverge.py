@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from swerve.bundle import Bundle, load
 from swerve.cli.main import OVERWRITE, app, emit, finite
-from swerve.errors import ConfigError
+from swerve.errors import MAX_STEPS, ConfigError
 from swerve.outputs import check_folder, check_outputs
 from swerve.train import TrainConfig
 from swerve.utils import atomic_path, write_text_atomic
@@ -108,8 +108,8 @@ def novelty(
         None, help="Behaviour space: a bundle with a classifier (default: domain's)."
     ),
     layer: str = typer.Option(None, help="Use this layer of the extractor instead of its features."),
-    budget: int = typer.Option(2000, min=2, help="Generator evaluations to spend."),
-    population: int = typer.Option(50, min=2, help="Codes per generation."),
+    budget: int = typer.Option(2000, min=2, max=MAX_STEPS, help="Generator evaluations to spend."),
+    population: int = typer.Option(50, min=2, max=100_000, help="Codes per generation."),
     add: int = typer.Option(5, min=1, help="Codes added to the archive per generation."),
     k: int = typer.Option(10, min=1, help="Nearest neighbours in the novelty score."),
     sigma: float = typer.Option(0.5, min=0.0, help="Mutation strength (evolution).", callback=finite),
@@ -185,9 +185,11 @@ def digits_not(
     autoencoder: str = typer.Argument("fashion-wta-ae", help="A sparse-autoencoder bundle (kind sparse-ae)."),
     out: Path = typer.Option(Path("digits-not.npz"), help="The fixed points (.npz; .png and .json beside)."),
     classifier: str = typer.Option(None, help="Classifier bundle (default: the data's domain classifier)."),
-    n: int = typer.Option(500, min=2, help="Fixed points to make."),
+    n: int = typer.Option(500, min=2, max=100_000, help="Fixed points to make."),
     clusters: int = typer.Option(10, min=1, help="k-means clusters."),
-    max_iter: int = typer.Option(100, min=1, help="Iterations before giving up on a fixed point."),
+    max_iter: int = typer.Option(
+        100, min=1, max=MAX_STEPS, help="Iterations before giving up on a fixed point."
+    ),
     theta: float = typer.Option(
         0.9, min=0.0, max=1.0, help="Confidence a recognised cluster needs.", callback=finite
     ),
@@ -254,12 +256,12 @@ def digits_not(
 def iterate(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="A GAN trained by swerve (or zoo name)."),
     out: Path = typer.Option(Path("runs/iterate"), help="Run directory: one trainer run per round."),
-    rounds: int = typer.Option(3, min=1, help="Rounds of adding own samples and retraining."),
-    samples_per_round: int = typer.Option(2000, min=1, help="Samples drawn each round."),
+    rounds: int = typer.Option(3, min=1, max=1000, help="Rounds of adding own samples and retraining."),
+    samples_per_round: int = typer.Option(2000, min=1, max=1_000_000, help="Samples drawn each round."),
     keep: float = typer.Option(
         0.5, min=0.0, max=1.0, help="Fraction kept, most novel first (1: all).", callback=finite
     ),
-    steps_per_round: int = typer.Option(500, min=1, help="Training steps per round."),
+    steps_per_round: int = typer.Option(500, min=1, max=MAX_STEPS, help="Training steps per round."),
     warm_start: bool = typer.Option(True, help="Continue from the last round's weights (else retrain)."),
     measure_n: int = typer.Option(500, min=2, help="Samples measured each round."),
     seed: int = typer.Option(0, help="Seed."),
@@ -341,7 +343,7 @@ def held_out(
     out: Path = typer.Option(Path("runs/held-out"), help="Run directory when training."),
     steps: int = typer.Option(None, help="Override the training steps."),
     resume: bool = typer.Option(False, help="Continue an interrupted training run."),
-    n: int = typer.Option(1000, min=1, help="Samples judged per model."),
+    n: int = typer.Option(1000, min=1, max=100_000, help="Samples judged per model."),
     seed: int = typer.Option(0, help="Seed."),
     progress: bool = PROGRESS,
     as_json: bool = JSON,
@@ -447,7 +449,7 @@ def nodata(
     variance_weight: float = typer.Option(
         1.0, min=0.0, help="Weight of the mini-batch variance reward.", callback=finite
     ),
-    steps: int = typer.Option(1500, min=1, help="Training steps."),
+    steps: int = typer.Option(1500, min=1, max=MAX_STEPS, help="Training steps."),
     image_size: int = typer.Option(28, min=4, help="Side of the square images."),
     channels: int = typer.Option(1, help="1 (grey) or 3 (RGB)."),
     batch_size: int = typer.Option(10, min=2, help="Batch size."),

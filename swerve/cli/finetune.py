@@ -10,7 +10,7 @@ import typer
 from swerve.bundle import check_bundle_target
 from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.cli.make import _parse_overrides
-from swerve.errors import ConfigError
+from swerve.errors import MAX_STEPS, ConfigError
 from swerve.outputs import check_folder, check_outputs
 from swerve.utils import write_text_atomic
 
@@ -48,7 +48,7 @@ def finetune(
     resume: bool = typer.Option(
         False, help="Continue the run in --out from its last checkpoint, with its own settings."
     ),
-    steps: int = typer.Option(None, min=1, help="Fine-tuning steps (default 300)."),
+    steps: int = typer.Option(None, min=1, max=MAX_STEPS, help="Fine-tuning steps (default 300)."),
     trail_every: int = typer.Option(50, min=1, help="A trail entry (weights, grid, metrics) every N steps."),
     lr: float = typer.Option(2e-4, help="The generator's learning rate.", callback=finite),
     batch_size: int = typer.Option(16, min=1, help="Samples per step."),

@@ -141,7 +141,7 @@ def measure(
     ),
     n: int = typer.Option(200, min=10, max=100_000, help="Samples per point."),
     seed: int = typer.Option(0, help="Seed for the samples."),
-    reference_n: int = typer.Option(1000, min=10, help="Real test images to measure against."),
+    reference_n: int = typer.Option(1000, min=10, max=100_000, help="Real test images to measure against."),
     out: Path = typer.Option(
         Path("divergence-map.png"), help="The plot; the table goes beside it (.csv, .json)."
     ),

@@ -13,7 +13,7 @@ import typer
 from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.main import OVERWRITE, app, emit
 from swerve.cli.make import _parse_overrides
-from swerve.errors import ConfigError
+from swerve.errors import MAX_STEPS, ConfigError
 from swerve.outputs import check_outputs
 from swerve.utils import atomic_path, write_text_atomic
 
@@ -125,7 +125,7 @@ def ratio(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     out: Path = typer.Option(..., help="Where to save the bundle with its new 'ratio' network."),
     corrector: bool = typer.Option(False, help="Learn a correction added to the bundle's discriminator."),
-    steps: int = typer.Option(1000, min=1, help="Training steps."),
+    steps: int = typer.Option(1000, min=1, max=MAX_STEPS, help="Training steps."),
     batch_size: int = typer.Option(256, min=2, help="Real and generated samples per step."),
     seed: int = typer.Option(0, min=0, help="Seed for the network and every draw."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
