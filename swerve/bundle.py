@@ -38,6 +38,7 @@ from safetensors.torch import load_file, save_file
 from swerve import __version__, live, taps
 from swerve.bundle_config import FORMAT, FORMAT_VERSION, check_config
 from swerve.errors import BundleError, ConfigError
+from swerve.outputs import check_output
 from swerve.trust import resolve_class, trust
 from swerve.utils import atomic_path, make_generator, pick_device, sha256_file
 
@@ -334,12 +335,15 @@ class Bundle:
             "extra": self.extra,
         }
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the bundle directory at ``path`` atomically: a crash leaves the old bundle or none."""
+    def save(self, path: str | os.PathLike, overwrite: bool = True) -> Path:
+        """Write the bundle directory at ``path`` atomically: a crash leaves the old bundle or none.
+
+        An existing bundle at ``path`` is replaced unless ``overwrite`` is False; anything else is refused.
+        """
         path = Path(path)
-        check_bundle_target(path)
+        check_bundle_target(path, overwrite)
         config = self.config_dict()
-        with atomic_path(path) as tmp:
+        with atomic_path(path, kind="bundle") as tmp:
             tmp.mkdir()
             for role, net in self.networks.items():
                 file_name = f"{role}.safetensors"
@@ -354,13 +358,10 @@ class Bundle:
         return path
 
 
-def check_bundle_target(path: str | os.PathLike) -> None:
-    """Raise BundleError if saving a bundle at ``path`` would replace something that is not a bundle."""
-    path = Path(path)
-    if path.is_file():
-        raise BundleError(f"{path} is a file; a bundle is saved as a directory (choose another --out)")
-    if path.is_dir() and not (path / CONFIG_NAME).is_file() and any(path.iterdir()):
-        raise BundleError(f"{path} is a directory that is not a swerve bundle; refusing to replace it")
+def check_bundle_target(path: str | os.PathLike, overwrite: bool = True) -> None:
+    """Raise an error if saving a bundle at ``path`` would replace something that is not a bundle, or (with
+    ``overwrite`` False) a bundle; the CLI passes its --overwrite flag."""
+    check_output(path, "bundle", overwrite)
 
 
 def load(

@@ -53,6 +53,8 @@ class Param:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"parameter {name!r} must be a number, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"parameter {name!r} must be finite, got {value!r}")
         if self.kind == "int":
             if float(value) != int(value):
                 raise ConfigError(f"parameter {name!r} must be a whole number, got {value!r}")

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from swerve.errors import ConfigError
+from swerve.outputs import OutputError, output_kind
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -44,13 +45,21 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str = "", kind: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     A crash or Ctrl-C inside the block leaves the old file (or no file), never a half-written one.
-    Works for files and for directories (an existing directory is replaced).
+    Works for files and, with ``kind``, for folders: an existing non-empty folder is replaced only when
+    it is swerve's own output of that kind (see :mod:`swerve.outputs`); any other is refused before the block.
     """
     path = Path(path)
+    if path.is_dir() and kind is None:
+        raise OutputError(f"{path} is a folder; give a file name (swerve never replaces a folder by a file)")
+    if path.is_dir() and any(path.iterdir()):
+        found = output_kind(path)
+        if found != kind:
+            what = f"a swerve {found}" if found else "a folder swerve did not write"
+            raise OutputError(f"{path} is {what}; refusing to replace it: choose another --out")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)

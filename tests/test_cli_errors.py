@@ -36,7 +36,7 @@ def test_a_bundle_never_replaces_a_folder_that_is_not_one(cli, tmp_path, args) -
     folder.mkdir()
     (folder / "keep.txt").write_text("precious")
     code, _, err = cli(*args, "--out", folder)
-    _one_line_error(code, err, "not a swerve bundle")
+    _one_line_error(code, err, "swerve did not write", "--overwrite")
     assert (folder / "keep.txt").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no temp folder left behind
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
-from swerve.cli.main import app, emit
+from swerve.bundle import check_bundle_target
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.cli.make import _parse_overrides
-from swerve.errors import ConfigError
+from swerve.errors import MAX_STEPS, ConfigError
+from swerve.outputs import check_folder, check_outputs
 from swerve.utils import json_text, write_text_atomic
 
 trail_app = typer.Typer(help="A fine-tuning run's checkpoint trail: show it, export any step as a bundle.")
@@ -46,9 +48,9 @@ def finetune(
     resume: bool = typer.Option(
         False, help="Continue the run in --out from its last checkpoint, with its own settings."
     ),
-    steps: int = typer.Option(None, min=1, help="Fine-tuning steps (default 300)."),
+    steps: int = typer.Option(None, min=1, max=MAX_STEPS, help="Fine-tuning steps (default 300)."),
     trail_every: int = typer.Option(50, min=1, help="A trail entry (weights, grid, metrics) every N steps."),
-    lr: float = typer.Option(2e-4, help="The generator's learning rate."),
+    lr: float = typer.Option(2e-4, help="The generator's learning rate.", callback=finite),
     batch_size: int = typer.Option(16, min=1, help="Samples per step."),
     seed: int = typer.Option(0, help="Seed for latents, data order and the trail's fixed latents."),
     freeze: list[str] = typer.Option([], help="A generator layer to leave untouched (repeatable)."),
@@ -57,8 +59,10 @@ def finetune(
     scorer: str = typer.Option("", help="guided: a bundle whose classifier scores the samples."),
     target: list[str] = typer.Option([], help="guided: a class (id or name) to move towards (repeatable)."),
     away: bool = typer.Option(False, help="guided: move away from the target classes instead."),
-    alpha: float = typer.Option(1.0, help="guided: weight of the scorer."),
-    beta: float = typer.Option(0.0, help="guided: weight of the frozen discriminator's realism anchor."),
+    alpha: float = typer.Option(1.0, help="guided: weight of the scorer.", callback=finite),
+    beta: float = typer.Option(
+        0.0, help="guided: weight of the frozen discriminator's realism anchor.", callback=finite
+    ),
     text: str = typer.Option("", help="nada: text describing what the model should make."),
     source: str = typer.Option("photo", help="nada: text describing what it makes now."),
     clip: str = typer.Option(
@@ -82,6 +86,7 @@ def finetune(
     )  # fmt: skip
     values.update(_parse_overrides(set_))
     run_dir = out or Path("runs") / f"{Path(bundle).name}-{method}"
+    check_folder(run_dir, "run")  # its config.json is read below only if swerve wrote it
     saved = run_dir / "config.json"
     if resume and saved.is_file():  # the run's own config; only --steps and --device may change
         previous = {k: v for k, v in json.loads(saved.read_text()).items() if k != "start"}
@@ -133,18 +138,20 @@ def trail_show(
     out: Path = typer.Option(None, help="The picture, one row per step (default: RUN_DIR/trail.png)."),
     gif: Path = typer.Option(None, help="The animation, one frame per step (default: RUN_DIR/trail.gif)."),
     per_row: int = typer.Option(8, min=1, help="Samples per row of the picture."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Render a trail as one image (rows = steps), a GIF and a plot of its metrics; list the metrics."""
-    trail = _trail(run_dir)
     out = out or run_dir / "trail.png"
     gif = gif or run_dir / "trail.gif"
+    curves = out.with_name(out.stem + "-metrics.png")
+    check_outputs([out, gif, curves, out.with_name(out.name + ".json")], overwrite)
+    trail = _trail(run_dir)
     from swerve.diverge.finetune.trail import CURVE_COLOURS, missing_note, trail_curves
 
     trail.render(out, per_row=per_row)
     trail.animate(gif)
     metrics = trail.metrics()
-    curves = out.with_name(out.stem + "-metrics.png")
     trail_curves(metrics, list(CURVE_COLOURS) + ["clip_target"], title=str(run_dir.name), path=curves)
     record = {
         "run_dir": str(run_dir),
@@ -178,9 +185,11 @@ def trail_export(
     run_dir: Path = typer.Argument(..., help="A fine-tuning run directory (or its trail/ folder)."),
     step: int = typer.Option(..., help="The trail step to export."),
     out: Path = typer.Option(..., help="Where to write the bundle."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Export one step of a trail as a full bundle (its history says which run and step)."""
+    check_bundle_target(out, overwrite)
     bundle = _trail(run_dir).export(step)
     bundle.save(out)
     emit({"bundle": str(out), "name": bundle.name, "step": step}, as_json, f"wrote {bundle.name} -> {out}")
@@ -197,6 +206,7 @@ def chain(
     seed: int = typer.Option(0, help="Seed for --samples."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run a chain of operations (fine-tune, bend, glitch, blend, refine) and record it in the history."""
@@ -207,6 +217,10 @@ def chain(
 
     if samples is not None and samples.suffix.lower() != ".png":
         raise ConfigError(f"--samples must end in .png, got {samples}")
+    check_bundle_target(out, overwrite)
+    if samples is not None:
+        check_outputs([samples, samples.with_name(samples.name + ".json")], overwrite)
+    check_folder(workdir or out.with_name(out.name + ".steps"), "chain")
     pipeline = Pipeline.from_file(recipe)
     start = load(bundle, device=device)
     result = pipeline.run(start, workdir or out.with_name(out.name + ".steps"), progress=progress)

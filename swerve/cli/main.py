@@ -6,6 +6,7 @@ JSON document. Problems a user can fix end with one line on stderr and exit code
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from typing import Any
@@ -85,3 +86,17 @@ def main() -> None:
 def _is_usage_error(exc: Exception) -> bool:
     """Click's (and Typer's vendored click's) usage errors: an unknown option, a value out of range, ..."""
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code") and not isinstance(exc, SwerveError)
+
+
+# Every command that writes --out takes this flag; without it nothing that exists is replaced, and with it
+# only swerve's own output is (see swerve.outputs).
+OVERWRITE = typer.Option(
+    False, "--overwrite", help="Replace an existing --out (a folder only if swerve wrote it)."
+)
+
+
+def finite(value: float | None) -> float | None:
+    """Typer callback for every float option: NaN and infinity are refused like any other bad value."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value

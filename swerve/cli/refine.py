@@ -10,9 +10,10 @@ import torch
 import typer
 
 from swerve.bundle import Bundle, check_bundle_target, load
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit
 from swerve.cli.make import _parse_overrides
-from swerve.errors import ConfigError
+from swerve.errors import MAX_STEPS, ConfigError
+from swerve.outputs import check_outputs
 from swerve.utils import atomic_path, json_text, write_text_atomic
 
 
@@ -55,6 +56,7 @@ def refine(
         [], "--set", help="A method setting, e.g. --set divergence=js --set steps=50 (repeatable)."
     ),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(
         False, "--json", help="Print the result as JSON: metrics before and after, and 'missing' (why not)."
     ),
@@ -67,6 +69,7 @@ def refine(
     get_method(method)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must end in .png (arrays are written beside it as .npz), got {out}")
+    check_outputs([out, out.with_suffix(".npz"), out.with_name(out.name + ".json")], overwrite)
     bundle = load(bundle_name, device=device)
     params = _parse_overrides(settings)
     chosen, critic_name = _critic(bundle, critic, classifier, method, params)
@@ -134,17 +137,18 @@ def ratio(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     out: Path = typer.Option(..., help="Where to save the bundle with its new 'ratio' network."),
     corrector: bool = typer.Option(False, help="Learn a correction added to the bundle's discriminator."),
-    steps: int = typer.Option(1000, min=1, help="Training steps."),
+    steps: int = typer.Option(1000, min=1, max=MAX_STEPS, help="Training steps."),
     batch_size: int = typer.Option(256, min=2, help="Real and generated samples per step."),
     seed: int = typer.Option(0, min=0, help="Seed for the network and every draw."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a density-ratio estimator (data vs the model's samples) and save it in a copy of the bundle."""
     from swerve.data import load_dataset
     from swerve.refine import fit_ratio
 
-    check_bundle_target(out)  # before training, not after it
+    check_bundle_target(out, overwrite)  # before training, not after it
     bundle = load(bundle_name, device=device)
     if not bundle.data.dataset:
         raise ConfigError(f"{bundle.name} does not say which dataset it was trained on")

@@ -25,6 +25,7 @@ import yaml
 
 from swerve.bundle import Bundle, Samples, load
 from swerve.errors import ConfigError, SwerveError
+from swerve.outputs import claim_folder
 from swerve.utils import write_text_atomic
 
 Operation = Callable[[Bundle, dict[str, Any], Path, bool], Bundle]
@@ -74,7 +75,7 @@ class Pipeline:
 
     def run(self, bundle: Bundle, workdir: str | Path, progress: bool = True) -> Bundle:
         """Run every step; the result's history ends with one ``chain`` entry listing them."""
-        workdir = Path(workdir)
+        workdir = claim_folder(workdir, "chain")  # reruns reuse finished steps; never a user's folder
         start = bundle.name
         for index, step in enumerate(self.steps):
             step_dir = workdir / f"{index:02d}-{step.op}"

@@ -21,6 +21,7 @@ from swerve.errors import SwerveError
 from swerve.look.grid import save_image
 from swerve.look.report import Report, Section
 from swerve.look.sections import STAGES, DemoContext, ordered_sections, stage_of
+from swerve.outputs import claim_folder
 from swerve.utils import atomic_path, json_text, write_text_atomic
 
 INTRO = (
@@ -55,6 +56,7 @@ def run_demo(
     the way to reproduce it (default: the ``swerve demo`` command line for ``out_dir`` and ``seed``).
     """
     out_dir = Path(out_dir)
+    claim_folder(out_dir, "demo")  # a new folder, or one an earlier demo wrote: never a user's own
     ctx = DemoContext(out_dir=out_dir, seed=seed, progress=progress)
     ctx.figures_dir.mkdir(parents=True, exist_ok=True)
     report = Report(

@@ -37,6 +37,7 @@ from swerve import __version__
 from swerve.bundle import Bundle, DataSpec
 from swerve.data import Dataset, load_dataset
 from swerve.errors import ConfigError, SwerveError
+from swerve.outputs import check_folder, claim_folder
 from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
 from swerve.train.config import TrainConfig
 from swerve.train.distributed import shard_for, sync_batch_norm
@@ -82,6 +83,7 @@ class Trainer:
         self.progress = progress and self.shard.is_main
         self.on_log = on_log
         self.device = accelerator.device if accelerator is not None else pick_device(config.device)
+        check_folder(self.run_dir, "run")  # never a folder of the user's: its files would be overwritten
         checkpoint = find_checkpoint(self.run_dir / "checkpoint")
         if checkpoint is not None and not resume:
             raise SwerveError(
@@ -164,7 +166,7 @@ class Trainer:
         cfg = self.config
         main = self.shard.is_main
         if main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            claim_folder(self.run_dir, "run")
             remove_stale_temps(self.run_dir, self.run_dir / "samples")  # left by a run that was killed
             write_text_atomic(self.run_dir / "config.json", json_text(self.run_config, indent=2) + "\n")
             self._trim_stats()

@@ -33,6 +33,7 @@ from swerve.diverge.finetune.trail import Trail
 from swerve.errors import ConfigError, SwerveError
 from swerve.measure import class_probabilities, collapsed, novelty_quality, pairwise_diversity
 from swerve.measure.features import DOMAIN_CLASSIFIERS, domain_classifier
+from swerve.outputs import claim_folder
 from swerve.train import TrainConfig, Trainer
 from swerve.train.tasks import Task
 from swerve.utils import json_text, make_generator, pick_device, write_text_atomic
@@ -135,6 +136,7 @@ class FinetuneTrainer(Trainer):
         if config.method == "domain-shift":  # rounds overwrite the training set: never the caller's tensor
             self._x = self._x.clone()
         self.bundle.to(self.device)
+        claim_folder(self.run_dir, "run")  # marked before the trail is written into it
         self.trail = Trail.start(self.run_dir / "trail", bundle, config.grid_size, config.seed + 1)
         self.trail.trim(after=self.step)
         self._measure = self._quality_measure()

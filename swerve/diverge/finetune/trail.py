@@ -38,6 +38,7 @@ from swerve.look.grid import make_grid, save_image, upscale
 from swerve.look.plot import scatter_points
 from swerve.look.video import save_animation
 from swerve.measure import explain_missing
+from swerve.outputs import mark_folder
 from swerve.utils import atomic_path, json_text, make_generator
 
 PREFIX = "step_"
@@ -85,8 +86,9 @@ class Trail:
                 if key not in before or not torch.equal(before[key].cpu(), value):
                     changed[f"{role}/{key}"] = value.contiguous().clone()
         path = self.directory / f"{PREFIX}{step:06d}"
-        with atomic_path(path) as tmp:
+        with atomic_path(path, kind="trail-step") as tmp:
             tmp.mkdir()
+            mark_folder(tmp, "trail-step")
             save_file(changed, tmp / "weights.safetensors")
             if base.data.is_image:
                 lo, hi = base.data.range
