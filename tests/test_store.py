@@ -36,6 +36,21 @@ def test_a_new_store_is_at_the_latest_schema_in_wal_mode(tmp_path: Path):
     assert Store(tmp_path / "swerve.db").version() == len(MIGRATIONS)  # reopening migrates nothing twice
 
 
+def test_a_store_made_at_an_older_schema_is_migrated_in_order(tmp_path: Path):
+    with sqlite3.connect(tmp_path / "swerve.db") as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        conn.execute("INSERT INTO pictures (kind, name, created) VALUES ('keep', 'old', 1.0)")
+    store = Store(tmp_path / "swerve.db")
+    assert store.version() == len(MIGRATIONS) > 1
+    indexes = {
+        r[0] for r in store.connection().execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    }
+    assert {"pictures_model", "pictures_method"} <= indexes
+    assert [p["name"] for p in store.gallery()["pictures"]] == ["old"]  # what was there is kept
+
+
 def test_a_store_from_a_newer_swerve_is_refused(tmp_path: Path):
     Store(tmp_path / "swerve.db").close()
     with sqlite3.connect(tmp_path / "swerve.db") as conn:

@@ -80,6 +80,11 @@ MIGRATIONS: list[str] = [
         UNIQUE (session_id, rater_id, position)
     );
     """,
+    # 2: the gallery's filters and their choices read an index, not every row (thumbnails live in the rows)
+    """
+    CREATE INDEX pictures_model ON pictures (kind, deleted, model, created DESC, id DESC);
+    CREATE INDEX pictures_method ON pictures (kind, deleted, method, created DESC, id DESC);
+    """,
 ]
 
 
