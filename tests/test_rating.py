@@ -187,3 +187,15 @@ def test_the_rate_commands_make_a_session_and_report_it(tmp_path: Path):
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no store" in missing.stderr
     wrong = cli("rate", "report", "nosuch", "--db", str(db))
     assert wrong.returncode == 2 and "no rating session" in wrong.stderr
+
+
+def test_swerve_rate_needs_no_studio_extra(tmp_path: Path):
+    samples_file(tmp_path / "samples.npz", 4)
+    code = (
+        "import sys; sys.modules['fastapi'] = None; sys.modules['uvicorn'] = None\n"
+        "from swerve.cli.main import main; main()"
+    )
+    args = ["rate", "new", "--from", str(tmp_path / "samples.npz"), "--out", str(tmp_path / "s.db")]
+    made = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert "4 scores items" in made.stdout

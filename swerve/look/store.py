@@ -304,6 +304,9 @@ class Store:
         name = name.strip()
         if not name or len(name) > 100:
             raise ConfigError("a rater's name must be 1 to 100 characters")
+        known = self.connection().execute("SELECT id FROM raters WHERE name = ?", (name,)).fetchone()
+        if known is not None:  # the usual case: no write, so no wait for the writer's lock
+            return int(known[0])
         with self.write() as conn:
             conn.execute("INSERT OR IGNORE INTO raters (name, created) VALUES (?, ?)", (name, time.time()))
             return int(conn.execute("SELECT id FROM raters WHERE name = ?", (name,)).fetchone()[0])
