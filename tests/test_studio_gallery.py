@@ -165,3 +165,18 @@ def test_bad_gallery_requests_are_one_line_4xx(site, path, status):
     page, _, tiny, _, _ = site
     page.post("/api/keep", json=state(tiny))
     one_line_error(page.get(path), status)
+
+
+def test_a_pairwise_session_shows_two_pictures_and_takes_a_choice(site):
+    page, _, tiny, _, _ = site
+    for seed in range(3):
+        page.post("/api/keep", json=state(tiny, seed))
+    session = page.post("/api/rate/sessions", json={"kind": "pairwise", "pairs": 3}).json()
+    assert session["kind"] == "pairwise" and session["items"] == 3
+    shown = page.get(f"/api/rate/{session['id']}/next", params={"rater": "ana"}).json()
+    assert len(shown["item"]["images"]) == 2
+    assert page.get(shown["item"]["images"][1].split("?")[0]).content[:4] == b"\x89PNG"
+    scored = page.post(f"/api/rate/{session['id']}/rate", json={"rater": "ana", "position": 0, "novelty": 3})
+    one_line_error(scored, 400)  # a pair takes a choice
+    chosen = page.post(f"/api/rate/{session['id']}/rate", json={"rater": "ana", "position": 0, "choice": 1})
+    assert chosen.json()["progress"]["rated"] == 1

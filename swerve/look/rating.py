@@ -217,7 +217,8 @@ def new_session(
 # --- the report --------------------------------------------------------------------------------------------
 def report(store: Store, session_ref: int | str, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Inter-rater agreement and, for every measure the pictures hold, its rank agreement with the mean human
-    scores, best first; every picture a measure lacks is listed with the reason."""
+    scores, best first (by the size of Spearman's rho: a measure that falls as people's scores rise agrees
+    as well, its sign says which way); every picture a measure lacks is listed with the reason."""
     session = store.session(session_ref)
     items = store.items(session["id"])
     ratings = [r for r in store.ratings(session["id"]) if not r["skipped"]]

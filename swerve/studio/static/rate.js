@@ -62,6 +62,7 @@ function show(answer) {
     return;
   }
   $("rate-stage").dataset.position = String(item.position);
+  $("gallery-panel").open = false;  // blind: the gallery names models and methods
   $("rate-images").replaceChildren(...item.images.map((src, i) => {
     const image = new Image();
     image.src = src;
