@@ -65,6 +65,15 @@ def test_a_file_that_is_not_sqlite_is_one_clear_error(tmp_path: Path):
         Store(tmp_path / "swerve.db")
 
 
+def test_another_programs_sqlite_file_is_refused_and_left_as_it_was(tmp_path: Path):
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    before = (tmp_path / "other.db").read_bytes()
+    with pytest.raises(ConfigError, match="something else"):
+        Store(tmp_path / "other.db")
+    assert (tmp_path / "other.db").read_bytes() == before
+
+
 def test_pictures_list_newest_first_filter_and_soft_delete_with_undo(tmp_path: Path):
     store = Store(tmp_path / "swerve.db")
     ids = [store.add_picture("keep", f"keep-{i}", model="m" + str(i % 2), method="bend") for i in range(5)]

@@ -94,7 +94,8 @@ def test_a_picture_measured_before_keeping_keeps_its_measures(site):
 
 def test_a_rating_session_is_blind_and_resumes_where_the_rater_stopped(site):
     page, _, tiny, allowed, out = site
-    one_line_error(page.post("/api/rate/sessions", json={"kind": "scores"}), 400)  # nothing kept yet
+    one_line_error(page.post("/api/rate/sessions", json={"kind": "scores"}), 404)  # nothing kept yet
+    assert not (out / "swerve.db").exists()
     for seed in range(4):
         page.post("/api/keep", json=state(tiny, seed))
     session = page.post("/api/rate/sessions", json={"kind": "scores", "name": "pilot", "seed": 1}).json()

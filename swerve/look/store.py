@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,7 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
+        self._refuse_foreign()
         self._migrate()
 
     # --- connections and transactions ------------------------------------------------------------------
@@ -160,6 +161,19 @@ class Store:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+    def _refuse_foreign(self) -> None:
+        """Refuse, reading only, a file that is not SQLite or is another program's database (switching it
+        to WAL or adding tables would change a file that is not ours)."""
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        try:
+            with closing(sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path} is not a swerve store: {exc}") from None
+        if tables and "schema_version" not in tables:
+            raise ConfigError(f"{self.path} is an SQLite file of something else, not a swerve store")
 
     def _migrate(self) -> None:
         with self.write() as conn:

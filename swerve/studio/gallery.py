@@ -247,7 +247,7 @@ def register(app: FastAPI, studio: Studio, parse: Callable, page_state: Callable
     @app.post("/api/rate/sessions", response_model=None)
     async def start_session(request: Request) -> dict[str, Any]:
         body = await parse(request, SessionIn)
-        store = need(create=True)
+        store = need()  # a session is made of kept pictures: with none kept there is no store to write
         made = await run_in_threadpool(
             new_session, store, "gallery", body.kind, body.name, body.seed, body.pairs
         )
