@@ -151,29 +151,24 @@ def test_a_source_with_no_pictures_is_one_clear_error(tmp_path: Path):
         new_session(store, tmp_path / "empty")
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    code = "from swerve.cli.main import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
-
-
-def test_the_rate_commands_make_a_session_and_report_it(tmp_path: Path):
+def test_the_rate_commands_make_a_session_and_report_it(cli, tmp_path: Path):
     samples_file(tmp_path / "samples.npz", 12)
     db = tmp_path / "swerve.db"
-    made = cli(
-        "rate", "new", "--from", str(tmp_path / "samples.npz"), "--out", str(db), "--name", "pilot", "--json"
+    code, out, err = cli(
+        "rate", "new", "--from", tmp_path / "samples.npz", "--out", db, "--name", "pilot", "--json"
     )
-    assert made.returncode == 0, made.stderr
-    assert json.loads(made.stdout)["session"]["items"] == 12
+    assert code == 0, err
+    assert json.loads(out)["session"]["items"] == 12
     store = Store(db)
     rater = store.rater("ana")
     for position in range(12):
         store.rate(store.session("pilot")["id"], rater, position, novelty=1 + position % 5, value=2)
     store.close()
-    shown = cli(
-        "rate", "report", "pilot", "--db", str(db), "--json", "--csv", str(tmp_path / "r.csv"), "--boot", "50"
+    code, out, err = cli(
+        "rate", "report", "pilot", "--db", db, "--json", "--csv", tmp_path / "r.csv", "--boot", "50"
     )
-    assert shown.returncode == 0, shown.stderr
-    result = json.loads(shown.stdout)
+    assert code == 0, err
+    result = json.loads(out)
     assert result["ratings"] == 12 and {r["measure"] for r in result["measures"]} == {
         "novelty",
         "density",
@@ -181,12 +176,16 @@ def test_the_rate_commands_make_a_session_and_report_it(tmp_path: Path):
     }
     assert result["agreement"]["novelty"]["note"].startswith("no item was rated by two raters")
     assert (tmp_path / "r.csv").is_file()
-    text = cli("rate", "report", "pilot", "--db", str(db), "--boot", "50")
-    assert text.returncode == 0 and "best agreement with novelty" in text.stdout
-    missing = cli("rate", "report", "pilot", "--db", str(tmp_path / "none.db"))
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no store" in missing.stderr
-    wrong = cli("rate", "report", "nosuch", "--db", str(db))
-    assert wrong.returncode == 2 and "no rating session" in wrong.stderr
+    code, out, _ = cli("rate", "report", "pilot", "--db", db, "--boot", "50")
+    assert code == 0 and "best agreement with novelty" in out
+    code, _, err = cli("rate", "report", "pilot", "--db", tmp_path / "none.db")
+    assert code == 2 and err.count("\n") == 1 and "no store" in err
+    code, _, err = cli("rate", "report", "nosuch", "--db", db)
+    assert code == 2 and "no rating session" in err
+    code, _, err = cli("rate", "new", "--from", tmp_path / "samples.npz", "--out", tmp_path / "x.txt")
+    assert code == 2 and "ends in .db" in err
+    code, out, _ = cli("rate", "list", "--db", db)
+    assert code == 0 and "pilot" in out
 
 
 def test_swerve_rate_needs_no_studio_extra(tmp_path: Path):
