@@ -213,8 +213,8 @@ def main() -> None:
         rated = check_ratings(out, args.rounds + 1)
         kept = Store(default_path(out)).gallery(per_page=1)["total"]
         print(
-            f"{args.rounds} rounds of {PARALLEL} keeps + {PARALLEL} ratings at once: {kept} pictures kept,"
-            f" {rated} ratings, none lost or doubled"
+            f"{args.rounds} rounds of {PARALLEL} keeps + {PARALLEL} ratings at once, then {PARALLEL} ratings"
+            f" alone: {kept} pictures kept, {rated} ratings, none lost or doubled"
         )
         for kind in times:
             print(f"all    {kind:5s} {quantiles(times[kind])}  (keeps and ratings at once)")
