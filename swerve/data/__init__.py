@@ -41,6 +41,7 @@ __all__ = [
     "load_emoji",
     "load_fashion_mnist",
     "load_image_folder",
+    "load_like",
     "load_mnist",
     "load_prepared",
     "folder_info",
@@ -148,6 +149,18 @@ def load_dataset(
         if channels is not None:
             data = _with_channels(data, channels)
     return data
+
+
+def load_like(name: str, shape: list[int], **kwargs) -> Dataset:
+    """:func:`load_dataset` at the size and channels of a model's samples (``shape``, as in its DataSpec).
+
+    A model trained on emoji or a folder at 32 or 48 px is measured against real pictures of that size,
+    not the data set's default size. Points (a 1-D ``shape``) load as they are.
+    """
+    if len(shape) == 3:
+        kwargs.setdefault("image_size", int(shape[-1]))
+        kwargs.setdefault("channels", int(shape[0]))
+    return load_dataset(name, **kwargs)
 
 
 def resize(data: Dataset, image_size: int) -> Dataset:
