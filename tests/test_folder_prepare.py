@@ -12,7 +12,7 @@ from PIL import Image
 
 import swerve
 from swerve.data import Dataset, load_dataset, load_image_folder, load_prepared, prepare_folder, to_float
-from swerve.errors import DataError
+from swerve.errors import ConfigError, DataError
 from swerve.train import TrainConfig, Trainer
 
 CLASSES = ("beach", "forest", "city")
@@ -122,6 +122,9 @@ def test_mirror_flips_about_half_of_each_batch_the_same_way_on_every_run(tmp_pat
     flipped = (first[:, 0, 0, 0] > first[:, 0, 0, -1]).float().mean()
     assert 0.2 < flipped < 0.8 and torch.equal(first, again)
     assert "mirror" not in TrainConfig().to_dict()  # off: old checkpoints still resume
+    points = Dataset(torch.randn(64, 2), None, [], "points")
+    with pytest.raises(ConfigError, match="mirror flips images"):
+        Trainer(cfg.replace(arch="mlp"), tmp_path / "c", data=points, progress=False)
 
 
 def test_a_folder_trains_resumes_and_bends(cli, photos, tmp_path):

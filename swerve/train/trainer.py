@@ -333,5 +333,7 @@ def check_data_fits(config: TrainConfig, data: Dataset) -> None:
         raise ConfigError(
             f"arch 'dcgan' models square images, but {data.name} holds samples of shape {shape}"
         )
+    if config.mirror and len(shape) != 3:
+        raise ConfigError(f"mirror flips images left-right, but {data.name} holds samples of shape {shape}")
     if config.conditional and data.labels is None:
         raise ConfigError(f"conditional training needs labels, and {data.name} has none")
