@@ -118,18 +118,21 @@ def load_image_folder(
     options = ReadOptions(
         image_size, 3 if channels is None else channels, crop, parse_colour(background), seed
     )
-    images, labels, skipped = [], [], []
+    # Filled in place: memory holds the uint8 pictures once, never a list of them beside a stacked copy.
+    images = np.empty((len(listing.files), options.channels, image_size, image_size), np.uint8)
+    kept, labels, skipped = 0, [], []
     for i, image in read_images(listing, options, on_error, progress):
         if image is None:
             skipped.append(str(listing.files[i]))
             continue
-        images.append(image)
+        images[kept] = image
+        kept += 1
         if listing.classes:
             labels.append(listing.labels[i])
     warn_skipped(listing.root, skipped)
-    if not images:
+    if not kept:
         raise DataError(f"{listing.root}: none of the {len(listing.files)} image files could be read")
-    x = torch.from_numpy(np.stack(images))
+    x = torch.from_numpy(images[:kept])
     if channels is None and is_grey(x):
         x = x[:, :1].contiguous()
     y = torch.tensor(labels, dtype=torch.long) if listing.classes else None
