@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from swerve.bundle import Bundle
-from swerve.data import load_like
+from swerve.data import load_dataset
 from swerve.data.toys import gaussians25, swiss_roll
 from swerve.errors import SwerveError
 from swerve.measure import gaussians25_scores, kde_log_likelihood, novelty_quality, swissroll_scores
@@ -23,16 +23,13 @@ TOYS = {"gaussians25": (gaussians25, gaussians25_scores), "swissroll": (swiss_ro
 HELD_OUT_SEED = 12345  # real points never used to train a model or a ratio estimator (those use seed 0, 1)
 
 
-def reference_data(
-    dataset: str, n: int, shape: list[int] | None = None
-) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """``n`` held-out real samples of ``dataset`` (toys: a fresh seed; images: the test split, at the size
-    and channels of ``shape`` when given), or None."""
+def reference_data(dataset: str, n: int) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """``n`` held-out real samples of ``dataset`` (toys: a fresh seed; images: the test split), or None."""
     if dataset in TOYS:
         real = TOYS[dataset][0](n, seed=HELD_OUT_SEED)
         return real.x, real.labels
     try:
-        real = load_like(dataset, shape or [], split="test")
+        real = load_dataset(dataset, split="test")
     except (SwerveError, TypeError):
         return None
     pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(HELD_OUT_SEED))[:n]
@@ -53,7 +50,7 @@ def score_samples(
     if critic is not None:
         scores["mean critic logit"] = float(critic_logits(critic, x, labels, device=bundle.device).mean())
     if reference is None:
-        found = reference_data(dataset, max(len(x), 1000 if dataset in TOYS else len(x)), bundle.data.shape)
+        found = reference_data(dataset, max(len(x), 1000 if dataset in TOYS else len(x)))
         reference = None if found is None else found[0]
     if dataset in TOYS:
         scores.update(TOYS[dataset][1](x))

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from swerve.bundle import Bundle, load
-from swerve.data import Dataset, load_dataset, load_like
+from swerve.data import Dataset, load_dataset
 from swerve.diverge.finetune import guidance, nada, shift
 from swerve.diverge.finetune.config import FinetuneConfig
 from swerve.diverge.finetune.tasks import ContinueGANTask, GeneratorTask, NadaTask
@@ -312,7 +312,7 @@ class FinetuneTrainer(Trainer):
             return None
         try:
             extractor = domain_classifier(dataset).to(self.device)
-            real = load_like(dataset, self.bundle.data.shape, split="test")
+            real = load_dataset(dataset, split="test")
         except SwerveError:
             return None
         if real.shape != self.bundle.data.shape:
