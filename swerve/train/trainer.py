@@ -325,6 +325,8 @@ def check_same_config(saved: dict[str, Any], new: dict[str, Any], run_dir: Path)
 def check_data_fits(config: TrainConfig, data: Dataset) -> None:
     """Refuse data whose shape the chosen architecture cannot model, with a message saying why."""
     shape = data.shape
+    if config.mirror and len(shape) != 3:
+        raise ConfigError(f"mirror flips images left-right, but {data.name} holds samples of shape {shape}")
     if len(data) < config.batch_size:
         raise ConfigError(f"{data.name} has {len(data)} samples, fewer than batch_size {config.batch_size}")
     if config.arch == "mlp" and len(shape) != 1:
@@ -333,7 +335,5 @@ def check_data_fits(config: TrainConfig, data: Dataset) -> None:
         raise ConfigError(
             f"arch 'dcgan' models square images, but {data.name} holds samples of shape {shape}"
         )
-    if config.mirror and len(shape) != 3:
-        raise ConfigError(f"mirror flips images left-right, but {data.name} holds samples of shape {shape}")
     if config.conditional and data.labels is None:
         raise ConfigError(f"conditional training needs labels, and {data.name} has none")

@@ -52,7 +52,7 @@ def recipe_trainer(
 
 def test_accuracy(bundle: Bundle) -> float:
     """Accuracy of the bundle's classifier on its dataset's test split."""
-    from swerve.data import load_like
+    from swerve.data import load_dataset
 
-    test = load_like(bundle.data.dataset, bundle.data.shape, split="test")
+    test = load_dataset(bundle.data.dataset, split="test")
     return class_agreement(bundle.classifier, test.x, test.labels)
