@@ -111,10 +111,10 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
-        if not values["params"]:  # no settings: equal to configs and checkpoints from before params
-            del values["params"]
         if not values["mirror"]:  # off: equal to configs and checkpoints from before mirror
             del values["mirror"]
+        if not values["params"]:  # no settings: equal to configs and checkpoints from before params
+            del values["params"]
         return values
 
     @classmethod
