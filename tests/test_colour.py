@@ -217,12 +217,13 @@ def test_studio_renders_colour_pictures(saved, tmp_path):
     pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
     from fastapi.testclient import TestClient
 
-    from swerve.studio.app import create_app
+    from swerve.studio.app import TOKEN_HEADER, create_app
     from swerve.studio.engine import Studio
     from swerve.studio.models import Models
 
     studio = Studio(Models([saved["a"].parent]), tmp_path / "out")
-    client = TestClient(create_app(studio), base_url="http://127.0.0.1")
+    app = create_app(studio)
+    client = TestClient(app, base_url="http://127.0.0.1", headers={TOKEN_HEADER: app.state.token})
     model = str(saved["a"].resolve())
     state = {"model": model, "latent": {"seed": 3}, "label": 1}
     response = client.post("/api/render", json=state)

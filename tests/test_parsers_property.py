@@ -103,6 +103,7 @@ TRAIN_RULES = {
     "conditional": lambda v: type(v) is bool,
     "spectral_norm": lambda v: type(v) is bool,
     "download": lambda v: type(v) is bool,
+    "mirror": lambda v: type(v) is bool,
     "name": lambda v: isinstance(v, str),
     "dataset": lambda v: isinstance(v, str),
     "device": lambda v: isinstance(v, str),
