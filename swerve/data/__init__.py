@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from swerve.data.base import Dataset
 from swerve.data.digits import load_digits
+from swerve.data.emoji import load_emoji
 from swerve.data.folder import load_image_folder
 from swerve.data.idx import load_fashion_mnist, load_mnist, read_idx
 from swerve.data.toys import (
@@ -35,6 +36,7 @@ __all__ = [
     "gaussians25",
     "load_dataset",
     "load_digits",
+    "load_emoji",
     "load_fashion_mnist",
     "load_image_folder",
     "load_mnist",
@@ -53,19 +55,27 @@ Loader = Callable[..., Dataset]
 
 
 def _idx(load: Callable[..., Dataset]) -> Loader:
-    return lambda split, root, download, seed, n: load(split, root, download)
+    return lambda split, root, download, seed, n, **_: load(split, root, download)
 
 
 def _toy(make: Callable[..., Dataset]) -> Loader:
-    return lambda split, root, download, seed, n: make(TOY_SIZE if n is None else n, seed)
+    return lambda split, root, download, seed, n, **_: make(TOY_SIZE if n is None else n, seed)
 
 
-# Every entry is called as DATASETS[name](split=, root=, download=, seed=, n=) and ignores what it has no use
-# for: digits and the toys have no test split, only toys use seed and n. Image folders are "folder:PATH".
+def _emoji(
+    split: str, root, download, seed, n, image_size: int | None = None, progress: bool = True
+) -> Dataset:
+    return load_emoji(split, image_size, progress=progress)
+
+
+# Every entry is called as DATASETS[name](split=, root=, download=, seed=, n=, image_size=, progress=) and
+# ignores what it has no use for: digits and the toys have no test split, only toys use seed and n, and
+# only emoji renders at image_size (the others are resized after loading). Image folders are "folder:PATH".
 DATASETS: dict[str, Loader] = {
     "fashion-mnist": _idx(load_fashion_mnist),
     "mnist": _idx(load_mnist),
-    "digits": lambda split, root, download, seed, n: load_digits(),
+    "emoji": _emoji,
+    "digits": lambda split, root, download, seed, n, **_: load_digits(),
     "gaussians25": _toy(gaussians25),
     "swissroll": _toy(swiss_roll),
     "ring": _toy(ring),
@@ -86,10 +96,12 @@ def load_dataset(
     on_error: str = "skip",
     progress: bool = True,
 ) -> Dataset:
-    """Load a dataset by name (a key of :data:`DATASETS` or ``folder:PATH``), then filter and resize it.
+    """Load a dataset by name (a key of :data:`DATASETS`, ``emoji:COLOUR`` or ``folder:PATH``), then filter
+    and resize it.
 
     ``n``: points to draw for toys (default 100,000); for images, keep only the first ``n``.
-    ``image_size``: resize square images to this size (bilinear, antialiased); folders default to 64.
+    ``image_size``: resize square images to this size (bilinear, antialiased); folders default to 64; emoji
+    are rendered at this size (32 to 128, default 64) on white, or on ``COLOUR`` for ``emoji:COLOUR``.
     ``classes``: keep only these class indices (labels keep their numbers).
     ``channels``: 1 or 3; for folders the colour mode to read, for other images grey is repeated to RGB
     or RGB turned to grey. ``on_error``: ``skip`` or ``raise`` on an unreadable image in a folder.
@@ -103,10 +115,13 @@ def load_dataset(
             raise DataError("folder: needs a path, as in folder:./my-images")
         size = FOLDER_SIZE if image_size is None else image_size
         data = load_image_folder(path, size, channels or 1, on_error=on_error, progress=progress)
+    elif name.startswith("emoji:"):  # emoji on another background, as in emoji:black or emoji:#202020
+        data = load_emoji(split, image_size, name.removeprefix("emoji:"), progress=progress)
     elif name in DATASETS:
-        data = DATASETS[name](split=split, root=root, download=download, seed=seed, n=n)
+        given = {"split": split, "root": root, "download": download, "seed": seed, "n": n}
+        data = DATASETS[name](**given, image_size=image_size, progress=progress)
     else:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, folder:PATH")
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, emoji:COLOUR, folder:PATH")
 
     is_image = data.x.dim() == 4
     if classes is not None:
@@ -114,8 +129,7 @@ def load_dataset(
     if n is not None and is_image:
         if n < 1:
             raise DataError(f"n must be a positive number of samples, got {n}")
-        labels = None if data.labels is None else data.labels[:n]
-        data = dataclasses.replace(data, x=data.x[:n], labels=labels)
+        data = data.take(slice(0, n))
     if image_size is not None or channels is not None:
         if not is_image:
             raise DataError(f"{name} is 2-D point data: image_size and channels apply to images only")

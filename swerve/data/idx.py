@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from swerve.data.base import Dataset
+from swerve.data.base import Dataset, file_stamp, user_cache_dir
 from swerve.errors import DataError
 from swerve.utils import atomic_path
 
@@ -159,11 +159,11 @@ def _load(source: _Source, split: str, root: PathLike | None, download: bool) ->
                 f"{source.title} {split} files not found (looked in {looked}); {source.hint}"
                 f"set {source.env_var} to a folder holding them, or pass download=True (--download)"
             )
-        folder = _cache_dir(source.name)
+        folder = user_cache_dir(source.name)
         for name in names:
             download_file(source.base_url + name + ".gz", folder / (name + ".gz"), source.md5[name + ".gz"])
     images_path, labels_path = (_existing(folder, name) for name in names)
-    stamp = _stamp(images_path) + _stamp(labels_path)
+    stamp = file_stamp(images_path) + file_stamp(labels_path)
     images, labels = _read_split(str(images_path), str(labels_path), stamp)
     x = torch.from_numpy(images.astype(np.float32)).div_(127.5).sub_(1.0).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
@@ -190,11 +190,6 @@ def _read_split(images_path: str, labels_path: str, stamp: tuple[int, ...]) -> t
     return images, labels
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
-
-
 def _file_names(split: str) -> list[str]:
     prefix = "train" if split == "train" else "t10k"
     return [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
@@ -217,7 +212,7 @@ def _candidate_dirs(source: _Source, root: PathLike | None) -> list[Path]:
     if os.environ.get("SWERVE_DATA"):
         dirs.append(Path(os.environ["SWERVE_DATA"]) / source.name)
     dirs.append(DEBIAN_DIR / source.name)
-    dirs.append(_cache_dir(source.name))
+    dirs.append(user_cache_dir(source.name))
     return dirs
 
 
@@ -227,11 +222,6 @@ def _find_folder(source: _Source, names: list[str], root: PathLike | None) -> Pa
         if all(_existing(folder, name) for name in names):
             return folder
     return None
-
-
-def _cache_dir(name: str) -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "swerve" / name
 
 
 def download_file(url: str, dest: PathLike, md5: str) -> Path:
