@@ -80,16 +80,16 @@ def test_colour_ops_keep_their_stated_statistics():
     assert torch.allclose(c.mean((1, 2, 3)), x.mean((1, 2, 3)), atol=1e-5)  # image mean kept
     ratio = (c - c.mean((1, 2, 3), keepdim=True)).std((1, 2, 3)) / x.std((1, 2, 3))
     assert ratio.min() >= 0.5 - 1e-4 and ratio.max() <= 1.5 + 1e-4
-    # on images in [-1, 1], every colour op stays within [-2, 2] (brightness may add up to 0.5)
-    for out in (b, s, c):
-        assert out.abs().max() <= 2
+    # on images in [-1, 1], each colour op stays within its bound (no op clamps: clamping stops gradients)
+    for out, bound in ((b, 1.5), (s, 3.0), (c, 2.0)):
+        assert out.abs().max() <= bound
 
 
 def test_no_augmentation_is_the_identity():
     x = _images()
     gen = _gen()
     state = gen.get_state()
-    assert Augmenter("", "color") (x, gen) is x
+    assert Augmenter("", "color")(x, gen) is x
     assert torch.equal(gen.get_state(), state)  # and draws nothing
 
 
@@ -148,4 +148,6 @@ def test_bad_small_data_settings_are_refused(changes, message):
 def test_default_small_data_settings_leave_saved_configs_unchanged():
     assert "augment" not in TrainConfig().to_dict()
     values = TrainConfig(augment="ada", r1_gamma=1.0).to_dict()
-    assert values["augment"] == "ada" and TrainConfig.from_dict(values) == TrainConfig(augment="ada", r1_gamma=1.0)
+    assert values["augment"] == "ada" and TrainConfig.from_dict(values) == TrainConfig(
+        augment="ada", r1_gamma=1.0
+    )

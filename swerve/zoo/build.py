@@ -54,5 +54,6 @@ def test_accuracy(bundle: Bundle) -> float:
     """Accuracy of the bundle's classifier on its dataset's test split."""
     from swerve.data import load_dataset
 
-    test = load_dataset(bundle.data.dataset, split="test")
+    size = bundle.training.get("config", {}).get("image_size")  # the size the model was trained at
+    test = load_dataset(bundle.data.dataset, split="test", image_size=size)
     return class_agreement(bundle.classifier, test.x, test.labels)
