@@ -9,7 +9,7 @@ import swerve
 from swerve.data import load_dataset
 from swerve.measure import class_agreement, gaussians25_scores, swissroll_scores
 from swerve.zoo import BUNDLES, zoo_names
-from swerve.zoo.recipes import RECIPES
+from swerve.zoo.recipes import FINETUNED, RECIPES, zoo_recipes
 
 needs_fashion = pytest.mark.skipif(
     not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir()
@@ -19,7 +19,16 @@ needs_fashion = pytest.mark.skipif(
 
 
 def test_every_recipe_is_shipped():
-    assert sorted(RECIPES) == zoo_names()
+    assert zoo_recipes() == zoo_names()
+
+
+@pytest.mark.parametrize("name", sorted(FINETUNED))
+def test_finetuned_bundle_records_its_base_and_method(name):
+    bundle = swerve.load(name, device="cpu")
+    base, values = FINETUNED[name]
+    assert [h["op"] for h in bundle.history][:1] == ["train"] and bundle.history[-1]["op"] == "finetune"
+    assert bundle.training["config"] == swerve.load(base, device="cpu").training["config"]
+    assert bundle.data.shape == swerve.load(base, device="cpu").data.shape  # so the two blend
 
 
 def test_the_zoo_is_small():

@@ -127,12 +127,24 @@ class AdversarialTask(Task):
         return out
 
 
+def setup_augment(task: Task, config: TrainConfig, device: torch.device) -> None:
+    """Give a GAN task the augmentation its config asks for; ADA's state joins the task's networks, so
+    checkpoints restore its probability exactly."""
+    ada = None
+    if config.augment == "ada":
+        ada = AdaptiveAugment(config.augment_policy, config.ada_target, config.ada_interval, config.ada_kimg)
+        task.networks["augment"] = ada.to(device)
+    task.augment = Augmenter(config.augment, config.augment_policy, ada)
+
+
 class GANTask(AdversarialTask):
     """Adversarial training: ``n_critic`` discriminator steps, then one generator step, then the EMA.
 
     For small data sets, every image D sees (real or generated) can pass through DiffAugment or ADA
     (augment.py), and D can be regularised by lazy R1 (every ``r1_every`` steps, scaled by ``r1_every``, as
     in StyleGAN2)."""
+
+    augment = Augmenter("", "color")  # none; set by setup_augment (subclasses with their own setup get none)
 
     def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
         self.config = config
@@ -141,13 +153,7 @@ class GANTask(AdversarialTask):
         self.conditional = k > 0
         self.batches_per_step = config.n_critic
         setup_adversarial(self, config, g, d, device)
-        ada = None
-        if config.augment == "ada":
-            ada = AdaptiveAugment(
-                config.augment_policy, config.ada_target, config.ada_interval, config.ada_kimg
-            )
-            self.networks["augment"] = ada.to(device)  # trainer state: checkpoints restore p exactly
-        self.augment = Augmenter(config.augment, config.augment_policy, ada)
+        setup_augment(self, config, device)
 
     def build_networks(self, config: TrainConfig, shape: list[int], k: int) -> tuple[nn.Module, nn.Module]:
         """G and D of the config's architecture for samples of ``shape`` and ``k`` classes."""

@@ -157,6 +157,31 @@ RECIPES: dict[str, TrainConfig] = {
     ),
 }
 
+# Zoo models made by fine-tuning another (swerve.diverge.finetune): name -> (base, FinetuneConfig values).
+# emoji-gan-b is emoji-gan trained on, for a short while, on the Smileys & Emotion group alone (cross-domain
+# fine-tuning): it shares emoji-gan's architecture and weight basin, so the two blend out of the box.
+FINETUNED: dict[str, tuple[str, dict[str, Any]]] = {
+    "emoji-gan-b": (
+        "emoji-gan",
+        dict(
+            method="cross-domain",
+            name="emoji-gan-b",
+            dataset="emoji",
+            classes=[0],
+            steps=200,
+            batch_size=16,
+            trail_every=50,
+            ema=0.99,
+            measure_quality=False,
+        ),
+    ),
+}
+
+
+def zoo_recipes() -> list[str]:
+    """Every model the zoo can build: trained recipes and fine-tuned ones."""
+    return sorted({*RECIPES, *FINETUNED})
+
 
 def train_config(
     preset: str | None, path: str | os.PathLike | None, overrides: dict[str, Any] | None = None
