@@ -33,7 +33,7 @@ def test_finetuned_bundle_records_its_base_and_method(name):
 
 def test_the_zoo_is_small():
     total = sum(f.stat().st_size for f in BUNDLES.rglob("*") if f.is_file())
-    assert total < 25 * 2**20, f"{total / 2**20:.1f} MB"
+    assert total < 60 * 2**20, f"{total / 2**20:.1f} MB"
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
