@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from swerve.data.base import Dataset, file_stamp, user_cache_dir
+from swerve.data.folder import parse_colour
 from swerve.errors import DataError
 from swerve.utils import atomic_path
 
@@ -136,7 +137,8 @@ def load_emoji(
     background: str | tuple[int, int, int] = "white",
     progress: bool = True,
 ) -> Dataset:
-    """Emoji as N x 3 x S x S float32 in [-1, 1], labels = the 9 groups of emoji-test.txt.
+    """Emoji as N x 3 x S x S uint8 (``Dataset.x`` reads them as float in [-1, 1]), labelled by the 9 groups
+    of emoji-test.txt.
 
     ``split``: ``train`` (about 90%), ``test`` (the rest) or ``all``; variants never straddle the two.
     ``image_size``: 32 to 128 (default 64). ``background``: a colour name or ``#rrggbb`` (default white).
@@ -148,7 +150,7 @@ def load_emoji(
     size = DEFAULT_SIZE if image_size is None else image_size
     if not isinstance(size, int) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
         raise DataError(f"emoji image_size must be an integer from {MIN_SIZE} to {MAX_SIZE}, got {size!r}")
-    rgb = _colour(background)
+    rgb = parse_colour(background)
     font, test = emoji_paths()
     entries = parse_emoji_test(test)
     images = rendered_emoji(font, test, size, rgb, progress)
@@ -158,7 +160,7 @@ def load_emoji(
     group_keys = list(dict.fromkeys(keys))
     group_index = {k: i for i, k in enumerate(group_keys)}
     keep = [i for i, k in enumerate(keys) if split == "all" or is_test_group(k) == (split == "test")]
-    x = torch.from_numpy(images[keep].astype(np.float32)).div_(127.5).sub_(1.0).permute(0, 3, 1, 2)
+    x = torch.from_numpy(np.ascontiguousarray(images[keep].transpose(0, 3, 1, 2)))
     labels = torch.tensor([classes.index(entries[i].group) for i in keep], dtype=torch.long)
     groups = torch.tensor([group_index[keys[i]] for i in keep], dtype=torch.long)
     meta = {
@@ -168,18 +170,7 @@ def load_emoji(
         "group_keys": group_keys,
     }
     name = f"emoji/{split}" if rgb == (255, 255, 255) else f"emoji/{split}@#{bytes(rgb).hex()}"
-    return Dataset(x.contiguous(), labels, classes, name, groups=groups, meta=meta)
-
-
-def _colour(background: str | tuple[int, int, int]) -> tuple[int, int, int]:
-    if isinstance(background, str):
-        try:
-            return ImageColor.getrgb(background)[:3]
-        except ValueError:
-            raise DataError(f"unknown background colour {background!r}; use a name or #rrggbb") from None
-    if len(background) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in background):
-        return tuple(background)
-    raise DataError(f"background must be a colour name, #rrggbb or three integers 0..255, got {background!r}")
+    return Dataset(x, labels, classes, name, groups=groups, meta=meta)
 
 
 def rendered_emoji(

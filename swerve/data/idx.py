@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from swerve.data.base import Dataset, file_stamp, user_cache_dir
+from swerve.data.base import Dataset
+from swerve.data.base import file_stamp as _stamp
+from swerve.data.base import user_cache_dir as _cache_dir
 from swerve.errors import DataError
 from swerve.utils import atomic_path
 
@@ -159,11 +161,11 @@ def _load(source: _Source, split: str, root: PathLike | None, download: bool) ->
                 f"{source.title} {split} files not found (looked in {looked}); {source.hint}"
                 f"set {source.env_var} to a folder holding them, or pass download=True (--download)"
             )
-        folder = user_cache_dir(source.name)
+        folder = _cache_dir(source.name)
         for name in names:
             download_file(source.base_url + name + ".gz", folder / (name + ".gz"), source.md5[name + ".gz"])
     images_path, labels_path = (_existing(folder, name) for name in names)
-    stamp = file_stamp(images_path) + file_stamp(labels_path)
+    stamp = _stamp(images_path) + _stamp(labels_path)
     images, labels = _read_split(str(images_path), str(labels_path), stamp)
     x = torch.from_numpy(images.astype(np.float32)).div_(127.5).sub_(1.0).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
@@ -212,7 +214,7 @@ def _candidate_dirs(source: _Source, root: PathLike | None) -> list[Path]:
     if os.environ.get("SWERVE_DATA"):
         dirs.append(Path(os.environ["SWERVE_DATA"]) / source.name)
     dirs.append(DEBIAN_DIR / source.name)
-    dirs.append(user_cache_dir(source.name))
+    dirs.append(_cache_dir(source.name))
     return dirs
 
 
