@@ -9,17 +9,26 @@ import swerve
 from swerve.data import load_dataset
 from swerve.measure import class_agreement, gaussians25_scores, swissroll_scores
 from swerve.zoo import BUNDLES, zoo_names
-from swerve.zoo.recipes import RECIPES
+from swerve.zoo.recipes import FINETUNED, RECIPES, zoo_recipes
 from tests.marks import needs_fashion
 
 
 def test_every_recipe_is_shipped():
-    assert sorted(RECIPES) == zoo_names()
+    assert zoo_recipes() == zoo_names()
+
+
+@pytest.mark.parametrize("name", sorted(FINETUNED))
+def test_finetuned_bundle_records_its_base_and_method(name):
+    bundle = swerve.load(name, device="cpu")
+    base, values = FINETUNED[name]
+    assert [h["op"] for h in bundle.history][:1] == ["train"] and bundle.history[-1]["op"] == "finetune"
+    assert bundle.training["config"] == swerve.load(base, device="cpu").training["config"]
+    assert bundle.data.shape == swerve.load(base, device="cpu").data.shape  # so the two blend
 
 
 def test_the_zoo_is_small():
     total = sum(f.stat().st_size for f in BUNDLES.rglob("*") if f.is_file())
-    assert total < 25 * 2**20, f"{total / 2**20:.1f} MB"
+    assert total < 60 * 2**20, f"{total / 2**20:.1f} MB"
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

@@ -102,10 +102,10 @@ def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON."
     """The shipped models and what they are."""
     from swerve import load
     from swerve.zoo import zoo_names
-    from swerve.zoo.recipes import RECIPES
+    from swerve.zoo.recipes import zoo_recipes
 
     rows = []
-    for name in sorted(set(zoo_names()) | set(RECIPES)):
+    for name in sorted(set(zoo_names()) | set(zoo_recipes())):
         row = {"name": name, "shipped": name in zoo_names()}
         if row["shipped"]:
             bundle = load(name, device="cpu")

@@ -2,6 +2,7 @@
 
 from swerve.models.classifier import ClassifierConfig, DomainClassifier
 from swerve.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
+from swerve.models.fastgan import FastGANConfig, FastGANDiscriminator, FastGANGenerator
 from swerve.models.mlp import MLPConfig, MLPDiscriminator, MLPGenerator
 from swerve.models.vae import ConvEncoder, EncoderConfig
 
@@ -13,6 +14,9 @@ __all__ = [
     "DCGANGenerator",
     "DomainClassifier",
     "EncoderConfig",
+    "FastGANConfig",
+    "FastGANDiscriminator",
+    "FastGANGenerator",
     "MLPConfig",
     "MLPDiscriminator",
     "MLPGenerator",

@@ -13,7 +13,8 @@ import yaml
 from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_finite, check_number, key_list
 
 KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae")  # the last three: swerve.diverge
-ARCHS = ("dcgan", "mlp")
+ARCHS = ("dcgan", "mlp", "fastgan", "stylegan2")
+AUGMENTS = ("", "diffaugment", "ada")
 OBJECTIVES = ("ns", "hinge", "wgan-gp")
 # Counts and sizes: each a positive integer up to a bound past any sensible run (a typo, not a plan).
 COUNTS = {
@@ -65,6 +66,18 @@ class TrainConfig:
     checkpoint_every: int = 500
     device: str = "auto"
     params: dict[str, Any] = field(default_factory=dict)  # settings of a divergent kind, checked by its task
+    # Small-data GAN training (swerve.train.augment) and StyleGAN2 training (swerve.train.stylegan).
+    augment: str = ""  # "" (none) | diffaugment | ada: what D's inputs (real and fake) go through
+    augment_policy: str = "color,translation,cutout"  # DiffAugment's transforms (also ADA's)
+    ada_target: float = 0.6  # ADA: the r_t = E[sign(D(real))] that p is steered towards
+    ada_interval: int = 4  # ADA: steps between adjustments of p
+    ada_kimg: float = 100.0  # ADA: thousands of images over which p may move from 0 to 1
+    r1_gamma: float = 0.0  # weight of the R1 penalty on D's gradient at real images; 0 turns it off
+    r1_every: int = 16  # lazy R1: applied every this many steps, scaled by it
+    max_width: int = 256  # fastgan/stylegan2: channel cap at low resolutions
+    style_mixing: float = 0.9  # stylegan2: probability of mixing two latents' styles in a generated batch
+    pl_weight: float = 0.0  # stylegan2: path-length regularisation weight (the paper: 2); 0 turns it off
+    pl_every: int = 4  # stylegan2: lazy path-length regularisation interval
 
     def __post_init__(self) -> None:
         self.validate()
@@ -110,8 +123,30 @@ class TrainConfig:
             raise ConfigError(f"classes must be a list of class indices, got {self.classes!r}")
         if not isinstance(self.params, dict):
             raise ConfigError(f"params must be a mapping of setting names to values, got {self.params!r}")
+        self._validate_small_data()
         if self.kind == "vae" and self.arch != "dcgan":
             raise ConfigError("a vae uses arch 'dcgan'")
+
+    def _validate_small_data(self) -> None:
+        _choice("augment", self.augment, AUGMENTS)
+        if self.augment:
+            from swerve.train.augment import parse_policy
+
+            parse_policy(self.augment_policy)
+        for name in ("ada_interval", "r1_every", "max_width", "pl_every"):
+            _positive(name, getattr(self, name))
+        if not -1 <= self.ada_target <= 1:
+            raise ConfigError(f"ada_target must lie in [-1, 1], got {self.ada_target!r}")
+        if not 0 <= self.style_mixing <= 1:
+            raise ConfigError(f"style_mixing must lie in [0, 1], got {self.style_mixing!r}")
+        for name in ("ada_kimg",):
+            if not 0 < getattr(self, name) < float("inf"):
+                raise ConfigError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+        for name in ("r1_gamma", "pl_weight"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ConfigError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
+        if (self.r1_gamma > 0 or self.augment) and self.kind != "gan":
+            raise ConfigError(f"augment and r1_gamma are options of kind 'gan', not {self.kind!r}")
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
@@ -119,6 +154,9 @@ class TrainConfig:
             del values["mirror"]
         if not values["params"]:  # no settings: equal to configs and checkpoints from before params
             del values["params"]
+        for name, default in SMALL_DATA_DEFAULTS.items():  # likewise for the small-data options
+            if values[name] == default:
+                del values[name]
         return values
 
     @classmethod
@@ -167,6 +205,15 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+SMALL_DATA_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(TrainConfig)
+    if f.name
+    in ("augment", "augment_policy", "ada_target", "ada_interval", "ada_kimg", "r1_gamma", "r1_every")
+    or f.name in ("max_width", "style_mixing", "pl_weight", "pl_every")
+}
 
 
 def _as_float(value: Any) -> Any:

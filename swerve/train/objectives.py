@@ -62,3 +62,10 @@ def vae_loss(
     rec = ((recon - x) ** 2).flatten(1).sum(1).mean() / (2 * sigma**2)
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
     return rec + kl, rec, kl
+
+
+def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): the mean over images of ||grad_x D(x)||^2 on real images ``x`` (which
+    must require grad and have produced ``logits``); kept in the graph so that it can be minimised."""
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()

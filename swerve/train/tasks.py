@@ -26,13 +26,23 @@ from swerve.models import (
     DCGANGenerator,
     DomainClassifier,
     EncoderConfig,
+    FastGANConfig,
+    FastGANDiscriminator,
+    FastGANGenerator,
     MLPConfig,
     MLPDiscriminator,
     MLPGenerator,
 )
+from swerve.train.augment import AdaptiveAugment, Augmenter
 from swerve.train.config import TrainConfig
 from swerve.train.distributed import Shard
-from swerve.train.objectives import discriminator_loss, generator_loss, gradient_penalty, vae_loss
+from swerve.train.objectives import (
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    r1_penalty,
+    vae_loss,
+)
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]
 
@@ -117,24 +127,55 @@ class AdversarialTask(Task):
         return out
 
 
+def setup_augment(task: Task, config: TrainConfig, device: torch.device) -> None:
+    """Give a GAN task the augmentation its config asks for; ADA's state joins the task's networks, so
+    checkpoints restore its probability exactly."""
+    ada = None
+    if config.augment == "ada":
+        ada = AdaptiveAugment(config.augment_policy, config.ada_target, config.ada_interval, config.ada_kimg)
+        task.networks["augment"] = ada.to(device)
+    task.augment = Augmenter(config.augment, config.augment_policy, ada)
+
+
 class GANTask(AdversarialTask):
-    """Adversarial training: ``n_critic`` discriminator steps, then one generator step, then the EMA."""
+    """Adversarial training: ``n_critic`` discriminator steps, then one generator step, then the EMA.
+
+    For small data sets, every image D sees (real or generated) can pass through DiffAugment or ADA
+    (augment.py), and D can be regularised by lazy R1 (every ``r1_every`` steps, scaled by ``r1_every``, as
+    in StyleGAN2)."""
+
+    augment = Augmenter("", "color")  # none; set by setup_augment (subclasses with their own setup get none)
 
     def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
         self.config = config
         k = num_classes if config.conditional else 0
-        if config.arch == "mlp":
-            g = MLPGenerator(MLPConfig(config.latent_dim, shape[0], config.width, config.depth))
-            d = MLPDiscriminator(MLPConfig(shape[0], 1, config.d_width or 2 * config.width, config.depth))
-        else:
-            dc = dict(image_size=shape[-1], channels=shape[0], latent_dim=config.latent_dim, num_classes=k)
-            g = DCGANGenerator(DCGANConfig(**dc, width=config.width))
-            d = DCGANDiscriminator(
-                DCGANConfig(**dc, width=config.d_width or config.width, spectral_norm=config.spectral_norm)
-            )
+        g, d = self.build_networks(config, shape, k)
         self.conditional = k > 0
         self.batches_per_step = config.n_critic
         setup_adversarial(self, config, g, d, device)
+        setup_augment(self, config, device)
+
+    def build_networks(self, config: TrainConfig, shape: list[int], k: int) -> tuple[nn.Module, nn.Module]:
+        """G and D of the config's architecture for samples of ``shape`` and ``k`` classes."""
+        if config.arch == "mlp":
+            g = MLPGenerator(MLPConfig(config.latent_dim, shape[0], config.width, config.depth))
+            d = MLPDiscriminator(MLPConfig(shape[0], 1, config.d_width or 2 * config.width, config.depth))
+            return g, d
+        dc = dict(image_size=shape[-1], channels=shape[0], latent_dim=config.latent_dim, num_classes=k)
+        if config.arch == "fastgan":
+            g = FastGANGenerator(FastGANConfig(**dc, width=config.width, max_width=config.max_width))
+            d_width = config.d_width or config.width
+            d = FastGANDiscriminator(
+                FastGANConfig(
+                    **dc, width=d_width, max_width=config.max_width, spectral_norm=config.spectral_norm
+                )
+            )
+            return g, d
+        g = DCGANGenerator(DCGANConfig(**dc, width=config.width))
+        d = DCGANDiscriminator(
+            DCGANConfig(**dc, width=config.d_width or config.width, spectral_norm=config.spectral_norm)
+        )
+        return g, d
 
     def _z(self, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
         return self.draw(lambda m: self.latent.sample(m, gen, device), n)
@@ -150,24 +191,33 @@ class GANTask(AdversarialTask):
 
         return self.draw(shuffled, n)
 
-    def _gen(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    def _gen(
+        self, z: torch.Tensor, y: torch.Tensor | None, gen: torch.Generator | None = None
+    ) -> torch.Tensor:
         return self.g(z, y) if self.conditional else self.g(z)
 
     def _critic(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return self.d(x, y) if self.conditional else self.d(x)
+
+    def _seen(self, x: torch.Tensor, y: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
+        """D's logits on ``x`` as D sees it: augmented when the config asks for it."""
+        return self._critic(self.augment(x, gen), y)
 
     def step(
         self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
     ) -> dict[str, torch.Tensor]:
         cfg = self.config
         stats: dict[str, torch.Tensor] = {}
+        r1_due = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
         for _ in range(cfg.n_critic):
             x, y = next_batch()
             y = y if self.conditional else None
             fy = self._fake_labels(len(x), gen, y)
             with torch.no_grad():
-                fake = self._gen(self._z(len(x), gen, x.device), fy)
-            real_logits, fake_logits = self._critic(x, y), self._critic(fake, fy)
+                fake = self._gen(self._z(len(x), gen, x.device), fy, gen)
+            if r1_due:
+                x = x.detach().requires_grad_(True)
+            real_logits, fake_logits = self._seen(x, y, gen), self._seen(fake, fy, gen)
             loss_d = discriminator_loss(cfg.objective, real_logits, fake_logits)
             if cfg.objective == "wgan-gp":
                 ones = (1,) * (x.dim() - 1)
@@ -175,12 +225,18 @@ class GANTask(AdversarialTask):
                 gp = gradient_penalty(partial(self._critic, y=y), x, fake, gen, eps=eps)
                 loss_d = loss_d + cfg.gp_weight * gp
                 stats["gp"] = gp.detach()
+            if r1_due:
+                r1 = r1_penalty(real_logits, x)
+                loss_d = loss_d + 0.5 * cfg.r1_gamma * cfg.r1_every * r1
+                stats["r1"] = r1.detach()
             self.update("discriminator", loss_d)
+            stats.update(self.augment.observe(self.shard.gather(real_logits.detach())))
         n = cfg.batch_size // self.shard.world
         fy = self._fake_labels(n, gen, y)
-        fake = self._gen(self._z(n, gen, x.device), fy)
-        loss_g = generator_loss(cfg.objective, self._critic(fake, fy))
+        fake = self._gen(self._z(n, gen, x.device), fy, gen)
+        loss_g = generator_loss(cfg.objective, self._seen(fake, fy, gen))
         self.update("generator", loss_g)
+        stats.update(self.regularize_generator(gen, step, y))
         if cfg.ema > 0:
             update_ema(self.g_ema, self.g, ema_decay(cfg.ema, step))
         stats.update(
@@ -190,6 +246,12 @@ class GANTask(AdversarialTask):
             d_fake=fake_logits.detach().mean(),
         )
         return stats
+
+    def regularize_generator(
+        self, gen: torch.Generator, step: int, real_y: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        """An extra generator update after the main one (StyleGAN2's path-length term); none here."""
+        return {}
 
 
 def ema_decay(target: float, step: int) -> float:
@@ -285,8 +347,12 @@ DIVERGENT_TASKS: dict[str, str] = {
 }
 
 
-def task_class(kind: str) -> type[Task]:
-    """The Task class that trains models of ``kind``."""
+def task_class(kind: str, arch: str = "") -> type[Task]:
+    """The Task class that trains models of ``kind`` (and, for a GAN, architecture ``arch``)."""
+    if kind == "gan" and arch == "stylegan2":
+        from swerve.train.stylegan import StyleGAN2Task
+
+        return StyleGAN2Task
     if kind in TASKS:
         return TASKS[kind]
     module, _, name = DIVERGENT_TASKS[kind].partition(":")

@@ -139,7 +139,9 @@ class Trainer:
 
     def build_task(self, num_classes: int) -> Task:
         """The task that takes each step: a new model of the config's kind."""
-        return task_class(self.config.kind)(self.config, self.data.shape, num_classes, self.device)
+        return task_class(self.config.kind, self.config.arch)(
+            self.config, self.data.shape, num_classes, self.device
+        )
 
     # --- data order ----------------------------------------------------------------------------------------
     def _batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -333,9 +335,11 @@ def check_data_fits(config: TrainConfig, data: Dataset) -> None:
         raise ConfigError(f"{data.name} has {len(data)} samples, fewer than batch_size {config.batch_size}")
     if config.arch == "mlp" and len(shape) != 1:
         raise ConfigError(f"arch 'mlp' models points, but {data.name} holds samples of shape {shape}")
-    if config.arch == "dcgan" and (len(shape) != 3 or shape[1] != shape[2]):
+    if config.arch != "mlp" and (len(shape) != 3 or shape[1] != shape[2]):
         raise ConfigError(
-            f"arch 'dcgan' models square images, but {data.name} holds samples of shape {shape}"
+            f"arch {config.arch!r} models square images, but {data.name} holds samples of shape {shape}"
         )
+    if config.arch == "stylegan2" and (shape[-1] < 8 or shape[-1] & (shape[-1] - 1)):
+        raise ConfigError(f"arch 'stylegan2' needs a power-of-two image size >= 8, got {shape[-1]}")
     if config.conditional and data.labels is None:
         raise ConfigError(f"conditional training needs labels, and {data.name} has none")

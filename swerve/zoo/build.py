@@ -10,7 +10,7 @@ from swerve.bundle import Bundle, check_bundle_target
 from swerve.errors import ConfigError
 from swerve.measure import class_agreement
 from swerve.train import TrainConfig, Trainer
-from swerve.zoo.recipes import RECIPES
+from swerve.zoo.recipes import FINETUNED, RECIPES, zoo_recipes
 
 
 def build(
@@ -24,9 +24,11 @@ def build(
     """Train recipe ``name`` in ``run_dir`` and save its bundle at ``target``; return a summary.
 
     An existing bundle at ``target`` is replaced only with ``overwrite`` (anything else never)."""
-    if name not in RECIPES:
-        raise ConfigError(f"no zoo recipe {name!r}; recipes: {', '.join(RECIPES)}")
+    if name not in RECIPES and name not in FINETUNED:
+        raise ConfigError(f"no zoo recipe {name!r}; recipes: {', '.join(zoo_recipes())}")
     check_bundle_target(target, overwrite)  # before training, not after it
+    if name in FINETUNED:
+        return build_finetuned(name, target, run_dir, resume, progress)
     trainer = recipe_trainer(RECIPES[name], run_dir, resume=resume, progress=progress)
     result = trainer.fit()
     summary: dict[str, Any] = {"name": name, "step": result.step, "interrupted": result.interrupted}
@@ -37,6 +39,28 @@ def build(
         bundle.training["test_accuracy"] = test_accuracy(bundle)
         summary["test_accuracy"] = bundle.training["test_accuracy"]
     bundle.save(target, overwrite)
+    summary.update(bundle=str(target), stats=result.last_stats)
+    return summary
+
+
+def build_finetuned(name: str, target: Path, run_dir: Path, resume: bool, progress: bool) -> dict[str, Any]:
+    """Fine-tune the shipped base model of recipe ``name`` (see recipes.FINETUNED) and save the result."""
+    from swerve.bundle import load
+    from swerve.diverge.finetune import FinetuneConfig, finetune
+    from swerve.zoo import zoo_path
+
+    base, values = FINETUNED[name]
+    if zoo_path(base) is None:
+        raise ConfigError(f"{name} is fine-tuned from {base}, which is not built: swerve zoo build {base}")
+    result = finetune(
+        zoo_path(base), FinetuneConfig.from_dict(values), run_dir, resume=resume, progress=progress
+    )
+    summary: dict[str, Any] = {"name": name, "step": result.step, "interrupted": result.interrupted}
+    if result.interrupted:
+        return summary
+    bundle = load(result.bundle_path, device="cpu")
+    bundle.name = name
+    bundle.save(target)
     summary.update(bundle=str(target), stats=result.last_stats)
     return summary
 
@@ -62,5 +86,6 @@ def test_accuracy(bundle: Bundle) -> float:
     """Accuracy of the bundle's classifier on its dataset's test split."""
     from swerve.data import load_dataset
 
-    test = load_dataset(bundle.data.dataset, split="test")
+    size = bundle.training.get("config", {}).get("image_size")  # the size the model was trained at
+    test = load_dataset(bundle.data.dataset, split="test", image_size=size)
     return class_agreement(bundle.classifier, test.x, test.labels)

@@ -40,6 +40,25 @@ _HELD_OUT = dict(
     dataset="fashion-mnist", classes=_HELD_OUT_TRAINING, latent_dim=64, width=32, steps=1500, ema=0.999
 )
 
+# The colour zoo: emoji at 48x48 (swerve.data.emoji), conditional on the 9 groups of emoji-test.txt. The GAN
+# is sized to train in about an hour on one busy CPU thread: a narrow DCGAN (FastGAN-lite cost 3-4x more per
+# step in side-by-side trials), DiffAugment on everything D sees (Zhao et al. 2020: 3,324 training images is
+# small data) and an EMA generator.
+_EMOJI = dict(dataset="emoji", image_size=48)
+_EMOJI_GAN = dict(
+    **_EMOJI,
+    conditional=True,
+    arch="dcgan",
+    latent_dim=64,
+    width=16,
+    batch_size=32,
+    augment="diffaugment",
+    ema=0.999,
+    log_every=25,
+    sample_every=250,
+    checkpoint_every=100,
+)
+
 RECIPES: dict[str, TrainConfig] = {
     "fashion-gan": TrainConfig(
         name="fashion-gan",
@@ -123,7 +142,45 @@ RECIPES: dict[str, TrainConfig] = {
         ema=0.0,
         params={"variance_weight": 1.0, "variant": "adversarial"},
     ),
+    "emoji-gan": TrainConfig(name="emoji-gan", steps=1200, **_EMOJI_GAN),
+    # The feature space of the colour metrics (FD, precision/recall, class agreement) for the emoji models.
+    "emoji-classifier": TrainConfig(
+        name="emoji-classifier",
+        kind="classifier",
+        **_EMOJI,
+        width=16,
+        steps=500,
+        batch_size=64,
+        lr_d=1e-3,
+        sample_every=0,
+        checkpoint_every=100,
+    ),
 }
+
+# Zoo models made by fine-tuning another (swerve.diverge.finetune): name -> (base, FinetuneConfig values).
+# emoji-gan-b is emoji-gan trained on, for a short while, on the Smileys & Emotion group alone (cross-domain
+# fine-tuning): it shares emoji-gan's architecture and weight basin, so the two blend out of the box.
+FINETUNED: dict[str, tuple[str, dict[str, Any]]] = {
+    "emoji-gan-b": (
+        "emoji-gan",
+        dict(
+            method="cross-domain",
+            name="emoji-gan-b",
+            dataset="emoji",
+            classes=[0],
+            steps=200,
+            batch_size=16,
+            trail_every=50,
+            ema=0.99,
+            measure_quality=False,
+        ),
+    ),
+}
+
+
+def zoo_recipes() -> list[str]:
+    """Every model the zoo can build: trained recipes and fine-tuned ones."""
+    return sorted({*RECIPES, *FINETUNED})
 
 
 def train_config(

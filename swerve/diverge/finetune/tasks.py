@@ -21,7 +21,7 @@ from swerve.diverge.finetune.guidance import Loss
 from swerve.diverge.finetune.layers import freeze_layers, layer_units
 from swerve.diverge.finetune.nada import global_loss, rank_layers
 from swerve.train.config import TrainConfig
-from swerve.train.tasks import Batch, GANTask, Task
+from swerve.train.tasks import Batch, GANTask, Task, setup_augment
 
 
 def _adam(params, lr: float, betas: list[float]) -> torch.optim.Adam:
@@ -137,3 +137,4 @@ class ContinueGANTask(GANTask):
             "discriminator": _adam(self.d.parameters(), config.lr_d, config.betas),
         }
         self.latent = bundle.latent
+        setup_augment(self, config, device)  # the augmentation the model was trained with (DiffAugment ...)
