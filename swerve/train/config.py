@@ -134,17 +134,12 @@ class TrainConfig:
 
             parse_policy(self.augment_policy)
         for name in ("ada_interval", "r1_every", "max_width", "pl_every"):
-            _positive(name, getattr(self, name))
-        if not -1 <= self.ada_target <= 1:
-            raise ConfigError(f"ada_target must lie in [-1, 1], got {self.ada_target!r}")
-        if not 0 <= self.style_mixing <= 1:
-            raise ConfigError(f"style_mixing must lie in [0, 1], got {self.style_mixing!r}")
-        for name in ("ada_kimg",):
-            if not 0 < getattr(self, name) < float("inf"):
-                raise ConfigError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+            check_number(name, getattr(self, name), 1, MAX_STEPS, integer=True)
+        check_number("ada_target", self.ada_target, -1, 1)
+        check_number("style_mixing", self.style_mixing, 0, 1)
+        check_number("ada_kimg", self.ada_kimg, 0, open_low=True)
         for name in ("r1_gamma", "pl_weight"):
-            if not 0 <= getattr(self, name) < float("inf"):
-                raise ConfigError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
+            check_number(name, getattr(self, name), 0)
         if (self.r1_gamma > 0 or self.augment) and self.kind != "gan":
             raise ConfigError(f"augment and r1_gamma are options of kind 'gan', not {self.kind!r}")
 
