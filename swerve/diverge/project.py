@@ -22,20 +22,18 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 from tqdm.auto import tqdm
 
 from swerve import taps
 from swerve.bundle import Bundle
+from swerve.data.picture import read_picture
 from swerve.errors import ConfigError
 from swerve.utils import make_generator
 
 SPACES = ("auto", "z", "w", "w+", "encoder")
-MAX_PICTURE_PIXELS = 8192 * 8192
 
 
 @dataclass
@@ -74,25 +72,7 @@ def load_picture(path: str | os.PathLike, bundle: Bundle) -> torch.Tensor:
     if not bundle.data.is_image:
         raise ConfigError(f"{bundle.name or 'this bundle'} makes points, not pictures; nothing to project")
     channels, height, width = bundle.data.shape
-    if channels not in (1, 3):
-        raise ConfigError(f"cannot project into {channels}-channel pictures (only grey or RGB)")
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PICTURE_PIXELS:
-                raise ConfigError(f"{path} is {img.width} x {img.height}: too large a picture to project")
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("RGBA", "LA", "P"):  # transparent parts become white paper
-                rgba = img.convert("RGBA")
-                img = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-            img = img.convert("L" if channels == 1 else "RGB")
-            img = ImageOps.fit(img, (width, height), Image.Resampling.LANCZOS)
-    except FileNotFoundError:
-        raise ConfigError(f"no picture at {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ConfigError(f"{path} is not a picture swerve can read ({type(exc).__name__})") from None
-    pixels = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).reshape(height, width, -1)
-    lo, hi = bundle.data.range
-    return (pixels.permute(2, 0, 1).unsqueeze(0) / 255.0) * (hi - lo) + lo
+    return read_picture(path, channels, height, width, tuple(bundle.data.range))
 
 
 def feature_network(bundle: Bundle) -> tuple[nn.Module | None, str]:
