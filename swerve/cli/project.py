@@ -132,3 +132,46 @@ def project(
         f"projected {picture} into {bundle.name} ({result.space}): "
         f"pixel MSE {result.pixel_mse:.4g}; wrote {out}",
     )
+
+
+@app.command()
+def translate(
+    bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="A translation (pix2pix) bundle."),
+    picture: Path = typer.Argument(..., help="The input picture (a sketch, edges, ...), any size or mode."),
+    out: Path = typer.Option(..., help="PNG to write: the input beside its translation."),
+    as_target: bool = typer.Option(
+        False, "--as-target", help="PICTURE is a finished picture: make the model's input from it first."
+    ),
+    overwrite: bool = typer.Option(False, help="Replace an existing --out file."),
+    device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Render PICTURE through a pix2pix model (with its bends): writes input | output as one PNG."""
+    from swerve.data.picture import read_picture
+    from swerve.look.grid import make_grid, save_image, upscale
+    from swerve.translate import input_shape, make_input, translation_of
+    from swerve.translate import translate as run_translation
+
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out must end in .png, got {out}")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists; choose another --out or pass --overwrite")
+    bundle = load(bundle_name, device=device)
+    info = translation_of(bundle)
+    value_range = tuple(bundle.data.range)
+    if as_target:
+        source = make_input(bundle, read_picture(picture, *bundle.data.shape, value_range))
+    else:
+        source = read_picture(picture, *input_shape(bundle), value_range)
+    result = run_translation(bundle, source)
+    shown = source if source.shape[1] == result.shape[1] else source.expand(-1, result.shape[1], -1, -1)
+    save_image(
+        upscale(make_grid(torch.cat([shown, result.clamp(*value_range)]), 2, value_range=value_range)), out
+    )
+    record = {
+        "bundle": bundle_name,
+        "picture": str(picture),
+        "transform": info.get("transform"),
+        "out": str(out),
+    }
+    emit(record, as_json, f"translated {picture} with {bundle.name}; wrote {out}")

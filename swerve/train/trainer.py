@@ -284,7 +284,8 @@ class Trainer:
             "device": str(self.device),
             "dataset_size": len(self.data),
         }
-        bundle = Bundle(self.task.export(), data_spec, self.task.latent, training=training, name=cfg.name)
+        extra = self.task.bundle_extra() if hasattr(self.task, "bundle_extra") else None
+        bundle = Bundle(self.task.export(), data_spec, self.task.latent, training, extra=extra, name=cfg.name)
         bundle.record("train", kind=cfg.kind, steps=self.step, seed=cfg.seed, dataset=cfg.dataset)
         return bundle
 

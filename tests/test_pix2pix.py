@@ -1,0 +1,123 @@
+"""pix2pix: U-Net and PatchGAN, pair transforms, training and exact resume, bends on the translator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from swerve.bundle import Bundle, DataSpec, load
+from swerve.data.pairs import blur, downsample, edges, grey, lineart
+from swerve.diverge.bend import bend_bundle
+from swerve.errors import BundleError, ConfigError
+from swerve.models.pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator
+from swerve.train.config import TrainConfig
+from swerve.train.trainer import Trainer
+from swerve.translate import make_input, translate
+from tests.conftest import blobs
+
+SMALL = dict(kind="pix2pix", width=4, batch_size=16, log_every=1, sample_every=0, checkpoint_every=0, ema=0.0)
+
+
+def _step_picture() -> torch.Tensor:
+    x = torch.full((1, 1, 8, 8), -1.0)
+    x[..., 4:] = 1.0  # dark left half, bright right half: one vertical edge between columns 3 and 4
+    return x
+
+
+def test_edges_mark_the_step_and_nothing_else() -> None:
+    e = edges(_step_picture())[0, 0]
+    assert torch.allclose(e[:, 3:5], torch.ones(8, 2))  # the two columns beside the step: the strongest
+    assert torch.allclose(e[:, :3], -torch.ones(8, 3)) and torch.allclose(e[:, 5:], -torch.ones(8, 3))
+    art = lineart(_step_picture())[0, 0]
+    assert (art[:, 3:5] == -1).all() and (art[:, :3] == 1).all() and (art[:, 5:] == 1).all()
+
+
+def test_the_other_transforms_keep_shapes_and_values() -> None:
+    rgb = torch.rand(2, 3, 8, 8) * 2 - 1
+    assert grey(rgb).shape == (2, 1, 8, 8)
+    assert torch.allclose(grey(torch.ones(1, 3, 4, 4)), torch.ones(1, 1, 4, 4))
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    assert torch.allclose(blur(flat), flat) and torch.allclose(downsample(flat), flat)
+    assert blur(_step_picture())[0, 0, 0, 3] > -1  # the step is smeared
+
+
+@pytest.mark.parametrize("size, levels", [(32, 5), (28, 2), (16, 4)])
+def test_translation_output_shape(size: int, levels: int) -> None:
+    cfg = Pix2PixConfig(image_size=size, in_channels=1, channels=3, width=4)
+    assert cfg.levels == levels
+    g, d = UNetGenerator(cfg).eval(), PatchDiscriminator(cfg)
+    y = g(torch.randn(2, 1, size, size))
+    assert y.shape == (2, 3, size, size) and y.abs().max() <= 1
+    logits = d(torch.randn(2, 1, size, size), y)
+    assert logits.shape[:2] == (2, 1) and logits.shape[-1] > 1  # one logit per patch
+    with pytest.raises(ConfigError, match="reads pictures"):
+        g(torch.randn(2, 3, size, size))
+    with pytest.raises(ConfigError, match="even"):
+        Pix2PixConfig(image_size=7)
+    with pytest.raises(ConfigError, match="PatchGAN"):
+        Pix2PixConfig(image_size=8, d_layers=2)
+
+
+def test_training_lowers_l1_and_resumes_bit_exactly(tmp_path) -> None:
+    data = blobs(n=64)
+    cfg = TrainConfig(
+        steps=6, params={"transform": "edges", "d_layers": 1}, lr_g=2e-3, **{**SMALL, "checkpoint_every": 3}
+    )
+    Trainer(cfg, tmp_path / "full", data=data, progress=False).fit()
+    Trainer(cfg.replace(steps=3), tmp_path / "split", data=data, progress=False).fit()
+    Trainer(cfg, tmp_path / "split", resume=True, data=data, progress=False).fit()
+    for role in ("generator", "discriminator"):
+        a = (tmp_path / "full" / "bundle" / f"{role}.safetensors").read_bytes()
+        b = (tmp_path / "split" / "bundle" / f"{role}.safetensors").read_bytes()
+        assert a == b
+    bundle = load(tmp_path / "full" / "bundle")
+    assert bundle.latent is None and bundle.extra["translation"] == {"transform": "edges", "in_channels": 1}
+    with pytest.raises(BundleError, match="translates pictures"):
+        bundle.sample(4)
+    out = translate(bundle, make_input(bundle, data.x[:5]))
+    assert out.shape == (5, 1, 8, 8)
+
+
+def test_l1_only_exports_no_discriminator_and_learns(tmp_path) -> None:
+    data = blobs(n=64)
+    cfg = TrainConfig(
+        steps=30, params={"transform": "blur", "adversarial": False, "d_layers": 1}, lr_g=3e-3, **SMALL
+    )
+    Trainer(cfg, tmp_path, data=data, progress=False).fit()
+    bundle = load(tmp_path / "bundle")
+    assert set(bundle.networks) == {"generator"}
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert set(rows[0]) == {"step", "l1", "seconds"}  # no adversarial terms
+    assert sum(r["l1"] for r in rows[-5:]) < 0.7 * sum(r["l1"] for r in rows[:5])
+    with pytest.raises(ConfigError, match="unknown pix2pix setting"):
+        Trainer(
+            TrainConfig(steps=1, params={"lambda": 3}, **SMALL), tmp_path / "x", data=data, progress=False
+        )
+
+
+def _translator() -> Bundle:
+    torch.manual_seed(0)
+    g = UNetGenerator(Pix2PixConfig(image_size=16, width=4)).eval()
+    return Bundle(
+        {"generator": g},
+        DataSpec([1, 16, 16], dataset="blobs"),
+        None,
+        extra={"translation": {"transform": "edges", "in_channels": 1}},
+        name="p2p",
+    )
+
+
+def test_a_bend_on_the_translator_changes_its_output(tmp_path, cli) -> None:
+    bundle = _translator()
+    source = edges(torch.rand(3, 1, 16, 16) * 2 - 1)
+    plain = translate(bundle, source)
+    bent = bend_bundle(bundle, [{"layer": "down1", "transform": "multiply", "params": {"factor": 3.0}}])
+    changed = translate(bent, source)
+    assert not torch.allclose(plain, changed, atol=1e-4)
+    assert torch.equal(translate(bundle, source), plain)  # the original is untouched
+    saved = bundle.save(tmp_path / "p2p")
+    code, _, err = cli("bend", saved, "--bend", "down1 multiply factor=3", "--out", tmp_path / "bent")
+    assert code == 0, err
+    assert torch.allclose(translate(load(tmp_path / "bent"), source), changed)
