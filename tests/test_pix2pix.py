@@ -121,3 +121,29 @@ def test_a_bend_on_the_translator_changes_its_output(tmp_path, cli) -> None:
     code, _, err = cli("bend", saved, "--bend", "down1 multiply factor=3", "--out", tmp_path / "bent")
     assert code == 0, err
     assert torch.allclose(translate(load(tmp_path / "bent"), source), changed)
+
+
+def test_cli_translate_and_its_bad_input(tmp_path, cli) -> None:
+    from PIL import Image
+
+    saved = _translator().save(tmp_path / "p2p")
+    pic = tmp_path / "sketch.png"
+    Image.new("RGB", (50, 40), "white").save(pic)
+    out = tmp_path / "out.png"
+    code, _, err = cli("translate", saved, pic, "--out", out)
+    assert code == 0, err
+    assert Image.open(out).size[0] > Image.open(out).size[1]  # input | output side by side
+    code, _, err = cli("translate", saved, pic, "--out", out, "--as-target", "--overwrite")
+    assert code == 0, err
+    junk = tmp_path / "junk.png"
+    junk.write_text("no")
+    for args, words in [
+        (("fashion-gan", pic, "--out", tmp_path / "a.png"), "not a translation model"),
+        ((saved, junk, "--out", tmp_path / "b.png"), "not a picture"),
+        ((saved, pic, "--out", out), "--overwrite"),
+        ((saved, pic, "--out", tmp_path / "c.jpg"), ".png"),
+    ]:
+        code, _, err = cli("translate", *args)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and words in lines[0], err
+    assert not (tmp_path / "a.png").exists() and not (tmp_path / "b.png").exists()
