@@ -120,6 +120,7 @@ def _summary(model_id: str, directory: Path | None, source: str) -> dict[str, An
         "usable": usable,
         "why_not": "" if usable else "the studio draws image generators; this bundle has none",
         "generator": {"class": generator.get("class"), "kwargs": _mapping(generator.get("kwargs"))},
+        "translation": bool(generator) and "translation" in _mapping(config.get("extra")),
     }
 
 
