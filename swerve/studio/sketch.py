@@ -1,5 +1,8 @@
 """The sketch pad: a picture drawn on the page, rendered through a translation (pix2pix) model with the
-page's bends. The drawing arrives as a PNG data URL; it is read like any picture (swerve.data.picture)."""
+page's bends. The drawing arrives as a PNG data URL; it is read like any picture (swerve.data.picture).
+A drawing is dark lines on light paper; for a model trained on ``edges`` (bright edges on black) it is
+inverted first. With ``as_target`` the drawing is taken as a finished picture and the model's own transform
+makes its input."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from swerve.data.picture import read_picture
 from swerve.diverge.bend import apply_bends, bundle_clusters
 from swerve.errors import ConfigError
 from swerve.studio.recipe import to_picture
-from swerve.translate import input_shape, make_input, translate
+from swerve.translate import input_shape, make_input, translate, translation_of
 
 PREFIX = "data:image/png;base64,"
 
@@ -42,6 +45,8 @@ def render_sketch(studio, body) -> Image.Image:  # noqa: ANN001 - a Studio and a
         )
     else:
         source = read_picture(drawing, *shape, value_range, name="the drawing")
+        if translation_of(bundle).get("transform") == "edges":
+            source = value_range[0] + value_range[1] - source  # dark lines on paper -> bright edges on black
     bends = studio.check_bends(bundle, body.bends)
     clusters = bundle_clusters(bundle) if bends else None
     with studio.lock(key), apply_bends(bundle.generator, bends, clusters=clusters):

@@ -123,6 +123,20 @@ RECIPES: dict[str, TrainConfig] = {
         ema=0.0,
         params={"variance_weight": 1.0, "variant": "adversarial"},
     ),
+    # pix2pix (swerve.train.pix2pix): Fashion-MNIST's Sobel edges -> the grey picture, at 32 x 32.
+    "fashion-edges2grey": TrainConfig(
+        name="fashion-edges2grey",
+        kind="pix2pix",
+        dataset="fashion-mnist",
+        image_size=32,
+        width=16,
+        steps=800,
+        batch_size=32,
+        ema=0.0,
+        sample_every=0,
+        checkpoint_every=200,
+        params={"transform": "edges", "max_width": 128},  # 128: the zoo stays small
+    ),
 }
 
 
