@@ -147,3 +147,51 @@ def test_cli_translate_and_its_bad_input(tmp_path, cli) -> None:
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and words in lines[0], err
     assert not (tmp_path / "a.png").exists() and not (tmp_path / "b.png").exists()
+
+
+def _write_pairs(root, n: int = 20, lonely: bool = False) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (root / "A").mkdir(parents=True)
+    (root / "B").mkdir()
+    for i in range(n):
+        target = (rng.random((12, 12)) * 255).astype(np.uint8)
+        Image.fromarray(target).save(root / "B" / f"{i:03d}.png")
+        Image.fromarray(255 - target).save(
+            root / "A" / f"{i:03d}.jpg" if i == 0 else root / "A" / f"{i:03d}.png"
+        )
+    if lonely:
+        Image.fromarray(target).save(root / "B" / "extra.png")
+
+
+def test_paired_folders_train_a_translator_of_the_target_shape(tmp_path) -> None:
+    from swerve.data import load_dataset
+
+    _write_pairs(tmp_path / "pairs")
+    data = load_dataset(f"pairs:{tmp_path / 'pairs'}", image_size=8)
+    assert data.x.shape == (20, 2, 8, 8)
+    assert torch.allclose(data.x[1:, 1], -data.x[1:, 0], atol=0.02)  # A is the negative of B, side by side
+    cfg = TrainConfig(
+        steps=2, dataset=f"pairs:{tmp_path / 'pairs'}", image_size=8, params={"d_layers": 1}, **SMALL
+    )
+    Trainer(cfg, tmp_path / "run", progress=False).fit()
+    bundle = load(tmp_path / "run" / "bundle")
+    assert bundle.data.shape == [1, 8, 8] and bundle.extra["translation"]["transform"] == "paired"
+    assert translate(bundle, data.x[:3, 1:]).shape == (3, 1, 8, 8)
+    with pytest.raises(ConfigError, match="input picture, not a target"):
+        make_input(bundle, data.x[:3, :1])
+    with pytest.raises(ConfigError, match="carries its own inputs"):
+        Trainer(cfg.replace(params={"transform": "edges", "d_layers": 1}), tmp_path / "r2", progress=False)
+
+
+def test_paired_folders_without_partners_are_refused(tmp_path) -> None:
+    from swerve.data import load_dataset
+    from swerve.errors import DataError
+
+    _write_pairs(tmp_path / "pairs", n=3, lonely=True)
+    with pytest.raises(DataError, match="no partner, e.g. 'extra'"):
+        load_dataset(f"pairs:{tmp_path / 'pairs'}", image_size=8)
+    with pytest.raises(DataError, match="not a folder"):
+        load_dataset(f"pairs:{tmp_path / 'nowhere'}", image_size=8)

@@ -8,18 +8,27 @@ each target picture (values in [-1, 1]) into the input a translation model learn
 - ``blur``: a 5 x 5 Gaussian blur (sigma 1.5); ``downsample``: 4x average pooling, scaled back up
   (super-resolution).
 
+Pairs can also come from two folders (:func:`load_pairs`, data set ``pairs:PATH``): ``PATH/A/`` holds the
+inputs and ``PATH/B/`` the targets, matched by file name; a model trained on them has transform ``paired``.
+
 Others can be added with :func:`register_pair_transform`.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from swerve.errors import ConfigError
+from swerve.data.base import Dataset
+from swerve.data.picture import read_picture
+from swerve.errors import ConfigError, DataError
+
+PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 @dataclass(frozen=True)
@@ -96,3 +105,39 @@ register_pair_transform("lineart", lineart, lambda c: 1)
 register_pair_transform("grey", grey, lambda c: 1)
 register_pair_transform("blur", blur, lambda c: c)
 register_pair_transform("downsample", downsample, lambda c: c)
+
+
+def _paired(x: torch.Tensor) -> torch.Tensor:
+    raise ConfigError("this model was trained on paired folders: give it an input picture, not a target")
+
+
+register_pair_transform("paired", _paired, lambda c: c)
+
+
+def load_pairs(root: str | os.PathLike, image_size: int, channels: int = 1, n: int | None = None) -> Dataset:
+    """``root/A`` (inputs) and ``root/B`` (targets) matched by file name (without suffix), each picture
+    scaled and centre-cropped to ``image_size`` in ``channels``: a Dataset whose ``x`` holds the target's
+    channels first, then the input's (2 x ``channels`` in all)."""
+    root = Path(root)
+    sides = []
+    for side in ("A", "B"):
+        folder = root / side
+        if not folder.is_dir():
+            raise DataError(
+                f"{folder} is not a folder: paired data needs {root}/A (inputs) and {root}/B (targets)"
+            )
+        sides.append({f.stem: f for f in folder.iterdir() if f.suffix.lower() in PICTURE_SUFFIXES})
+    a, b = sides
+    stems = sorted(set(a) & set(b))
+    lonely = sorted(set(a) ^ set(b))
+    if lonely:
+        raise DataError(
+            f"{len(lonely)} picture(s) in {root}/A or {root}/B have no partner, e.g. {lonely[0]!r}"
+        )
+    if not stems:
+        raise DataError(f"no pictures in {root}/A and {root}/B")
+    stems = stems[:n] if n is not None else stems
+    rng = (-1.0, 1.0)
+    inputs = torch.cat([read_picture(a[s], channels, image_size, image_size, rng) for s in stems])
+    targets = torch.cat([read_picture(b[s], channels, image_size, image_size, rng) for s in stems])
+    return Dataset(torch.cat([targets, inputs], dim=1), None, [], f"pairs:{root}")

@@ -1,7 +1,8 @@
 """Training pix2pix (Isola et al. 2017): pairs made on the fly by a registered transform (swerve.data.pairs),
 a U-Net G and a PatchGAN D; loss: adversarial (logistic, D's halved as in the paper) + ``l1_weight`` x L1.
 
-Settings (``params`` of a ``kind: pix2pix`` config): ``transform`` (edges, lineart, grey, blur, downsample),
+Settings (``params`` of a ``kind: pix2pix`` config): ``transform`` (edges (the default), lineart, grey, blur,
+downsample; ``paired`` for a ``pairs:PATH`` data set, which carries its inputs),
 ``l1_weight`` (100), ``adversarial`` (true; false trains the L1-only U-Net, the paper's ablation), ``depth``,
 ``max_width``,
 ``d_layers``, ``dropout`` (see :class:`swerve.models.pix2pix.Pix2PixConfig`).
@@ -23,7 +24,7 @@ from swerve.train.objectives import discriminator_loss, generator_loss
 from swerve.train.tasks import Batch, Task
 
 DEFAULTS = {
-    "transform": "edges",
+    "transform": None,
     "l1_weight": 100.0,
     "adversarial": True,
     "depth": 0,
@@ -45,8 +46,19 @@ class Pix2PixTask(Task):
             raise ConfigError(f"adversarial must be true or false, got {p['adversarial']!r}")
         if not isinstance(p["l1_weight"], int | float) or p["l1_weight"] < 0:
             raise ConfigError(f"l1_weight must be a non-negative number, got {p['l1_weight']!r}")
+        self.paired = config.dataset.startswith("pairs:")
+        if self.paired and p["transform"] not in (None, "paired"):
+            raise ConfigError("a pairs: data set carries its own inputs; leave the transform out")
+        p["transform"] = p["transform"] or ("paired" if self.paired else "edges")
+        if not self.paired and p["transform"] == "paired":
+            raise ConfigError(
+                "transform 'paired' needs a pairs:PATH data set (PATH/A inputs, PATH/B targets)"
+            )
         self.params = p
         self.transform = pair_transform(str(p["transform"]))
+        if self.paired:
+            shape = [shape[0] // 2, *shape[1:]]
+        self.data_shape = list(shape)
         cfg = Pix2PixConfig(
             image_size=shape[-1],
             in_channels=self.transform.in_channels(shape[0]),
@@ -71,9 +83,14 @@ class Pix2PixTask(Task):
     def step(
         self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
     ) -> dict[str, torch.Tensor]:
-        target, _ = next_batch()
-        with torch.no_grad():
-            source = self.transform.fn(target)
+        x, _ = next_batch()
+        if self.paired:  # target channels first, then the input's (swerve.data.pairs.load_pairs)
+            c = self.data_shape[0]
+            target, source = x[:, :c], x[:, c:]
+        else:
+            target = x
+            with torch.no_grad():
+                source = self.transform.fn(target)
         fake = self.g(source)
         l1 = F.l1_loss(fake, target)
         stats = {"l1": l1.detach()}

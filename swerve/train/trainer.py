@@ -271,7 +271,7 @@ class Trainer:
         """The model as a bundle: the task's networks, data and latent specs, provenance and history."""
         cfg = self.config
         data_spec = DataSpec(
-            shape=self.data.shape,
+            shape=getattr(self.task, "data_shape", None) or self.data.shape,
             range=[-1.0, 1.0] if len(self.data.shape) == 3 else _range(self.data.x),
             classes=list(self.data.classes),
             dataset=cfg.dataset,
