@@ -160,3 +160,34 @@ def test_cli_bad_input_is_one_line(cli, tmp_path) -> None:
         *cli("project", "fashion-gan", tmp_path / "none.png", "--out", tmp_path / "d")[::2], "no picture"
     )
     assert not any((tmp_path / n).exists() for n in "abcd")
+
+
+def test_a_projected_picture_opens_in_the_studio_and_bends(cli, tmp_path) -> None:
+    pytest.importorskip("fastapi", reason="the studio extra is not installed")
+    pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
+    from fastapi.testclient import TestClient
+
+    from swerve.studio.app import TOKEN_HEADER, create_app
+    from swerve.studio.engine import Studio
+    from swerve.studio.models import Models
+
+    pic = tmp_path / "pic.png"
+    Image.fromarray((np.random.default_rng(1).random((28, 28)) * 255).astype(np.uint8)).save(pic)
+    code, _, err = cli(
+        "project", "fashion-vae", pic, "--steps", "3", "--restarts", "1", "--out", tmp_path / "p"
+    )
+    assert code == 0, err
+    app = create_app(Studio(Models([]), tmp_path / "out"))
+    page = TestClient(app, base_url="http://127.0.0.1", headers={TOKEN_HEADER: app.state.token})
+    raw = (tmp_path / "p" / "recipe.json").read_bytes()
+    opened = page.post("/api/load", content=raw, headers={"content-type": "application/octet-stream"})
+    assert opened.status_code == 200, opened.text
+    state = opened.json()["state"]
+    with np.load(tmp_path / "p" / "latent.npz") as arrays:
+        assert np.allclose(state["latent"]["z"], arrays["z"][0])
+    plain = page.post("/api/render", json=state)
+    bent = page.post(
+        "/api/render",
+        json={**state, "bends": [{"layer": "conv:0", "transform": "multiply", "params": {"factor": 3.0}}]},
+    )
+    assert plain.status_code == bent.status_code == 200 and plain.content != bent.content
