@@ -1,6 +1,20 @@
 // The sketch pad: draw (mouse or pen; brush size, eraser, undo, clear) or drop a picture, and see it
 // rendered through a translation (pix2pix) model at each stroke's end, with the bends the page has set.
-import { api } from "./state.js";
+import { TOKEN, api } from "./state.js";
+
+// POST a JSON body to a route that answers a picture; an answer that is not OK throws its one-line error.
+async function picture(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Swerve-Token": TOKEN },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    const answer = await response.json().catch(() => ({}));
+    throw new Error(answer.error || `${response.status} ${response.statusText}`);
+  }
+  return response.blob();
+}
 
 const SIZE = 128;
 let pageBends = [];
@@ -56,7 +70,7 @@ function start() {
         picture: ui.canvas.toDataURL("image/png"),
         bends: ui.withBends.checked ? pageBends : [],
       };
-      const blob = await api("/api/sketch", body);
+      const blob = await picture("/api/sketch", body);
       const old = ui.result.src;
       ui.result.src = URL.createObjectURL(blob);
       await ui.result.decode().catch(() => {});
