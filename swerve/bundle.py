@@ -273,6 +273,11 @@ class Bundle:
         """Draw ``n`` samples with ``seed``; for a conditional generator, ``labels`` picks the classes
         (one class for all, a list, or ``None`` for classes cycling 0, 1, 2, ...)."""
         if self.latent is None:
+            if "translation" in self.extra:
+                raise BundleError(
+                    f"bundle {self.name or '(unnamed)'} translates pictures (pix2pix) and has no latent to "
+                    "sample; give it a picture instead (swerve translate)"
+                )
             raise BundleError(f"bundle {self.name or '(unnamed)'} has no latent spec, so it cannot sample")
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ConfigError(f"the number of samples must be a positive integer, got {n!r}")

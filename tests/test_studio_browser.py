@@ -210,3 +210,42 @@ def test_a_novelty_search_opens_the_picture_clicked_in_its_grid(page):
     settle(browser, count)
     opened = browser.evaluate("window.studio.state")
     assert opened["latent"]["z"] == found[2]["latent"]["z"] and opened["label"] == found[2]["label"]
+
+
+def stroke(browser: Browser, points: list[tuple[float, float]]) -> None:
+    """Press the mouse at the first point (fractions of the sketch canvas), move through the rest, release."""
+    box = browser.evaluate(
+        """(() => { const c = document.getElementById('sketch-canvas'); c.scrollIntoView({block: 'center'});
+             const r = c.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()"""
+    )
+    at = [(box[0] + x * box[2], box[1] + y * box[3]) for x, y in points]
+    events = [("mousePressed", at[0])] + [("mouseMoved", p) for p in at[1:]] + [("mouseReleased", at[-1])]
+    browser.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": at[0][0], "y": at[0][1]})
+    for kind, (x, y) in events:
+        params = {"type": kind, "x": x, "y": y, "button": "left", "buttons": 1, "clickCount": 1}
+        browser.call("Input.dispatchMouseEvent", params)
+
+
+def sketch_pixels(browser: Browser, count: int) -> np.ndarray:
+    browser.wait_for(f"Number(document.getElementById('sketch-result').dataset.renders || 0) >= {count}")
+    encoded = browser.evaluate(
+        """fetch(document.getElementById('sketch-result').src).then(r => r.arrayBuffer()).then(b => {
+             let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s); })"""
+    )
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
+
+
+def test_the_sketch_pad_renders_a_stroke_drawn_with_the_mouse(page) -> None:
+    browser, _, _ = page
+    browser.wait_for("document.getElementById('sketch-model').options.length > 0")
+    assert browser.evaluate("document.getElementById('sketch-model').value") == "fashion-edges2grey"
+    browser.evaluate("document.getElementById('sketch-panel').open = true")
+    line = [(0.3, 0.2), (0.7, 0.2), (0.8, 0.9), (0.2, 0.9), (0.3, 0.2)]
+    stroke(browser, line)
+    drawn = sketch_pixels(browser, 1)
+    assert drawn.shape == (32, 32)
+    browser.evaluate("document.getElementById('sketch-undo').click()")
+    blank = sketch_pixels(browser, 2)
+    assert np.abs(drawn.astype(int) - blank.astype(int)).mean() > 5  # the stroke made the picture
+    stroke(browser, line)
+    assert np.array_equal(sketch_pixels(browser, 3), drawn)  # the same stroke, the same picture

@@ -53,7 +53,7 @@ def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
 def main() -> None:
     """Entry point: run the app and turn user errors into one clear line and exit code 2."""
     # Importing a command module registers its commands, in the loop's order.
-    from swerve.cli import make, data, importer, look, bend, diverge  # noqa: F401, I001
+    from swerve.cli import make, data, importer, look, bend, diverge, project  # noqa: F401, I001
     from swerve.cli import finetune, refine, measure, scale, studio, rate  # noqa: F401, I001
 
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"

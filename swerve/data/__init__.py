@@ -117,6 +117,11 @@ def load_dataset(
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
+    if name.startswith("pairs:"):  # two folders: channels and size apply to both sides (see pairs.py)
+        from swerve.data.pairs import load_pairs
+
+        size = FOLDER_SIZE if image_size is None else image_size
+        return load_pairs(name.removeprefix("pairs:"), size, channels or 1, n)
     if name.startswith(("folder:", "prepared:")):
         kind, _, path = name.partition(":")
         if not path:

@@ -47,6 +47,7 @@ from swerve.studio.schema import (
     NoveltyIn,
     RefineIn,
     RewriteIn,
+    SketchIn,
     StateIn,
     TrainIn,
 )
@@ -221,6 +222,15 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
     async def grid(request: Request) -> Response:
         body = await parse(request, GridIn)
         picture = await run_in_threadpool(studio.grid, body.state, body.n)
+        return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.post("/api/sketch", response_model=None)
+    async def sketch(request: Request) -> Response:
+        """The sketch pad's drawing rendered through a translation model with the page's bends."""
+        from swerve.studio.sketch import render_sketch
+
+        body = await parse(request, SketchIn)
+        picture = await run_in_threadpool(render_sketch, studio, body)
         return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @app.post("/api/recipe", response_model=None)

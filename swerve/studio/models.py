@@ -111,6 +111,12 @@ def _summary(model_id: str, directory: Path | None, source: str) -> dict[str, An
     shape = shape if isinstance(shape, list) else []
     usable = bool(generator) and bool(config.get("latent")) and len(shape) == 3
     name = config.get("name")
+    translation = bool(generator) and "translation" in _mapping(config.get("extra"))
+    why_not = (
+        "a translation model: draw for it on the sketch pad"
+        if translation
+        else ("the studio draws image generators; this bundle has none")
+    )
     return {
         "id": model_id,
         "name": name if isinstance(name, str) and name else directory.name,
@@ -118,8 +124,9 @@ def _summary(model_id: str, directory: Path | None, source: str) -> dict[str, An
         "shape": shape,
         "classes": classes if isinstance(classes, list) else [],
         "usable": usable,
-        "why_not": "" if usable else "the studio draws image generators; this bundle has none",
+        "why_not": "" if usable else why_not,
         "generator": {"class": generator.get("class"), "kwargs": _mapping(generator.get("kwargs"))},
+        "translation": translation,
     }
 
 

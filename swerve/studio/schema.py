@@ -115,6 +115,20 @@ class StateIn(Strict):
         return plain_json(bends)
 
 
+class SketchIn(Strict):
+    """A drawing for the sketch pad: a PNG data URL, the translation model, the page's bends."""
+
+    model: str = Field(..., min_length=1, max_length=4096)
+    picture: str = Field(..., min_length=1, max_length=200_000)
+    bends: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
+    as_target: bool = False
+
+    @field_validator("bends")
+    @classmethod
+    def _plain_bends(cls, bends: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return plain_json(bends)
+
+
 class GridIn(Strict):
     state: StateIn
     n: int = Field(9, ge=1, le=64)

@@ -12,7 +12,8 @@ import yaml
 
 from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_finite, check_number, key_list
 
-KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae")  # the last three: swerve.diverge
+# can, nodata and sparse-ae train in swerve.diverge, pix2pix in swerve.train.pix2pix
+KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae", "pix2pix")
 ARCHS = ("dcgan", "mlp", "fastgan", "stylegan2")
 AUGMENTS = ("", "diffaugment", "ada")
 OBJECTIVES = ("ns", "hinge", "wgan-gp")
@@ -34,7 +35,7 @@ class TrainConfig:
     """Everything that decides a training run. Two runs with equal configs produce equal weights (on CPU)."""
 
     name: str = "model"
-    kind: str = "gan"  # gan | vae | classifier | can | nodata | sparse-ae
+    kind: str = "gan"  # gan | vae | classifier | can | nodata | sparse-ae | pix2pix
     dataset: str = "fashion-mnist"  # see swerve.data.DATASETS, or folder:PATH
     classes: list[int] | None = None  # train on these classes only (labels keep their numbers)
     image_size: int | None = None  # resize images; None keeps the dataset's size

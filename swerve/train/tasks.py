@@ -339,8 +339,10 @@ class ClassifierTask(Task):
 
 TASKS: dict[str, type[Task]] = {"gan": GANTask, "vae": VAETask, "classifier": ClassifierTask}
 
-# Tasks that live beside their divergence method (they import this module, so they are imported on use).
+# Tasks in modules of their own, beside their divergence method or model (they import this module, so they
+# are imported on use).
 DIVERGENT_TASKS: dict[str, str] = {
+    "pix2pix": "swerve.train.pix2pix:Pix2PixTask",
     "can": "swerve.diverge.can:CANTask",
     "nodata": "swerve.diverge.nodata:NoDataTask",
     "sparse-ae": "swerve.diverge.sparse_ae:SparseAETask",

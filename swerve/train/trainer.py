@@ -283,7 +283,7 @@ class Trainer:
         """The model as a bundle: the task's networks, data and latent specs, provenance and history."""
         cfg = self.config
         data_spec = DataSpec(
-            shape=self.data.shape,
+            shape=getattr(self.task, "data_shape", None) or self.data.shape,
             range=[-1.0, 1.0] if len(self.data.shape) == 3 else _range(self.data.x),
             classes=list(self.data.classes),
             dataset=cfg.dataset,
@@ -296,7 +296,8 @@ class Trainer:
             "device": str(self.device),
             "dataset_size": len(self.data),
         }
-        bundle = Bundle(self.task.export(), data_spec, self.task.latent, training=training, name=cfg.name)
+        extra = self.task.bundle_extra() if hasattr(self.task, "bundle_extra") else None
+        bundle = Bundle(self.task.export(), data_spec, self.task.latent, training, extra=extra, name=cfg.name)
         bundle.record("train", kind=cfg.kind, steps=self.step, seed=cfg.seed, dataset=cfg.dataset)
         return bundle
 

@@ -155,6 +155,20 @@ RECIPES: dict[str, TrainConfig] = {
         sample_every=0,
         checkpoint_every=100,
     ),
+    # pix2pix (swerve.train.pix2pix): Fashion-MNIST's Sobel edges -> the grey picture, at 32 x 32.
+    "fashion-edges2grey": TrainConfig(
+        name="fashion-edges2grey",
+        kind="pix2pix",
+        dataset="fashion-mnist",
+        image_size=32,
+        width=16,
+        steps=800,
+        batch_size=32,
+        ema=0.0,
+        sample_every=0,
+        checkpoint_every=200,
+        params={"transform": "edges", "max_width": 128},  # 128: the zoo stays small
+    ),
 }
 
 # Zoo models made by fine-tuning another (swerve.diverge.finetune): name -> (base, FinetuneConfig values).

@@ -69,7 +69,9 @@ async function draw() {
   drawing = true;
   const started = performance.now();
   try {
-    const blob = await api("/api/render", requestState());
+    const sent = requestState();
+    document.dispatchEvent(new CustomEvent("swerve:state", { detail: sent }));  // the sketch pad's bends
+    const blob = await api("/api/render", sent);
     const image = $("image");
     const old = image.src;
     image.src = URL.createObjectURL(blob);

@@ -1,0 +1,143 @@
+// The sketch pad: draw (mouse or pen; brush size, eraser, undo, clear) or drop a picture, and see it
+// rendered through a translation (pix2pix) model at each stroke's end, with the bends the page has set.
+import { TOKEN, api } from "./state.js";
+
+// POST a JSON body to a route that answers a picture; an answer that is not OK throws its one-line error.
+async function picture(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Swerve-Token": TOKEN },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    const answer = await response.json().catch(() => ({}));
+    throw new Error(answer.error || `${response.status} ${response.statusText}`);
+  }
+  return response.blob();
+}
+
+const SIZE = 128;
+let pageBends = [];
+document.addEventListener("swerve:state", (event) => { pageBends = event.detail.bends || []; });
+
+function element(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+function build() {
+  const models = element("select", { id: "sketch-model", title: "translation model" });
+  const brush = element("input", { id: "sketch-brush", type: "range", min: 1, max: 24, value: 4 });
+  const eraser = element("input", { id: "sketch-eraser", type: "checkbox" });
+  const undo = element("button", { id: "sketch-undo", type: "button" }, "undo");
+  const clear = element("button", { id: "sketch-clear", type: "button" }, "clear");
+  const withBends = element("input", { id: "sketch-bends", type: "checkbox", checked: true });
+  const canvas = element("canvas", { id: "sketch-canvas", width: SIZE, height: SIZE });
+  const result = element("img", { id: "sketch-result", alt: "the rendered sketch", width: 256, height: 256 });
+  const status = element("p", { id: "sketch-status" });
+  canvas.style.cssText = "width:256px;height:256px;touch-action:none;border:1px solid #888;background:#fff";
+  result.style.imageRendering = "pixelated";
+  const panel = element(
+    "details", { id: "sketch-panel" },
+    element("summary", {}, "Sketch pad"),
+    element("p", {}, models, " brush ", brush, element("label", {}, eraser, " eraser"), " ", undo, " ", clear,
+      element("label", {}, withBends, " page bends")),
+    element("div", {}, canvas, " ", result),
+    status,
+  );
+  (document.querySelector("#controls") || document.body).append(panel);
+  return { models, brush, eraser, undo, clear, withBends, canvas, result, status };
+}
+
+function start() {
+  const ui = build();
+  const ctx = ui.canvas.getContext("2d");
+  const history = [];
+  const blank = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, SIZE, SIZE); };
+  blank();
+  let rendering = false;
+  let again = false;
+
+  async function render() {
+    if (!ui.models.value) { ui.status.textContent = "no translation model in the studio's folders"; return; }
+    if (rendering) { again = true; return; }
+    rendering = true;
+    const started = performance.now();
+    try {
+      const body = {
+        model: ui.models.value,
+        picture: ui.canvas.toDataURL("image/png"),
+        bends: ui.withBends.checked ? pageBends : [],
+      };
+      const blob = await picture("/api/sketch", body);
+      const old = ui.result.src;
+      ui.result.src = URL.createObjectURL(blob);
+      await ui.result.decode().catch(() => {});
+      if (old) URL.revokeObjectURL(old);
+      ui.result.dataset.renders = String(Number(ui.result.dataset.renders || 0) + 1);
+      ui.status.textContent = `rendered in ${Math.round(performance.now() - started)} ms`;
+    } catch (error) {
+      ui.status.textContent = error.message;
+    } finally {
+      rendering = false;
+      if (again) { again = false; render(); }
+    }
+  }
+
+  const point = (event) => {
+    const box = ui.canvas.getBoundingClientRect();
+    return [(event.clientX - box.left) * SIZE / box.width, (event.clientY - box.top) * SIZE / box.height];
+  };
+  let last = null;
+  ui.canvas.addEventListener("pointerdown", (event) => {
+    history.push(ctx.getImageData(0, 0, SIZE, SIZE));
+    if (history.length > 50) history.shift();
+    ui.canvas.setPointerCapture(event.pointerId);
+    last = point(event);
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+  });
+  ui.canvas.addEventListener("pointermove", (event) => {
+    if (!last) return;
+    const now = point(event);
+    ctx.strokeStyle = ui.eraser.checked ? "#fff" : "#000";
+    ctx.lineWidth = Number(ui.brush.value) * (event.pressure > 0 && event.pointerType === "pen" ? 2 * event.pressure : 1);
+    ctx.beginPath();
+    ctx.moveTo(...last);
+    ctx.lineTo(...now);
+    ctx.stroke();
+    last = now;
+  });
+  const end = () => { if (last) { last = null; render(); } };
+  ui.canvas.addEventListener("pointerup", end);
+  ui.canvas.addEventListener("pointercancel", end);
+  ui.undo.addEventListener("click", () => { if (history.length) { ctx.putImageData(history.pop(), 0, 0); render(); } });
+  ui.clear.addEventListener("click", () => { history.push(ctx.getImageData(0, 0, SIZE, SIZE)); blank(); render(); });
+  ui.withBends.addEventListener("change", render);
+  ui.models.addEventListener("change", render);
+  ui.canvas.addEventListener("dragover", (event) => event.preventDefault());
+  ui.canvas.addEventListener("drop", async (event) => {
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    if (!file) return;
+    const picture = await createImageBitmap(file).catch(() => null);
+    if (!picture) { ui.status.textContent = `${file.name} is not a picture the browser can read`; return; }
+    history.push(ctx.getImageData(0, 0, SIZE, SIZE));
+    blank();
+    const scale = Math.max(SIZE / picture.width, SIZE / picture.height);
+    const w = picture.width * scale;
+    const h = picture.height * scale;
+    ctx.drawImage(picture, (SIZE - w) / 2, (SIZE - h) / 2, w, h);
+    render();
+  });
+
+  api("/api/models").then(({ models }) => {
+    for (const m of models.filter((m) => m.translation)) {
+      ui.models.append(element("option", { value: m.id }, m.name));
+    }
+    if (!ui.models.options.length) ui.status.textContent = "no translation model in the studio's folders";
+  }).catch((error) => { ui.status.textContent = error.message; });
+}
+
+start();

@@ -1,0 +1,48 @@
+"""Image-to-image translation with a pix2pix bundle (swerve.models.pix2pix): its generator, carrying the
+bundle's edits (bends through taps), reads a picture instead of a latent."""
+
+from __future__ import annotations
+
+import torch
+
+from swerve import taps
+from swerve.bundle import Bundle
+from swerve.data.pairs import pair_transform
+from swerve.errors import BundleError, ConfigError
+
+
+def translation_of(bundle: Bundle) -> dict:
+    """The bundle's ``extra["translation"]`` (transform, input channels); a BundleError for others."""
+    info = bundle.extra.get("translation")
+    if not isinstance(info, dict) or "generator" not in bundle.networks:
+        raise BundleError(f"{bundle.name or 'this bundle'} is not a translation model (pix2pix)")
+    return info
+
+
+def input_shape(bundle: Bundle) -> list[int]:
+    """The shape (C, H, W) of the pictures the translation model reads."""
+    info = translation_of(bundle)
+    return [int(info.get("in_channels", bundle.data.shape[0])), *bundle.data.shape[1:]]
+
+
+def make_input(bundle: Bundle, target: torch.Tensor) -> torch.Tensor:
+    """The input the model learned from for target pictures ``target``: the transform it was trained with."""
+    return pair_transform(str(translation_of(bundle).get("transform"))).fn(target)
+
+
+@torch.no_grad()
+def translate(bundle: Bundle, source: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``bundle``'s generator (eval mode, edits applied) on input pictures ``source`` (N x C x H x W)."""
+    shape = input_shape(bundle)
+    if source.ndim != 4 or list(source.shape[1:]) != shape:
+        raise ConfigError(f"{bundle.name} reads pictures of shape {shape}, got {list(source.shape[1:])}")
+    net = bundle.generator
+    taps.reset_edits(net)
+    was = net.training
+    net.eval()
+    try:
+        device = bundle.device
+        parts = [net(source[i : i + batch_size].to(device)).cpu() for i in range(0, len(source), batch_size)]
+    finally:
+        net.train(was)
+    return torch.cat(parts)

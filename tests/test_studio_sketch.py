@@ -1,0 +1,79 @@
+"""The studio's sketch pad route: a drawing rendered through a translation model with the page's bends."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="the studio extra is not installed: pip install 'swerve[studio]'")
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from swerve.studio.app import TOKEN_HEADER, create_app  # noqa: E402
+from swerve.studio.engine import Studio  # noqa: E402
+from swerve.studio.models import Models  # noqa: E402
+from tests.conftest import tiny_image_bundle  # noqa: E402
+from tests.test_pix2pix import _translator  # noqa: E402
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    allowed = tmp_path / "allowed"
+    p2p = str(_translator().save(allowed / "p2p").resolve())
+    tiny = str(tiny_image_bundle().save(allowed / "tiny").resolve())
+    app = create_app(Studio(Models([allowed]), tmp_path / "out"))
+    page = TestClient(app, base_url="http://127.0.0.1", headers={TOKEN_HEADER: app.state.token})
+    other = TestClient(app, base_url="http://127.0.0.1")
+    return page, other, p2p, tiny
+
+
+def drawing(line: bool = True) -> str:
+    img = Image.new("RGB", (128, 128), "white")
+    if line:
+        img.paste((0, 0, 0), (20, 60, 110, 68))
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def one_line(response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    message = response.json()["error"]
+    assert "\n" not in message and all(w in message for w in words), message
+
+
+def test_a_drawing_is_rendered_and_bends_change_it(site) -> None:
+    page, _, p2p, tiny = site
+    listing = {m["id"]: m for m in page.get("/api/models").json()["models"]}
+    assert listing[p2p]["translation"] and not listing[tiny]["translation"]
+    plain = page.post("/api/sketch", json={"model": p2p, "picture": drawing()})
+    assert plain.status_code == 200 and plain.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(plain.content)).size == (16, 16)
+    empty = page.post("/api/sketch", json={"model": p2p, "picture": drawing(line=False)})
+    assert empty.content != plain.content  # the stroke shows
+    bend = {"layer": "down1", "transform": "multiply", "params": {"factor": 3.0}}
+    bent = page.post("/api/sketch", json={"model": p2p, "picture": drawing(), "bends": [bend]})
+    assert bent.status_code == 200 and bent.content != plain.content
+    again = page.post("/api/sketch", json={"model": p2p, "picture": drawing()})
+    assert again.content == plain.content  # the bend did not stay on the model
+
+
+def test_bad_sketches_are_one_line_4xx(site) -> None:
+    page, other, p2p, tiny = site
+    one_line(other.post("/api/sketch", json={"model": p2p, "picture": drawing()}), 403, TOKEN_HEADER)
+    one_line(
+        page.post("/api/sketch", json={"model": tiny, "picture": drawing()}), 400, "not a translation model"
+    )
+    one_line(
+        page.post("/api/sketch", json={"model": p2p, "picture": "data:text/plain,hi"}), 400, "PNG data URL"
+    )
+    junk = "data:image/png;base64," + base64.b64encode(b"not a png").decode()
+    one_line(page.post("/api/sketch", json={"model": p2p, "picture": junk}), 400, "not a picture")
+    bad_bend = {"layer": "nowhere", "transform": "multiply", "params": {"factor": 2.0}}
+    one_line(page.post("/api/sketch", json={"model": p2p, "picture": drawing(), "bends": [bad_bend]}), 400)
+    one_line(page.post("/api/sketch", json={"model": p2p, "picture": "x" * 210_000}), 422)
