@@ -10,17 +10,10 @@ import torch
 import typer
 
 from swerve.bundle import Bundle, load
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
+from swerve.outputs import check_output, mark_folder
 from swerve.utils import atomic_path, json_text
-
-
-def refuse_existing(out: Path, overwrite: bool) -> None:
-    """A ConfigError if ``out`` is a file, or a non-empty folder and ``overwrite`` is not given."""
-    if out.is_file() or out.is_symlink():
-        raise ConfigError(f"{out} is a file; --out names a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
 
 
 def projection_recipe(bundle_name: str, bundle: Bundle, result) -> dict:
@@ -81,7 +74,7 @@ def project(
     ),
     noise: bool = typer.Option(True, help="StyleGAN: optimise the noise maps too (kept in latent.npz only)."),
     seed: int = typer.Option(0, help="Seed for the starts and the noise."),
-    overwrite: bool = typer.Option(False, help="Replace a non-empty --out folder."),
+    overwrite: bool = OVERWRITE,
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -91,7 +84,7 @@ def project(
     from swerve.diverge.project import project as run_projection
     from swerve.look.grid import make_grid, save_image, upscale
 
-    refuse_existing(out, overwrite)
+    check_output(out, "projection", overwrite)
     bundle = load(bundle_name, device=device)
     if "generator" not in bundle.networks:
         raise ConfigError(f"{bundle.name} has no generator to project into")
@@ -116,8 +109,9 @@ def project(
         arrays["label"] = np.array([result.label])
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays, record=np.array(json_text(summary)))
-    with atomic_path(out) as tmp:
+    with atomic_path(out, kind="projection") as tmp:
         tmp.mkdir()
+        mark_folder(tmp, "projection")
         (tmp / "latent.npz").write_bytes(buffer.getvalue())
         (tmp / "recipe.json").write_text(json_text(recipe, indent=2) + "\n")
         (tmp / "projection.json").write_text(json_text(summary, mark=True, indent=2) + "\n")
@@ -142,7 +136,7 @@ def translate(
     as_target: bool = typer.Option(
         False, "--as-target", help="PICTURE is a finished picture: make the model's input from it first."
     ),
-    overwrite: bool = typer.Option(False, help="Replace an existing --out file."),
+    overwrite: bool = OVERWRITE,
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -154,8 +148,7 @@ def translate(
 
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must end in .png, got {out}")
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out} exists; choose another --out or pass --overwrite")
+    check_output(out, "file", overwrite)
     bundle = load(bundle_name, device=device)
     info = translation_of(bundle)
     value_range = tuple(bundle.data.range)
