@@ -1,6 +1,7 @@
 """Datasets by name, as in ``load_dataset("fashion-mnist")`` or ``load_dataset("folder:PATH")``.
 
-Each loader returns a :class:`Dataset`: images as N x C x H x W float32 in [-1, 1], 2-D toys as N x 2 points.
+Each loader returns a :class:`Dataset`: images as N x C x H x W float32 in [-1, 1], 2-D toys as N x 2 points,
+text (``fortunes``, ``words``, ``text:PATH``) as N x L character indices with a vocabulary.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from swerve.data.base import Dataset
 from swerve.data.digits import load_digits
 from swerve.data.folder import load_image_folder
 from swerve.data.idx import load_fashion_mnist, load_mnist, read_idx
+from swerve.data.text import load_fortunes, load_text, load_words
 from swerve.data.toys import (
     GAUSSIANS25_MODES,
     GAUSSIANS25_STD,
@@ -37,7 +39,10 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_image_folder",
+    "load_fortunes",
     "load_mnist",
+    "load_text",
+    "load_words",
     "read_idx",
     "resize",
     "ring",
@@ -61,7 +66,8 @@ def _toy(make: Callable[..., Dataset]) -> Loader:
 
 
 # Every entry is called as DATASETS[name](split=, root=, download=, seed=, n=) and ignores what it has no use
-# for: digits and the toys have no test split, only toys use seed and n. Image folders are "folder:PATH".
+# for: digits and the toys have no test split, toys use seed and n, text uses seed for its held-out split.
+# Image folders are "folder:PATH", plain-text files and folders "text:PATH".
 DATASETS: dict[str, Loader] = {
     "fashion-mnist": _idx(load_fashion_mnist),
     "mnist": _idx(load_mnist),
@@ -69,6 +75,8 @@ DATASETS: dict[str, Loader] = {
     "gaussians25": _toy(gaussians25),
     "swissroll": _toy(swiss_roll),
     "ring": _toy(ring),
+    "fortunes": lambda split, root, download, seed, n: load_fortunes(split, seed=seed),
+    "words": lambda split, root, download, seed, n: load_words(split, seed=seed),
 }
 
 
@@ -103,22 +111,27 @@ def load_dataset(
             raise DataError("folder: needs a path, as in folder:./my-images")
         size = FOLDER_SIZE if image_size is None else image_size
         data = load_image_folder(path, size, channels or 1, on_error=on_error, progress=progress)
+    elif name.startswith("text:"):
+        path = name.removeprefix("text:")
+        if not path:
+            raise DataError("text: needs a path, as in text:./my-corpus.txt")
+        data = load_text(path, split, seed=seed)
     elif name in DATASETS:
         data = DATASETS[name](split=split, root=root, download=download, seed=seed, n=n)
     else:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, folder:PATH")
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, folder:PATH, text:PATH")
 
     is_image = data.x.dim() == 4
     if classes is not None:
         data = _keep_classes(data, classes)
-    if n is not None and is_image:
+    if n is not None and (is_image or data.vocab):
         if n < 1:
             raise DataError(f"n must be a positive number of samples, got {n}")
-        labels = None if data.labels is None else data.labels[:n]
+        labels = None if data.labels is None else data.labels[:n]  # text has none
         data = dataclasses.replace(data, x=data.x[:n], labels=labels)
     if image_size is not None or channels is not None:
         if not is_image:
-            raise DataError(f"{name} is 2-D point data: image_size and channels apply to images only")
+            raise DataError(f"{name} is not image data: image_size and channels apply to images only")
         if image_size is not None:
             data = resize(data, image_size)
         if channels is not None:

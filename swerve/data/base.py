@@ -16,6 +16,8 @@ class Dataset:
     ``classes`` names the labels (``labels[i]`` indexes it); ``name`` says where the data came from.
     2-D toy data keeps its raw coordinates, which may reach a little outside [-1, 1].
     ``skipped`` lists the files a loader could not read and left out (image folders only).
+    Text (:mod:`swerve.data.text`): ``x`` is N x L character indices into ``vocab``, and a sample's shape is
+    that of its one-hot form, V x L.
     """
 
     x: torch.Tensor
@@ -23,6 +25,7 @@ class Dataset:
     classes: list[str] = field(default_factory=list)
     name: str = ""
     skipped: list[str] = field(default_factory=list)
+    vocab: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.labels is not None and len(self.labels) != len(self.x):
@@ -33,7 +36,9 @@ class Dataset:
 
     @property
     def shape(self) -> list[int]:
-        """Shape of one sample."""
+        """Shape of one sample (for text, of its one-hot form: vocabulary size x length)."""
+        if self.vocab:
+            return [len(self.vocab), *self.x.shape[1:]]
         return list(self.x.shape[1:])
 
     def subset(self, classes: list[int]) -> Dataset:
@@ -42,4 +47,4 @@ class Dataset:
             raise DataError(f"{self.name or 'dataset'} has no labels, so it cannot be split by class")
         keep = torch.isin(self.labels, torch.as_tensor(classes))
         name = f"{self.name}[{','.join(map(str, classes))}]"
-        return Dataset(self.x[keep], self.labels[keep], self.classes, name, self.skipped)
+        return Dataset(self.x[keep], self.labels[keep], self.classes, name, self.skipped, self.vocab)

@@ -13,7 +13,7 @@ import yaml
 from swerve.errors import ConfigError, check_betas
 
 KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae")  # the last three: swerve.diverge
-ARCHS = ("dcgan", "mlp")
+ARCHS = ("dcgan", "mlp", "charcnn")
 OBJECTIVES = ("ns", "hinge", "wgan-gp")
 
 
@@ -29,12 +29,12 @@ class TrainConfig:
     channels: int | None = None  # 1 (grey) or 3 (RGB); None keeps the dataset's
     bad_images: str = "skip"  # an unreadable image in a folder dataset: skip (with a warning) or raise
     download: bool = False  # fetch Fashion-MNIST/MNIST from their official source when not found locally
-    arch: str = "dcgan"  # dcgan (images) | mlp (points)
+    arch: str = "dcgan"  # dcgan (images) | mlp (points) | charcnn (text)
     latent_dim: int = 64
     latent_distribution: str = "normal"
     width: int = 32  # dcgan channel width; mlp hidden units of G
     d_width: int | None = None  # discriminator width / hidden units (default: width, or 2x for mlp)
-    depth: int = 3  # mlp layers
+    depth: int = 3  # mlp layers; charcnn residual blocks
     conditional: bool = False
     spectral_norm: bool = False
     objective: str = "ns"  # ns | hinge | wgan-gp
