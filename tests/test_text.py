@@ -89,7 +89,8 @@ def test_dictionary_words_drop_possessives_and_long_words(tmp_path):
 
 
 def test_fortune_sentences_split_at_percent_lines_and_sentences(tmp_path):
-    (tmp_path / "wisdom").write_text("Look before you leap. Then jump!\n%\nA fool and his money.\n\t-- Anon\n%\n")
+    text = "Look before you leap. Then jump!\n%\nA fool and his money.\n\t-- Anon\n%\n"
+    (tmp_path / "wisdom").write_text(text)
     (tmp_path / "wisdom.dat").write_bytes(b"\x00\x01")
     assert fortune_sentences(tmp_path) == ["Look before you leap.", "Then jump!", "A fool and his money."]
 
