@@ -179,3 +179,21 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
+
+
+def bundle_vocab(bundle: object) -> list[str] | None:
+    """The character vocabulary a text bundle's samples decode through (``extra["vocab"]``), or None for a
+    bundle of another kind; a BundleError when it does not fit the generator's output."""
+    from swerve.errors import BundleError
+
+    vocab = getattr(bundle, "extra", {}).get("vocab")
+    if vocab is None:
+        return None
+    shape = bundle.data.shape
+    if not isinstance(vocab, list) or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
+        raise BundleError(f"{bundle.name}: extra.vocab must be a list of single characters")
+    if len(shape) != 2 or shape[0] != len(vocab):
+        raise BundleError(
+            f"{bundle.name}: a vocabulary of {len(vocab)} characters, but samples of shape {shape}"
+        )
+    return vocab

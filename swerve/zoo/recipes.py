@@ -55,7 +55,7 @@ _TEXT = dict(
     betas=[0.5, 0.9],
     batch_size=64,
     ema=0.0,
-    sample_every=200,
+    sample_every=100,
     checkpoint_every=200,
 )
 
@@ -142,9 +142,9 @@ RECIPES: dict[str, TrainConfig] = {
         ema=0.0,
         params={"variance_weight": 1.0, "variant": "adversarial"},
     ),
-    "words-wgangp": TrainConfig(name="words-wgangp", dataset="words", width=64, depth=3, steps=1200, **_TEXT),
+    "words-wgangp": TrainConfig(name="words-wgangp", dataset="words", width=64, depth=2, steps=1000, **_TEXT),
     "fortunes-wgangp": TrainConfig(
-        name="fortunes-wgangp", dataset="fortunes", width=48, depth=2, steps=900, **_TEXT
+        name="fortunes-wgangp", dataset="fortunes", width=64, depth=2, steps=800, **_TEXT
     ),
 }
 
