@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -110,3 +111,108 @@ def test_fortunes_corpus_holds_printable_sentences():
     data = load_dataset("fortunes", n=50)
     assert len(data) == 50 and data.shape[1] == 32
     assert all(c.isprintable() for c in "".join(data.vocab))
+
+
+CORPUS = "the cat sat on the mat. a dog ran in the fog. " * 40
+
+
+@pytest.fixture
+def text_bundle(tmp_path) -> Path:
+    """A character GAN trained for two steps on a small corpus of 32-character windows."""
+    from swerve.train import TrainConfig, Trainer
+
+    (tmp_path / "corpus.txt").write_text(CORPUS)
+    config = TrainConfig(
+        name="tiny-text",
+        dataset=f"text:{tmp_path / 'corpus.txt'}",
+        arch="charcnn",
+        objective="wgan-gp",
+        n_critic=1,
+        width=8,
+        depth=1,
+        latent_dim=4,
+        steps=2,
+        batch_size=8,
+        ema=0.0,
+        log_every=0,
+        sample_every=2,
+        checkpoint_every=0,
+    )
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    trainer.fit()
+    assert (tmp_path / "run" / "samples" / "step_000002.txt").read_text().count("\n") == 64
+    path = tmp_path / "bundle"
+    trainer.export().save(path)
+    return path
+
+
+def test_text_bundle_keeps_its_vocabulary_and_one_hot_shape(text_bundle):
+    import swerve
+    from swerve.data.text import bundle_vocab
+
+    bundle = swerve.load(text_bundle, device="cpu")
+    vocab = bundle_vocab(bundle)
+    assert vocab[:2] == [UNKNOWN, " "] and set("thecat") <= set(vocab)
+    assert bundle.data.shape == [len(vocab), 32] and bundle.data.range == [0.0, 1.0]
+    x = bundle.sample(3, seed=0).x
+    assert x.shape == (3, len(vocab), 32)
+    assert torch.allclose(x.sum(dim=1), torch.ones(3, 32))  # a softmax over characters at each position
+
+
+def test_charcnn_refuses_images_and_other_archs_refuse_text(tmp_path):
+    from swerve.errors import ConfigError
+    from swerve.train import TrainConfig, Trainer
+
+    (tmp_path / "c.txt").write_text(CORPUS)
+    with pytest.raises(ConfigError, match="charcnn"):
+        Trainer(
+            TrainConfig(dataset=f"text:{tmp_path / 'c.txt'}", batch_size=8), tmp_path / "r", progress=False
+        )
+    with pytest.raises(ConfigError, match="charcnn"):
+        Trainer(TrainConfig(dataset="digits", arch="charcnn"), tmp_path / "r2", progress=False)
+
+
+def test_sample_prints_strings_and_writes_jsonl(cli, text_bundle, tmp_path):
+    import json
+
+    code, stdout, _ = cli("sample", text_bundle, "--n", 5, "--seed", 2)
+    assert code == 0
+    lines = stdout.rstrip("\n").split("\n")
+    assert len(lines) == 5 and all(len(s) <= 32 for s in lines)
+    out = tmp_path / "s.jsonl"
+    assert cli("sample", text_bundle, "--n", 5, "--seed", 2, "--out", out)[0] == 0
+    assert [json.loads(r)["text"] for r in out.read_text().splitlines()] == lines
+    code, _, err = cli("sample", text_bundle, "--out", tmp_path / "s.png")
+    assert code == 2 and ".txt or .jsonl" in err
+
+
+def test_refine_text_writes_strings_and_reports_js4_js6(cli, text_bundle, tmp_path):
+    import json
+
+    out = tmp_path / "r.jsonl"
+    args = ("refine", text_bundle, "--n", 6, "--out", out, "--set", "steps=2", "--json")
+    code, stdout, _ = cli(*args)
+    assert code == 0, stdout
+    result = json.loads(stdout)
+    assert set(result["before"]) >= {"JS-4", "JS-6"} and set(result["after"]) >= {"JS-4", "JS-6"}
+    assert all(0 <= result["after"][k] <= math.log(2) for k in ("JS-4", "JS-6"))
+    rows = [json.loads(r) for r in out.read_text().splitlines()]
+    assert len(rows) == 6 and {"text", "before"} <= set(rows[0])
+    code, _, err = cli("refine", text_bundle, "--method", "ddls", "--out", tmp_path / "d.txt")
+    assert code == 2 and "density ratio" in err  # a WGAN critic is no density ratio
+
+
+def test_ratio_corrector_fits_on_text(text_bundle):
+    import swerve
+    from swerve.refine import fit_ratio, run_method
+    from swerve.refine.ratio import bundle_critic
+
+    bundle = swerve.load(text_bundle, device="cpu")
+    data = load_dataset(bundle.data.dataset)
+    summary = fit_ratio(bundle, data.x, corrector=True, steps=3, batch_size=8)
+    assert 0 <= summary["final_accuracy"] <= 1
+    critic, name = bundle_critic(bundle, "auto", "dgflow", {"divergence": "js"})
+    assert name == "ratio"
+    z = bundle.sample(4, seed=0).z
+    refined = run_method("dgflow", bundle, critic, z, divergence="js", steps=2)
+    assert refined.x.shape == (4, len(bundle.extra["vocab"]), 32)
