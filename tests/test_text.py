@@ -216,3 +216,35 @@ def test_ratio_corrector_fits_on_text(text_bundle):
     z = bundle.sample(4, seed=0).z
     refined = run_method("dgflow", bundle, critic, z, divergence="js", steps=2)
     assert refined.x.shape == (4, len(bundle.extra["vocab"]), 32)
+
+
+def test_novelty_search_on_text_prints_strings_with_scores(cli, text_bundle, tmp_path):
+    import json
+
+    out = tmp_path / "nov.jsonl"
+    code, stdout, err = cli("diverge", "novelty", text_bundle, "--budget", 8, "--population", 4, "--out", out)
+    assert code == 0, err
+    rows = [json.loads(r) for r in out.read_text().splitlines()]
+    assert len(rows) == 8 and all(r["novelty"] >= 0 for r in rows)
+    assert "most novel first" in stdout and repr(rows[0]["text"]) in stdout
+
+
+def test_ngram_behaviour_of_one_hot_strings_counts_bigrams():
+    from swerve.diverge.text_novelty import ngram_behaviour
+
+    vocab = [UNKNOWN, " ", "a", "b"]
+    b = ngram_behaviour()(one_hot(encode(["abab"], vocab, 4), 4))
+    uni, bi = b[0, :4], b[0, 4:].view(4, 4)
+    assert uni.tolist() == [0, 0, 0.5, 0.5]
+    assert (
+        bi[2, 3] == pytest.approx(2 / 3) and bi[3, 2] == pytest.approx(1 / 3) and bi.sum() == pytest.approx(1)
+    )
+
+
+def test_score_words_marks_new_words_and_their_nearest():
+    from swerve.diverge.text_novelty import score_words
+
+    rows = score_words(["cat", "cot", "xqz"], ["cat", "dog", "cart"])
+    assert [r["new"] for r in rows] == [False, True, True]
+    assert (rows[1]["nearest"], rows[1]["distance"]) == ("cat", 1)
+    assert rows[0]["logp_per_char"] > rows[2]["logp_per_char"]  # a known word reads better than xqz
