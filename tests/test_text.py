@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,7 @@ import torch
 
 from swerve.data import load_dataset
 from swerve.data.text import (
-    FORTUNES_DIR,
     UNKNOWN,
-    WORDS_FILE,
     build_vocab,
     decode,
     dictionary_words,
@@ -23,15 +20,7 @@ from swerve.data.text import (
     windows,
 )
 from swerve.errors import DataError
-
-needs_words = pytest.mark.skipif(
-    not Path(os.environ.get("SWERVE_WORDS") or WORDS_FILE).is_file(),
-    reason="the word list is not installed: apt-get install wamerican (or SWERVE_WORDS)",
-)
-needs_fortunes = pytest.mark.skipif(
-    not Path(os.environ.get("SWERVE_FORTUNES") or FORTUNES_DIR).is_dir(),
-    reason="fortunes are not installed: apt-get install fortunes-min fortunes (or SWERVE_FORTUNES)",
-)
+from tests.marks import needs_fortunes, needs_words
 
 
 def test_encode_decode_round_trip_with_unknown_and_padding():

@@ -42,7 +42,7 @@ _HELD_OUT = dict(
 
 # Character-level WGAN-GP (Gulrajani et al. 2017, language model: Adam betas (0.5, 0.9), penalty weight 10),
 # narrower and shallower than the paper's (512 wide, 5 blocks, 10 critic steps) and with a higher learning
-# rate, so each trains in about 15 minutes on one CPU thread.
+# rate, so it trains in about 15 minutes on one shared CPU thread (621 steps were what 13.5 minutes gave).
 _TEXT = dict(
     kind="gan",
     arch="charcnn",
@@ -142,10 +142,7 @@ RECIPES: dict[str, TrainConfig] = {
         ema=0.0,
         params={"variance_weight": 1.0, "variant": "adversarial"},
     ),
-    "words-wgangp": TrainConfig(name="words-wgangp", dataset="words", width=64, depth=2, steps=1000, **_TEXT),
-    "fortunes-wgangp": TrainConfig(
-        name="fortunes-wgangp", dataset="fortunes", width=64, depth=2, steps=800, **_TEXT
-    ),
+    "words-wgangp": TrainConfig(name="words-wgangp", dataset="words", width=64, depth=2, steps=621, **_TEXT),
 }
 
 
