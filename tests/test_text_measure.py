@@ -64,3 +64,9 @@ def test_nearest_words_by_edit_distance():
         ("kitten", 1),
     ]
     assert nearest_words(["sitting"], ["kitten"]) == [("kitten", 3)]
+
+
+def test_js_stays_within_zero_and_ln2_despite_rounding():
+    many = [chr(0x4E00 + i) for i in range(997)]
+    value = js_divergence(ngram_counts(many, 1), ngram_counts(["ab"] * 3, 1))
+    assert 0 <= value <= math.log(2)

@@ -42,7 +42,7 @@ def js_divergence(p: Counter[str], q: Counter[str]) -> float:
             total += 0.5 * a * math.log(a / m)
         if b > 0:
             total += 0.5 * b * math.log(b / m)
-    return max(0.0, total)
+    return min(max(0.0, total), math.log(2))  # rounding can step just outside [0, ln 2]
 
 
 def js_ngrams(
