@@ -12,3 +12,21 @@ needs_fashion = pytest.mark.skipif(
     find_idx("fashion-mnist", "train") is None or find_idx("fashion-mnist", "test") is None,
     reason="Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist (or SWERVE_FASHION_MNIST)",
 )
+
+
+def _text_installed(env: str, path: str, folder: bool) -> bool:
+    import os
+    from pathlib import Path
+
+    where = Path(os.environ.get(env) or path)
+    return where.is_dir() if folder else where.is_file()
+
+
+needs_words = pytest.mark.skipif(
+    not _text_installed("SWERVE_WORDS", "/usr/share/dict/american-english", folder=False),
+    reason="the word list is not installed: apt-get install wamerican (or SWERVE_WORDS)",
+)
+needs_fortunes = pytest.mark.skipif(
+    not _text_installed("SWERVE_FORTUNES", "/usr/share/games/fortunes", folder=True),
+    reason="fortunes are not installed: apt-get install fortunes-min fortunes (or SWERVE_FORTUNES)",
+)

@@ -10,7 +10,7 @@ from swerve.data import load_dataset
 from swerve.measure import class_agreement, gaussians25_scores, swissroll_scores
 from swerve.zoo import BUNDLES, zoo_names
 from swerve.zoo.recipes import FINETUNED, RECIPES, zoo_recipes
-from tests.marks import needs_fashion
+from tests.marks import needs_fashion, needs_words
 
 
 def test_every_recipe_is_shipped():
@@ -96,3 +96,19 @@ def test_digits_gan_draws_the_digit_it_is_asked_for():
     samples = gan.sample(500, seed=0)
     nearest = torch.cdist(samples.x.flatten(1), means).argmin(1)
     assert (nearest == samples.labels).float().mean() > 0.6
+
+
+@needs_words
+@torch.no_grad()
+def test_words_model_is_closer_to_english_than_random_letters():
+    from swerve.data.text import decode
+    from swerve.measure.text import js_ngrams
+    from swerve.refine.scores import held_out_text
+
+    bundle = swerve.load("words-wgangp", device="cpu")
+    vocab = bundle.extra["vocab"]
+    samples = decode(bundle.sample(1000, seed=0).x, vocab, strip=False)
+    real = decode(held_out_text(bundle), vocab, strip=False)
+    js = js_ngrams(samples, real, [1, 2])
+    # random letters and spaces score JS-1 0.15 and JS-2 0.59 against the held-out words; the model 0.06, 0.25
+    assert js[1] < 0.1 and js[2] < 0.4

@@ -100,7 +100,9 @@ def _config(preset: str | None, config: Path | None, overrides: dict[str, Any]) 
 def novelty(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     out: Path = typer.Option(
-        Path("novelty.npz"), help="The archive (.npz; a .png grid and .json go beside)."
+        None,
+        help="The archive (.npz, the default; a .png grid and .json go beside); a text model's "
+        "words with their scores (.jsonl, default novelty.jsonl).",
     ),
     method: str = typer.Option("evolution", help="evolution or gradient."),
     extractor: str = typer.Option(
@@ -125,10 +127,18 @@ def novelty(
     as_json: bool = JSON,
 ) -> None:
     """Latent novelty search: an archive of codes whose images differ most in a behaviour space."""
+    from swerve.data.text import bundle_vocab
     from swerve.diverge.novelty import search_bundle
 
     _check_archive(out, overwrite)
     bundle = load(bundle_name, device=device)
+    if bundle_vocab(bundle) is not None:
+        options = dict(method=method, budget=budget, population=population, add_per_generation=add, k=k)
+        options.update(sigma=sigma, lr=lr, seed=seed)
+        out = out or Path("novelty.jsonl")
+        _text_novelty(bundle_name, bundle, out, quality, quality_min, options, as_json)
+        return
+    out = out or Path("novelty.npz")
     net, net_name = _extractor(extractor, bundle.data.dataset)
     if quality is not None and quality_min is None:
         raise ConfigError("--quality needs --quality-min")
@@ -163,6 +173,51 @@ def novelty(
     side = _write_archive(out, arrays, record)
     result = {**record, "out": str(out), "record": str(side), "archive_size": len(archive)}
     emit(result, as_json, f"archive of {len(archive)} codes -> {out}" + _summary_rows(rows))
+
+
+def _text_novelty(
+    bundle_name: str,
+    bundle: Bundle,
+    out: Path,
+    quality: str | None,
+    quality_min: float | None,
+    options: dict[str, Any],
+    as_json: bool,
+) -> None:
+    """Novelty search on a text model in an n-gram feature space; prints the new strings with their scores
+    (and, for the words model, dictionary novelty, pronounceability and nearest word)."""
+    from swerve.cli.look import write_strings
+    from swerve.data.text import dictionary_words, words_file
+    from swerve.diverge.text_novelty import archive_strings, score_words, search_text
+
+    if out.suffix.lower() != ".jsonl":
+        raise ConfigError(f"a text model's archive is written as .jsonl; got {out}")
+    if quality not in (None, "discriminator"):
+        raise ConfigError("a text model's quality constraint is 'discriminator'")
+    if quality is not None and quality_min is None:
+        raise ConfigError("--quality needs --quality-min")
+    archive = search_text(bundle, quality_min=quality_min if quality else None, **options)
+    strings = archive_strings(bundle, archive)
+    rows: list[dict[str, Any]] = [{"novelty": float(v)} for v in archive.novelty]
+    if bundle.data.dataset == "words":
+        for row, scores in zip(rows, score_words(strings, dictionary_words(words_file())), strict=True):
+            row.update({k: v for k, v in scores.items() if k != "word"})
+    params = {**archive.params, "behaviour": "character unigram and bigram profile"}
+    record = _record(bundle_name, bundle, "novelty", params, None)
+    write_strings(out, strings, rows)
+    side = out.with_name(out.name + ".json")
+    write_text_atomic(side, json_text(record, mark=True, indent=2) + "\n")
+    order = sorted(range(len(strings)), key=lambda i: -rows[i]["novelty"])
+    lines = [f"archive of {len(strings)} strings -> {out} (most novel first)"]
+    for i in order:
+        r = rows[i]
+        line = f"  {strings[i]!r:<16} novelty {r['novelty']:.3f}"
+        if "new" in r:
+            line += f"  {'new' if r['new'] else 'known'}  logp/char {r['logp_per_char']:.2f}"
+            line += f"  nearest {r['nearest']} (edit distance {r['distance']})"
+        lines.append(line)
+    samples = [{"text": s, **r} for s, r in zip(strings, rows, strict=True)]
+    emit({**record, "out": str(out), "record": str(side), "samples": samples}, as_json, "\n".join(lines))
 
 
 def _record(source: str, bundle: Bundle | None, method: str, params: dict, rows) -> dict[str, Any]:

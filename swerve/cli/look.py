@@ -60,7 +60,9 @@ def _sidecar(path: Path, record: dict) -> Path:
 def sample(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     out: Path = typer.Option(
-        Path("samples.png"), help="grid.png, arrays.npz, or a directory (image dataset)."
+        None,
+        help="samples.png (the default), arrays.npz, or a directory (image dataset); "
+        "for a text model, strings.txt or strings.jsonl (it prints them when --out is not given).",
     ),
     n: int = typer.Option(64, min=1, max=100_000, help="Number of samples."),
     seed: int = typer.Option(0, help="Seed for the latents."),
@@ -72,13 +74,21 @@ def sample(
     overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Draw samples as a PNG grid, an .npz of arrays, or an image folder with a subfolder per class."""
+    """Draw samples as a PNG grid, an .npz of arrays, or an image folder with a subfolder per class;
+    a text model's samples as strings, printed or written one a line."""
+    from swerve.data.text import bundle_vocab
     from swerve.look.grid import make_grid, save_image, upscale
 
-    if out.suffix.lower() not in (".png", ".npz", ""):
-        raise ConfigError(f"--out must end in .png or .npz, or be a directory; got {out}")
-    _check_out(out, overwrite)
     bundle = load(bundle_name, device=device)
+    vocab = bundle_vocab(bundle)
+    if vocab is None and out is None:
+        out = Path("samples.png")
+    if vocab is None and out.suffix.lower() not in (".png", ".npz", ""):
+        raise ConfigError(f"--out must end in .png or .npz, or be a directory; got {out}")
+    if vocab is not None and out is not None and out.suffix.lower() not in (".txt", ".jsonl"):
+        raise ConfigError(f"a text model writes its strings to .txt or .jsonl; got {out}")
+    if out is not None:
+        _check_out(out, overwrite)
     picked = _parse_labels(bundle, labels)
     if per_class is not None:
         if bundle.num_classes == 0:
@@ -98,6 +108,9 @@ def sample(
         "history": bundle.history,
         "command": "swerve sample",
     }
+    if vocab is not None:
+        _text_samples(result, vocab, record, out, as_json)
+        return
     kind = out.suffix.lower()
     if kind == ".png":
         image = make_grid(result.x, nrow=bundle.num_classes or None) if bundle.data.is_image else None
@@ -120,6 +133,34 @@ def sample(
     emit(
         {**record, "out": str(out), "record": str(side)}, as_json, f"wrote {n} samples to {out} (seed {seed})"
     )
+
+
+def _text_samples(result: Samples, vocab: list[str], record: dict, out: Path | None, as_json: bool) -> None:
+    """Print a text model's samples (decoded by argmax), or write them as .txt or .jsonl."""
+    from swerve.data.text import decode
+
+    strings = decode(result.x, vocab)
+    if out is None:
+        emit({**record, "samples": strings}, as_json, "\n".join(strings))
+        return
+    write_strings(out, strings)
+    side = _sidecar(out, record)
+    n, seed = record["n"], record["seed"]
+    summary = f"wrote {n} strings to {out} (seed {seed})"
+    emit({**record, "out": str(out), "record": str(side)}, as_json, summary)
+
+
+def write_strings(out: Path, strings: list[str], rows: list[dict] | None = None) -> None:
+    """Strings one a line (.txt) or as JSON lines ``{"text": ...}`` with ``rows``' fields (.jsonl)."""
+    kind = out.suffix.lower()
+    if kind == ".txt":
+        write_text_atomic(out, "".join(s + "\n" for s in strings))
+    elif kind == ".jsonl":
+        rows = rows or [{} for _ in strings]
+        lines = (json_text({"text": s, **r}) + "\n" for s, r in zip(strings, rows, strict=True))
+        write_text_atomic(out, "".join(lines))
+    else:
+        raise ConfigError(f"a text model writes .txt or .jsonl; got {out}")
 
 
 def _write_image_folder(bundle: Bundle, result: Samples, out: Path, record: dict) -> None:

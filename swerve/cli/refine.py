@@ -45,7 +45,11 @@ def _critic(bundle: Bundle, name: str, classifier: str | None, method: str, para
 def refine(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     method: str = typer.Option("dgflow", help="dgflow, ddls, dot, drs or mh."),
-    out: Path = typer.Option(Path("refined.png"), help="Grid or scatter plot (.png); arrays go beside it."),
+    out: Path = typer.Option(
+        None,
+        help="Grid or scatter plot (.png, the default); a text model's strings (.txt, the default, or "
+        ".jsonl). Arrays go beside it.",
+    ),
     n: int = typer.Option(500, min=1, max=100_000, help="Number of samples."),
     seed: int = typer.Option(0, min=0, help="Seed for the latents and the method's randomness."),
     critic: str = typer.Option(
@@ -63,6 +67,7 @@ def refine(
 ) -> None:
     """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after,
     naming any metric that could not be computed and why (e.g. the reference data are not installed)."""
+    from swerve.data.text import bundle_vocab
     from swerve.refine import get_method, initial_latents, run_method
     from swerve.refine.scores import score_samples
 
@@ -71,6 +76,13 @@ def refine(
         raise ConfigError(f"--out must end in .png (arrays are written beside it as .npz), got {out}")
     check_outputs([out, out.with_suffix(".npz"), out.with_name(out.name + ".json")], overwrite)
     bundle = load(bundle_name, device=device)
+    vocab = bundle_vocab(bundle)
+    out = out or Path("refined.txt" if vocab else "refined.png")
+    wanted = (".txt", ".jsonl") if vocab else (".png",)
+    if out.suffix.lower() not in wanted:
+        raise ConfigError(
+            f"--out must end in {' or '.join(wanted)} (arrays are written beside it as .npz), got {out}"
+        )
     params = _parse_overrides(settings)
     chosen, critic_name = _critic(bundle, critic, classifier, method, params)
     z, labels = initial_latents(bundle, n, seed)
@@ -88,7 +100,10 @@ def refine(
         "history": bundle.history,
         "command": "swerve refine",
     }
-    _write_picture(bundle, base, refined.x, out)
+    if vocab:
+        _write_text(base, refined.x, vocab, out)
+    else:
+        _write_picture(bundle, base, refined.x, out)
     arrays_path = out.with_suffix(".npz")
     arrays = {"x": refined.x.numpy(), "x_base": base.numpy(), "z_base": z.numpy()}
     if refined.z is not None:
@@ -116,6 +131,14 @@ def _metrics_text(before: dict, after: dict, missing: dict[str, str]) -> str:
 
     lines = [f"{key}: {before[key]:.4g} -> {after[key]:.4g}" for key in before if key in after]
     return "".join(f"\n  {line}" for line in lines + explain_missing(missing))
+
+
+def _write_text(base: torch.Tensor, refined: torch.Tensor, vocab: list[str], out: Path) -> None:
+    from swerve.cli.look import write_strings
+    from swerve.data.text import decode
+
+    strings, before = decode(refined, vocab), decode(base, vocab)
+    write_strings(out, strings, [{"before": b} for b in before])
 
 
 def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path) -> None:

@@ -1,7 +1,8 @@
 """Datasets by name, as in ``load_dataset("fashion-mnist")`` or ``load_dataset("folder:PATH")``.
 
 Each loader returns a :class:`Dataset`: images as N x C x H x W (float32 in [-1, 1], or uint8 pixels for
-folders, prepared caches and emoji; ``Dataset.x`` is always float), 2-D toys as N x 2 points.
+folders, prepared caches and emoji; ``Dataset.x`` is always float), 2-D toys as N x 2 points, text
+(``fortunes``, ``words``, ``text:PATH``) as N x L character indices with a vocabulary.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from swerve.data.emoji import load_emoji
 from swerve.data.folder import load_image_folder
 from swerve.data.idx import load_fashion_mnist, load_mnist, read_idx
 from swerve.data.prepared import folder_info, is_prepared, load_prepared, prepare_folder
+from swerve.data.text import load_fortunes, load_text, load_words
 from swerve.data.toys import (
     GAUSSIANS25_MODES,
     GAUSSIANS25_STD,
@@ -46,6 +48,10 @@ __all__ = [
     "load_prepared",
     "folder_info",
     "prepare_folder",
+    "load_fortunes",
+    "load_mnist",
+    "load_text",
+    "load_words",
     "read_idx",
     "resize",
     "ring",
@@ -76,7 +82,8 @@ def _emoji(
 
 # Every entry is called as DATASETS[name](split=, root=, download=, seed=, n=, image_size=, progress=) and
 # ignores what it has no use for: digits and the toys have no test split, only toys use seed and n, and
-# only emoji renders at image_size (the others are resized after loading). Image folders are "folder:PATH".
+# only emoji renders at image_size (the others are resized after loading), text uses seed for its held-out
+# split. Image folders are "folder:PATH", plain-text files and folders "text:PATH".
 DATASETS: dict[str, Loader] = {
     "fashion-mnist": _idx(load_fashion_mnist),
     "mnist": _idx(load_mnist),
@@ -85,6 +92,8 @@ DATASETS: dict[str, Loader] = {
     "gaussians25": _toy(gaussians25),
     "swissroll": _toy(swiss_roll),
     "ring": _toy(ring),
+    "fortunes": lambda split, root, download, seed, n, **_: load_fortunes(split, seed=seed),
+    "words": lambda split, root, download, seed, n, **_: load_words(split, seed=seed),
 }
 
 
@@ -133,22 +142,28 @@ def load_dataset(
             data = load_image_folder(path, size, channels, on_error=on_error, progress=progress)
     elif name.startswith("emoji:"):  # emoji on another background, as in emoji:black or emoji:#202020
         data = load_emoji(split, image_size, name.removeprefix("emoji:"), progress=progress)
+    elif name.startswith("text:"):
+        path = name.removeprefix("text:")
+        if not path:
+            raise DataError("text: needs a path, as in text:./my-corpus.txt")
+        data = load_text(path, split, seed=seed)
     elif name in DATASETS:
         given = {"split": split, "root": root, "download": download, "seed": seed, "n": n}
         data = DATASETS[name](**given, image_size=image_size, progress=progress)
     else:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, emoji:COLOUR, folder:PATH")
+        known = f"{', '.join(DATASETS)}, emoji:COLOUR, folder:PATH, prepared:PATH, pairs:PATH, text:PATH"
+        raise DataError(f"unknown dataset {name!r}; known: {known}")
 
     is_image = data.values.dim() == 4
     if classes is not None:
         data = _keep_classes(data, classes)
-    if n is not None and is_image:
+    if n is not None and (is_image or data.vocab):
         if n < 1:
             raise DataError(f"n must be a positive number of samples, got {n}")
         data = data.take(slice(0, n))
     if image_size is not None or channels is not None:
         if not is_image:
-            raise DataError(f"{name} is 2-D point data: image_size and channels apply to images only")
+            raise DataError(f"{name} is not image data: image_size and channels apply to images only")
         if image_size is not None:
             data = resize(data, image_size)
         if channels is not None:

@@ -25,6 +25,8 @@ class Dataset:
     ``groups`` (optional) gives each sample's near-duplicate group, e.g. the skin-tone variants of one emoji:
     splits and memorisation checks treat a group as one. ``meta`` holds optional per-sample lists (names,
     subgroups) and other facts about the data set.
+    Text (:mod:`swerve.data.text`): ``x`` is N x L character indices into ``vocab``, and a sample's shape is
+    that of its one-hot form, V x L.
     """
 
     values: torch.Tensor
@@ -34,6 +36,7 @@ class Dataset:
     skipped: list[str] = field(default_factory=list)
     groups: torch.Tensor | None = None
     meta: dict[str, list] = field(default_factory=dict)
+    vocab: list[str] = field(default_factory=list)  # text: the characters its indices name
     _float: torch.Tensor | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -48,7 +51,9 @@ class Dataset:
 
     @property
     def shape(self) -> list[int]:
-        """Shape of one sample."""
+        """Shape of one sample (for text, of its one-hot form: vocabulary size x length)."""
+        if self.vocab:
+            return [len(self.vocab), *self.values.shape[1:]]
         return list(self.values.shape[1:])
 
     @property
@@ -82,6 +87,7 @@ class Dataset:
             self.skipped,
             None if self.groups is None else self.groups[index],
             meta,
+            self.vocab,
         )
 
     def subset(self, classes: list[int]) -> Dataset:

@@ -1,5 +1,6 @@
 """Architectures. Each file holds one family and its config dataclass."""
 
+from swerve.models.charcnn import CharCNNConfig, CharCNNDiscriminator, CharCNNGenerator
 from swerve.models.classifier import ClassifierConfig, DomainClassifier
 from swerve.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from swerve.models.fastgan import FastGANConfig, FastGANDiscriminator, FastGANGenerator
@@ -7,6 +8,9 @@ from swerve.models.mlp import MLPConfig, MLPDiscriminator, MLPGenerator
 from swerve.models.vae import ConvEncoder, EncoderConfig
 
 __all__ = [
+    "CharCNNConfig",
+    "CharCNNDiscriminator",
+    "CharCNNGenerator",
     "ClassifierConfig",
     "ConvEncoder",
     "DCGANConfig",

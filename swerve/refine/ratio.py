@@ -22,8 +22,16 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from swerve.bundle import Bundle
+from swerve.data.text import one_hot
 from swerve.errors import BundleError, ConfigError
-from swerve.models import DCGANConfig, DCGANDiscriminator, MLPConfig, MLPDiscriminator
+from swerve.models import (
+    CharCNNConfig,
+    CharCNNDiscriminator,
+    DCGANConfig,
+    DCGANDiscriminator,
+    MLPConfig,
+    MLPDiscriminator,
+)
 from swerve.refine.core import Critic, discriminator_critic, generate, positive, positive_int
 from swerve.train.objectives import discriminator_loss
 from swerve.utils import make_generator
@@ -32,7 +40,10 @@ ROLE = "ratio"
 
 
 def ratio_network(shape: list[int], width: int | None = None) -> nn.Module:
-    """A fresh binary discriminator for samples of ``shape``: an MLP for points, a DCGAN critic for images."""
+    """A fresh binary discriminator for samples of ``shape``: an MLP for points, a DCGAN critic for images,
+    a character-level critic for text (vocabulary size x length)."""
+    if len(shape) == 2:
+        return CharCNNDiscriminator(CharCNNConfig(shape[0], shape[1], width=width or 32, blocks=2))
     if len(shape) == 1:
         return MLPDiscriminator(MLPConfig(in_dim=shape[0], out_dim=1, hidden=width or 128, depth=3))
     if len(shape) == 3 and shape[1] == shape[2]:
@@ -63,6 +74,8 @@ def fit_ratio(
     positive_int("steps", steps)
     positive_int("batch_size", batch_size)
     positive("lr", lr)
+    if not real.is_floating_point() and len(bundle.data.shape) == 2:  # text as character indices
+        real = one_hot(real, bundle.data.shape[0])
     if bundle.latent is None:
         raise BundleError(f"bundle {bundle.name or '(unnamed)'} has no latent spec, so it cannot sample")
     if list(real.shape[1:]) != list(bundle.data.shape):

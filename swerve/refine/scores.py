@@ -14,10 +14,12 @@ import torch
 
 from swerve.bundle import Bundle
 from swerve.data import load_dataset, load_like
+from swerve.data.text import bundle_vocab, decode
 from swerve.data.toys import gaussians25, swiss_roll
 from swerve.errors import SwerveError
 from swerve.measure import gaussians25_scores, kde_log_likelihood, novelty_quality, swissroll_scores
 from swerve.measure.features import DOMAIN_CLASSIFIERS, domain_classifier
+from swerve.measure.text import js_ngrams
 from swerve.refine.core import Critic, critic_logits
 
 TOYS = {"gaussians25": (gaussians25, gaussians25_scores), "swissroll": (swiss_roll, swissroll_scores)}
@@ -93,6 +95,9 @@ def score_samples(
             reference = reference_data(dataset, max(len(x), 1000))[0]
         scores["KDE log-likelihood"] = kde_log_likelihood(x, reference)
         return scores, missing
+    vocab = bundle_vocab(bundle)
+    if vocab is not None:
+        return text_scores(bundle, x, vocab, scores, reference)
     if not bundle.data.is_image:
         return scores, {"quality": f"swerve measures points of the 2-D toys ({', '.join(TOYS)}) only"}
     extractor, reference, reason = image_measure(bundle, len(x), reference)
@@ -101,3 +106,35 @@ def score_samples(
     measurement = novelty_quality(x, reference, extractor, extractor_name=dataset)
     scores.update({k: float(v) for k, v in measurement.values.items()})
     return scores, missing
+
+
+TEXT_ORDERS = (4, 6)  # the n-gram orders DGflow reports (Ansari et al. 2021, after Gulrajani et al. 2017)
+
+
+def text_scores(
+    bundle: Bundle,
+    x: torch.Tensor,
+    vocab: list[str],
+    scores: dict[str, Any],
+    reference: torch.Tensor | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """JS-4 and JS-6 of a text bundle's samples (N x V x L scores) against held-out real strings (the
+    dataset's test split unless ``reference``, N x L indices, is given)."""
+    if reference is None:
+        try:
+            reference = load_dataset(bundle.data.dataset, split="test", progress=False).x
+        except SwerveError as exc:
+            return scores, {
+                f"JS-{n}": f"needs held-out {bundle.data.dataset} text: {exc}" for n in TEXT_ORDERS
+            }
+    strings, real = decode(x, vocab, strip=False), decode(reference, vocab, strip=False)
+    scores.update({f"JS-{n}": v for n, v in js_ngrams(strings, real, TEXT_ORDERS).items()})
+    return scores, {}
+
+
+def held_out_text(bundle: Bundle) -> torch.Tensor:
+    """The test split of a text bundle's dataset, split with the training run's seed so it holds none of
+    the strings the model was trained on (N x L character indices)."""
+    config = (bundle.training or {}).get("config") or {}
+    seed = config.get("seed", 0) if isinstance(config, dict) else 0
+    return load_dataset(bundle.data.dataset, split="test", seed=int(seed), progress=False).x

@@ -14,7 +14,7 @@ from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_finite, che
 
 # can, nodata and sparse-ae train in swerve.diverge, pix2pix in swerve.train.pix2pix
 KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae", "pix2pix")
-ARCHS = ("dcgan", "mlp", "fastgan", "stylegan2")
+ARCHS = ("dcgan", "mlp", "fastgan", "stylegan2", "charcnn")
 AUGMENTS = ("", "diffaugment", "ada")
 OBJECTIVES = ("ns", "hinge", "wgan-gp")
 # Counts and sizes: each a positive integer up to a bound past any sensible run (a typo, not a plan).
@@ -43,12 +43,12 @@ class TrainConfig:
     bad_images: str = "skip"  # an unreadable image in a folder dataset: skip (with a warning) or raise
     mirror: bool = False  # flip each training image left-right with probability 1/2 as batches are drawn
     download: bool = False  # fetch Fashion-MNIST/MNIST from their official source when not found locally
-    arch: str = "dcgan"  # dcgan (images) | mlp (points)
+    arch: str = "dcgan"  # dcgan (images) | mlp (points) | charcnn (text)
     latent_dim: int = 64
     latent_distribution: str = "normal"
     width: int = 32  # dcgan channel width; mlp hidden units of G
     d_width: int | None = None  # discriminator width / hidden units (default: width, or 2x for mlp)
-    depth: int = 3  # mlp layers
+    depth: int = 3  # mlp layers; charcnn residual blocks
     conditional: bool = False
     spectral_norm: bool = False
     objective: str = "ns"  # ns | hinge | wgan-gp

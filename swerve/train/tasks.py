@@ -18,7 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from swerve.bundle import LatentSpec
+from swerve.data.text import one_hot
 from swerve.models import (
+    CharCNNConfig,
+    CharCNNDiscriminator,
+    CharCNNGenerator,
     ClassifierConfig,
     ConvEncoder,
     DCGANConfig,
@@ -151,6 +155,7 @@ class GANTask(AdversarialTask):
         k = num_classes if config.conditional else 0
         g, d = self.build_networks(config, shape, k)
         self.conditional = k > 0
+        self.vocab_size = shape[0] if config.arch == "charcnn" else 0
         self.batches_per_step = config.n_critic
         setup_adversarial(self, config, g, d, device)
         setup_augment(self, config, device)
@@ -160,6 +165,11 @@ class GANTask(AdversarialTask):
         if config.arch == "mlp":
             g = MLPGenerator(MLPConfig(config.latent_dim, shape[0], config.width, config.depth))
             d = MLPDiscriminator(MLPConfig(shape[0], 1, config.d_width or 2 * config.width, config.depth))
+            return g, d
+        if config.arch == "charcnn":  # text: shape is vocabulary size x length
+            cc = dict(vocab_size=shape[0], length=shape[1], latent_dim=config.latent_dim, blocks=config.depth)
+            g = CharCNNGenerator(CharCNNConfig(**cc, width=config.width))
+            d = CharCNNDiscriminator(CharCNNConfig(**cc, width=config.d_width or config.width))
             return g, d
         dc = dict(image_size=shape[-1], channels=shape[0], latent_dim=config.latent_dim, num_classes=k)
         if config.arch == "fastgan":
@@ -211,6 +221,8 @@ class GANTask(AdversarialTask):
         r1_due = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
         for _ in range(cfg.n_critic):
             x, y = next_batch()
+            if self.vocab_size:  # text arrives as character indices; the critic reads one-hot strings
+                x = one_hot(x, self.vocab_size)
             y = y if self.conditional else None
             fy = self._fake_labels(len(x), gen, y)
             with torch.no_grad():

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from swerve import __version__
 from swerve.bundle import Bundle, DataSpec
 from swerve.data import Dataset, load_dataset, to_float
+from swerve.data.text import decode
 from swerve.errors import ConfigError, SwerveError
 from swerve.outputs import check_folder, claim_folder
 from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
@@ -273,6 +274,11 @@ class Trainer:
         y = (torch.arange(n, device=self.device) % k) if k else None
         x = self.task.preview(z, y).cpu()
         path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
+        if self.data.vocab:  # text: the decoded strings, one a line
+            path = path.with_suffix(".txt")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, "\n".join(decode(x, self.data.vocab)) + "\n")
+            return path
         if len(self.data.shape) == 1:
             scatter_points(x, reference=self.data.x[:2000], path=path, title=f"step {self.step}")
         else:
@@ -282,9 +288,10 @@ class Trainer:
     def export(self) -> Bundle:
         """The model as a bundle: the task's networks, data and latent specs, provenance and history."""
         cfg = self.config
+        text = bool(self.data.vocab)
         data_spec = DataSpec(
             shape=getattr(self.task, "data_shape", None) or self.data.shape,
-            range=[-1.0, 1.0] if len(self.data.shape) == 3 else _range(self.data.x),
+            range=[0.0, 1.0] if text else [-1.0, 1.0] if len(self.data.shape) == 3 else _range(self.data.x),
             classes=list(self.data.classes),
             dataset=cfg.dataset,
         )
@@ -297,6 +304,8 @@ class Trainer:
             "dataset_size": len(self.data),
         }
         extra = self.task.bundle_extra() if hasattr(self.task, "bundle_extra") else None
+        if text:  # text samples decode through the vocabulary
+            extra = {**(extra or {}), "vocab": list(self.data.vocab)}
         bundle = Bundle(self.task.export(), data_spec, self.task.latent, training, extra=extra, name=cfg.name)
         bundle.record("train", kind=cfg.kind, steps=self.step, seed=cfg.seed, dataset=cfg.dataset)
         return bundle
@@ -334,6 +343,11 @@ def check_data_fits(config: TrainConfig, data: Dataset) -> None:
         raise ConfigError(f"mirror flips images left-right, but {data.name} holds samples of shape {shape}")
     if len(data) < config.batch_size:
         raise ConfigError(f"{data.name} has {len(data)} samples, fewer than batch_size {config.batch_size}")
+    if (config.arch == "charcnn") != bool(data.vocab):
+        raise ConfigError(
+            f"arch 'charcnn' models text and text needs arch 'charcnn', but {data.name} is "
+            f"{'text' if data.vocab else 'not text'} and arch is {config.arch!r}"
+        )
     if config.arch == "mlp" and len(shape) != 1:
         raise ConfigError(f"arch 'mlp' models points, but {data.name} holds samples of shape {shape}")
     if config.arch != "mlp" and (len(shape) != 3 or shape[1] != shape[2]):
