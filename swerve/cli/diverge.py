@@ -130,15 +130,16 @@ def novelty(
     from swerve.data.text import bundle_vocab
     from swerve.diverge.novelty import search_bundle
 
-    _check_archive(out, overwrite)
     bundle = load(bundle_name, device=device)
     if bundle_vocab(bundle) is not None:
         options = dict(method=method, budget=budget, population=population, add_per_generation=add, k=k)
         options.update(sigma=sigma, lr=lr, seed=seed)
         out = out or Path("novelty.jsonl")
+        check_outputs([out, out.with_name(out.name + ".json")], overwrite)
         _text_novelty(bundle_name, bundle, out, quality, quality_min, options, as_json)
         return
     out = out or Path("novelty.npz")
+    _check_archive(out, overwrite)
     net, net_name = _extractor(extractor, bundle.data.dataset)
     if quality is not None and quality_min is None:
         raise ConfigError("--quality needs --quality-min")

@@ -72,9 +72,6 @@ def refine(
     from swerve.refine.scores import score_samples
 
     get_method(method)
-    if out.suffix.lower() != ".png":
-        raise ConfigError(f"--out must end in .png (arrays are written beside it as .npz), got {out}")
-    check_outputs([out, out.with_suffix(".npz"), out.with_name(out.name + ".json")], overwrite)
     bundle = load(bundle_name, device=device)
     vocab = bundle_vocab(bundle)
     out = out or Path("refined.txt" if vocab else "refined.png")
@@ -83,6 +80,7 @@ def refine(
         raise ConfigError(
             f"--out must end in {' or '.join(wanted)} (arrays are written beside it as .npz), got {out}"
         )
+    check_outputs([out, out.with_suffix(".npz"), out.with_name(out.name + ".json")], overwrite)
     params = _parse_overrides(settings)
     chosen, critic_name = _critic(bundle, critic, classifier, method, params)
     z, labels = initial_latents(bundle, n, seed)

@@ -350,7 +350,7 @@ def check_data_fits(config: TrainConfig, data: Dataset) -> None:
         )
     if config.arch == "mlp" and len(shape) != 1:
         raise ConfigError(f"arch 'mlp' models points, but {data.name} holds samples of shape {shape}")
-    if config.arch != "mlp" and (len(shape) != 3 or shape[1] != shape[2]):
+    if config.arch not in ("mlp", "charcnn") and (len(shape) != 3 or shape[1] != shape[2]):
         raise ConfigError(
             f"arch {config.arch!r} models square images, but {data.name} holds samples of shape {shape}"
         )
