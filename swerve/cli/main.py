@@ -32,11 +32,16 @@ def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
         typer.echo(summary)
 
 
-def main() -> None:
-    """Entry point: run the app and turn user errors into one clear line and exit code 2."""
-    # Importing a command module registers its commands, in the loop's order.
+def register_commands() -> typer.Typer:
+    """Import every command module, which registers its commands on ``app`` in the loop's order."""
     from swerve.cli import make, importer, look, bend, diverge, finetune, refine, measure, scale, studio  # noqa: F401, I001
 
+    return app
+
+
+def main() -> None:
+    """Entry point: run the app and turn user errors into one clear line and exit code 2."""
+    register_commands()
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
     try:
         code = app(standalone_mode=False)
