@@ -35,6 +35,7 @@ def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
 def register_commands() -> typer.Typer:
     """Import every command module, which registers its commands on ``app`` in the loop's order."""
     from swerve.cli import make, importer, look, bend, diverge, finetune, refine, measure, scale, studio  # noqa: F401, I001
+    from swerve.cli import doctor  # noqa: F401
 
     return app
 
