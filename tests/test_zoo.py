@@ -87,3 +87,24 @@ def test_digits_gan_draws_the_digit_it_is_asked_for():
     samples = gan.sample(500, seed=0)
     nearest = torch.cdist(samples.x.flatten(1), means).argmin(1)
     assert (nearest == samples.labels).float().mean() > 0.6
+
+
+def test_zoo_list_says_what_each_model_is(cli):
+    import json
+
+    code, stdout, _ = cli("zoo", "list", "--json")
+    assert code == 0
+    rows = {row["name"]: row for row in json.loads(stdout)["models"]}
+    assert set(zoo_names()) <= set(rows)
+    for name in zoo_names():
+        assert rows[name]["description"] and rows[name]["description"] != "(no description)", name
+    assert "conditional" in rows["fashion-gan"]["description"]
+    text = cli("zoo", "list")[1]
+    assert any(line.startswith("fashion-gan ") and "conditional DCGAN" in line for line in text.splitlines())
+
+
+def test_a_model_without_its_own_description_is_described_from_its_config():
+    from swerve.zoo import describe
+
+    config = {"training": {"config": {"kind": "gan", "dataset": "emoji"}}, "data": {"dataset": "emoji"}}
+    assert describe("not-a-zoo-model", config) == "gan on emoji"

@@ -104,14 +104,28 @@ def _check_preview(out: Path | None) -> None:
         raise ConfigError(f"--preview must end in .png, got {out}")
 
 
-def _write_preview(bundle: Bundle, out: Path | None, n: int, seed: int, labels: Any = None) -> str | None:
-    """A PNG grid of ``bundle``'s samples, with the recipe (its history) and seed beside it."""
+def _write_preview(
+    bundle: Bundle,
+    out: Path | None,
+    n: int,
+    seed: int,
+    labels: Any = None,
+    original: Bundle | None = None,
+    change: str = "changed",
+) -> str | None:
+    """A PNG grid of ``bundle``'s samples (under ``original``'s on the same latents, when given), with the
+    recipe (its history) and seed beside it."""
     if out is None:
         return None
     from swerve.look.grid import save_image
 
     _check_preview(out)
-    save_image(_grid_image(bundle, bundle.sample(n, seed=seed, labels=labels).x), out)
+    x = bundle.sample(n, seed=seed, labels=labels).x
+    if original is not None:
+        before = original.sample(n, seed=seed, labels=labels).x
+        save_image(_before_after(original, before, x, change), out)
+    else:
+        save_image(_grid_image(bundle, x), out)
     _sidecar(out, {"bundle": bundle.name, "n": n, "seed": seed, "history": bundle.history})
     return str(out)
 
@@ -168,6 +182,19 @@ def clusters(
     }
     summary = "; ".join(f"{name}: {len(s)} clusters of {s}" for name, s in sizes.items())
     emit({"bundle": str(path), "sizes": sizes, "seed": seed, "n": n}, as_json, f"wrote {path}  ({summary})")
+
+
+def _before_after(bundle: Bundle, before: torch.Tensor, after: torch.Tensor, change: str):  # noqa: ANN202
+    """The original samples above the changed ones (same latents), each part captioned."""
+    from swerve.look.grid import captioned
+
+    nrow = min(len(before), 16)
+    return captioned(
+        [
+            (f"original: {bundle.name}", _grid_image(bundle, before, nrow=nrow)),
+            (f"{change}, same latents", _grid_image(bundle, after, nrow=nrow)),
+        ]
+    )
 
 
 @app.command()
@@ -241,8 +268,10 @@ def bend(
         bent = bend_bundle(bundle, bends)
         x = bent.sample(n, seed=seed, labels=picked).x
         if compare:
-            x = torch.cat([bundle.sample(n, seed=seed, labels=picked).x, x])
-        save_image(_grid_image(bundle, x, nrow=min(n, 16) if compare else None), out)
+            before = bundle.sample(n, seed=seed, labels=picked).x
+            save_image(_before_after(bundle, before, x, "bent"), out)
+        else:
+            save_image(_grid_image(bundle, x), out)
     else:
         raise ConfigError(f"--out must end in .png, .gif or .mp4, or be a directory; got {out}")
     side = _sidecar(out, record)
@@ -313,7 +342,7 @@ def blend(
     else:
         raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task, predict")
     path = result.save(target)
-    shown = _write_preview(result, preview, n, seed)
+    shown = _write_preview(result, preview, n, seed, original=loaded[0], change="blended")
     follows = result.history[-1]["params"].get("follows") or {}
     note = "".join(f"\n{key} follows {layer}" for key, layer in follows.items())
     if follows:
@@ -379,7 +408,7 @@ def glitch(
     layer: list[str] = typer.Option([], "--layer", help="Layers to glitch (repeatable; default all)."),
     seed: int = typer.Option(0, min=0, help="Seed of the glitch."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-glitch)."),
-    preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
+    preview: Path = typer.Option(None, help="Picture of samples before/after (default: OUT.png)."),
     n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -390,13 +419,18 @@ def glitch(
     bundle = load(bundle_name, device=device)
     target = _bundle_out(out, bundle_name, "glitch")
     _check_preview(preview)
+    note = ""
+    if preview is None:
+        preview = target.with_name(target.name + ".png")
+        if preview.exists():  # never replace a file the user did not name
+            note, preview = f" (no preview: {preview} exists; name one with --preview)", None
     result = glitch_bundle(bundle, kind, amount, layers=layer or None, seed=seed)
     path = result.save(target)
-    shown = _write_preview(result, preview, n, 0)
+    shown = _write_preview(result, preview, n, 0, original=bundle, change="glitched")
     emit(
         {"bundle": str(path), "preview": shown, "history": result.history[-1]},
         as_json,
-        f"wrote {path}" + (f" and {shown}" if shown else ""),
+        f"wrote {path}" + (f" and {shown}" if shown else "") + note,
     )
 
 

@@ -100,22 +100,20 @@ def train(
 @zoo_app.command("list")
 def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """The shipped models and what they are."""
-    from swerve import load
-    from swerve.zoo import zoo_names
-    from swerve.zoo.recipes import RECIPES
+    from swerve.zoo import DESCRIPTIONS, describe, read_config, zoo_names
 
+    shipped = set(zoo_names())
     rows = []
-    for name in sorted(set(zoo_names()) | set(RECIPES)):
-        row = {"name": name, "shipped": name in zoo_names()}
-        if row["shipped"]:
-            bundle = load(name, device="cpu")
-            row.update(networks=sorted(bundle.networks), dataset=bundle.data.dataset, shape=bundle.data.shape)
+    for name in sorted(shipped | set(DESCRIPTIONS)):
+        row: dict = {"name": name, "shipped": name in shipped}
+        config = read_config(name)  # JSON only: listing builds no network
+        if config is not None:
+            row.update(networks=sorted(config["networks"]), dataset=config["data"].get("dataset"))
+            row["shape"] = config["data"].get("shape")
+        row["description"] = describe(name, config)
         rows.append(row)
-    lines = [
-        f"{r['name']:<22} "
-        + (f"{r['dataset']:<14} {' '.join(r['networks'])}" if r["shipped"] else "(not built)")
-        for r in rows
-    ]
+    where = {r["name"]: (r.get("dataset") or "-") if r["shipped"] else "(not built)" for r in rows}
+    lines = [f"{r['name']:<20} {where[r['name']]:<14} {r['description']}" for r in rows]
     emit({"models": rows}, as_json, "\n".join(lines))
 
 

@@ -82,7 +82,7 @@ def refine(
         "history": bundle.history,
         "command": "swerve refine",
     }
-    _write_picture(bundle, base, refined.x, out)
+    _write_picture(bundle, base, refined.x, out, method)
     arrays_path = out.with_suffix(".npz")
     arrays = {"x": refined.x.numpy(), "x_base": base.numpy(), "z_base": z.numpy()}
     if refined.z is not None:
@@ -103,12 +103,16 @@ def refine(
     emit(result, as_json, f"wrote {len(refined.x)} samples refined by {method} to {out} and {arrays_path}")
 
 
-def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path) -> None:
-    from swerve.look.grid import make_grid, save_image, upscale
+def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path, method: str) -> None:
+    """Images: the original samples above the refined ones (same latents), captioned; 2-D points: one plot."""
+    from swerve.look.grid import captioned, make_grid, save_image, upscale
 
     if bundle.data.is_image:
         lo, hi = bundle.data.range
-        save_image(upscale(make_grid(refined[:64], value_range=(lo, hi))), out)
+        grids = [upscale(make_grid(x[:64], value_range=(lo, hi))) for x in (base, refined)]
+        save_image(
+            captioned([(f"original: {bundle.name}", grids[0]), (f"refined by {method}", grids[1])]), out
+        )
         return
     if list(bundle.data.shape) != [2]:
         raise ConfigError(f"cannot draw samples of shape {bundle.data.shape}; the arrays are in the .npz")
