@@ -275,7 +275,11 @@ def bend(
     else:
         raise ConfigError(f"--out must end in .png, .gif or .mp4, or be a directory; got {out}")
     side = _sidecar(out, record)
-    emit({**record, "out": str(out), "record": str(side)}, as_json, f"wrote {out} ({len(bends)} bends)")
+    emit(
+        {**record, "out": str(out), "record": str(side)},
+        as_json,
+        f"wrote {out} and {side} ({len(bends)} bends)",
+    )
 
 
 @app.command()

@@ -35,8 +35,9 @@ def _bar(total: int, desc: str, enabled: bool):
     return bar, update
 
 
-def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> Path:
-    """An .npz of samples plus a PNG grid and a JSON sidecar (method, params, seed, history) beside it."""
+def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> tuple[Path, Path]:
+    """An .npz of samples plus a PNG grid and a JSON sidecar (method, params, seed, history) beside it;
+    returns the grid's and the sidecar's paths."""
     from swerve.look.grid import make_grid, save_image, upscale
 
     if out.suffix.lower() != ".npz":
@@ -45,10 +46,12 @@ def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, A
     np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record, default=str)))
     with atomic_path(out) as tmp:
         tmp.write_bytes(buffer.getvalue())
-    save_image(upscale(make_grid(torch.as_tensor(arrays["x"][:64]), nrow=8)), out.with_suffix(".png"))
+    picture = save_image(
+        upscale(make_grid(torch.as_tensor(arrays["x"][:64]), nrow=8)), out.with_suffix(".png")
+    )
     side = out.with_name(out.name + ".json")
     write_text_atomic(side, json.dumps(record, indent=2, default=str) + "\n")
-    return side
+    return picture, side
 
 
 def _extractor(name: str | None, dataset: str) -> tuple[torch.nn.Module, str]:
@@ -151,9 +154,16 @@ def novelty(
         arrays["labels"] = archive.labels.numpy()
     if archive.quality is not None:
         arrays["quality"] = archive.quality.numpy()
-    side = _write_archive(out, arrays, record)
-    result = {**record, "out": str(out), "record": str(side), "archive_size": len(archive)}
-    emit(result, as_json, f"archive of {len(archive)} codes -> {out}" + _summary_rows(rows))
+    picture, side = _write_archive(out, arrays, record)
+    result = {
+        **record,
+        "out": str(out),
+        "picture": str(picture),
+        "record": str(side),
+        "archive_size": len(archive),
+    }
+    written = f"wrote {out}, {picture} and {side}"
+    emit(result, as_json, f"archive of {len(archive)} codes: {written}" + _summary_rows(rows))
 
 
 def _record(source: str, bundle: Bundle | None, method: str, params: dict, rows) -> dict[str, Any]:
@@ -219,19 +229,21 @@ def digits_not(
     rows = _comparison(result.points.x, baseline, bundle.data.dataset, net, min(measure_n, n), seed)
     record = _record(autoencoder, bundle, "digits-not", params, rows)
     record["clusters"] = result.table
-    side = _write_archive(out, as_arrays(result), record)
+    picture, side = _write_archive(out, as_arrays(result), record)
     novel = result.novel_clusters
     emit(
         {
             **record,
             "out": str(out),
+            "picture": str(picture),
             "record": str(side),
             "novel_clusters": novel,
             "converged": float(result.points.converged.double().mean()),
         },
         as_json,
         f"{n} fixed points ({100 * float(result.points.converged.double().mean()):.0f}% converged), "
-        f"{len(novel)} of {len(result.table)} clusters not recognised -> {out}" + _summary_rows(rows),
+        f"{len(novel)} of {len(result.table)} clusters not recognised; wrote {out}, {picture} and {side}"
+        + _summary_rows(rows),
     )
 
 

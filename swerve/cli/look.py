@@ -103,7 +103,9 @@ def sample(
         raise ConfigError(f"--out must end in .png or .npz, or be a directory; got {out}")
     side = _sidecar(out, record)
     emit(
-        {**record, "out": str(out), "record": str(side)}, as_json, f"wrote {n} samples to {out} (seed {seed})"
+        {**record, "out": str(out), "record": str(side)},
+        as_json,
+        f"wrote {n} samples to {out} and {side} (seed {seed})",
     )
 
 

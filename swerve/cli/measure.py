@@ -156,7 +156,8 @@ def measure(
     emit(
         {"rows": rows, **files},
         as_json,
-        f"wrote {files['plot']} and its table ({len(rows)} points); most novel at good quality: "
+        f"wrote {files['plot']}, {files['csv']} and {files['json']} ({len(rows)} points); "
+        "most novel at good quality: "
         f"{best['bundle']} {best['label']} "
         f"(novelty {best['novelty']:.2f}, precision {best['precision']:.2f})",
     )

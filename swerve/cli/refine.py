@@ -100,7 +100,11 @@ def refine(
     if as_json:
         result["before"] = score_samples(bundle, base, labels, chosen)
         result["after"] = score_samples(bundle, refined.x, labels, chosen)
-    emit(result, as_json, f"wrote {len(refined.x)} samples refined by {method} to {out} and {arrays_path}")
+    emit(
+        result,
+        as_json,
+        f"wrote {len(refined.x)} samples refined by {method} to {out}, {arrays_path} and {side}",
+    )
 
 
 def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path, method: str) -> None:
