@@ -19,7 +19,9 @@ from swerve.errors import ConfigError
 from swerve.train import TrainConfig
 from swerve.utils import atomic_path, write_text_atomic
 
-diverge_app = typer.Typer(help="Diverge while making: push a model away from its data as it is made.")
+diverge_app = typer.Typer(
+    help="Diverge while making: push a model away from its data as it is made.", rich_markup_mode=None
+)
 app.add_typer(diverge_app, name="diverge")
 
 JSON = typer.Option(False, "--json", help="Print the result as JSON.")
@@ -253,7 +255,7 @@ def iterate(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="A GAN trained by swerve (or zoo name)."),
     out: Path = typer.Option(Path("runs/iterate"), help="Run directory: one trainer run per round."),
     rounds: int = typer.Option(3, min=1, help="Rounds of adding own samples and retraining."),
-    samples_per_round: int = typer.Option(2000, min=1, help="Samples drawn each round."),
+    samples_per_round: int = typer.Option(2000, min=1, metavar="N", help="Samples drawn each round."),
     keep: float = typer.Option(0.5, min=0.0, max=1.0, help="Fraction kept, most novel first (1: all)."),
     steps_per_round: int = typer.Option(500, min=1, help="Training steps per round."),
     warm_start: bool = typer.Option(True, help="Continue from the last round's weights (else retrain)."),

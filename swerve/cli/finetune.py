@@ -12,7 +12,9 @@ from swerve.cli.make import _parse_overrides
 from swerve.errors import ConfigError
 from swerve.utils import write_text_atomic
 
-trail_app = typer.Typer(help="A fine-tuning run's checkpoint trail: show it, export any step as a bundle.")
+trail_app = typer.Typer(
+    help="A fine-tuning run's checkpoint trail: show it, export any step as a bundle.", rich_markup_mode=None
+)
 app.add_typer(trail_app, name="trail")
 
 
@@ -42,7 +44,7 @@ def _classes(items: list[str], scorer: str) -> list[int]:
 def finetune(
     bundle: str = typer.Argument(..., help="Bundle directory or zoo name to start from."),
     method: str = typer.Option(..., help="cross-domain, domain-shift, uncanny, guided or nada."),
-    out: Path = typer.Option(None, help="Run directory (default: runs/BUNDLE-METHOD)."),
+    out: Path = typer.Option(None, help="Run directory (default: runs/ + bundle + method)."),
     resume: bool = typer.Option(
         False, help="Continue the run in --out from its last checkpoint, with its own settings."
     ),
@@ -52,7 +54,7 @@ def finetune(
     batch_size: int = typer.Option(16, min=1, help="Samples per step."),
     seed: int = typer.Option(0, help="Seed for latents, data order and the trail's fixed latents."),
     freeze: list[str] = typer.Option([], help="A generator layer to leave untouched (repeatable)."),
-    dataset: str = typer.Option("", help="cross-domain/domain-shift: the data to train on."),
+    dataset: str = typer.Option("", help="cross-domain, domain-shift: the data to train on."),
     loss: str = typer.Option("inverted", help="uncanny: 'inverted' or the gentler 'log'."),
     scorer: str = typer.Option("", help="guided: a bundle whose classifier scores the samples."),
     target: list[str] = typer.Option([], help="guided: a class (id or name) to move towards (repeatable)."),

@@ -12,7 +12,9 @@ from swerve.cli.main import app, emit
 from swerve.errors import ConfigError
 from swerve.train import Trainer
 
-zoo_app = typer.Typer(help="The small models swerve ships: list them, or rebuild one from its recipe.")
+zoo_app = typer.Typer(
+    help="The small models swerve ships: list them, or rebuild one from its recipe.", rich_markup_mode=None
+)
 app.add_typer(zoo_app, name="zoo")
 
 
