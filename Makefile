@@ -12,7 +12,7 @@ TORCH_INDEX ?= $(if $(filter Linux,$(shell uname -s)),https://download.pytorch.o
 # The suite runs one OpenMP thread per process that waits passively, so a busy machine does not stall it.
 TEST_ENV := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv data demo test lint bench clean
 
 $(BIN)/swerve: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,13 +23,18 @@ $(BIN)/swerve: pyproject.toml
 
 venv: $(BIN)/swerve
 
-demo: venv
+# The data sets and programs the demo and tests use: installed from Debian where apt is usable, else
+# Fashion-MNIST downloaded; whatever stays missing is named with the command that gets it.
+data: venv
+	@PY=$(BIN)/python bash scripts/get-data
+
+demo: venv data
 	$(BIN)/swerve demo --out demo-out
 
 lint: venv
 	$(BIN)/ruff check .
 
-test: venv lint
+test: venv lint data
 	$(TEST_ENV) $(BIN)/python -m pytest -q --durations=10
 
 bench: venv

@@ -9,13 +9,16 @@ evaluations and generator evaluations per sample, and seconds (CPU, single threa
 
 Critics. The zoo's toys are WGAN-GP models, and their nets are ReLU 128-unit MLPs with a Gaussian latent
 rather than the protocol's leaky-ReLU 256/512-unit nets with a uniform latent (swerve/zoo/recipes.py).
-DGflow reads the raw WGAN critic, as the DGflow authors' code does for its WGAN-GP models (no corrector;
-correctors are for models without a usable discriminator), and DOT reads it too, as its paper does. The
-methods that need a calibrated density ratio (DDLS, DRS, MH) read a corrector trained by logistic regression
-on top of the frozen critic (swerve.refine.ratio, 1,000 steps, seed 0; its cost is printed). Every method
-runs at its paper's settings (swerve's defaults). The last five rows, reported whatever they show, are
-DGflow-KL at smaller step sizes and with the corrector instead of the raw critic;
-benchmarks/dgflow_2d_diagnosis.py explains them against the exact density ratio of the 25 Gaussians.
+A WGAN critic is a Lipschitz potential defined up to an additive constant, not a log density ratio. The
+methods that read it only through its gradient, DGflow-KL (as the DGflow authors' code does for its WGAN-GP
+models) and DOT (as its paper does), read the raw critic; the methods that need a calibrated density ratio
+(DDLS, DRS, MH, and DGflow-JS / log D, whose factor sigmoid(d) moves with the constant) read a corrector
+trained by logistic regression on top of the frozen critic (swerve.refine.ratio, 1,000 steps, seed 0; its
+cost is printed). The "critic" column says which. Every method runs at its paper's settings (swerve's
+defaults); DOT twice: in latent space (swerve's default) and by the paper's 2-D protocol (space=data: 100
+updates in data space, K_eff averaged over 10 estimates, samples clipped to [-2, 2]). The last five rows,
+reported whatever they show, are DGflow-KL at smaller step sizes and with the corrector instead of the raw
+critic; benchmarks/dgflow_2d_diagnosis.py explains them against the exact density ratio of the 25 Gaussians.
 """
 
 from __future__ import annotations
@@ -34,19 +37,21 @@ from swerve.refine.scores import TOYS
 MODELS = ["gaussians25-wgangp", "swissroll-wgangp"]
 # (row name, method, settings, critic): "ratio" is the corrected density ratio, "critic" the raw WGAN critic.
 ROWS = [
-    ("DOT", "dot", {}, "critic"),
+    ("DOT, latent", "dot", {}, "critic"),
+    ("DOT, data (paper's 2-D)", "dot", {"space": "data"}, "critic"),
     ("DDLS", "ddls", {}, "ratio"),
     ("DRS", "drs", {}, "ratio"),
     ("MH", "mh", {}, "ratio"),
     ("DGflow-KL", "dgflow", {"divergence": "kl"}, "critic"),
-    ("DGflow-JS", "dgflow", {"divergence": "js"}, "critic"),
-    ("DGflow-logD", "dgflow", {"divergence": "logd"}, "critic"),
+    ("DGflow-JS", "dgflow", {"divergence": "js"}, "ratio"),
+    ("DGflow-logD", "dgflow", {"divergence": "logd"}, "ratio"),
     ("DGflow-KL, η=0.05", "dgflow", {"divergence": "kl", "eta": 0.05}, "critic"),
     ("DGflow-KL, η=0.01", "dgflow", {"divergence": "kl", "eta": 0.01}, "critic"),
-    ("DGflow-KL, corrector", "dgflow", {"divergence": "kl"}, "ratio"),
-    ("DGflow-KL, corr. η=0.05", "dgflow", {"divergence": "kl", "eta": 0.05}, "ratio"),
-    ("DGflow-KL, corr. η=0.01", "dgflow", {"divergence": "kl", "eta": 0.01}, "ratio"),
+    ("DGflow-KL", "dgflow", {"divergence": "kl"}, "ratio"),
+    ("DGflow-KL, η=0.05", "dgflow", {"divergence": "kl", "eta": 0.05}, "ratio"),
+    ("DGflow-KL, η=0.01", "dgflow", {"divergence": "kl", "eta": 0.01}, "ratio"),
 ]
+CRITIC_NAMES = {"critic": "WGAN", "ratio": "corr."}
 
 
 def evaluate(dataset: str, x: torch.Tensor, held_out: torch.Tensor) -> dict[str, float]:
@@ -76,6 +81,7 @@ def run(name: str, n: int, seed: int) -> list[dict]:
     rows = [
         {
             "method": "base",
+            "critic": "",
             **evaluate(dataset, base, held_out),
             "grad": 0,
             "gen": 1,
@@ -87,6 +93,7 @@ def run(name: str, n: int, seed: int) -> list[dict]:
         rows.append(
             {
                 "method": row,
+                "critic": CRITIC_NAMES[critic],
                 **evaluate(dataset, out.x, held_out),
                 "grad": out.grad_evals,
                 "gen": out.gen_evals,
@@ -105,13 +112,14 @@ def run(name: str, n: int, seed: int) -> list[dict]:
 def print_table(name: str, rows: list[dict]) -> None:
     modes = "modes covered" in rows[0]
     print(f"\n{name}")
-    head = f"{'method':<24} {'% HQ':>6} " + (f"{'modes':>5} " if modes else "") + f"{'KDE LL':>7} "
+    head = f"{'method':<24} {'critic':<6} {'% HQ':>6} " + (f"{'modes':>5} " if modes else "")
+    head += f"{'KDE LL':>7} "
     print(head + f"{'grad/sample':>11} {'G evals/sample':>14} {'seconds':>8}")
     for r in rows:
         if "% high quality" not in r:
-            print(f"{r['method']:<60} {r['seconds']:>8.2f}")
+            print(f"{r['method']:<67} {r['seconds']:>8.2f}")
             continue
-        line = f"{r['method']:<24} {r['% high quality']:>6.1f} "
+        line = f"{r['method']:<24} {r['critic']:<6} {r['% high quality']:>6.1f} "
         line += f"{r['modes covered']:>5d} " if modes else ""
         line += f"{r['KDE LL']:>7.3f} {r['grad']:>11.0f} {r['gen']:>14.1f} {r['seconds']:>8.2f}"
         print(line)

@@ -8,8 +8,14 @@ A bundle is a directory::
 
 ``config.json`` names each network's class by import path (``package.module:Class``) with the arguments that
 build it, so a bundle can carry architectures swerve did not write (a user's own module, an imported StyleGAN)
-without a format change. Weights are safetensors, never pickle, and each file's SHA-256 is recorded so a
-corrupt file is reported by name. ``load(path)`` then ``save(path)`` reproduces every file bit for bit.
+without a format change. Opening a bundle runs no code from it: classes come only from swerve's own network
+modules or modules the user trusts (:mod:`swerve.trust`), weights are safetensors, never pickle, and each
+file's SHA-256 is recorded so a corrupt file is reported by name. ``load(path)`` then ``save(path)``
+reproduces every file bit for bit.
+
+A bundle's live edits (bends, the creative decoder; :mod:`swerve.live`) are stored in ``extra`` and installed
+on its generator as persistent taps, so ``bundle.generator(z)``, :meth:`Bundle.sample` and every tap see the
+edited model.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as _dt
-import importlib
 import json
 import numbers
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +35,15 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from swerve import __version__
+from swerve import __version__, live, taps
+from swerve.bundle_config import FORMAT, FORMAT_VERSION, check_config
 from swerve.errors import BundleError, ConfigError
+from swerve.outputs import check_output
+from swerve.trust import resolve_class, trust
 from swerve.utils import atomic_path, make_generator, pick_device, sha256_file
 
-FORMAT = "swerve-bundle"
-FORMAT_VERSION = 1
+__all__ = ["Bundle", "DataSpec", "LatentSpec", "Samples", "load", "trust", "resolve_class", "network_spec"]
+
 CONFIG_NAME = "config.json"
 
 
@@ -88,33 +97,6 @@ def class_path(obj: type) -> str:
     return f"{obj.__module__}:{obj.__qualname__}"
 
 
-TRUSTED: set[str] = set()  # modules the user trusts to hold network classes, beside swerve's own
-
-
-def trust(*modules: str) -> None:
-    """Trust ``modules`` (dotted names) to provide the network classes of bundles loaded from now on."""
-    for name in modules:
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"a module to trust must be a dotted name, got {name!r}")
-        TRUSTED.add(name.strip())
-
-
-def resolve_class(path: str) -> type[torch.nn.Module]:
-    """Import a ``module:Class`` path and check it is an ``nn.Module`` subclass *before* anything calls it."""
-    module_name, _, qualname = path.partition(":")
-    if not module_name or not qualname:
-        raise BundleError(f"network class {path!r} is not of the form 'package.module:Class'")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise BundleError(f"network class {path!r} cannot be imported: {exc}") from None
-    if not (isinstance(obj, type) and issubclass(obj, torch.nn.Module)):
-        raise BundleError(f"network class {path!r} is not a torch.nn.Module subclass; refusing to build it")
-    return obj
-
-
 def network_spec(net: torch.nn.Module) -> dict[str, Any]:
     """How to rebuild ``net``: its class path and constructor arguments.
 
@@ -129,9 +111,11 @@ def network_spec(net: torch.nn.Module) -> dict[str, Any]:
     return {"class": class_path(type(net)), "kwargs": kwargs}
 
 
-def build_network(spec: dict[str, Any]) -> torch.nn.Module:
-    """Build an untrained network from a ``network_spec`` entry."""
-    cls = resolve_class(spec["class"])
+def build_network(
+    spec: dict[str, Any], trust: Sequence[str] | None = None, folder: str | os.PathLike | None = None
+) -> torch.nn.Module:
+    """Build an untrained network from a ``network_spec`` entry (its class from a trusted module only)."""
+    cls = resolve_class(spec["class"], trust, folder)
     kwargs = spec.get("kwargs", {})
     config_class = getattr(cls, "config_class", None)
     try:
@@ -149,7 +133,10 @@ class Bundle:
 
     ``networks`` maps a role to a module: ``generator`` (latents [+ labels] -> samples) is the one most
     methods need; ``discriminator`` is kept whenever training had one; ``encoder`` and ``classifier`` where
-    the model has them. ``extra`` holds method data that later work attaches (channel clusters, say).
+    the model has them. ``extra`` holds method data that later work attaches (channel clusters, say), and
+    the live edits (``extra["bends"]``, ``extra["creative"]``) that the generator carries as its taps
+    edits: whenever they differ from those its module carries, the bundle takes its own copy of the module
+    and installs them there, so a module it was given (or shares with another bundle) is never changed.
     """
 
     def __init__(
@@ -165,7 +152,7 @@ class Bundle:
         for role in networks:
             if not role.replace("_", "").isalnum():
                 raise BundleError(f"network role {role!r} must be letters, digits and underscores")
-        self.networks = dict(networks)
+        self._networks = dict(networks)
         self.data = data
         self.latent = latent
         self.training = dict(training or {})
@@ -173,8 +160,29 @@ class Bundle:
         self.extra = dict(extra or {})
         self.name = name
         self._specs: dict[str, dict[str, Any]] = {}
+        self._install_edits()
 
     # --- convenient access -------------------------------------------------------------------------------
+    @property
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The networks by role, the generator carrying the edits stored in ``extra``."""
+        self._install_edits()
+        return self._networks
+
+    @networks.setter
+    def networks(self, networks: dict[str, torch.nn.Module]) -> None:
+        self._networks = dict(networks)
+
+    def _install_edits(self) -> None:
+        net = self._networks.get("generator")
+        key = live.edits_key(self.extra)
+        if net is None or taps.edits_key(net) == key:
+            return
+        edits = live.edit_taps(net, self.extra)  # a ConfigError here leaves everything as it was
+        own = copy.deepcopy(net)
+        taps.install_edits(own, edits, key)
+        self._networks["generator"] = own
+
     @property
     def generator(self) -> torch.nn.Module:
         return self._role("generator")
@@ -192,10 +200,11 @@ class Bundle:
         return self._role("classifier")
 
     def _role(self, role: str) -> torch.nn.Module:
-        if role not in self.networks:
-            have = ", ".join(self.networks) or "none"
+        networks = self.networks
+        if role not in networks:
+            have = ", ".join(networks) or "none"
             raise BundleError(f"bundle {self.name or '(unnamed)'} has no {role} (it has: {have})")
-        return self.networks[role]
+        return networks[role]
 
     @property
     def num_classes(self) -> int:
@@ -232,6 +241,14 @@ class Bundle:
         out._specs = copy.deepcopy(self._specs)
         return out
 
+    def without_edits(self) -> Bundle:
+        """A copy with no live edits (``extra`` without bends or creative decoder; its own unedited
+        generator module, the same weights), to compare an edited model with the one it came from."""
+        out = self.edit_copy()
+        for key in live.EDIT_KEYS:
+            out.extra.pop(key, None)
+        return out
+
     def record(self, op: str, **params: Any) -> None:
         """Append an edit to the history (train, bend, blend, fine-tune, ...)."""
         self.history.append(
@@ -265,25 +282,24 @@ class Bundle:
             z = self.latent.sample(n, gen)
         z = z.to(device)
         y = self._labels(labels, len(z))
-        from swerve.diverge.bend import bundle_applied  # the bends in extra["bends"], if any
-
-        net = self.generator
+        net = self.generator  # carries the bundle's edits (see swerve.live)
+        taps.reset_edits(net)
         was_training = net.training
         net.eval()
         try:
             chunks = []
-            with bundle_applied(self):
-                for start in range(0, len(z), batch_size):
-                    zb = z[start : start + batch_size]
-                    if y is None:
-                        chunks.append(net(zb))
-                    else:
-                        chunks.append(net(zb, y[start : start + batch_size].to(device)))
+            for start in range(0, len(z), batch_size):
+                zb = z[start : start + batch_size]
+                if y is None:
+                    chunks.append(net(zb))
+                else:
+                    chunks.append(net(zb, y[start : start + batch_size].to(device)))
         finally:
             net.train(was_training)
         recipe = {"bundle": self.name, "seed": seed, "n": n}
-        if self.extra.get("bends"):
-            recipe["bends"] = self.extra["bends"]
+        for key in live.EDIT_KEYS:
+            if self.extra.get(key):
+                recipe[key] = self.extra[key]
         return Samples(x=torch.cat(chunks).cpu(), z=z.cpu(), labels=y, seed=seed, recipe=recipe)
 
     def _labels(self, labels: torch.Tensor | list[int] | int | None, n: int) -> torch.Tensor | None:
@@ -319,12 +335,15 @@ class Bundle:
             "extra": self.extra,
         }
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the bundle directory at ``path`` atomically: a crash leaves the old bundle or none."""
+    def save(self, path: str | os.PathLike, overwrite: bool = True) -> Path:
+        """Write the bundle directory at ``path`` atomically: a crash leaves the old bundle or none.
+
+        An existing bundle at ``path`` is replaced unless ``overwrite`` is False; anything else is refused.
+        """
         path = Path(path)
-        check_bundle_target(path)
+        check_bundle_target(path, overwrite)
         config = self.config_dict()
-        with atomic_path(path) as tmp:
+        with atomic_path(path, kind="bundle") as tmp:
             tmp.mkdir()
             for role, net in self.networks.items():
                 file_name = f"{role}.safetensors"
@@ -339,17 +358,24 @@ class Bundle:
         return path
 
 
-def check_bundle_target(path: str | os.PathLike) -> None:
-    """Raise BundleError if saving a bundle at ``path`` would replace something that is not a bundle."""
-    path = Path(path)
-    if path.is_file():
-        raise BundleError(f"{path} is a file; a bundle is saved as a directory (choose another --out)")
-    if path.is_dir() and not (path / CONFIG_NAME).is_file() and any(path.iterdir()):
-        raise BundleError(f"{path} is a directory that is not a swerve bundle; refusing to replace it")
+def check_bundle_target(path: str | os.PathLike, overwrite: bool = True) -> None:
+    """Raise an error if saving a bundle at ``path`` would replace something that is not a bundle, or (with
+    ``overwrite`` False) a bundle; the CLI passes its --overwrite flag."""
+    check_output(path, "bundle", overwrite)
 
 
-def load(path: str | os.PathLike, device: str | torch.device | None = None) -> Bundle:
-    """Load a bundle from a directory, or a zoo model by name (see ``swerve zoo list``)."""
+def load(
+    path: str | os.PathLike,
+    device: str | torch.device | None = None,
+    trust: Sequence[str] | None = None,
+) -> Bundle:
+    """Load a bundle from a directory, or a zoo model by name (see ``swerve zoo list``).
+
+    Network classes come only from swerve's own modules and trusted ones (``trust`` names modules trusted for
+    this call; see :mod:`swerve.trust`), checked before anything is imported; every weight file must lie in
+    the bundle's folder. A config that does not fit (a bad field, a latent size the generator cannot read, a
+    stored edit naming a missing layer) is one :class:`BundleError`.
+    """
     directory = _find(path)
     config_file = directory / CONFIG_NAME
     try:
@@ -358,37 +384,66 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None) -> B
         raise BundleError(f"{directory} is not a swerve bundle: it has no {CONFIG_NAME}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{config_file} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise BundleError(f"{config_file} is not a swerve bundle config (no 'format': '{FORMAT}')")
-    if int(config.get("format_version", 0)) > FORMAT_VERSION:
-        raise BundleError(
-            f"{directory} uses bundle format {config['format_version']}; this swerve reads up to "
-            f"{FORMAT_VERSION} (upgrade swerve)"
-        )
-    try:
-        data = DataSpec(**config["data"])
-        latent = LatentSpec(**config["latent"]) if config.get("latent") else None
-        specs = dict(config["networks"])
-    except (KeyError, TypeError) as exc:
-        raise BundleError(f"{config_file} is missing or has malformed fields: {exc}") from None
+    config = check_config(config, config_file)
+    data = DataSpec(**config["data"])
+    latent = LatentSpec(**config["latent"]) if config.get("latent") else None
+    specs = config["networks"]
+    for spec in specs.values():  # every class checked before any is imported or built
+        resolve_class(spec["class"], trust, directory)
     target = pick_device(device)
     networks = {}
     for role, spec in specs.items():
-        net = build_network(spec)
+        net = build_network(spec, trust, directory)
         net.load_state_dict(_read_weights(directory, role, spec, net), strict=True)
         networks[role] = net.to(target).eval()
+    extra = config.get("extra", {})
+    if "generator" in networks:
+        if latent is not None:
+            _check_latent(networks["generator"], latent, config_file)
+        try:
+            live.install(networks["generator"], extra)  # the stored edits, on the module this bundle owns
+        except ConfigError as exc:
+            raise BundleError(f"{config_file}: a stored edit does not fit the generator: {exc}") from None
+    elif live.edits_key(extra):
+        raise BundleError(f"{config_file} stores edits ({', '.join(live.EDIT_KEYS)}) but has no generator")
     bundle = Bundle(
         networks,
         data=data,
         latent=latent,
         training=config.get("training", {}),
         history=config.get("history", []),
-        extra=config.get("extra", {}),
+        extra=extra,
         name=config.get("name", directory.name),
     )
     # Keep the stored specs so a re-save writes the same config even for modules without a dataclass config.
     bundle._specs = {role: {"class": s["class"], "kwargs": s.get("kwargs", {})} for role, s in specs.items()}
     return bundle
+
+
+def _check_latent(generator: torch.nn.Module, latent: LatentSpec, config_file: Path) -> None:
+    """Refuse a latent size the generator cannot read: from its config when it states one, else by running
+    it once on a zero latent (and class 0)."""
+    config = getattr(generator, "config", None)
+    for attr in ("latent_dim", "z_dim"):
+        stated = getattr(config, attr, None)
+        if isinstance(stated, int) and not isinstance(stated, bool):
+            if stated != latent.dim:
+                raise BundleError(
+                    f"{config_file}: latent.dim is {latent.dim}, but the generator reads {attr} = {stated}"
+                )
+            return
+    device = next((p.device for p in generator.parameters()), torch.device("cpu"))
+    z = torch.zeros(1, latent.dim, device=device)
+    classes = int(getattr(config, "num_classes", 0) or 0)
+    args = (z, torch.zeros(1, dtype=torch.long, device=device)) if classes else (z,)
+    try:
+        with torch.no_grad():
+            generator(*args)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(
+            f"{config_file}: the generator cannot read latents of dimension {latent.dim} ({first})"
+        ) from None
 
 
 def _find(path: str | os.PathLike) -> Path:
@@ -406,7 +461,11 @@ def _find(path: str | os.PathLike) -> Path:
 
 
 def _read_weights(directory: Path, role: str, spec: dict[str, Any], net: torch.nn.Module) -> dict:
-    file = directory / spec.get("file", f"{role}.safetensors")
+    name = spec.get("file", f"{role}.safetensors")
+    file = directory / name
+    inside = not Path(name).is_absolute() and ".." not in Path(name).parts
+    if not inside or not file.resolve().is_relative_to(directory.resolve()):
+        raise BundleError(f"the {role} weights file {name!r} lies outside the bundle's folder; refusing it")
     if not file.is_file():
         raise BundleError(f"{file} is missing (the {role} weights)")
     expected = spec.get("sha256")

@@ -10,6 +10,16 @@ in its ``Sequential`` (:func:`shortcuts`); methods that edit weights edit the la
 context manager that removes its hooks on exit, even after an exception, which leaves the model bit-exactly
 as it was.
 
+Every tap on a layer goes through one forward hook per layer that runs in three stages, whatever order they
+were added in:
+
+1. **edits**: a model's persistent edits (:func:`install_edits`; a bundle installs its stored bends and
+   creative decoder this way, so ``bundle.generator(z)`` is the edited model);
+2. **rewrites**: transient :func:`rewrite` blocks (live bends, offsets, sweeps), in the order entered;
+3. **recorders**: :func:`record` blocks, which see the output after both.
+
+A deep copy of a model keeps its edits and drops its transient rewrites and recorders.
+
     with taps.record(G, ["blocks.0", "blocks.1"]) as acts:
         G(z)
     acts["blocks.1"]          # the layer's output for every call inside the block, concatenated on dim 0
@@ -20,6 +30,7 @@ as it was.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -143,6 +154,76 @@ def _first_tensor(output: Any, layer: str) -> torch.Tensor:
     raise ConfigError(f"layer {layer!r} returns {type(output).__name__}, not a tensor; tap another layer")
 
 
+class _Stages:
+    """The one forward hook swerve keeps on a layer: its edits, then rewrites, then recorders."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.edits: list[OutputFn] = []
+        self.rewrites: list[OutputFn] = []
+        self.recorders: list[Callable[[Any, Any], None]] = []
+
+    def empty(self) -> bool:
+        return not (self.edits or self.rewrites or self.recorders)
+
+    def __call__(self, module: nn.Module, args: Any, output: Any) -> Any:
+        changes = self.edits + self.rewrites
+        if changes:
+            if isinstance(output, torch.Tensor):
+                out = output
+            elif isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+                out = output[0]
+            else:
+                raise ConfigError(
+                    f"layer {self.name!r} returns {type(output).__name__}, not a tensor; tap another layer"
+                )
+            for fn in changes:
+                out = fn(out)
+            output = out if isinstance(output, torch.Tensor) else (out, *output[1:])
+        for recorder in list(self.recorders):
+            recorder(args, output)
+        return output if changes else None
+
+    def __deepcopy__(self, memo: dict) -> _Stages:
+        # A copy of the model keeps its edits; rewrites and recorders belong to the original's blocks.
+        twin = _Stages(self.name)
+        twin.edits = [copy.deepcopy(fn, memo) for fn in self.edits]
+        return twin
+
+
+def _stages(module: nn.Module, name: str, create: bool = True) -> _Stages | None:
+    for hook in module._forward_hooks.values():
+        if isinstance(hook, _Stages):
+            return hook
+    if not create:
+        return None
+    stages = _Stages(name)
+    module.register_forward_hook(stages)
+    return stages
+
+
+def _prune(module: nn.Module) -> None:
+    """Remove the layer's hook once nothing is tapped, so the module is exactly as it was."""
+    for key, hook in list(module._forward_hooks.items()):
+        if isinstance(hook, _Stages) and hook.empty():
+            del module._forward_hooks[key]
+
+
+@contextmanager
+def _tapped(model: nn.Module, layer: str, stage: str, entry: Callable) -> Iterator[None]:
+    module = find_layer(model, layer)
+    entries = getattr(_stages(module, layer), stage)
+    entries.append(entry)
+    try:
+        yield
+    finally:
+        for i in range(len(entries) - 1, -1, -1):
+            if entries[i] is entry:
+                del entries[i]
+                break
+        _prune(module)
+
+
 @contextmanager
 def record(
     model: nn.Module,
@@ -155,25 +236,25 @@ def record(
     """Record the outputs of ``layers`` for every forward call made inside the ``with`` block.
 
     The yielded dict is filled when the block exits: each layer maps to its outputs concatenated along the
-    batch dimension. ``detach=False`` keeps the graph (for losses on activations); ``device="cpu"`` moves
-    each chunk off the accelerator as it is made, so long runs keep accelerator memory bounded;
-    ``inputs=True`` records each layer's (first) input instead of its output (model rewriting's keys).
+    batch dimension, as the model computed them: after the model's edits and any active rewrites of the
+    layer. ``detach=False`` keeps the graph (for losses on activations); ``device="cpu"`` moves each chunk
+    off the accelerator as it is made, so long runs keep accelerator memory bounded; ``inputs=True``
+    records each layer's (first) input instead of its output (model rewriting's keys).
     """
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
     result: dict[str, torch.Tensor] = {}
 
-    def hook_for(name: str) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
+    def recorder_for(name: str) -> Callable[[Any, Any], None]:
+        def recorder(args: Any, output: Any) -> None:
             out = _first_tensor(args if inputs else output, name)
             out = out.detach() if detach else out
             chunks[name].append(out if device is None else out.to(device))
 
-        return hook
+        return recorder
 
     with ExitStack() as stack:
         for name in layers:
-            handle = find_layer(model, name).register_forward_hook(hook_for(name))
-            stack.callback(handle.remove)
+            stack.enter_context(_tapped(model, name, "recorders", recorder_for(name)))
         yield result
     for name, parts in chunks.items():
         if parts:
@@ -184,22 +265,56 @@ def record(
 def rewrite(model: nn.Module, layer: str, fn: OutputFn) -> Iterator[None]:
     """Replace ``layer``'s output by ``fn(output)`` for every forward call inside the ``with`` block.
 
-    Several rewrites may be nested, on the same layer or others; on one layer they apply in the order they
-    were entered. ``fn`` must keep the output's shape unless the layers after it accept the new one.
+    Rewrites run after the model's edits (:func:`install_edits`) and before recorders. Several may be
+    nested, on the same layer or others; on one layer they apply in the order they were entered. ``fn`` must
+    keep the output's shape unless the layers after it accept the new one.
     """
 
-    def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
-        if isinstance(output, torch.Tensor):
-            return fn(output)
-        if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
-            return (fn(output[0]), *output[1:])
-        raise ConfigError(f"layer {layer!r} returns {type(output).__name__}, not a tensor; tap another layer")
+    def step(out: torch.Tensor) -> torch.Tensor:
+        return fn(out)
 
-    handle = find_layer(model, layer).register_forward_hook(hook)
-    try:
+    with _tapped(model, layer, "rewrites", step):
         yield
-    finally:
-        handle.remove()
+
+
+EDITS_ATTR = "_swerve_edits"
+
+
+def install_edits(model: nn.Module, edits: Sequence[tuple[str, OutputFn]], key: str = "") -> None:
+    """Make ``edits`` (``(layer, fn)`` pairs, applied in order) ``model``'s persistent edits.
+
+    They replace any installed before and stay until the next call (``install_edits(model, [])`` removes
+    them, leaving the model bit-exactly as it was); each runs before any :func:`rewrite` or :func:`record`
+    of its layer. ``key`` describes them (a bundle stores the JSON of its edits); :func:`edits_key` returns
+    it. Every layer is looked up first, so a bad name changes nothing.
+    """
+    found = [(find_layer(model, layer), resolve_layer(model, layer), fn) for layer, fn in edits]
+    for module in model.modules():
+        stages = _stages(module, "", create=False)
+        if stages is not None:
+            stages.edits.clear()
+            _prune(module)
+    for module, name, fn in found:
+        _stages(module, name).edits.append(fn)
+    if edits:
+        model.__dict__[EDITS_ATTR] = key
+    else:
+        model.__dict__.pop(EDITS_ATTR, None)
+
+
+def edits_key(model: nn.Module) -> str:
+    """The ``key`` of the edits installed on ``model`` (``""`` for none)."""
+    return model.__dict__.get(EDITS_ATTR, "")
+
+
+def reset_edits(model: nn.Module) -> None:
+    """Restart the edits that draw random numbers (those with a ``reset()``), so a run is reproducible."""
+    for module in model.modules():
+        stages = _stages(module, "", create=False)
+        for fn in stages.edits if stages is not None else ():
+            reset = getattr(fn, "reset", None)
+            if callable(reset):
+                reset()
 
 
 @torch.no_grad()

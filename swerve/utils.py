@@ -1,17 +1,22 @@
-"""Small shared helpers: devices, seeds and atomic writes."""
+"""Small shared helpers: devices, seeds, atomic writes and strict JSON."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from swerve.errors import ConfigError
+from swerve.outputs import OutputError, output_kind
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -40,13 +45,21 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str = "", kind: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     A crash or Ctrl-C inside the block leaves the old file (or no file), never a half-written one.
-    Works for files and for directories (an existing directory is replaced).
+    Works for files and, with ``kind``, for folders: an existing non-empty folder is replaced only when
+    it is swerve's own output of that kind (see :mod:`swerve.outputs`); any other is refused before the block.
     """
     path = Path(path)
+    if path.is_dir() and kind is None:
+        raise OutputError(f"{path} is a folder; give a file name (swerve never replaces a folder by a file)")
+    if path.is_dir() and any(path.iterdir()):
+        found = output_kind(path)
+        if found != kind:
+            what = f"a swerve {found}" if found else "a folder swerve did not write"
+            raise OutputError(f"{path} is {what}; refusing to replace it: choose another --out")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
@@ -102,3 +115,41 @@ def remove_stale_temps(*directories: str | os.PathLike) -> list[Path]:
                 _remove(entry)
                 removed.append(entry)
     return removed
+
+
+NOT_FINITE = "not_finite"  # the key json_text(..., mark=True) adds: where a number was NaN or infinite
+
+
+def finite_json(obj: Any, replaced: list[str] | None = None, where: str = "") -> Any:
+    """``obj`` with NaN and ±infinity as None and NumPy / torch values as plain Python ones.
+
+    Dicts, lists and tuples are copied, other values kept as they are; ``replaced`` collects the path
+    (``rows/2/fd``) of every number that became None.
+    """
+    if isinstance(obj, torch.Tensor | np.ndarray | np.generic):
+        obj = obj.tolist() if not isinstance(obj, np.generic) else obj.item()
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return obj
+        if replaced is not None:
+            replaced.append(where or "/")
+        return None
+    if isinstance(obj, Mapping):
+        return {k: finite_json(v, replaced, f"{where}/{k}".lstrip("/")) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v, replaced, f"{where}/{i}".lstrip("/")) for i, v in enumerate(obj)]
+    return obj
+
+
+def json_text(obj: Any, mark: bool = False, **kwargs: Any) -> str:
+    """``json.dumps`` for everything swerve prints or writes: strict JSON, never NaN or Infinity.
+
+    Non-finite numbers become null (:func:`finite_json`); with ``mark=True`` a dict also gets a
+    ``"not_finite"`` list of where that happened, so no number drops silently. ``kwargs`` go to
+    ``json.dumps`` (``indent``, ``default``, ...); a ``default`` that returns a non-finite float is refused.
+    """
+    replaced: list[str] = []
+    clean = finite_json(obj, replaced)
+    if mark and replaced and isinstance(clean, dict):
+        clean[NOT_FINITE] = sorted(set(clean.get(NOT_FINITE) or []) | set(replaced))
+    return json.dumps(clean, allow_nan=False, **kwargs)

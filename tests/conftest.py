@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-
-# One thread per test process: on a small machine torch's OpenMP threads spin while another process holds a
-# core, which stalls the suite. A test that measures threading sets its own count.
-torch.set_num_threads(1)
 
 from swerve.bundle import Bundle, DataSpec, LatentSpec
 from swerve.data import Dataset
@@ -23,6 +20,10 @@ from swerve.models import (
     DomainClassifier,
     EncoderConfig,
 )
+
+# One thread per test process: on a small machine torch's OpenMP threads spin while another process holds a
+# core, which stalls the suite. A test that measures threading sets its own count.
+torch.set_num_threads(1)
 
 
 def tiny_image_bundle(conditional: bool = True, image_size: int = 8) -> Bundle:
@@ -40,6 +41,21 @@ def tiny_image_bundle(conditional: bool = True, image_size: int = 8) -> Bundle:
     bundle = Bundle(nets, data, LatentSpec(8), training={"note": "test"}, name="tiny")
     bundle.record("train", steps=0)
     return bundle.to("cpu")
+
+
+@pytest.fixture(autouse=True)
+def _trusted_modules_restored():
+    """``swerve --trust`` and ``swerve.bundle.trust`` trust modules for the process; not across tests."""
+    from swerve import trust
+
+    before, env = set(trust._trusted), os.environ.get(trust.ENV)
+    yield
+    trust._trusted.clear()
+    trust._trusted.update(before)
+    if env is None:
+        os.environ.pop(trust.ENV, None)
+    else:
+        os.environ[trust.ENV] = env
 
 
 @pytest.fixture

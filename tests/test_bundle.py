@@ -73,23 +73,25 @@ def test_foreign_module_by_import_path(tmp_path):
     path = bundle.save(tmp_path / "mine")
     config = json.loads((path / "config.json").read_text())
     assert config["networks"]["generator"]["class"] == "tests.test_bundle:Doubler"
-    loaded = swerve.load(path, device="cpu")
+    with pytest.raises(BundleError, match="trust=\\['tests.test_bundle'\\]"):
+        swerve.load(path, device="cpu")  # a user's class is built only when the user says so
+    loaded = swerve.load(path, device="cpu", trust=["tests.test_bundle"])
     assert isinstance(loaded.generator, Doubler)
     assert torch.equal(loaded.sample(4, seed=1).x, bundle.sample(4, seed=1).x)
-    # plain torch modules work too
+    # plain torch modules work too, once trusted
     lin = torch.nn.Linear(2, 2)
     lin.init_kwargs = {"in_features": 2, "out_features": 2}
     again = swerve.load(
-        Bundle({"generator": lin}, DataSpec([2]), LatentSpec(2)).save(tmp_path / "lin"), "cpu"
+        Bundle({"generator": lin}, DataSpec([2]), LatentSpec(2)).save(tmp_path / "lin"), "cpu", ["torch.nn"]
     )
     assert torch.equal(again.generator.weight, lin.weight)
 
 
 def test_refuses_to_build_anything_but_a_module():
     with pytest.raises(BundleError, match="not a torch.nn.Module"):
-        resolve_class("os:system")
+        resolve_class("os:system", trust=["os"])
     with pytest.raises(BundleError, match="cannot be imported"):
-        resolve_class("no_such_package.x:Y")
+        resolve_class("no_such_package.x:Y", trust=["no_such_package"])
     with pytest.raises(BundleError, match="form"):
         resolve_class("justaname")
 

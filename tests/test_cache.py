@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from swerve.data import load_dataset
-from swerve.errors import ConfigError
+from swerve.errors import ConfigError, DataError, DatasetNotFound
 from swerve.measure import cache as cache_module
 from swerve.measure import get_extractor, measure_samples, novelty_quality, register_extractor
 from swerve.measure.cache import cached, content_hash, reference_features
@@ -51,11 +51,25 @@ def test_extractor_registry() -> None:
     assert get_extractor("toy").name == "toy-flat"
 
 
+def test_only_missing_files_are_a_missing_dataset(tmp_path: Path, monkeypatch) -> None:
+    """The skip below is for a machine without Fashion-MNIST; a corrupt file must fail, not skip."""
+    from swerve.data import idx
+
+    monkeypatch.setattr(idx, "_candidate_dirs", lambda source, root: [tmp_path])
+    with pytest.raises(DatasetNotFound, match="not found"):
+        idx.load_fashion_mnist("test")
+    for name in idx._file_names("test"):
+        (tmp_path / name).write_bytes(b"junk")
+    with pytest.raises(DataError, match="IDX") as info:
+        idx.load_fashion_mnist("test")
+    assert not isinstance(info.value, DatasetNotFound)
+
+
 def test_unit_length_features_stop_noise_from_looking_realistic() -> None:
     try:
         data = load_dataset("fashion-mnist", split="test", n=700)
-    except Exception:
-        pytest.skip("Fashion-MNIST is not on disk")
+    except DatasetNotFound as exc:  # only a missing dataset skips; any other loader error fails the test
+        pytest.skip(str(exc))
     real, held_out = data.x[:400], data.x[400:700]
     noise = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     classifier = get_extractor("fashion-mnist").load()

@@ -122,7 +122,8 @@ def test_clusters_blend_glitch_rewrite_write_bundles(cli, tmp_path) -> None:
     swapped, glitched_sd = load(tmp_path / "b2").generator.state_dict(), glitched.generator.state_dict()
     assert torch.equal(swapped["to_image.0.weight"], glitched_sd["to_image.0.weight"])
     assert torch.equal(swapped["blocks.0.0.weight"], base["blocks.0.0.weight"])
-    code, _, err = cli("blend", a, odd_bundle().save(tmp_path / "odd"), "--out", tmp_path / "x")
+    odd = odd_bundle().save(tmp_path / "odd")
+    code, _, err = cli("--trust", "tests.odd_generator", "blend", a, odd, "--out", tmp_path / "x")
     assert code == 2 and "models differ at tensor" in err and not (tmp_path / "x").exists()
     code, out, err = cli(
         "rewrite", a, "--layer", "conv:0", "--rank", "4", "--n", "16", "--out", tmp_path / "r", "--json"
@@ -192,12 +193,12 @@ def test_prediction_blend_and_a_mask_file(cli, tmp_path) -> None:
 
 def test_layers_shows_what_each_shortcut_names_and_where_it_taps(cli, tmp_path) -> None:
     path = stem_bundle().save(tmp_path / "stem")
-    code, out, err = cli("layers", path, "--json")
+    code, out, err = cli("--trust", "tests.odd_generator", "layers", path, "--json")
     assert code == 0, err
     cuts = {c["shortcut"]: c for c in json.loads(out)["shortcuts"]}
     assert cuts["linear:0"] == {"shortcut": "linear:0", "layer": "stem.0", "type": "Linear", "tap": "stem.1"}
     assert (cuts["linear:1"]["layer"], cuts["linear:1"]["tap"]) == ("stem.2", "stem.2")
-    code, out, _ = cli("layers", path)
+    code, out, _ = cli("--trust", "tests.odd_generator", "layers", path)
     assert code == 0 and any(
         line.split() == ["linear:0", "stem.0", "(Linear)", "stem.1"] for line in out.splitlines()
     )
@@ -205,7 +206,9 @@ def test_layers_shows_what_each_shortcut_names_and_where_it_taps(cli, tmp_path) 
 
 def test_blend_schedule_says_which_layer_the_other_tensors_follow(cli, tmp_path) -> None:
     a, b = stem_bundle(0, "a").save(tmp_path / "a"), stem_bundle(1, "b").save(tmp_path / "b")
-    code, out, err = cli("blend", a, b, "--pivot", "0", "--hard", "--out", tmp_path / "ab")
+    code, out, err = cli(
+        "--trust", "tests.odd_generator", "blend", a, b, "--pivot", "0", "--hard", "--out", tmp_path / "ab"
+    )
     assert code == 0, err
     assert "5 tensors outside the scheduled layers" in out and "const follows stem.0" in out
 

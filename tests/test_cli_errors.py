@@ -36,7 +36,7 @@ def test_a_bundle_never_replaces_a_folder_that_is_not_one(cli, tmp_path, args) -
     folder.mkdir()
     (folder / "keep.txt").write_text("precious")
     code, _, err = cli(*args, "--out", folder)
-    _one_line_error(code, err, "not a swerve bundle")
+    _one_line_error(code, err, "swerve did not write", "--overwrite")
     assert (folder / "keep.txt").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no temp folder left behind
 
@@ -85,7 +85,7 @@ def test_blend_weights_that_are_not_numbers(cli, tmp_path, mode) -> None:
         (("blend", "fashion-gan", "fashion-gan", "--pivot", "-1"), ("pivot", "got -1")),
         (("refine", "fashion-gan", "--method", "drs", "--set", "gamma=nan"), ("gamma", "'nan'")),
         (("refine", "gaussians25-wgangp", "--n", "2", "--set", "reverse=x"), ("reverse", "true or false")),
-        (("refine", "gaussians25-wgangp", "--method", "ddls", "--set", "decay=x"), ("decay", "'x'")),
+        (("refine", "fashion-gan", "--n", "2", "--method", "ddls", "--set", "decay=x"), ("decay", "'x'")),
         (
             ("refine", "gaussians25-wgangp", "--n", "2", "--set", "steps=1", "--set", "eta=1e308"),
             ("diverged",),

@@ -341,5 +341,5 @@ def test_cli_novelty_names_every_file_it_writes(cli, tmp_path, tiny_bundle):
     assert code == 0, err
     for path in (out, tmp_path / "archive.png", tmp_path / "archive.npz.json"):
         assert path.is_file() and str(path) in stdout, path
-    result = json.loads(cli("diverge", "novelty", tiny_bundle, *args, "--json")[1])
+    result = json.loads(cli("diverge", "novelty", tiny_bundle, *args, "--overwrite", "--json")[1])
     assert result["picture"] == str(tmp_path / "archive.png")

@@ -310,6 +310,36 @@ def test_cli_finetune_then_show_and_export_the_trail(cli, tiny_bundle, tmp_path)
     assert code == 2 and err.count("\n") == 1 and "method must be one of" in err
 
 
+def test_trail_says_which_quality_metrics_it_could_not_measure_and_why(cli, tmp_path, monkeypatch):
+    import json
+
+    from swerve import zoo
+    from swerve.data import idx
+    from tests.test_look import save_tiny_zoo
+
+    save_tiny_zoo(tmp_path / "zoo")  # a Fashion-MNIST GAN and the fashion-classifier, untrained
+    monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")
+    (tmp_path / "empty").mkdir()  # Fashion-MNIST nowhere: an empty folder, no Debian package, no cache
+    monkeypatch.setenv("SWERVE_FASHION_MNIST", str(tmp_path / "empty"))
+    monkeypatch.delenv("SWERVE_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(idx, "DEBIAN_DIR", tmp_path / "no-debian-data")
+    run = tmp_path / "run"
+    code, out, err = cli(
+        "finetune", tmp_path / "zoo" / "fashion-gan", "--method", "uncanny", "--steps", "2", "--trail-every",
+        "2", "--out", run, "--no-progress", "--set", "grid_size=4",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "not measured: fd, precision, recall, novelty" in out and "dataset-fashion-mnist" in out
+    for entry in Trail(run / "trail").metrics():
+        assert "fd" not in entry and set(entry["missing"]) == {"fd", "precision", "recall", "novelty"}
+        assert "SWERVE_FASHION_MNIST" in entry["missing"]["fd"]
+    code, out, err = cli("trail", "show", run)
+    assert code == 0, err
+    assert "not measured: fd, precision, recall, novelty" in out
+    assert json.loads((run / "trail.png.json").read_text())["metrics"][0]["missing"]
+
+
 def test_trail_of_a_directory_that_is_not_one(tmp_path):
     with pytest.raises(SwerveError, match="not a trail"):
         Trail(tmp_path).base()

@@ -368,6 +368,26 @@ def test_demo_on_a_tiny_zoo(tmp_path, monkeypatch):
     assert leftovers == []
 
 
+def test_demo_cards_say_what_they_cannot_show_without_the_test_images(tmp_path, monkeypatch):
+    from swerve.data import idx
+
+    save_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")
+    (tmp_path / "empty").mkdir()  # Fashion-MNIST nowhere: an empty folder, no Debian package, no cache
+    monkeypatch.setenv("SWERVE_FASHION_MNIST", str(tmp_path / "empty"))
+    monkeypatch.delenv("SWERVE_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(idx, "DEBIAN_DIR", tmp_path / "no-debian-data")
+    ctx = sections.DemoContext(out_dir=tmp_path / "demo")
+    gan, vae = sections.fashion_gan(ctx), sections.vae(ctx)
+    assert "… on real test images" not in gan.table
+    assert "Not shown: the critic's logit on real test images" in gan.text
+    assert "reconstruction error (mean squared)" not in vae.table
+    assert "Not shown: reconstructions" in vae.text
+    for text in (gan.text, vae.text):
+        assert "dataset-fashion-mnist" in text and "SWERVE_FASHION_MNIST" in text
+
+
 def test_demo_refinement_section_on_a_tiny_zoo(tmp_path, monkeypatch):
     save_tiny_zoo(tmp_path / "zoo")
     monkeypatch.setattr(zoo, "BUNDLES", tmp_path / "zoo")

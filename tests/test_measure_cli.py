@@ -99,3 +99,30 @@ def test_bad_operations_are_one_line_errors(cli, tiny_bundle):
     ]
     code, _, err = cli("measure", tiny_bundle, "--ops", "none")
     assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_scan_json_keeps_the_layer_size_apart_from_the_subset_and_is_strict_at_alpha_max_one(
+    cli, tiny_bundle, tmp_path
+):
+    """``nodes`` (the layer's node count) was overwritten by the subset's indices; at --alpha-max 1 the
+    scan failed (fractional ties) and could print "score": Infinity."""
+    import swerve
+    from swerve.measure.scan.activations import sample_activations
+    from tests.test_json_output import strict_loads
+
+    layer_nodes = sample_activations(swerve.load(tiny_bundle), 2, ["blocks.0"])[1]["blocks.0"].shape[1]
+    for alpha_max in ("0.5", "1"):
+        out = tmp_path / f"scan-{alpha_max}.json"
+        args = ("scan", tiny_bundle, "--n", 30, "--restarts", 2, "--alpha-max", alpha_max, "--json")
+        code, printed, err = cli(*args)
+        assert code == 0, err
+        result = strict_loads(printed)
+        assert result["n_nodes"] == layer_nodes and result["n_samples"] == 30
+        assert isinstance(result["nodes"], list) and all(0 <= i < result["n_nodes"] for i in result["nodes"])
+        assert isinstance(result["samples"], list) and all(0 <= i < 30 for i in result["samples"])
+        assert result["score"] >= 0 and 0 <= result["alpha"] <= float(alpha_max)
+        code, printed, err = cli(*args, "--out", out)
+        assert code == 0, err
+        summary, full = strict_loads(printed), strict_loads(out.read_text())
+        assert summary["n_nodes"] == full["n_nodes"] == layer_nodes and full["nodes"] == result["nodes"]
+        assert summary["subset_nodes"] == len(full["nodes"])

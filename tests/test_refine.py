@@ -17,6 +17,7 @@ from swerve.errors import ConfigError
 from swerve.measure import gaussians25_scores, kde_log_likelihood
 from swerve.refine import (
     REFINERS,
+    bundle_critic,
     class_critic,
     critic_logits,
     ddls,
@@ -246,6 +247,45 @@ def test_drs_with_gamma_zero_is_rejection_sampling() -> None:
     assert abs(float(out.x[out.accepted].var()) - 1 / 3) < 0.03
 
 
+class CountingAffine(Affine):
+    """An affine generator that counts the latents it is asked to map."""
+
+    def __init__(self, scale: list[float], shift: list[float]) -> None:
+        super().__init__(scale, shift)
+        self.rows = 0
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        self.rows += len(z)
+        return super().forward(z, y)
+
+
+@pytest.mark.parametrize(("n", "burn_in"), [(16, 1000), (3000, 3000), (20000, 10000)])
+def test_drs_burn_in_scales_with_the_number_of_samples(n: int, burn_in: int) -> None:
+    # One round proposes exactly n samples; everything else the generator made is burn-in.
+    g = CountingAffine([1.0], [0.0])
+    out = drs(g, exact_log_ratio(torch.tensor([1.0])), latents(n, 1), max_rounds=1, seed=0)
+    assert g.rows - n == burn_in == out.params["burn_in"]
+    assert out.gen_evals == (n + burn_in) / n
+    g.rows = 0
+    drs(g, exact_log_ratio(torch.tensor([1.0])), latents(n, 1), max_rounds=1, burn_in=123, seed=0)
+    assert g.rows - n == 123  # an explicit burn-in is kept
+
+
+def test_drs_with_the_default_burn_in_still_accepts_by_the_density_ratio() -> None:
+    # As above, with the scaled default burn-in (4,000 proposals for 4,000 samples): one round at γ = 0 keeps
+    # E[exp(−x²)] = 1/√3 of the slots when d_max is the true maximum 0.
+    g = Affine([1.0], [0.0])
+
+    def critic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return -(x**2).sum(1)
+
+    out = drs(g, critic, latents(4000, 1, seed=2), gamma=0.0, max_rounds=1, seed=3)
+    assert out.params["burn_in"] == 4000
+    assert abs(out.extra["d_max"]) < 1e-3
+    assert abs(out.extra["acceptance"] - 1 / math.sqrt(3)) < 0.03
+    assert abs(float(out.x[out.accepted].var()) - 1 / 3) < 0.03
+
+
 def test_ddls_samples_the_energy_model_of_the_exact_ratio() -> None:
     # E(z) = ‖z‖²/2 − d(z + m) = ‖z + m‖²/2 + const: the chain's x = z + m ends up distributed as the data.
     g = Affine([1.0, 1.0], SHIFT.tolist())
@@ -265,6 +305,52 @@ def test_dot_estimates_the_lipschitz_constant_and_raises_the_zoo_critic() -> Non
     z, _ = initial_latents(bundle, 500, seed=0)
     before = gaussians25_scores(bundle.sample(500, z=z).x)["% high quality"]
     assert gaussians25_scores(run_method("dot", bundle, critic, z).x)["% high quality"] > before + 3
+
+
+def test_data_space_dot_averages_lipschitz_maxima_over_estimates() -> None:
+    # The paper's 2-D protocol: K_eff is the mean of `estimates` maxima of |Δd| / ‖Δx‖, each over `pairs`
+    # pairs of samples. Recomputed by hand from the method's random stream for a nonlinear G and d.
+    from swerve.refine.core import noise_generator
+
+    torch.manual_seed(0)
+    g = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+
+    def critic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sin(3 * x[:, 0]) - (x - torch.tensor([0.5, -0.2])).pow(2).sum(1)
+
+    prior = LatentSpec(2)
+    gen = noise_generator(4)
+    maxima, every = [], []
+    with torch.no_grad():
+        for _ in range(5):
+            x1, x2 = g(prior.sample(20, gen)), g(prior.sample(20, gen))
+            ratios = (critic(x1) - critic(x2)).abs() / (x1 - x2).norm(dim=1)
+            maxima.append(float(ratios.max()))
+            every.append(ratios)
+    k = effective_lipschitz(g, critic, prior, pairs=20, seed=4, space="data", estimates=5)
+    assert abs(k - sum(maxima) / 5) < 1e-5
+    assert k < float(torch.cat(every).max()) - 1e-3  # an average of maxima, not the largest ratio
+
+
+def test_data_space_dot_moves_the_zoo_toys_samples_onto_the_modes() -> None:
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")
+    critic = discriminator_critic(bundle.discriminator)
+    z, _ = initial_latents(bundle, 500, seed=0)
+    base = bundle.sample(500, z=z).x
+    out = run_method("dot", bundle, critic, z, space="data")
+    # The paper's settings: 100 updates, K_eff from 10 estimates of 100 pairs, samples clipped to [-2, 2].
+    assert (out.params["steps"], out.params["estimates"], out.params["clip"]) == (100, 10, 2.0)
+    assert torch.equal(out.z, z) and out.x.abs().max() <= 2.0
+    modes = torch.stack(torch.meshgrid(torch.arange(-2, 3.0), torch.arange(-2, 3.0), indexing="ij"), -1)
+    modes = modes.reshape(-1, 2) * 2 / 2.828
+
+    def to_mode(x: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(x, modes).min(1).values
+
+    assert to_mode(out.x).median() < 0.7 * to_mode(base).median()
+    assert gaussians25_scores(out.x)["% high quality"] > gaussians25_scores(base)["% high quality"] + 3
+    with pytest.raises(ConfigError, match="clip is a data-space setting"):
+        run_method("dot", bundle, critic, z, clip=1.0)
 
 
 def test_mh_acceptance_matches_hand_computed_values() -> None:
@@ -313,9 +399,53 @@ def test_ratio_estimator_learns_the_log_ratio_and_round_trips(tmp_path, correcto
     exact = exact_log_ratio(SHIFT)(probe)
     assert np.corrcoef(learnt.numpy(), exact.numpy())[0, 1] > 0.9
     path = bundle.save(tmp_path / "with-ratio")
-    again = swerve.load(path, device="cpu")
+    again = swerve.load(path, device="cpu", trust=["tests.test_refine"])  # Affine and Linear2 are ours
     assert again.history[-1]["op"] == "ratio"
     assert torch.allclose(critic_logits(ratio_critic(again), probe), learnt)
+
+
+def test_kl_flow_ignores_a_constant_added_to_the_critic_and_js_does_not() -> None:
+    # Why KL-DGflow and DOT may read a WGAN critic (defined up to a constant) and JS / log D may not.
+    g = Affine([2.0, 0.5], [1.0, -0.5])
+    critic = exact_log_ratio(SHIFT)
+
+    def shifted(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return critic(x) + 3.0
+
+    z = latents(200)
+    kl = [dgflow(g, c, z, steps=3, seed=1).x for c in (critic, shifted)]
+    assert torch.equal(kl[0], kl[1])
+    for divergence in ("js", "logd"):
+        moved = [dgflow(g, c, z, divergence=divergence, steps=3, seed=1).x for c in (critic, shifted)]
+        assert not torch.allclose(moved[0], moved[1], atol=1e-3), divergence
+    dot_moved = [run_dot(g, c, z) for c in (critic, shifted)]
+    assert torch.allclose(dot_moved[0], dot_moved[1], atol=1e-5)
+
+
+def run_dot(g: nn.Module, critic, z: torch.Tensor) -> torch.Tensor:
+    from swerve.refine import dot
+
+    return dot(g, critic, z, steps=3).x
+
+
+@pytest.mark.parametrize(
+    ("method", "settings", "refused"),
+    [("ddls", {}, True), ("drs", {}, True), ("mh", {}, True), ("dgflow", {"divergence": "js"}, True),
+     ("dgflow", {"divergence": "logd"}, True), ("dgflow", {}, False), ("dgflow", {"divergence": "kl"}, False),
+     ("dot", {}, False)],
+)  # fmt: skip
+def test_methods_that_need_a_density_ratio_refuse_a_wgan_critic(method, settings, refused) -> None:
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")  # trained with the WGAN-GP loss
+    if refused:
+        with pytest.raises(ConfigError, match="swerve ratio gaussians25-wgangp --corrector"):
+            bundle_critic(bundle, "auto", method, settings)
+        with pytest.raises(ConfigError, match="not one"):
+            bundle_critic(bundle, "discriminator", method, settings)
+    else:
+        assert bundle_critic(bundle, "auto", method, settings)[1] == "discriminator"
+    # A logistic-loss discriminator is a density ratio: every method may read it.
+    gan = swerve.load("fashion-gan", device="cpu")
+    assert bundle_critic(gan, "auto", method, settings)[1] == "discriminator"
 
 
 def test_class_critic_is_the_log_odds_of_the_class() -> None:
@@ -362,7 +492,48 @@ def test_refine_cli_writes_samples_sidecar_and_metrics(cli, tmp_path) -> None:
     assert arrays["x"].shape == (300, 2) and not np.allclose(arrays["x"], arrays["x_base"])
     for key in ("% high quality", "modes covered", "KDE log-likelihood", "mean critic logit"):
         assert key in result["before"] and key in result["after"]
+    assert result["missing"] == {}
     assert result["after"]["mean critic logit"] > result["before"]["mean critic logit"]
+
+
+def test_refine_cli_refuses_a_wgan_critic_for_drs_and_uses_a_corrector_if_present(cli, tmp_path) -> None:
+    for method, extra in (("drs", []), ("ddls", []), ("mh", []), ("dgflow", ["--set", "divergence=js"])):
+        args = ["--method", method, "--n", "20", "--out", tmp_path / "a.png", *extra]
+        code, _, err = cli("refine", "gaussians25-wgangp", *args)
+        assert code == 2, (method, err)
+        assert "swerve ratio gaussians25-wgangp --corrector" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a.png").exists()
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")
+    fit_ratio(bundle, latents(2000), corrector=True, steps=20, seed=0)
+    corrected = bundle.save(tmp_path / "g25-ratio")
+    args = ["--method", "drs", "--n", "20", "--out", tmp_path / "b.png", "--set", "burn_in=100", "--json"]
+    code, stdout, err = cli("refine", corrected, *args)
+    assert code == 0, err
+    assert json.loads(stdout)["critic"] == "ratio"
+
+
+def test_refine_cli_says_which_metrics_it_could_not_compute_and_why(cli, tmp_path, monkeypatch) -> None:
+    from swerve.data import idx
+
+    # Fashion-MNIST nowhere: its variable names an empty folder, no Debian package, an empty cache.
+    monkeypatch.setenv("SWERVE_FASHION_MNIST", str(tmp_path / "empty"))
+    monkeypatch.delenv("SWERVE_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(idx, "DEBIAN_DIR", tmp_path / "no-debian-data")
+    (tmp_path / "empty").mkdir()
+    args = ["fashion-gan", "--n", "8", "--set", "steps=1", "--out", tmp_path / "r.png"]
+    code, stdout, err = cli("refine", *args, "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert set(result["missing"]) == {"fd", "precision", "recall", "density", "coverage", "novelty"}
+    for reason in result["missing"].values():
+        assert "Fashion-MNIST" in reason and "dataset-fashion-mnist" in reason
+        assert "SWERVE_FASHION_MNIST" in reason
+    assert "fd" not in result["after"] and "mean critic logit" in result["after"]
+    code, stdout, err = cli("refine", *args)
+    assert code == 0, err
+    assert "not computed: fd, precision, recall, density, coverage, novelty" in stdout
+    assert "dataset-fashion-mnist" in stdout and "mean critic logit" in stdout
 
 
 def test_refine_cli_bad_input_is_one_line(cli, tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -188,3 +189,109 @@ def test_fractional_ties_keep_null_pvalues_uniform_where_pmax_does_not() -> None
         assert fractional == pytest.approx(alpha, abs=0.01)
         if alpha > 0.55:
             assert pmax < alpha - 0.08  # measured: 0.50 at α = 0.6 and 0.8
+
+
+def _relu_pvalues(seed: int, n: int = 60, j: int = 40, tail: str = "upper", ties: str = "fractional"):
+    """ReLU-like activations: half of them exact zeros, so most p-value ranges are wide ties."""
+    gen = torch.Generator().manual_seed(seed)
+    background = torch.randn(150, j, generator=gen).clamp_min(0)
+    test = torch.randn(n, j, generator=gen).clamp_min(0)
+    return empirical_pvalues(test, background, tail=tail, ties=ties)
+
+
+def test_alpha_max_one_with_fractional_ties_gives_finite_scores() -> None:
+    """At α_max = 1 the ramp sums gave N + 1e-11 significant p-values among N: Higher Criticism then divided
+    by N α (1 − α) = 0 (inf), Berk–Jones took the log of a negative rest (NaN), and the group scan, never
+    beating −inf, failed on an empty result."""
+    pv = _relu_pvalues(0)
+    terms = prepare(pv, 1.0)
+    grid, n_alpha = counts(terms, torch.ones(pv.shape[1], dtype=torch.bool), 1, alpha_grid(terms, 50))
+    assert grid[-1] == pv.denom and float(n_alpha.max()) <= pv.shape[1]  # every count within 0..N
+    for statistic in sorted(STATISTICS):
+        group = scan_group(pv, statistic=statistic, alpha_max=1.0, restarts=3)
+        assert math.isfinite(group.score) and group.score > 0 and len(group.samples) > 0
+        assert torch.isfinite(scan_individual(pv, statistic, alpha_max=1.0).scores).all()
+
+
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+def test_statistics_are_finite_and_zero_at_the_edges(statistic: str) -> None:
+    """N_α = N, N_α = 0, N = 0, α = 1 (no excess is possible) and a count a rounding error above N."""
+    stat = get_statistic(statistic)
+    n_alpha = torch.tensor([5.0, 0.0, 0.0, 5.0, 5.0 + 1e-11, 5.0, 3.0])
+    n = torch.tensor([5.0, 5.0, 0.0, 5.0, 5.0, 5.0, 5.0])
+    alpha = torch.tensor([1.0, 1.0, 0.5, 0.3, 1.0, 0.0, 0.4])
+    scores = stat(n_alpha, n, alpha)
+    assert torch.isfinite(scores).all() and (scores >= 0).all()
+    assert scores[:3].tolist() == [0.0, 0.0, 0.0] and scores[4] == 0.0 and scores[5] == 0.0
+    assert scores[3] > 0 and scores[6] > 0  # a real excess still scores
+    assert stat(n_alpha[3] + 1e-11, n[3], alpha[3]) == pytest.approx(scores[3].item(), rel=1e-9)
+
+
+@pytest.mark.parametrize(("tail", "ties"), TAILS_TIES)
+def test_every_scan_is_finite_for_every_alpha_max(tail: str, ties: str) -> None:
+    """Property over α_max in (0, 1] (fixed edges and seeded random draws): scores finite and ≥ 0, α* in
+    [0, α_max], subsets never empty in a group scan, counts never above the number of entries scanned."""
+    draws = torch.rand(6, generator=torch.Generator().manual_seed(7)).tolist()
+    for i, alpha_max in enumerate([1e-3, 0.05, 0.5, 0.999, 1.0, *draws]):
+        pv = _relu_pvalues(i, n=30, j=24, tail=tail, ties=ties)
+        terms = prepare(pv, alpha_max)
+        for dim, size in ((1, pv.shape[1]), (0, pv.shape[0])):
+            mask = torch.ones(size, dtype=torch.bool)
+            _, n_alpha = counts(terms, mask, dim, alpha_grid(terms, 20))
+            assert float(n_alpha.min()) >= 0 and float(n_alpha.max()) <= size
+        for statistic in sorted(STATISTICS):
+            group = scan_group(pv, statistic=statistic, alpha_max=alpha_max, restarts=2, seed=i)
+            assert math.isfinite(group.score) and group.score >= 0, (alpha_max, statistic)
+            assert 0 <= group.alpha <= alpha_max and len(group.samples) > 0 and len(group.nodes) > 0
+            single = scan_individual(pv, statistic, alpha_max=alpha_max)
+            assert torch.isfinite(single.scores).all() and (single.scores >= 0).all()
+            assert (single.alphas <= alpha_max + 1e-12).all()
+
+
+def _no_excess_over_all_nodes() -> tuple:
+    """12 samples × 8 nodes, p_max 0.3 on nodes 0 and 1 and 1.0 elsewhere: over all 8 nodes no sample holds
+    more p-values ≤ α than 8 α, but nodes {0, 1} hold nothing else."""
+    background = torch.arange(9.0)[:, None].expand(9, 8)  # D = 10
+    test = torch.full((12, 8), -1.0)  # below every background value: p_max = 1
+    test[:, :2] = 6.5  # two background values above: p_max = 3 / 10
+    return empirical_pvalues(test, background, ties="pmax")
+
+
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+def test_histogram_and_sort_paths_agree_when_nothing_scores(statistic: str) -> None:
+    """With every score 0 at every α the histogram path returned an empty subset where the sort path takes
+    the top element; the group scan's first ascent then stopped at once, scoring 0."""
+    pv = _no_excess_over_all_nodes()
+    terms = prepare(pv, 0.5)
+    positions = alpha_grid(terms, "exact")
+    _, priority = counts(terms, torch.ones(8, dtype=torch.bool), 1, positions)
+    by_histogram = best_prefix(priority, 8.0, positions, pv.denom, statistic, integer=True)
+    by_sort = best_prefix(priority, 8.0, positions, pv.denom, statistic, integer=False)
+    assert by_histogram.score == by_sort.score == 0.0
+    assert by_histogram.chosen.tolist() == by_sort.chosen.tolist() == [0]
+    assert by_histogram.position == by_sort.position
+    # The first ascent (no random restarts) now reaches the best subset: all samples x nodes {0, 1}.
+    group = scan_group(pv, statistic=statistic, alphas="exact", restarts=1)
+    assert group.score == pytest.approx(_brute_force(pv, positions, statistic), rel=1e-6)  # float32 α there
+    assert group.score > 0 and group.nodes.tolist() == [0, 1] and len(group.samples) == 12
+    assert group.alpha == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+def test_histogram_and_sort_paths_agree_on_tied_data(statistic: str) -> None:
+    """Both paths of the LTSS half-step give the same score and α on p_max counts, scoring or not."""
+    for seed in range(6):
+        pv = _tied_pvalues(seed, n=30, j=6, tail="upper", ties="pmax")
+        terms = prepare(pv, 0.5)
+        positions = alpha_grid(terms, "exact")
+        for dim, size in ((1, 6), (0, 30)):
+            mask = torch.rand(size, generator=torch.Generator().manual_seed(seed)) < 0.5
+            mask[0] = True
+            _, priority = counts(terms, mask, dim, positions)
+            given = float(mask.sum())
+            a = best_prefix(priority, given, positions, pv.denom, statistic, integer=True)
+            b = best_prefix(priority, given, positions, pv.denom, statistic, integer=False)
+            assert a.score == pytest.approx(b.score, rel=1e-12, abs=1e-12) and a.position == b.position
+            assert len(a.chosen) > 0 and len(b.chosen) > 0
+            if a.score == 0:
+                assert a.chosen.tolist() == b.chosen.tolist()

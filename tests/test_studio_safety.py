@@ -384,7 +384,7 @@ def test_answers_never_hold_nan(site, monkeypatch):
     assert status.status_code == 200, status.text
     result = json.loads(status.text, parse_constant=pytest.fail)
     assert result["result"] == {"residual": None, "scores": [1.0, None]}
-    assert result["not_finite"]["fields"] == ["result.residual", "result.scores[1]"]
+    assert result["not_finite"]["fields"] == ["result/residual", "result/scores/1"]
     with page.stream("GET", f"/api/jobs/{job.id}/events") as stream:
         events = [line[6:] for line in stream.iter_lines() if line.startswith("data: ")]
     assert json.loads(events[-1], parse_constant=pytest.fail)["result"]["residual"] is None

@@ -144,7 +144,7 @@ def test_resume_without_a_checkpoint(tmp_path):
         ("batch_size", "big", "batch_size must be an integer"),
         ("lr_g", 0, "lr_g must be positive"),
         ("objective", "wasserstein", "objective must be one of"),
-        ("ema", 1.5, r"ema must lie in \[0, 1\)"),
+        ("ema", 1.5, r"ema must be in \[0, 1\)"),
         ("betas", [0.5], "betas must be two numbers"),
         ("betas", [True, 0.9], "betas must be two numbers"),
         ("conditional", "yes", "conditional must be true or false"),

@@ -17,9 +17,10 @@ import typer
 import yaml
 
 from swerve.bundle import Bundle, check_bundle_target, load
-from swerve.cli.look import _parse_labels, _sidecar
-from swerve.cli.main import app, emit
+from swerve.cli.look import _check_out, _parse_labels, _sidecar, _sidecar_path
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError
+from swerve.outputs import check_outputs
 from swerve.utils import make_generator
 
 
@@ -99,9 +100,11 @@ def _grid_image(bundle: Bundle, x: torch.Tensor, nrow: int | None = None):  # no
     return upscale(make_grid(x, nrow=nrow, value_range=tuple(bundle.data.range)))
 
 
-def _check_preview(out: Path | None) -> None:
+def _check_preview(out: Path | None, overwrite: bool = False) -> None:
     if out is not None and out.suffix.lower() != ".png":
         raise ConfigError(f"--preview must end in .png, got {out}")
+    if out is not None:
+        check_outputs([out, _sidecar_path(out)], overwrite)  # before the work, not after it
 
 
 def _write_preview(
@@ -119,7 +122,6 @@ def _write_preview(
         return None
     from swerve.look.grid import save_image
 
-    _check_preview(out)
     x = bundle.sample(n, seed=seed, labels=labels).x
     if original is not None:
         before = original.sample(n, seed=seed, labels=labels).x
@@ -130,9 +132,9 @@ def _write_preview(
     return str(out)
 
 
-def _bundle_out(out: Path | None, bundle_name: str, suffix: str) -> Path:
+def _bundle_out(out: Path | None, bundle_name: str, suffix: str, overwrite: bool) -> Path:
     path = out if out is not None else Path(f"{Path(bundle_name).name}-{suffix}")
-    check_bundle_target(path)  # before the work, not after it
+    check_bundle_target(path, overwrite)  # before the work, not after it
     return path
 
 
@@ -165,13 +167,14 @@ def clusters(
     seed: int = typer.Option(0, min=0, help="Seed for the samples and k-means."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-clusters)."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Group each layer's channels that respond alike; bends then pick a group with @cluster=ID."""
     from swerve.diverge.clusters import cluster_bundle
 
     bundle = load(bundle_name, device=device)
-    target = _bundle_out(out, bundle_name, "clusters")
+    target = _bundle_out(out, bundle_name, "clusters", overwrite)
     result = cluster_bundle(
         bundle, layer, k=(k[0] if len(k) == 1 else k) if k else None, n=n, seed=seed, progress=progress
     )
@@ -216,16 +219,23 @@ def bend(
     fps: int = typer.Option(12, min=1, max=60, help="Frames per second."),
     compare: bool = typer.Option(True, help="In a PNG, put the unbent samples in the first row(s)."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply network bends: write bent samples, an animation sweeping a parameter, or a bent bundle."""
     from swerve.diverge.bend import TRANSFORMS, bend_bundle, bundle_bends, parse_bends
     from swerve.diverge.bend import sweep as sweep_frames
 
+    kind = out.suffix.lower()
+    if kind not in ("", ".png", ".gif", ".mp4"):
+        raise ConfigError(f"--out must end in .png, .gif or .mp4, or be a directory; got {out}")
+    if kind == "":
+        check_bundle_target(out, overwrite)  # before the work, not after it
+    else:
+        _check_out(out, overwrite)
     bundle = load(bundle_name, device=device)
     bends = parse_bends(_read_bends(config, bend_))
     picked = _parse_labels(bundle, labels)
-    kind = out.suffix.lower()
     record: dict[str, Any] = {
         "bundle": bundle_name,
         "bends": [b.to_dict() for b in bends],
@@ -239,7 +249,6 @@ def bend(
     if sweep and kind not in (".gif", ".mp4"):
         raise ConfigError(f"--sweep makes an animation: give --out NAME.gif or NAME.mp4, not {out}")
     if kind == "":
-        check_bundle_target(out)
         bent = bend_bundle(bundle, bends)
         path = bent.save(out)
         emit({**record, "out": str(path)}, as_json, f"wrote bent bundle {path} ({len(bends)} bends)")
@@ -288,29 +297,32 @@ def blend(
     mode: str = typer.Option(
         "lerp", help="lerp (two models), merge (weighted average), task (arithmetic), predict (mix outputs)."
     ),
-    alpha: float = typer.Option(0.5, help="lerp: weight of the second model."),
+    alpha: float = typer.Option(0.5, help="lerp: weight of the second model.", callback=finite),
     layer_alpha: list[str] = typer.Option(
         [], "--layer-alpha", help="lerp: LAYER=ALPHA for one layer (repeatable); others get --alpha."
     ),
     pivot: str = typer.Option(None, help="lerp: resolution schedule around this layer (name or position)."),
-    width: float = typer.Option(1.0, help="lerp: logistic width of the schedule, in layers."),
+    width: float = typer.Option(
+        1.0, help="lerp: logistic width of the schedule, in layers.", callback=finite
+    ),
     hard: bool = typer.Option(False, help="lerp: swap at the pivot instead of a logistic ramp."),
     weights: str = typer.Option(None, help="merge, predict: comma-separated weights (default equal)."),
-    lam: float = typer.Option(1.0, help="task: scale of the task vectors (tuned - base)."),
+    lam: float = typer.Option(1.0, help="task: scale of the task vectors (tuned - base).", callback=finite),
     layer: str = typer.Option(None, help="predict: mix this layer's activations instead of the outputs."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: FIRST-blend)."),
     preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
     n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
     seed: int = typer.Option(0, min=0, help="Preview seed."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Blend models: interpolate two, merge several, add task vectors, or mix their outputs."""
     from swerve.diverge.blend import blend_bundles, merge, task_arithmetic
 
     loaded = [load(name, device=device) for name in bundles]
-    target = _bundle_out(out, bundles[0], "blend") if mode != "predict" else None
-    _check_preview(preview)
+    target = _bundle_out(out, bundles[0], "blend", overwrite) if mode != "predict" else None
+    _check_preview(preview, overwrite)
     if len(loaded) < 2:
         raise ConfigError("blending needs at least two bundles")
     if mode == "lerp":
@@ -408,25 +420,29 @@ def _blend_predictions(
 def glitch(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     kind: str = typer.Option("gaussian", help="gaussian, zero, shuffle or reconnect."),
-    amount: float = typer.Option(0.3, min=0.0, help="Noise scale (gaussian) or fraction (the others)."),
+    amount: float = typer.Option(
+        0.3, min=0.0, help="Noise scale (gaussian) or fraction (the others).", callback=finite
+    ),
     layer: list[str] = typer.Option([], "--layer", help="Layers to glitch (repeatable; default all)."),
     seed: int = typer.Option(0, min=0, help="Seed of the glitch."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-glitch)."),
     preview: Path = typer.Option(None, help="Picture of samples before/after (default: OUT.png)."),
     n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Glitch the generator's weights, reproducibly from the seed (the original bundle is left alone)."""
     from swerve.diverge.glitch import glitch as glitch_bundle
 
     bundle = load(bundle_name, device=device)
-    target = _bundle_out(out, bundle_name, "glitch")
-    _check_preview(preview)
+    target = _bundle_out(out, bundle_name, "glitch", overwrite)
+    _check_preview(preview, overwrite)
     note = ""
     if preview is None:
         preview = target.with_name(target.name + ".png")
-        if preview.exists():  # never replace a file the user did not name
+        taken = preview.exists() or preview.with_name(preview.name + ".json").exists()
+        if taken and not overwrite:  # never replace a file the user did not name
             note, preview = f" (no preview: {preview} exists; name one with --preview)", None
     result = glitch_bundle(bundle, kind, amount, layers=layer or None, seed=seed)
     path = result.save(target)
@@ -486,14 +502,15 @@ def rewrite(
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-rewrite)."),
     preview: Path = typer.Option(None, help="Also write a PNG: the samples before (top) and after."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Rewrite a layer so a region of one sample appears in another (Bau et al. 2020)."""
     from swerve.diverge.rewrite import paste_rewrite
 
     bundle = load(bundle_name, device=device)
-    destination = _bundle_out(out, bundle_name, "rewrite")
-    _check_preview(preview)
+    destination = _bundle_out(out, bundle_name, "rewrite", overwrite)
+    _check_preview(preview, overwrite)
     if not bundle.data.is_image:
         raise ConfigError(
             f"rewrite pastes image regions, and {bundle.name} makes points of shape "

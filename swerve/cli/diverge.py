@@ -4,7 +4,6 @@ held-out classes, CAN, training without data). Thin: parse, call swerve.diverge,
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,11 @@ import typer
 from tqdm.auto import tqdm
 
 from swerve.bundle import Bundle, load
-from swerve.cli.main import app, emit
-from swerve.errors import ConfigError
+from swerve.cli.main import OVERWRITE, app, emit, finite
+from swerve.errors import MAX_STEPS, ConfigError
+from swerve.outputs import check_folder, check_outputs
 from swerve.train import TrainConfig
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 diverge_app = typer.Typer(
     help="Diverge while making: push a model away from its data as it is made.", rich_markup_mode=None
@@ -37,22 +37,27 @@ def _bar(total: int, desc: str, enabled: bool):
     return bar, update
 
 
+def _check_archive(out: Path, overwrite: bool) -> None:
+    """Refuse, before the work, an --out that is no .npz or whose files would replace what exists."""
+    if out.suffix.lower() != ".npz":
+        raise ConfigError(f"--out must end in .npz, got {out}")
+    check_outputs([out, out.with_suffix(".png"), out.with_name(out.name + ".json")], overwrite)
+
+
 def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> tuple[Path, Path]:
     """An .npz of samples plus a PNG grid and a JSON sidecar (method, params, seed, history) beside it;
     returns the grid's and the sidecar's paths."""
     from swerve.look.grid import make_grid, save_image, upscale
 
-    if out.suffix.lower() != ".npz":
-        raise ConfigError(f"--out must end in .npz, got {out}")
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record, default=str)))
+    np.savez_compressed(buffer, **arrays, recipe=np.array(json_text(record, default=str)))
     with atomic_path(out) as tmp:
         tmp.write_bytes(buffer.getvalue())
     picture = save_image(
         upscale(make_grid(torch.as_tensor(arrays["x"][:64]), nrow=8)), out.with_suffix(".png")
     )
     side = out.with_name(out.name + ".json")
-    write_text_atomic(side, json.dumps(record, indent=2, default=str) + "\n")
+    write_text_atomic(side, json_text(record, mark=True, indent=2, default=str) + "\n")
     return picture, side
 
 
@@ -107,23 +112,27 @@ def novelty(
         None, help="Behaviour space: a bundle with a classifier (default: domain's)."
     ),
     layer: str = typer.Option(None, help="Use this layer of the extractor instead of its features."),
-    budget: int = typer.Option(2000, min=2, help="Generator evaluations to spend."),
-    population: int = typer.Option(50, min=2, help="Codes per generation."),
+    budget: int = typer.Option(2000, min=2, max=MAX_STEPS, help="Generator evaluations to spend."),
+    population: int = typer.Option(50, min=2, max=100_000, help="Codes per generation."),
     add: int = typer.Option(5, min=1, help="Codes added to the archive per generation."),
     k: int = typer.Option(10, min=1, help="Nearest neighbours in the novelty score."),
-    sigma: float = typer.Option(0.5, min=0.0, help="Mutation strength (evolution)."),
-    lr: float = typer.Option(0.1, min=0.0, help="Step size (gradient)."),
+    sigma: float = typer.Option(0.5, min=0.0, help="Mutation strength (evolution).", callback=finite),
+    lr: float = typer.Option(0.1, min=0.0, help="Step size (gradient).", callback=finite),
     quality: str = typer.Option(None, help="Quality constraint: discriminator or classifier."),
-    quality_min: float = typer.Option(None, help="Keep only archive entries with quality above this."),
+    quality_min: float = typer.Option(
+        None, help="Keep only archive entries with quality above this.", callback=finite
+    ),
     measure_n: int = typer.Option(500, min=0, help="Samples for novelty/quality vs the baseline (0: skip)."),
     seed: int = typer.Option(0, help="Seed of the search."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     progress: bool = PROGRESS,
+    overwrite: bool = OVERWRITE,
     as_json: bool = JSON,
 ) -> None:
     """Latent novelty search: an archive of codes whose images differ most in a behaviour space."""
     from swerve.diverge.novelty import search_bundle
 
+    _check_archive(out, overwrite)
     bundle = load(bundle_name, device=device)
     net, net_name = _extractor(extractor, bundle.data.dataset)
     if quality is not None and quality_min is None:
@@ -187,19 +196,25 @@ def digits_not(
     autoencoder: str = typer.Argument("fashion-wta-ae", help="A sparse-autoencoder bundle (kind sparse-ae)."),
     out: Path = typer.Option(Path("digits-not.npz"), help="The fixed points (.npz; .png and .json beside)."),
     classifier: str = typer.Option(None, help="Classifier bundle (default: the data's domain classifier)."),
-    n: int = typer.Option(500, min=2, help="Fixed points to make."),
+    n: int = typer.Option(500, min=2, max=100_000, help="Fixed points to make."),
     clusters: int = typer.Option(10, min=1, help="k-means clusters."),
-    max_iter: int = typer.Option(100, min=1, help="Iterations before giving up on a fixed point."),
-    theta: float = typer.Option(0.9, min=0.0, max=1.0, help="Confidence a recognised cluster needs."),
+    max_iter: int = typer.Option(
+        100, min=1, max=MAX_STEPS, help="Iterations before giving up on a fixed point."
+    ),
+    theta: float = typer.Option(
+        0.9, min=0.0, max=1.0, help="Confidence a recognised cluster needs.", callback=finite
+    ),
     measure_n: int = typer.Option(500, min=0, help="Samples for novelty/quality vs the baseline (0: skip)."),
     seed: int = typer.Option(0, help="Seed of the starting noise."),
     progress: bool = PROGRESS,
+    overwrite: bool = OVERWRITE,
     as_json: bool = JSON,
 ) -> None:
     """Iterate the autoencoder from noise to fixed points; report the clusters no known class claims."""
     from swerve.data import load_dataset
     from swerve.diverge.digits_not import as_arrays, binarize, digits_that_are_not, white_ratio
 
+    _check_archive(out, overwrite)
     bundle = load(autoencoder)
     ae = bundle.networks.get("autoencoder")
     if ae is None:
@@ -254,10 +269,14 @@ def digits_not(
 def iterate(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="A GAN trained by swerve (or zoo name)."),
     out: Path = typer.Option(Path("runs/iterate"), help="Run directory: one trainer run per round."),
-    rounds: int = typer.Option(3, min=1, help="Rounds of adding own samples and retraining."),
-    samples_per_round: int = typer.Option(2000, min=1, metavar="N", help="Samples drawn each round."),
-    keep: float = typer.Option(0.5, min=0.0, max=1.0, help="Fraction kept, most novel first (1: all)."),
-    steps_per_round: int = typer.Option(500, min=1, help="Training steps per round."),
+    rounds: int = typer.Option(3, min=1, max=1000, help="Rounds of adding own samples and retraining."),
+    samples_per_round: int = typer.Option(
+        2000, min=1, max=1_000_000, metavar="N", help="Samples drawn each round."
+    ),
+    keep: float = typer.Option(
+        0.5, min=0.0, max=1.0, help="Fraction kept, most novel first (1: all).", callback=finite
+    ),
+    steps_per_round: int = typer.Option(500, min=1, max=MAX_STEPS, help="Training steps per round."),
     warm_start: bool = typer.Option(True, help="Continue from the last round's weights (else retrain)."),
     measure_n: int = typer.Option(500, min=2, help="Samples measured each round."),
     seed: int = typer.Option(0, help="Seed."),
@@ -270,6 +289,7 @@ def iterate(
     from swerve.diverge.compare import reference_images
     from swerve.diverge.iterated import iterated_learning
 
+    check_folder(out, "run")  # before the work, not after it
     bundle = load(bundle_name, device=device)
     cfg = TrainConfig.from_dict(bundle.training.get("config") or {"kind": "none"})
     data = load_dataset(cfg.dataset, classes=cfg.classes, image_size=cfg.image_size, channels=cfg.channels)
@@ -338,7 +358,7 @@ def held_out(
     out: Path = typer.Option(Path("runs/held-out"), help="Run directory when training."),
     steps: int = typer.Option(None, help="Override the training steps."),
     resume: bool = typer.Option(False, help="Continue an interrupted training run."),
-    n: int = typer.Option(1000, min=1, help="Samples judged per model."),
+    n: int = typer.Option(1000, min=1, max=100_000, help="Samples judged per model."),
     seed: int = typer.Option(0, help="Seed."),
     progress: bool = PROGRESS,
     as_json: bool = JSON,
@@ -386,7 +406,7 @@ def can(
     preset: str = typer.Option(None, help="Start from a recipe, e.g. fashion-heldout-can."),
     out: Path = typer.Option(Path("runs/can"), help="Run directory."),
     weight: float = typer.Option(
-        None, help="λ, the weight of style ambiguity (default: the recipe's, or 1)."
+        None, help="λ, the weight of style ambiguity (default: the recipe's, or 1).", callback=finite
     ),
     ambiguity: str = typer.Option(None, help="paper (per-class BCE to 1/K) or softmax (CE to uniform)."),
     steps: int = typer.Option(None, help="Override the training steps."),
@@ -441,12 +461,14 @@ def can(
 def nodata(
     out: Path = typer.Option(Path("runs/nodata"), help="Run directory."),
     variant: str = typer.Option("adversarial", help="adversarial, cosine or euclidean."),
-    variance_weight: float = typer.Option(1.0, min=0.0, help="Weight of the mini-batch variance reward."),
-    steps: int = typer.Option(1500, min=1, help="Training steps."),
+    variance_weight: float = typer.Option(
+        1.0, min=0.0, help="Weight of the mini-batch variance reward.", callback=finite
+    ),
+    steps: int = typer.Option(1500, min=1, max=MAX_STEPS, help="Training steps."),
     image_size: int = typer.Option(28, min=4, help="Side of the square images."),
     channels: int = typer.Option(1, help="1 (grey) or 3 (RGB)."),
     batch_size: int = typer.Option(10, min=2, help="Batch size."),
-    lr: float = typer.Option(0.01, min=0.0, help="Adam learning rate (all three networks)."),
+    lr: float = typer.Option(0.01, min=0.0, help="Adam learning rate (all three networks).", callback=finite),
     seed: int = typer.Option(0, help="Seed."),
     baseline: str = typer.Option(
         "fashion-gan", help="Model its samples are measured against (same metrics)."

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import typer
 
-from swerve.cli.main import app, emit
+from swerve.bundle import check_bundle_target
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.cli.make import _parse_overrides
-from swerve.errors import ConfigError
-from swerve.utils import write_text_atomic
+from swerve.errors import MAX_STEPS, ConfigError
+from swerve.outputs import check_folder, check_outputs
+from swerve.utils import json_text, write_text_atomic
 
 trail_app = typer.Typer(
     help="A fine-tuning run's checkpoint trail: show it, export any step as a bundle.", rich_markup_mode=None
@@ -48,9 +50,9 @@ def finetune(
     resume: bool = typer.Option(
         False, help="Continue the run in --out from its last checkpoint, with its own settings."
     ),
-    steps: int = typer.Option(None, min=1, help="Fine-tuning steps (default 300)."),
+    steps: int = typer.Option(None, min=1, max=MAX_STEPS, help="Fine-tuning steps (default 300)."),
     trail_every: int = typer.Option(50, min=1, help="A trail entry (weights, grid, metrics) every N steps."),
-    lr: float = typer.Option(2e-4, help="The generator's learning rate."),
+    lr: float = typer.Option(2e-4, help="The generator's learning rate.", callback=finite),
     batch_size: int = typer.Option(16, min=1, help="Samples per step."),
     seed: int = typer.Option(0, help="Seed for latents, data order and the trail's fixed latents."),
     freeze: list[str] = typer.Option([], help="A generator layer to leave untouched (repeatable)."),
@@ -59,8 +61,10 @@ def finetune(
     scorer: str = typer.Option("", help="guided: a bundle whose classifier scores the samples."),
     target: list[str] = typer.Option([], help="guided: a class (id or name) to move towards (repeatable)."),
     away: bool = typer.Option(False, help="guided: move away from the target classes instead."),
-    alpha: float = typer.Option(1.0, help="guided: weight of the scorer."),
-    beta: float = typer.Option(0.0, help="guided: weight of the frozen discriminator's realism anchor."),
+    alpha: float = typer.Option(1.0, help="guided: weight of the scorer.", callback=finite),
+    beta: float = typer.Option(
+        0.0, help="guided: weight of the frozen discriminator's realism anchor.", callback=finite
+    ),
     text: str = typer.Option("", help="nada: text describing what the model should make."),
     source: str = typer.Option("photo", help="nada: text describing what it makes now."),
     clip: str = typer.Option(
@@ -75,6 +79,7 @@ def finetune(
     checkpoint that --resume continues exactly."""
     from swerve.diverge.finetune import FinetuneConfig
     from swerve.diverge.finetune import finetune as run_finetune
+    from swerve.diverge.finetune.trail import missing_note
 
     values = dict(
         method=method, steps=steps, trail_every=trail_every, lr=lr, batch_size=batch_size, seed=seed,
@@ -83,6 +88,7 @@ def finetune(
     )  # fmt: skip
     values.update(_parse_overrides(set_))
     run_dir = out or Path("runs") / f"{Path(bundle).name}-{method}"
+    check_folder(run_dir, "run")  # its config.json is read below only if swerve wrote it
     saved = run_dir / "config.json"
     if resume and saved.is_file():  # the run's own config; only --steps and --device may change
         previous = {k: v for k, v in json.loads(saved.read_text()).items() if k != "start"}
@@ -107,10 +113,17 @@ def finetune(
         },
         as_json,
         f"{state}; bundle: {result.bundle_path}; trail: {len(result.trail.steps())} entries "
-        f"(swerve trail show {run_dir})" + ("; continue with --resume" if result.interrupted else ""),
+        f"(swerve trail show {run_dir})"
+        + ("; continue with --resume" if result.interrupted else "")
+        + _note(missing_note(result.trail.metrics())),
     )
     if result.interrupted:
         raise typer.Exit(130)
+
+
+def _note(text: str) -> str:
+    """``text`` on a line of its own, or nothing."""
+    return f"\n{text}" if text else ""
 
 
 def _trail(run_dir: Path):
@@ -127,18 +140,20 @@ def trail_show(
     out: Path = typer.Option(None, help="The picture, one row per step (default: RUN_DIR/trail.png)."),
     gif: Path = typer.Option(None, help="The animation, one frame per step (default: RUN_DIR/trail.gif)."),
     per_row: int = typer.Option(8, min=1, help="Samples per row of the picture."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Render a trail as one image (rows = steps), a GIF and a plot of its metrics; list the metrics."""
-    trail = _trail(run_dir)
     out = out or run_dir / "trail.png"
     gif = gif or run_dir / "trail.gif"
-    from swerve.diverge.finetune.trail import CURVE_COLOURS, trail_curves
+    curves = out.with_name(out.stem + "-metrics.png")
+    check_outputs([out, gif, curves, out.with_name(out.name + ".json")], overwrite)
+    trail = _trail(run_dir)
+    from swerve.diverge.finetune.trail import CURVE_COLOURS, missing_note, trail_curves
 
     trail.render(out, per_row=per_row)
     trail.animate(gif)
     metrics = trail.metrics()
-    curves = out.with_name(out.stem + "-metrics.png")
     trail_curves(metrics, list(CURVE_COLOURS) + ["clip_target"], title=str(run_dir.name), path=curves)
     record = {
         "run_dir": str(run_dir),
@@ -153,8 +168,8 @@ def trail_show(
     collapse = trail.directory / "collapse.json"
     if collapse.is_file():
         record["collapse"] = json.loads(collapse.read_text())
-    write_text_atomic(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
-    keys = [k for k in metrics[0] if k != "step"][:5] if metrics else []
+    write_text_atomic(out.with_name(out.name + ".json"), json_text(record, mark=True, indent=2) + "\n")
+    keys = [k for k in metrics[0] if k not in ("step", "missing")][:5] if metrics else []
     lines = ["step " + " ".join(f"{k:>10}" for k in keys)]
     lines += [
         f"{m['step']:>4} " + " ".join(f"{m.get(k, float('nan')):>10.4g}" for k in keys) for m in metrics
@@ -162,6 +177,8 @@ def trail_show(
     if "collapse" in record:
         c = record["collapse"]
         lines.append(f"collapse at step {c['collapse_step']}; the run kept step {c['kept_step']}")
+    note = missing_note(metrics)
+    lines += [note] if note else []
     emit(record, as_json, "\n".join(lines) + f"\nwrote {out}, {curves} and {gif}")
 
 
@@ -170,9 +187,11 @@ def trail_export(
     run_dir: Path = typer.Argument(..., help="A fine-tuning run directory (or its trail/ folder)."),
     step: int = typer.Option(..., help="The trail step to export."),
     out: Path = typer.Option(..., help="Where to write the bundle."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Export one step of a trail as a full bundle (its history says which run and step)."""
+    check_bundle_target(out, overwrite)
     bundle = _trail(run_dir).export(step)
     bundle.save(out)
     emit({"bundle": str(out), "name": bundle.name, "step": step}, as_json, f"wrote {bundle.name} -> {out}")
@@ -189,6 +208,7 @@ def chain(
     seed: int = typer.Option(0, help="Seed for --samples."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run a chain of operations (fine-tune, bend, glitch, blend, refine) and record it in the history."""
@@ -199,6 +219,10 @@ def chain(
 
     if samples is not None and samples.suffix.lower() != ".png":
         raise ConfigError(f"--samples must end in .png, got {samples}")
+    check_bundle_target(out, overwrite)
+    if samples is not None:
+        check_outputs([samples, samples.with_name(samples.name + ".json")], overwrite)
+    check_folder(workdir or out.with_name(out.name + ".steps"), "chain")
     pipeline = Pipeline.from_file(recipe)
     start = load(bundle, device=device)
     result = pipeline.run(start, workdir or out.with_name(out.name + ".steps"), progress=progress)
@@ -211,6 +235,8 @@ def chain(
         else:
             scatter_points(drawn.x, path=samples, title=result.name)
         record.update(samples=str(samples), n=n, seed=seed, recipe=drawn.recipe)
-        write_text_atomic(samples.with_name(samples.name + ".json"), json.dumps(record, indent=2) + "\n")
+        write_text_atomic(
+            samples.with_name(samples.name + ".json"), json_text(record, mark=True, indent=2) + "\n"
+        )
     ops = " → ".join(s.op for s in pipeline.steps)
     emit(record, as_json, f"{ops}: wrote {result.name} -> {out}" + (f" and {samples}" if samples else ""))

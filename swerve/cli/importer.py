@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit
 
 
 @app.command("import")
@@ -15,11 +15,14 @@ def import_checkpoint(
     out: Path = typer.Option(..., "--out", help="Bundle directory to write."),
     name: str = typer.Option(None, help="Bundle name (default: the file's stem)."),
     fmt: str = typer.Option(None, "--format", help="nvidia or rosinality (default: detect from content)."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Import a StyleGAN2/3 checkpoint without running code from it, and save it as a bundle."""
+    from swerve.bundle import check_bundle_target
     from swerve.models.importers import import_model
 
+    check_bundle_target(out, overwrite)  # before the import, not after it
     bundle = import_model(file, name=name, fmt=fmt)
     bundle.save(out)
     g = bundle.generator

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +10,10 @@ import torch
 import typer
 
 from swerve.bundle import Bundle, Samples, load
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.outputs import check_output, check_outputs, mark_folder
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 
 def _parse_labels(bundle: Bundle, labels: str | None) -> int | list[int] | None:
@@ -37,9 +37,22 @@ def _parse_labels(bundle: Bundle, labels: str | None) -> int | list[int] | None:
     return picked[0] if len(picked) == 1 else picked
 
 
+def _sidecar_path(path: Path) -> Path:
+    """The JSON record written beside a picture or array file (inside a sample folder)."""
+    return path.with_name(path.name + ".json") if path.suffix else path / "swerve-samples.json"
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an --out (or its record) that would replace what the user had."""
+    if out.suffix:
+        check_outputs([out, _sidecar_path(out)], overwrite)
+    else:
+        check_output(out, "samples", overwrite)
+
+
 def _sidecar(path: Path, record: dict) -> Path:
-    side = path.with_name(path.name + ".json") if path.suffix else path / "swerve-samples.json"
-    write_text_atomic(side, json.dumps(record, indent=2) + "\n")
+    side = _sidecar_path(path)
+    write_text_atomic(side, json_text(record, mark=True, indent=2) + "\n")
     return side
 
 
@@ -56,11 +69,15 @@ def sample(
         None, help="For an image-folder dataset: this many samples of every class."
     ),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Draw samples as a PNG grid, an .npz of arrays, or an image folder with a subfolder per class."""
     from swerve.look.grid import make_grid, save_image, upscale
 
+    if out.suffix.lower() not in (".png", ".npz", ""):
+        raise ConfigError(f"--out must end in .png or .npz, or be a directory; got {out}")
+    _check_out(out, overwrite)
     bundle = load(bundle_name, device=device)
     picked = _parse_labels(bundle, labels)
     if per_class is not None:
@@ -94,14 +111,12 @@ def sample(
         arrays = {"x": result.x.numpy(), "z": result.z.numpy()}
         if result.labels is not None:
             arrays["labels"] = result.labels.numpy()
-        np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record)))
+        np.savez_compressed(buffer, **arrays, recipe=np.array(json_text(record)))
         with atomic_path(out) as tmp:
             tmp.write_bytes(buffer.getvalue())
-    elif kind == "":
-        _write_image_folder(bundle, result, out)
     else:
-        raise ConfigError(f"--out must end in .png or .npz, or be a directory; got {out}")
-    side = _sidecar(out, record)
+        _write_image_folder(bundle, result, out, record)
+    side = _sidecar_path(out) if kind == "" else _sidecar(out, record)
     emit(
         {**record, "out": str(out), "record": str(side)},
         as_json,
@@ -109,7 +124,7 @@ def sample(
     )
 
 
-def _write_image_folder(bundle: Bundle, result: Samples, out: Path) -> None:
+def _write_image_folder(bundle: Bundle, result: Samples, out: Path, record: dict) -> None:
     from PIL import Image
 
     from swerve.look.grid import to_uint8
@@ -118,7 +133,10 @@ def _write_image_folder(bundle: Bundle, result: Samples, out: Path) -> None:
         raise ConfigError(f"{bundle.name} makes points, not images; write .npz instead")
     pixels = to_uint8(result.x)
     names = bundle.data.classes or [str(i) for i in range(max(bundle.num_classes, 1))]
-    with atomic_path(out) as tmp:
+    with atomic_path(out, kind="samples") as tmp:
+        tmp.mkdir()
+        mark_folder(tmp, "samples")
+        (tmp / "swerve-samples.json").write_text(json_text(record, mark=True, indent=2) + "\n")
         for i, img in enumerate(pixels):
             label = int(result.labels[i]) if result.labels is not None else None
             folder = tmp / (_safe(names[label]) if label is not None else "samples")
@@ -141,14 +159,16 @@ def walk(
     labels: str = typer.Option(None, "--class", help="Class for a conditional model."),
     fps: int = typer.Option(12, min=1, max=60, help="Frames per second."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """A looping latent interpolation (spherical) as a GIF or MP4."""
     from swerve.look.walk import walk_frames
 
-    bundle = load(bundle_name, device=device)
     if out.suffix.lower() not in (".gif", ".mp4"):
         raise ConfigError(f"--out must end in .gif or .mp4, got {out}")
+    _check_out(out, overwrite)
+    bundle = load(bundle_name, device=device)
     picked = _parse_labels(bundle, labels)
     if isinstance(picked, list):
         raise ConfigError("a walk takes one --class")
@@ -211,7 +231,7 @@ def info(
         if key in bundle.training:
             lines.append(f"  {key:<14} {bundle.training[key]}")
     for entry in bundle.history:
-        lines.append(f"  history        {entry['op']} {json.dumps(entry.get('params', {}))}")
+        lines.append(f"  history        {entry['op']} {json_text(entry.get('params', {}))}")
     emit(result, as_json, "\n".join(lines))
 
 

@@ -6,7 +6,7 @@ JSON document. Problems a user can fix end with one line on stderr and exit code
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 import warnings
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from swerve.errors import SwerveError
+from swerve.utils import json_text
 
 app = typer.Typer(
     name="swerve",
@@ -25,10 +26,27 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _options(
+    trust: list[str] = typer.Option(
+        [],
+        "--trust",
+        metavar="MODULE",
+        help="Let bundles use network classes from MODULE (and its submodules); importing it runs its code, "
+        "so name only modules you trust. Repeatable; SWERVE_TRUST=a,b does the same.",
+    ),
+) -> None:
+    """Active divergence with deep generative models: make, diverge, refine, measure, look."""
+    if trust:
+        from swerve.bundle import trust as trust_modules
+
+        trust_modules(*trust)
+
+
 def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
     """Print ``result`` as JSON, or the one-line ``summary`` for people."""
     if as_json:
-        typer.echo(json.dumps(result, indent=2, default=str))
+        typer.echo(json_text(result, mark=True, indent=2, default=str))
     else:
         typer.echo(summary)
 
@@ -126,3 +144,17 @@ def main() -> None:
 def _is_usage_error(exc: Exception) -> bool:
     """Click's (and Typer's vendored click's) usage errors: an unknown option, a value out of range, ..."""
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code") and not isinstance(exc, SwerveError)
+
+
+# Every command that writes --out takes this flag; without it nothing that exists is replaced, and with it
+# only swerve's own output is (see swerve.outputs).
+OVERWRITE = typer.Option(
+    False, "--overwrite", help="Replace an existing --out (a folder only if swerve wrote it)."
+)
+
+
+def finite(value: float | None) -> float | None:
+    """Typer callback for every float option: NaN and infinity are refused like any other bad value."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value

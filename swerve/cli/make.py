@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 import yaml
 
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
 from swerve.train import Trainer
 
@@ -128,6 +128,7 @@ def zoo_build(
     ),
     resume: bool = typer.Option(False, help="Continue an interrupted build."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a zoo model from its recipe, exactly as the shipped one was made."""
@@ -135,7 +136,9 @@ def zoo_build(
     from swerve.zoo.build import build
 
     target = out or BUNDLES / name
-    result = build(name, target, run_dir or Path("runs") / f"zoo-{name}", resume=resume, progress=progress)
+    result = build(
+        name, target, run_dir or Path("runs") / f"zoo-{name}", resume, progress, overwrite=overwrite
+    )
     if result.get("interrupted"):
         emit(result, as_json, f"interrupted at step {result['step']}; continue with --resume")
         raise typer.Exit(130)

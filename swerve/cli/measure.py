@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +9,10 @@ import torch
 import typer
 
 from swerve.bundle import load
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError, DataError
-from swerve.utils import write_text_atomic
+from swerve.outputs import check_output, check_outputs
+from swerve.utils import json_text, write_text_atomic
 
 ROLES = ("classifier", "discriminator", "encoder", "generator")
 
@@ -76,15 +76,21 @@ def scan(
     seed: int = typer.Option(0, help="Seed: test samples use it, background samples seed + 1."),
     creative: bool = typer.Option(False, help="Decode TEST with the creative decoder (default settings)."),
     statistic: str = typer.Option("berk-jones", help="berk-jones, higher-criticism or kolmogorov-smirnov."),
-    alpha_max: float = typer.Option(0.5, min=0.0, max=1.0, help="Largest p-value that counts as evidence."),
+    alpha_max: float = typer.Option(
+        0.5, min=0.0, max=1.0, help="Largest p-value that counts as evidence.", callback=finite
+    ),
     tail: str = typer.Option("upper", help="upper, lower or two."),
     ties: str = typer.Option("fractional", help="fractional (swerve) or pmax (ART's convention)."),
     restarts: int = typer.Option(10, min=1, max=1000, help="Random restarts of the group scan."),
     out: Path = typer.Option(None, help="Write the full result (subsets included) to this JSON file."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Group-scan TEST's activations against a background: which samples and nodes are anomalous."""
     from swerve.measure.scan import empirical_pvalues, scan_group, scan_individual
+
+    if out is not None:
+        check_output(out, "file", overwrite)  # before the work, not after it
 
     if background is None:
         if test.endswith(".npz"):
@@ -102,9 +108,10 @@ def scan(
         "test": test_info,
         "background": bg_info,
         "layer": layer,
-        "nodes": acts.shape[1],
         "tail": tail,
-        **group.to_dict(),
+        **group.to_dict(),  # "samples" and "nodes": the indices of the anomalous subset
+        "n_samples": acts.shape[0],  # the test samples and the layer's nodes
+        "n_nodes": acts.shape[1],
         "individual": {
             "scores": single.scores.tolist(),
             "alphas": single.alphas.tolist(),
@@ -114,7 +121,7 @@ def scan(
     summary = {k: v for k, v in result.items() if k not in ("samples", "nodes", "individual")}
     summary.update(subset_samples=len(group.samples), subset_nodes=len(group.nodes))
     if out is not None:
-        write_text_atomic(out, json.dumps(result, indent=2) + "\n")
+        write_text_atomic(out, json_text(result, mark=True, indent=2) + "\n")
         summary["out"] = str(out)
     emit(
         summary if not as_json or out is not None else result,
@@ -134,15 +141,19 @@ def measure(
     ),
     n: int = typer.Option(200, min=10, max=100_000, help="Samples per point."),
     seed: int = typer.Option(0, help="Seed for the samples."),
-    reference_n: int = typer.Option(1000, min=10, help="Real test images to measure against."),
+    reference_n: int = typer.Option(1000, min=10, max=100_000, help="Real test images to measure against."),
     out: Path = typer.Option(
         Path("divergence-map.png"), help="The plot; the table goes beside it (.csv, .json)."
     ),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
     """The divergence map: novelty against quality, one point per operation or parameter value."""
     from swerve.data import load_dataset
     from swerve.measure.divergence import DEFAULT_OPS, divergence_map, write_map
+
+    stem = str(out)[:-4] if str(out).lower().endswith(".png") else str(out)
+    check_outputs([Path(stem + ext) for ext in (".png", ".csv", ".json")], overwrite)
 
     loaded = [load(b) for b in bundles]
     datasets = {b.data.dataset for b in loaded}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +10,20 @@ import torch
 import typer
 
 from swerve.bundle import Bundle, check_bundle_target, load
-from swerve.cli.main import app, emit
+from swerve.cli.main import OVERWRITE, app, emit
 from swerve.cli.make import _parse_overrides
-from swerve.errors import ConfigError
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.errors import MAX_STEPS, ConfigError
+from swerve.outputs import check_outputs
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 
-def _critic(bundle: Bundle, name: str, classifier: str | None):
-    """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model)."""
+def _critic(bundle: Bundle, name: str, classifier: str | None, method: str, params: dict):
+    """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model); a
+    discriminator that is not a density ratio is refused for a method that needs one."""
     from swerve.refine import bundle_critic, class_critic
 
     if not name.startswith("class:"):
-        return bundle_critic(bundle, name)
+        return bundle_critic(bundle, name, method, params)
     source = load(classifier, device=str(bundle.device)) if classifier else bundle
     if list(source.data.shape) != list(bundle.data.shape):
         raise ConfigError(
@@ -55,18 +56,23 @@ def refine(
         [], "--set", help="A method setting, e.g. --set divergence=js --set steps=50 (repeatable)."
     ),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result, with metrics before and after."),
+    overwrite: bool = OVERWRITE,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as JSON: metrics before and after, and 'missing' (why not)."
+    ),
 ) -> None:
-    """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after."""
+    """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after,
+    naming any metric that could not be computed and why (e.g. the reference data are not installed)."""
     from swerve.refine import get_method, initial_latents, run_method
     from swerve.refine.scores import score_samples
 
     get_method(method)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must end in .png (arrays are written beside it as .npz), got {out}")
+    check_outputs([out, out.with_suffix(".npz"), out.with_name(out.name + ".json")], overwrite)
     bundle = load(bundle_name, device=device)
-    chosen, critic_name = _critic(bundle, critic, classifier)
     params = _parse_overrides(settings)
+    chosen, critic_name = _critic(bundle, critic, classifier, method, params)
     z, labels = initial_latents(bundle, n, seed)
     with torch.no_grad():
         base = bundle.sample(n, seed=seed, z=z, labels=labels).x
@@ -90,21 +96,26 @@ def refine(
     if labels is not None:
         arrays["labels"] = labels.numpy()
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays, recipe=np.array(json.dumps(record)))
+    np.savez_compressed(buffer, **arrays, recipe=np.array(json_text(record)))
     with atomic_path(arrays_path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     side = out.with_name(out.name + ".json")
-    write_text_atomic(side, json.dumps(record, indent=2) + "\n")
+    write_text_atomic(side, json_text(record, mark=True, indent=2) + "\n")
     result = {**record, "out": str(out), "arrays": str(arrays_path), "record": str(side)}
     result["cost"] = refined.summary()
-    if as_json:
-        result["before"] = score_samples(bundle, base, labels, chosen)
-        result["after"] = score_samples(bundle, refined.x, labels, chosen)
-    emit(
-        result,
-        as_json,
-        f"wrote {len(refined.x)} samples refined by {method} to {out}, {arrays_path} and {side}",
-    )
+    result["before"], missing = score_samples(bundle, base, labels, chosen)
+    result["after"], _ = score_samples(bundle, refined.x, labels, chosen)
+    result["missing"] = missing
+    summary = f"wrote {len(refined.x)} samples refined by {method} to {out}, {arrays_path} and {side}"
+    emit(result, as_json, summary + _metrics_text(result["before"], result["after"], missing))
+
+
+def _metrics_text(before: dict, after: dict, missing: dict[str, str]) -> str:
+    """The metrics before -> after, one a line, then each reason some could not be computed."""
+    from swerve.measure import explain_missing
+
+    lines = [f"{key}: {before[key]:.4g} -> {after[key]:.4g}" for key in before if key in after]
+    return "".join(f"\n  {line}" for line in lines + explain_missing(missing))
 
 
 def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path, method: str) -> None:
@@ -130,17 +141,18 @@ def ratio(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="Bundle directory or zoo name."),
     out: Path = typer.Option(..., help="Where to save the bundle with its new 'ratio' network."),
     corrector: bool = typer.Option(False, help="Learn a correction added to the bundle's discriminator."),
-    steps: int = typer.Option(1000, min=1, help="Training steps."),
+    steps: int = typer.Option(1000, min=1, max=MAX_STEPS, help="Training steps."),
     batch_size: int = typer.Option(256, min=2, help="Real and generated samples per step."),
     seed: int = typer.Option(0, min=0, help="Seed for the network and every draw."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
+    overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a density-ratio estimator (data vs the model's samples) and save it in a copy of the bundle."""
     from swerve.data import load_dataset
     from swerve.refine import fit_ratio
 
-    check_bundle_target(out)  # before training, not after it
+    check_bundle_target(out, overwrite)  # before training, not after it
     bundle = load(bundle_name, device=device)
     if not bundle.data.dataset:
         raise ConfigError(f"{bundle.name} does not say which dataset it was trained on")

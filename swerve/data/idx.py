@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from swerve.data.base import Dataset
-from swerve.errors import DataError
+from swerve.errors import DataError, DatasetNotFound
 from swerve.utils import atomic_path
 
 # IDX type codes (third byte of the magic number) and the big-endian numpy types they stand for.
@@ -163,7 +163,7 @@ def _load(source: _Source, split: str, root: PathLike | None, download: bool) ->
     if folder is None:
         if not download:
             looked = ", ".join(str(d) for d in _candidate_dirs(source, root))
-            raise DataError(
+            raise DatasetNotFound(
                 f"{source.title} {split} files not found (looked in {looked}); {source.hint}"
                 f"set {source.env_var} to a folder holding them, or pass download=True (--download)"
             )

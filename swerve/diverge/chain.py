@@ -25,6 +25,7 @@ import yaml
 
 from swerve.bundle import Bundle, Samples, load
 from swerve.errors import ConfigError, SwerveError
+from swerve.outputs import claim_folder
 from swerve.utils import write_text_atomic
 
 Operation = Callable[[Bundle, dict[str, Any], Path, bool], Bundle]
@@ -74,7 +75,7 @@ class Pipeline:
 
     def run(self, bundle: Bundle, workdir: str | Path, progress: bool = True) -> Bundle:
         """Run every step; the result's history ends with one ``chain`` entry listing them."""
-        workdir = Path(workdir)
+        workdir = claim_folder(workdir, "chain")  # reruns reuse finished steps; never a user's folder
         start = bundle.name
         for index, step in enumerate(self.steps):
             step_dir = workdir / f"{index:02d}-{step.op}"
@@ -155,7 +156,7 @@ def _refine(bundle: Bundle, params: dict[str, Any], workdir: Path, progress: boo
     unknown = sorted(set(settings) - set(method_settings(method)))
     if unknown:
         raise ConfigError(f"operation refine: {method} has no setting {', '.join(unknown)}")
-    bundle_critic(bundle, critic)  # a clear error now when the bundle has no critic of that kind
+    bundle_critic(bundle, critic, method, settings)  # a clear error now when the critic cannot serve
     recipe = {"method": method, "critic": critic, "settings": settings}
     out = bundle.edit_copy()
     out.extra["refine"] = recipe
@@ -171,13 +172,11 @@ def sample_chain(
     recipe = bundle.extra.get("refine")
     if not recipe:
         return samples
-    from swerve.diverge.bend import bundle_applied
     from swerve.refine import bundle_critic, run_method
 
     critic, _ = bundle_critic(bundle, recipe["critic"])
-    with bundle_applied(bundle):
-        refined = run_method(
-            recipe["method"], bundle, critic, samples.z.to(bundle.device), labels=samples.labels,
-            seed=seed, progress=progress, **recipe["settings"],
-        )  # fmt: skip
+    refined = run_method(  # the generator carries the bundle's bends (swerve.live)
+        recipe["method"], bundle, critic, samples.z.to(bundle.device), labels=samples.labels,
+        seed=seed, progress=progress, **recipe["settings"],
+    )  # fmt: skip
     return Samples(refined.x.cpu(), samples.z, samples.labels, seed, {**samples.recipe, "refine": recipe})

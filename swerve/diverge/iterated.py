@@ -25,9 +25,10 @@ from swerve.bundle import Bundle, load
 from swerve.data import Dataset
 from swerve.errors import ConfigError
 from swerve.measure import extract_features, knn_distance, novelty_quality, sparseness
+from swerve.outputs import claim_folder
 from swerve.train import TrainConfig, Trainer
 from swerve.train.checkpoint import find_checkpoint
-from swerve.utils import write_text_atomic
+from swerve.utils import json_text, write_text_atomic
 
 
 def novelty_filter(
@@ -81,7 +82,7 @@ def iterated_learning(
         raise ConfigError(f"{bundle.name}: iterated learning needs a GAN trained by swerve (its config)")
     if rounds < 1 or samples_per_round < 1 or steps_per_round < 1:
         raise ConfigError("rounds, samples_per_round and steps_per_round must be positive")
-    run_dir = Path(run_dir)
+    run_dir = claim_folder(run_dir, "run")  # a new folder or an earlier iterated run, never a user's
     settings = dict(
         rounds=rounds,
         samples_per_round=samples_per_round,
@@ -135,7 +136,7 @@ def iterated_learning(
             "dataset": len(x),
             **scope(new, reference, extractor, measure_n, seed),
         }
-        write_text_atomic(round_dir / "done.json", json.dumps(row) + "\n")
+        write_text_atomic(round_dir / "done.json", json_text(row) + "\n")
         rows.append(row)
         if on_round is not None:
             on_round(row)

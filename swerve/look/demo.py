@@ -7,7 +7,6 @@ and ``demo.json`` (the seed, swerve's version, the sections run and their number
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -22,7 +21,8 @@ from swerve.errors import SwerveError
 from swerve.look.grid import save_image
 from swerve.look.report import Report, Section
 from swerve.look.sections import STAGES, DemoContext, ordered_sections, stage_of
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.outputs import claim_folder
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 INTRO = (
     "swerve is an open-source Python toolkit for active divergence: getting deep generative models "
@@ -56,6 +56,7 @@ def run_demo(
     the way to reproduce it (default: the ``swerve demo`` command line for ``out_dir`` and ``seed``).
     """
     out_dir = Path(out_dir)
+    claim_folder(out_dir, "demo")  # a new folder, or one an earlier demo wrote: never a user's own
     ctx = DemoContext(out_dir=out_dir, seed=seed, progress=progress)
     ctx.figures_dir.mkdir(parents=True, exist_ok=True)
     report = Report(
@@ -100,7 +101,7 @@ def run_demo(
         "report": path.name,
         "sections": runs,
     }
-    text = json.dumps(record, indent=2, ensure_ascii=False, default=str)
+    text = json_text(record, mark=True, indent=2, ensure_ascii=False, default=str)
     write_text_atomic(out_dir / "demo.json", text + "\n")
     return path
 

@@ -150,18 +150,21 @@ def fashion_gan(ctx: DemoContext) -> Section | None:
     if fits and labels is not None:
         agreement = class_agreement(classifier.classifier, samples.x, labels)
         table["% classified as the class asked for"] = 100 * agreement
+    note = ""
     if "discriminator" in gan.networks:
         table["mean discriminator logit"] = mean_logit(gan, samples.x, samples.labels)
         real = fashion_test_images(len(samples.x), ctx.seed)
         if real is not None and list(real[0].shape[1:]) == gan.data.shape:
             table["… on real test images"] = mean_logit(gan, *real)
+        elif real is None:
+            note = f" Not shown: the critic's logit on real test images, as {missing_test_images()}."
     return Section(
         title="The zoo: Fashion-MNIST GAN",
         text=(
             "A GAN trained on small pictures of clothes, asked for one kind of garment per row. Beside it: "
             "how often a separately trained classifier agrees with the kind asked for, and how real the "
             "GAN's own critic (its discriminator) finds them on average, next to what it says of real "
-            "photos: higher means more convincing."
+            "photos: higher means more convincing." + note
         ),
         figures=[Figure(grid, caption, name="fashion-gan-classes")],
         table=table,
@@ -227,12 +230,15 @@ def vae(ctx: DemoContext) -> Section | None:
             )
         )
         table["reconstruction error (mean squared)"] = torch.mean((recon - x) ** 2).item()
+    note = ""
+    if real is None and "encoder" in model.networks:
+        note = f" Not shown: reconstructions and their error, as {missing_test_images()}."
     return Section(
         title="The VAE",
         text=(
             "A variational autoencoder squeezes each picture into a handful of numbers and rebuilds it from "
             "them. First, new pictures made from random numbers; then real clothes above their rebuilt "
-            "versions, which usually come out a little softer."
+            "versions, which usually come out a little softer." + note
         ),
         figures=figures,
         table=table,
@@ -328,6 +334,15 @@ def reconstruct(vae_bundle: Bundle, x: torch.Tensor, labels: torch.Tensor | None
             raise SwerveError("the VAE is class-conditional but the test images have no labels")
         return decoder(mu, labels.to(device)).cpu()
     return decoder(mu).cpu()
+
+
+def missing_test_images() -> str:
+    """Why Fashion-MNIST's test images cannot be loaded, in words with how to get them ("" if they can)."""
+    try:
+        load_dataset("fashion-mnist", split="test")
+    except SwerveError as exc:
+        return f"the Fashion-MNIST test images are not there ({exc})"
+    return ""
 
 
 def fashion_test_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None] | None:

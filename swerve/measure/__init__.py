@@ -12,7 +12,7 @@ from swerve.measure.features import (
     register_extractor,
 )
 from swerve.measure.fidelity import density_coverage, frechet_distance, kid, precision_recall
-from swerve.measure.measurement import Measurement, measure_samples, novelty_quality
+from swerve.measure.measurement import Measurement, explain_missing, measure_samples, novelty_quality
 from swerve.measure.novelty import knn_distance, memorisation, objectness, out_of_class
 from swerve.measure.posterior import class_probabilities, posterior_entropy
 from swerve.measure.sparseness import novelty_scores, sparseness
@@ -28,6 +28,7 @@ __all__ = [
     "collapsed",
     "density_coverage",
     "domain_classifier",
+    "explain_missing",
     "extract_features",
     "frechet_distance",
     "get_extractor",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -30,7 +29,7 @@ from swerve.bundle import Bundle
 from swerve.diverge.creative import Creative, creative_decoder
 from swerve.errors import ConfigError
 from swerve.measure.measurement import measure_samples
-from swerve.utils import write_text_atomic
+from swerve.utils import json_text, write_text_atomic
 
 DEFAULT_OPS = ("none", "creative:fraction=0.1,0.25,0.5", "creative:strength=0.5,2,4")
 
@@ -257,5 +256,5 @@ def write_map(rows: list[dict[str, Any]], path: str | os.PathLike, title: str = 
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(stem + ".csv", out.getvalue())
-    write_text_atomic(stem + ".json", json.dumps(rows, indent=2) + "\n")
+    write_text_atomic(stem + ".json", json_text(rows, indent=2) + "\n")
     return {"plot": png, "csv": stem + ".csv", "json": stem + ".json"}

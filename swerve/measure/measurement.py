@@ -101,3 +101,12 @@ def measure_samples(
         normalise=ex.normalise,
         cache_dir=cache_dir,
     )
+
+
+def explain_missing(missing: dict[str, str], verb: str = "not computed") -> list[str]:
+    """One line per reason in ``missing`` ({metric: why it could not be computed}), naming its metrics:
+    ``"not computed: fd, precision: <why>"``."""
+    reasons: dict[str, list[str]] = {}
+    for metric, reason in missing.items():
+        reasons.setdefault(reason, []).append(metric)
+    return [f"{verb}: {', '.join(metrics)}: {reason}" for reason, metrics in reasons.items()]

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from swerve.errors import ConfigError
+from swerve.errors import MAX_STEPS, ConfigError, check_number
 from swerve.utils import make_generator
 
 Critic = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
@@ -172,18 +172,15 @@ def check_latents(z: torch.Tensor, labels: torch.Tensor | None) -> None:
 
 
 def positive(name: str, value: float) -> None:
-    """Raise ConfigError unless ``value`` is a positive number."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    """Raise ConfigError unless ``value`` is a finite positive number."""
+    check_number(name, value, 0, open_low=True)
 
 
 def non_negative(name: str, value: float) -> None:
-    """Raise ConfigError unless ``value`` is a number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+    """Raise ConfigError unless ``value`` is a finite number >= 0."""
+    check_number(name, value, 0)
 
 
 def positive_int(name: str, value: int) -> None:
-    """Raise ConfigError unless ``value`` is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    """Raise ConfigError unless ``value`` is a positive integer (a count of steps at most MAX_STEPS)."""
+    check_number(name, value, 1, MAX_STEPS, integer=True)

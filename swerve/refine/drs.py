@@ -11,6 +11,11 @@ turns up) and ``γ`` shifts the acceptance rate: by default it is the ``percenti
 ``F`` (at γ = 0) over the burn-in proposals, as in the paper (95th), so only the best 5% of proposals are
 accepted with probability above one half. Rejected slots are proposed again (new latents from the prior,
 the same label) until filled or ``max_rounds`` is reached.
+
+The burn-in scales with the number of samples asked for: ``n`` proposals, but at least ``BURN_IN_MIN``
+(1,000: enough for the 95th percentile to rest on 50 proposals above it, and for a first ``d_max`` that the
+main rounds rarely raise) and at most ``BURN_IN_MAX`` (10,000, the order of the paper's burn-in), so refining
+16 samples does not first generate and score 10,000. ``burn_in=N`` sets it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from swerve.refine.core import (
 )
 
 EPS = 1e-6
+BURN_IN_MIN, BURN_IN_MAX = 1_000, 10_000  # default burn-in: n proposals, clamped to this range
 
 
 def drs_score(d: torch.Tensor, d_max: float, eps: float = EPS) -> torch.Tensor:
@@ -48,6 +54,11 @@ def drs_acceptance(d: torch.Tensor, d_max: float, gamma: float = 0.0, eps: float
     return torch.sigmoid(drs_score(d, d_max, eps) - gamma)
 
 
+def default_burn_in(n: int) -> int:
+    """The burn-in for ``n`` samples when none is given: ``n``, clamped to [BURN_IN_MIN, BURN_IN_MAX]."""
+    return min(BURN_IN_MAX, max(BURN_IN_MIN, n))
+
+
 def drs(
     generator: nn.Module,
     critic: Critic,
@@ -57,7 +68,7 @@ def drs(
     prior: LatentSpec | None = None,
     percentile: float = 95.0,
     gamma: float | None = None,
-    burn_in: int = 10000,
+    burn_in: int | None = None,
     max_rounds: int = 100,
     batch_size: int = 500,
     seed: int = 0,
@@ -66,8 +77,10 @@ def drs(
     """Fill one slot per latent in ``z`` with an accepted sample; ``z`` are the first proposals.
 
     A slot still empty after ``max_rounds`` proposals keeps its last proposal (counted in ``extra``).
+    ``burn_in`` proposals estimate ``d_max`` and γ first (default: :func:`default_burn_in` of ``len(z)``).
     """
     check_latents(z, labels)
+    burn_in = default_burn_in(len(z)) if burn_in is None else burn_in
     positive_int("burn_in", burn_in)
     positive_int("max_rounds", max_rounds)
     if isinstance(percentile, bool) or not isinstance(percentile, int | float) or not 0 <= percentile <= 100:

@@ -154,15 +154,63 @@ def class_critic(classifier: nn.Module, target: int) -> Critic:
     return critic
 
 
-def bundle_critic(bundle: Bundle, kind: str = "auto") -> tuple[Critic, str]:
+CALIBRATED_OBJECTIVES = ("ns",)  # losses whose optimal logit is log p_data / p_model
+
+
+def needs_density_ratio(method: str, settings: dict[str, Any] | None = None) -> bool:
+    """Whether ``method`` reads the critic's logit as a calibrated log density ratio.
+
+    DDLS (its energy), DRS (``exp(d − d_max)``) and MH (``exp(d' − d)``) do; so does DGflow with the JS or
+    log D factor, ``sigmoid(d)``, which changes when a constant is added to ``d``. DGflow-KL moves along
+    ``∇d`` alone, which no additive constant changes, and DOT reads the critic as a Lipschitz potential
+    (Tanaka 2019): both accept a WGAN critic.
+    """
+    if method in ("ddls", "drs", "mh"):
+        return True
+    return method == "dgflow" and (settings or {}).get("divergence", "kl") != "kl"
+
+
+def discriminator_objective(bundle: Bundle) -> str | None:
+    """The loss the bundle's discriminator was trained with (``ns``, ``hinge``, ``wgan-gp``), if recorded."""
+    config = (bundle.training or {}).get("config") or {}
+    objective = config.get("objective") if isinstance(config, dict) else None
+    return objective if isinstance(objective, str) else None
+
+
+def check_calibrated(
+    bundle: Bundle, critic: str, method: str, settings: dict[str, Any] | None = None
+) -> None:
+    """Refuse, in one line saying how to fix it, a method that needs a density ratio on a discriminator
+    whose training loss does not make its logit one (hinge, WGAN-GP)."""
+    objective = discriminator_objective(bundle)
+    if critic != "discriminator" or objective is None or objective in CALIBRATED_OBJECTIVES:
+        return
+    if not needs_density_ratio(method, settings):
+        return
+    name = bundle.name or "the bundle"
+    what = method if method != "dgflow" else f"dgflow with divergence={(settings or {})['divergence']}"
+    raise ConfigError(
+        f"{what} reads the critic's logit as a log density ratio, but {name}'s discriminator was trained "
+        f"with the {objective} loss and is not one; train a corrector first (swerve ratio {name} --corrector "
+        "--out DIR, then refine DIR) or use dot or dgflow with divergence=kl"
+    )
+
+
+def bundle_critic(
+    bundle: Bundle, kind: str = "auto", method: str | None = None, settings: dict[str, Any] | None = None
+) -> tuple[Critic, str]:
     """The critic named ``kind`` (auto, ratio, discriminator) and the name of the one chosen.
 
-    ``auto`` prefers the density-ratio estimator when the bundle has one, else the discriminator.
+    ``auto`` prefers the density-ratio estimator when the bundle has one, else the discriminator. Given the
+    ``method`` (and its settings) the critic is for, a discriminator that is not a density ratio is refused
+    for a method that needs one (:func:`check_calibrated`).
     """
     if kind == "auto":
         kind = ROLE if ROLE in bundle.networks else "discriminator"
     if kind == ROLE:
         return ratio_critic(bundle), ROLE
     if kind == "discriminator":
+        if method is not None:
+            check_calibrated(bundle, kind, method, settings)
         return discriminator_critic(bundle.discriminator.eval()), kind
     raise ConfigError(f"critic must be auto, ratio or discriminator; got {kind!r}")

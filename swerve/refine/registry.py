@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from swerve.bundle import Bundle
-from swerve.errors import ConfigError
+from swerve.errors import MAX_STEPS, ConfigError, check_finite, check_number
 from swerve.refine.core import Critic, Refined
 from swerve.refine.ddls import ddls
 from swerve.refine.dgflow import dgflow
@@ -55,16 +55,29 @@ def run_method(
     if unknown:
         raise ConfigError(f"{name} has no setting {', '.join(unknown)}; it has: {', '.join(known)}")
     params = inspect.signature(method).parameters
-    for key, value in settings.items():  # switches: a stray 'x' or 1 would silently count as true
-        switch = "bool" in str(params[key].annotation)
-        if switch and not isinstance(value, bool) and not (value is None and params[key].default is None):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
+    for key, value in settings.items():
+        check_setting(key, value, str(params[key].annotation), params[key].default)
     extra = {"prior": bundle.latent} if "prior" in params else {}
     generator = bundle.generator.eval()
     refined = method(generator, critic, z, labels=labels, seed=seed, progress=progress, **extra, **settings)
     if not refined.x.isfinite().all():
         raise ConfigError(f"{name} diverged: its samples are not finite; use a smaller step size")
     return refined
+
+
+def check_setting(key: str, value: Any, annotation: str, default: Any) -> None:
+    """Refuse a setting of the wrong type: a stray 'x' or 1 for a switch (it would count as true), a
+    string, bool, NaN or infinity for a number, a fraction for a count."""
+    if value is None and default is None:
+        return
+    if "bool" in annotation:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+    elif "float" in annotation:
+        check_number(key, value)
+    elif "int" in annotation:
+        check_number(key, value, high=MAX_STEPS, integer=True)
+    check_finite(key, value)
 
 
 def initial_latents(

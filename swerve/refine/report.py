@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from swerve.data.toys import gaussians25
@@ -11,10 +13,18 @@ from swerve.look.report import Figure, Section
 from swerve.look.sections import DemoContext, section
 from swerve.measure import gaussians25_scores, kde_log_likelihood
 from swerve.refine.core import discriminator_critic
-from swerve.refine.ratio import class_critic
+from swerve.refine.ratio import (
+    CALIBRATED_OBJECTIVES,
+    class_critic,
+    discriminator_objective,
+    fit_ratio,
+    needs_density_ratio,
+    ratio_critic,
+)
 from swerve.refine.registry import initial_latents, run_method
 
 POINTS = 500
+CORRECTOR_STEPS = 500  # a density-ratio corrector for DDLS, DRS and MH when the toy's critic is a WGAN's
 # Demo-sized settings: MH with 32 proposals per sample (the paper: 640), everything else at its defaults.
 METHODS = [
     ("DGflow-KL", "dgflow", {}),
@@ -47,6 +57,12 @@ def refine_section(ctx: DemoContext) -> Section | None:
             "move them differently (DOT, DDLS) or keep only the samples the critic likes (DRS, MH). Every "
             "plot starts from the same 500 points of the 25-Gaussians toy; on the clothes, the same flow "
             f"runs towards realism, away from it, and towards a classifier's idea of a {TARGET.lower()}."
+            + (
+                ""
+                if toy is None or discriminator_objective(toy) in (None, *CALIBRATED_OBJECTIVES)
+                else " The toy's critic is a WGAN's, not a density ratio: DDLS, DRS and MH read a corrector "
+                f"trained on top of it ({CORRECTOR_STEPS} steps of logistic regression, data vs samples)."
+            )
         ),
         figures=figures,
         table=rows,
@@ -56,12 +72,19 @@ def refine_section(ctx: DemoContext) -> Section | None:
 
 def _toy(bundle, seed: int) -> tuple[list[Figure], list[dict]]:
     critic = discriminator_critic(bundle.discriminator)
+    ratio = critic
+    if discriminator_objective(bundle) not in (None, *CALIBRATED_OBJECTIVES):  # e.g. WGAN-GP: correct it
+        corrected = copy.deepcopy(bundle)
+        real = gaussians25(20000, seed=seed + 3).x
+        fit_ratio(corrected, real, corrector=True, steps=CORRECTOR_STEPS, seed=seed)
+        ratio = ratio_critic(corrected)
     z, _ = initial_latents(bundle, POINTS, seed)
     real = gaussians25(POINTS, seed=seed + 1).x
     held_out = gaussians25(POINTS, seed=seed + 2).x
     results = [("base", bundle.sample(POINTS, seed=seed, z=z).x, 0.0)]
     for name, method, settings in METHODS:
-        out = run_method(method, bundle, critic, z, seed=seed, **settings)
+        chosen = ratio if needs_density_ratio(method, settings) else critic
+        out = run_method(method, bundle, chosen, z, seed=seed, **settings)
         results.append((name, out.x, out.seconds))
     figures, rows = [], []
     for name, x, seconds in results:

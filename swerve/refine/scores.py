@@ -3,6 +3,7 @@
 Points (2-D toys): % high quality and mode coverage (swerve.measure.toys) and the KDE log-likelihood of
 held-out real points. Images with a shipped domain classifier: Fréchet distance, precision, recall, density,
 coverage and novelty in its features (swerve.measure.novelty_quality). Always: the critic's mean logit.
+A number that cannot be computed is named, with the reason and how to get what it needs, in ``missing``.
 """
 
 from __future__ import annotations
@@ -21,19 +22,48 @@ from swerve.refine.core import Critic, critic_logits
 
 TOYS = {"gaussians25": (gaussians25, gaussians25_scores), "swissroll": (swiss_roll, swissroll_scores)}
 HELD_OUT_SEED = 12345  # real points never used to train a model or a ratio estimator (those use seed 0, 1)
+IMAGE_METRICS = ("fd", "precision", "recall", "density", "coverage", "novelty")
+MIN_IMAGES = 4  # fewer samples than this have no k-NN precision or recall
 
 
-def reference_data(dataset: str, n: int) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """``n`` held-out real samples of ``dataset`` (toys: a fresh seed; images: the test split), or None."""
+def reference_data(dataset: str, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``n`` held-out real samples of ``dataset`` (toys: a fresh seed; images: the test split).
+
+    Raises SwerveError saying which data are missing and how to get them."""
     if dataset in TOYS:
         real = TOYS[dataset][0](n, seed=HELD_OUT_SEED)
         return real.x, real.labels
-    try:
-        real = load_dataset(dataset, split="test")
-    except (SwerveError, TypeError):
-        return None
+    real = load_dataset(dataset, split="test", progress=False)
     pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(HELD_OUT_SEED))[:n]
     return real.x[pick], None if real.labels is None else real.labels[pick]
+
+
+def image_measure(
+    bundle: Bundle, n: int, reference: torch.Tensor | None = None
+) -> tuple[Any, torch.Tensor | None, str | None]:
+    """The domain classifier and the reference images (``n`` test images unless given) for the bundle's
+    samples, or why there are none: ``(extractor, reference, reason)``."""
+    dataset = bundle.data.dataset
+    if not dataset:
+        return None, None, f"{bundle.name or 'the bundle'} does not say which dataset it was trained on"
+    if dataset not in DOMAIN_CLASSIFIERS:
+        known = ", ".join(sorted(DOMAIN_CLASSIFIERS))
+        return None, None, f"swerve has no domain classifier for {dataset!r} (it has ones for: {known})"
+    if n < MIN_IMAGES:
+        return None, None, f"needs at least {MIN_IMAGES} samples, got {n}"
+    try:
+        extractor = domain_classifier(dataset)
+    except SwerveError as exc:
+        return None, None, f"needs the {DOMAIN_CLASSIFIERS[dataset]} model: {exc}"
+    if reference is None:
+        try:
+            reference = reference_data(dataset, n)[0]
+        except SwerveError as exc:
+            return None, None, f"needs {dataset} test images as the reference: {exc}"
+    if list(reference.shape[1:]) != list(bundle.data.shape):
+        shapes = f"{list(reference.shape[1:])} vs the samples' {bundle.data.shape}"
+        return None, None, f"the {dataset} reference images do not have the samples' shape ({shapes})"
+    return extractor, reference, None
 
 
 def score_samples(
@@ -42,21 +72,26 @@ def score_samples(
     labels: torch.Tensor | None = None,
     critic: Critic | None = None,
     reference: torch.Tensor | None = None,
-) -> dict[str, Any]:
-    """Quality numbers for samples ``x`` of ``bundle`` (see the module docstring); ``reference`` is the
-    held-out real data (default: :func:`reference_data` of the bundle's dataset, as many as samples)."""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Quality numbers for samples ``x`` of ``bundle`` (see the module docstring), and the numbers it could
+    not compute, each with the reason: ``(scores, missing)``. ``reference`` is the held-out real data
+    (default: :func:`reference_data` of the bundle's dataset, as many as samples)."""
     dataset = bundle.data.dataset
     scores: dict[str, Any] = {}
+    missing: dict[str, str] = {}
     if critic is not None:
         scores["mean critic logit"] = float(critic_logits(critic, x, labels, device=bundle.device).mean())
-    if reference is None:
-        found = reference_data(dataset, max(len(x), 1000 if dataset in TOYS else len(x)))
-        reference = None if found is None else found[0]
     if dataset in TOYS:
         scores.update(TOYS[dataset][1](x))
-        if reference is not None:
-            scores["KDE log-likelihood"] = kde_log_likelihood(x, reference)
-    elif dataset in DOMAIN_CLASSIFIERS and reference is not None and len(x) >= 4:
-        measurement = novelty_quality(x, reference, domain_classifier(dataset), extractor_name=dataset)
-        scores.update({k: float(v) for k, v in measurement.values.items()})
-    return scores
+        if reference is None:
+            reference = reference_data(dataset, max(len(x), 1000))[0]
+        scores["KDE log-likelihood"] = kde_log_likelihood(x, reference)
+        return scores, missing
+    if not bundle.data.is_image:
+        return scores, {"quality": f"swerve measures points of the 2-D toys ({', '.join(TOYS)}) only"}
+    extractor, reference, reason = image_measure(bundle, len(x), reference)
+    if reason is not None:
+        return scores, dict.fromkeys(IMAGE_METRICS, reason)
+    measurement = novelty_quality(x, reference, extractor, extractor_name=dataset)
+    scores.update({k: float(v) for k, v in measurement.values.items()})
+    return scores, missing

@@ -36,9 +36,10 @@ from typing import Any
 
 import yaml
 
-from swerve.errors import ConfigError, SwerveError
+from swerve.errors import ConfigError, SwerveError, check_finite, key_list
+from swerve.outputs import claim_folder
 from swerve.scale.operations import METRICS, check_metric, get_operation
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 SPEC_KEYS = {"name", "bundle", "seeds", "n", "metrics", "jobs", "save_samples"}
 GROUP_KEYS = {"operation", "bundle", "params", "grid", "seeds", "n", "metrics"}
@@ -112,11 +113,9 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 
 def _known(where: str, mapping: dict, allowed: set[str]) -> None:
-    unknown = sorted(map(str, set(mapping) - allowed))
+    unknown = set(mapping) - allowed
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
-        )
+        raise ConfigError(f"{where}: unknown key(s) {key_list(unknown)}; known: {', '.join(sorted(allowed))}")
 
 
 def _expand(group: dict[str, Any], where: str, base_dir: Path) -> list[Job]:
@@ -154,6 +153,7 @@ def _expand(group: dict[str, Any], where: str, base_dir: Path) -> list[Job]:
         filled = copy.deepcopy(params)
         for path, value in zip(grid, point, strict=True):
             _set_path(filled, path, copy.deepcopy(value), where)
+        check_finite(f"{where}: params", filled)  # NaN and infinity: named, not just 'not JSON'
         try:
             json.dumps(filled, allow_nan=False)
         except (TypeError, ValueError):
@@ -289,9 +289,9 @@ def run_sweep(
         return job_key(job, digest(job.bundle), inputs)
 
     keys = [key_of(job) for job in spec.jobs]
-    out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out, "sweep")  # a new folder or this sweep's own (finished jobs are reused), never a user's
     expanded = [{"key": key, **job.to_dict()} for key, job in zip(keys, spec.jobs, strict=True)]
-    write_text_atomic(out / "sweep.json", json.dumps({"name": spec.name, "jobs": expanded}, indent=1))
+    write_text_atomic(out / "sweep.json", json_text({"name": spec.name, "jobs": expanded}, indent=1))
     todo = {}
     for key, job in zip(keys, spec.jobs, strict=True):
         if _read_result(out, key) is None:
@@ -327,7 +327,7 @@ def run_sweep(
             bar.close()
             _restore_interrupt(previous)
     results = [r for r in (_read_result(out, k) for k in dict.fromkeys(keys)) if r is not None]
-    write_text_atomic(out / "results.json", json.dumps({"name": spec.name, "results": results}, indent=1))
+    write_text_atomic(out / "results.json", json_text({"name": spec.name, "results": results}, indent=1))
     interrupted = len(results) + len(failed) < len(set(keys))
     return SweepResult(out, len(set(keys)), ran, cached, failed, interrupted, results)
 
@@ -354,7 +354,7 @@ def _write_result(
         save_image(upscale(make_grid(x)), folder / "samples.png")
         record["samples"] = "samples.png"
     with atomic_path(folder / "result.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        tmp.write_text(json_text(record, mark=True, indent=1) + "\n")
     return record
 
 

@@ -50,6 +50,7 @@ from swerve.studio.schema import (
     StateIn,
     TrainIn,
 )
+from swerve.utils import json_text
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON = 256 * 1024  # a page state with 32 bends and an explicit latent fits many times over
@@ -335,8 +336,7 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
                 # the snapshot itself says whether this is the last event: reading job.finished
                 # afterwards could end the stream on a "running" event the job has just outgrown
                 snapshot = job.snapshot(with_result=True)
-                data = json.dumps(finite_json(snapshot), allow_nan=False)
-                yield f"event: progress\ndata: {data}\n\n"
+                yield f"event: progress\ndata: {json_text(snapshot)}\n\n"
                 if snapshot["state"] != "running":
                     return
                 await asyncio.sleep(0.05)  # at most 20 events a second

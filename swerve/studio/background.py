@@ -34,7 +34,7 @@ from swerve.studio.engine import Studio
 from swerve.studio.jobs import Job, Progress
 from swerve.studio.recipe import Recipe, drawing, to_picture
 from swerve.studio.schema import ExportIn, FinetuneIn, NoveltyIn, RewriteIn, StateIn, TrainIn
-from swerve.utils import make_generator, write_text_atomic
+from swerve.utils import json_text, make_generator, write_text_atomic
 from swerve.zoo.build import recipe_trainer
 from swerve.zoo.recipes import RECIPES
 
@@ -61,7 +61,7 @@ def export(studio: Studio, request: ExportIn) -> Job:
             images.append(upscale(to_picture(x, bundle), 128))
         progress(len(frames), len(frames), "encoding")
         save_animation(images, out, fps=request.fps)
-        write_text_atomic(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
+        write_text_atomic(out.with_name(out.name + ".json"), json_text(record, mark=True, indent=2) + "\n")
         return {"file": out.name}
 
     return studio.jobs.start(recipe.bundle, request.kind, work)
@@ -91,7 +91,8 @@ def rewrite(studio: Studio, request: RewriteIn) -> Job:
         progress(0, 3, "reading the region's keys and values")
         generator = work_copy.generator.eval()
         k_star, v_star = copy_paste_targets(generator, request.layer, source, target, mask)
-        progress(1, 3, f"collecting key statistics over {request.n} latents and solving")
+        count = "enough latents for the layer's width" if request.n is None else f"{request.n} latents"
+        progress(1, 3, f"collecting key statistics over {count} and solving")
         rank = min(request.rank, k_star.shape[1])
         edited, result = rewrite_bundle(work_copy, request.layer, k_star, v_star, rank=rank, n=request.n)
         edited.history[-1]["params"].update(
@@ -216,7 +217,7 @@ def novelty(studio: Studio, request: NoveltyIn) -> Job:
             "states": states,
             "novelty": archive.novelty[best].tolist(),
         }
-        write_text_atomic(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+        write_text_atomic(out.with_suffix(".json"), json_text(record, mark=True, indent=2) + "\n")
         return {"file": out.name, "columns": columns, "states": states, "novelty": record["novelty"]}
 
     return studio.jobs.start(recipe.bundle, "novelty", work)

@@ -243,8 +243,15 @@ class Studio:
         state = request.state
         recipe = self.recipe(state)
         bundle = self.bundle_for(recipe)
+        if request.method == "dgflow":
+            settings = request.model_dump(include={"divergence", "eta", "gamma", "reverse"})
+        elif request.reverse:
+            raise ConfigError(f"reverse is a DGflow setting; {request.method} only moves toward the critic")
+        else:
+            settings = {}  # the baselines at their papers' settings, but for the number of steps
         if request.critic == "discriminator":
-            critic, critic_name = bundle_critic(bundle)
+            # given the method, a discriminator that is no density ratio is refused where one is needed
+            critic, critic_name = bundle_critic(bundle, method=request.method, settings=settings)
         else:
             target = recipe.label if request.target is None else request.target
             if target is None:
@@ -253,12 +260,6 @@ class Studio:
             critic_name = f"class {target}"
         z = torch.tensor([recipe.z])
         labels = None if recipe.label is None else torch.tensor([recipe.label])
-        if request.method == "dgflow":
-            settings = request.model_dump(include={"divergence", "eta", "gamma", "reverse"})
-        elif request.reverse:
-            raise ConfigError(f"reverse is a DGflow setting; {request.method} only moves toward the critic")
-        else:
-            settings = {}  # the baselines at their papers' settings, but for the number of steps
         if request.steps is not None:
             settings["steps"] = request.steps
         clusters = bundle_clusters(bundle)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from swerve import utils
+
 NOTE = "not finite (NaN or infinite), sent as null"
 
 
@@ -12,23 +14,11 @@ def not_finite(value: Any) -> bool:
     return isinstance(value, float) and not math.isfinite(value)
 
 
-def cleaned(value: Any, path: str, found: list[str]) -> Any:
-    """``value`` with every non-finite float replaced by None, each one's path added to ``found``."""
-    if not_finite(value):
-        found.append(path or "value")
-        return None
-    if isinstance(value, dict):
-        return {k: cleaned(v, f"{path}.{k}" if path else str(k), found) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [cleaned(v, f"{path}[{i}]", found) for i, v in enumerate(value)]
-    return value
-
-
 def finite_json(content: Any) -> Any:
     """``content`` ready for strict JSON: non-finite numbers become null, and an object answer names them
     under ``"not_finite"`` (``{"fields": [...], "why": ...}``) so nothing is dropped without a word."""
     found: list[str] = []
-    clean = cleaned(content, "", found)
+    clean = utils.finite_json(content, found)
     if found and isinstance(clean, dict):
         clean["not_finite"] = {"fields": found[:50], "count": len(found), "why": NOTE}
     return clean

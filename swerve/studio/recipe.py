@@ -35,7 +35,7 @@ from swerve.diverge.creative import Creative, creative_decoder
 from swerve.diverge.glitch import glitched
 from swerve.errors import ConfigError
 from swerve.look.grid import to_uint8
-from swerve.utils import atomic_path, write_text_atomic
+from swerve.utils import atomic_path, json_text, write_text_atomic
 
 FORMAT = "swerve-recipe"
 FORMAT_VERSION = 1
@@ -235,7 +235,7 @@ def to_picture(x: torch.Tensor, bundle: Bundle) -> Image.Image:
 def write_recipe(recipe: Recipe, picture: Image.Image, png_path: str | os.PathLike) -> tuple[Path, Path]:
     """Write the picture (recipe inside) at ``png_path`` and the recipe as JSON beside it, atomically."""
     png_path = Path(png_path)
-    text = json.dumps(recipe.to_dict(), indent=2) + "\n"
+    text = json_text(recipe.to_dict(), indent=2) + "\n"
     info = PngImagePlugin.PngInfo()
     info.add_itxt(PNG_KEY, text, zip=True)
     with atomic_path(png_path) as tmp:

@@ -174,7 +174,7 @@ class RewriteIn(Strict):
     source: int = Field(..., ge=0, le=SEED_MAX)
     region: RegionIn = Field(default_factory=RegionIn)
     rank: int = Field(1, ge=1, le=8)
-    n: int = Field(256, ge=16, le=4096)
+    n: int | None = Field(None, ge=16, le=65536)  # None: enough keys for the layer's width
 
 
 class RefineIn(Strict):

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from swerve import __version__
 from swerve.errors import SwerveError
+from swerve.outputs import mark_folder
 from swerve.utils import atomic_path, sha256_file
 
 STATE = "state.json"
@@ -52,8 +53,9 @@ def save_checkpoint(
     rng: dict[str, torch.Tensor],
 ) -> None:
     """Write the checkpoint directory at ``path`` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, kind="checkpoint") as tmp:
         tmp.mkdir()
+        mark_folder(tmp, "checkpoint")
         weights = {
             f"{role}/{key}": value.detach().contiguous().cpu()
             for role, net in networks.items()

@@ -10,11 +10,22 @@ from typing import Any
 
 import yaml
 
-from swerve.errors import ConfigError, check_betas
+from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_finite, check_number, key_list
 
 KINDS = ("gan", "vae", "classifier", "can", "nodata", "sparse-ae")  # the last three: swerve.diverge
 ARCHS = ("dcgan", "mlp")
 OBJECTIVES = ("ns", "hinge", "wgan-gp")
+# Counts and sizes: each a positive integer up to a bound past any sensible run (a typo, not a plan).
+COUNTS = {
+    "steps": MAX_STEPS,
+    "batch_size": 1 << 20,
+    "latent_dim": 1 << 16,
+    "width": 1 << 16,
+    "d_width": 1 << 16,
+    "depth": 1000,
+    "n_critic": 1000,
+    "image_size": 1 << 14,
+}
 
 
 @dataclass
@@ -69,8 +80,7 @@ class TrainConfig:
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise ConfigError(f"{name} must be an integer, got {value!r}")
             elif kind == "float":
-                if not isinstance(value, int | float) or isinstance(value, bool):
-                    raise ConfigError(f"{name} must be a number, got {value!r}")
+                setattr(self, name, check_number(name, value))  # finite: NaN and infinity are refused
             elif kind == "bool" and not isinstance(value, bool):
                 raise ConfigError(f"{name} must be true or false, got {value!r}")
             elif kind == "str" and not isinstance(value, str):
@@ -80,24 +90,18 @@ class TrainConfig:
         _choice("objective", self.objective, OBJECTIVES)
         _choice("bad_images", self.bad_images, ("skip", "raise"))
         _choice("latent_distribution", self.latent_distribution, ("normal", "uniform"))
-        for name in ("latent_dim", "width", "depth", "n_critic", "steps", "batch_size"):
-            _positive(name, getattr(self, name))
-        for name in ("log_every", "sample_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be 0 (off) or a positive integer, got {getattr(self, name)}")
-        if self.d_width is not None:
-            _positive("d_width", self.d_width)
-        if self.image_size is not None:
-            _positive("image_size", self.image_size)
+        for name, most in COUNTS.items():
+            if getattr(self, name) is not None:
+                check_number(name, getattr(self, name), 1, most, integer=True)
+        for name in ("log_every", "sample_every", "checkpoint_every"):  # 0: off
+            check_number(name, getattr(self, name), 0, MAX_STEPS, integer=True)
         if self.channels is not None:
             _choice("channels", self.channels, (1, 3))
         for name in ("lr_g", "lr_d", "vae_sigma"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if self.gp_weight < 0:
-            raise ConfigError(f"gp_weight must be non-negative, got {self.gp_weight!r}")
-        if not 0 <= self.ema < 1:
-            raise ConfigError(f"ema must lie in [0, 1), got {self.ema!r}")
+            check_number(name, getattr(self, name), 0, open_low=True)
+        check_number("gp_weight", self.gp_weight, 0)
+        check_number("ema", self.ema, 0, 1, open_high=True)
+        check_finite("params", self.params)
         self.betas = check_betas(self.betas)
         if self.classes is not None and (
             not isinstance(self.classes, list) or not all(isinstance(c, int) and c >= 0 for c in self.classes)
@@ -122,10 +126,10 @@ class TrainConfig:
                 f"a training config is a mapping of field names to values, got {type(values).__name__}"
             )
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(map(str, set(values) - known))  # keys from YAML can be numbers
+        unknown = set(values) - known  # keys from YAML can be numbers
         if unknown:
             raise ConfigError(
-                f"unknown config field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                f"unknown config field(s) {key_list(unknown)}; known: {', '.join(sorted(known))}"
             )
         floats = {f.name for f in dataclasses.fields(cls) if f.type == "float"}
         return cls(**{k: _as_float(v) if k in floats else v for k, v in values.items()})
@@ -151,10 +155,10 @@ class TrainConfig:
 
     def method_params(self, defaults: dict[str, Any]) -> dict[str, Any]:
         """``params`` over a divergent kind's ``defaults``; an unknown setting is an error naming the rest."""
-        unknown = sorted(set(self.params) - set(defaults))
+        unknown = key_list(set(self.params) - set(defaults))
         if unknown:
             raise ConfigError(
-                f"unknown {self.kind} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(defaults))}"
+                f"unknown {self.kind} setting(s) {unknown}; known: {', '.join(sorted(defaults))}"
             )
         return {**defaults, **self.params}
 
@@ -175,8 +179,3 @@ def _as_float(value: Any) -> Any:
 def _choice(name: str, value: object, options: tuple) -> None:
     if value not in options:
         raise ConfigError(f"{name} must be one of {', '.join(map(str, options))}; got {value!r}")
-
-
-def _positive(name: str, value: int) -> None:
-    if value <= 0:
-        raise ConfigError(f"{name} must be a positive integer, got {value}")

@@ -37,11 +37,12 @@ from swerve import __version__
 from swerve.bundle import Bundle, DataSpec
 from swerve.data import Dataset, load_dataset
 from swerve.errors import ConfigError, SwerveError
+from swerve.outputs import check_folder, claim_folder
 from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
 from swerve.train.config import TrainConfig
 from swerve.train.distributed import shard_for, sync_batch_norm
 from swerve.train.tasks import Task, task_class
-from swerve.utils import make_generator, pick_device, remove_stale_temps, write_text_atomic
+from swerve.utils import json_text, make_generator, pick_device, remove_stale_temps, write_text_atomic
 
 # Fields that may differ when a run is resumed; any other change would make the resumed run a different run.
 RESUMABLE_CHANGES = ("steps", "device", "log_every", "sample_every", "checkpoint_every")
@@ -82,6 +83,7 @@ class Trainer:
         self.progress = progress and self.shard.is_main
         self.on_log = on_log
         self.device = accelerator.device if accelerator is not None else pick_device(config.device)
+        check_folder(self.run_dir, "run")  # never a folder of the user's: its files would be overwritten
         checkpoint = find_checkpoint(self.run_dir / "checkpoint")
         if checkpoint is not None and not resume:
             raise SwerveError(
@@ -164,9 +166,9 @@ class Trainer:
         cfg = self.config
         main = self.shard.is_main
         if main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            claim_folder(self.run_dir, "run")
             remove_stale_temps(self.run_dir, self.run_dir / "samples")  # left by a run that was killed
-            write_text_atomic(self.run_dir / "config.json", json.dumps(self.run_config, indent=2) + "\n")
+            write_text_atomic(self.run_dir / "config.json", json_text(self.run_config, indent=2) + "\n")
             self._trim_stats()
         self._batches_used = self.step * self.task.batches_per_step
         sums: dict[str, torch.Tensor] = {}
@@ -222,7 +224,7 @@ class Trainer:
         record = {"step": self.step, **stats, "seconds": round(elapsed, 3)}
         if self.shard.is_main:
             with open(self.run_dir / "stats.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+                fh.write(json_text(record) + "\n")
         if self.on_log:
             self.on_log(record)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from swerve.bundle import Bundle
+from swerve.bundle import Bundle, check_bundle_target
 from swerve.errors import ConfigError
 from swerve.measure import class_agreement
 from swerve.train import TrainConfig, Trainer
@@ -14,11 +14,19 @@ from swerve.zoo.recipes import RECIPES
 
 
 def build(
-    name: str, target: Path, run_dir: Path, resume: bool = False, progress: bool = True
+    name: str,
+    target: Path,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Train recipe ``name`` in ``run_dir`` and save its bundle at ``target``; return a summary."""
+    """Train recipe ``name`` in ``run_dir`` and save its bundle at ``target``; return a summary.
+
+    An existing bundle at ``target`` is replaced only with ``overwrite`` (anything else never)."""
     if name not in RECIPES:
         raise ConfigError(f"no zoo recipe {name!r}; recipes: {', '.join(RECIPES)}")
+    check_bundle_target(target, overwrite)  # before training, not after it
     trainer = recipe_trainer(RECIPES[name], run_dir, resume=resume, progress=progress)
     result = trainer.fit()
     summary: dict[str, Any] = {"name": name, "step": result.step, "interrupted": result.interrupted}
@@ -28,7 +36,7 @@ def build(
     if "classifier" in bundle.networks:
         bundle.training["test_accuracy"] = test_accuracy(bundle)
         summary["test_accuracy"] = bundle.training["test_accuracy"]
-    bundle.save(target)
+    bundle.save(target, overwrite)
     summary.update(bundle=str(target), stats=result.last_stats)
     return summary
 

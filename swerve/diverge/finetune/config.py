@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from swerve.errors import ConfigError, check_betas
+from swerve.errors import MAX_STEPS, ConfigError, check_betas, check_number, key_list
 
 METHODS = ("cross-domain", "domain-shift", "uncanny", "guided", "nada")
 LOSS_FORMS = ("inverted", "log")
@@ -70,27 +70,23 @@ class FinetuneConfig:
             raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
         if self.loss not in LOSS_FORMS:
             raise ConfigError(f"loss must be one of {', '.join(LOSS_FORMS)}; got {self.loss!r}")
-        for name in ("steps", "batch_size", "trail_every", "grid_size", "shift_every", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.grid_size < 4:
-            raise ConfigError(f"grid_size must be at least 4, got {self.grid_size}")
+        for name in ("steps", "trail_every", "shift_every", "log_every"):
+            check_number(name, getattr(self, name), 1, MAX_STEPS, integer=True)
+        check_number("batch_size", self.batch_size, 1, 1 << 20, integer=True)
+        check_number("grid_size", self.grid_size, 4, 4096, integer=True)
+        check_number("seed", self.seed, integer=True)
+        check_number("adaptive_layers", self.adaptive_layers, 0, 10_000, integer=True)  # 0: all
         for name in ("lr", "lr_d"):
-            if not isinstance(getattr(self, name), int | float) or not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+            check_number(name, getattr(self, name), 0, open_low=True)  # finite: NaN and inf are refused
         for name in ("alpha", "beta", "global_weight"):
-            if not isinstance(getattr(self, name), int | float) or getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
-        if not 0 <= self.ema < 1:
-            raise ConfigError(f"ema must lie in [0, 1), got {self.ema!r}")
-        if not 0 < self.shift_fraction <= 1:
-            raise ConfigError(f"shift_fraction must lie in (0, 1], got {self.shift_fraction!r}")
-        if not 0 < self.collapse_threshold < 1:
-            raise ConfigError(f"collapse_threshold must lie in (0, 1), got {self.collapse_threshold!r}")
+            check_number(name, getattr(self, name), 0)
+        check_number("ema", self.ema, 0, 1, open_high=True)
+        check_number("shift_fraction", self.shift_fraction, 0, 1, open_low=True)
+        check_number("collapse_threshold", self.collapse_threshold, 0, 1, open_low=True, open_high=True)
         self.betas = check_betas(self.betas)
-        if self.adaptive_layers < 0:
-            raise ConfigError(f"adaptive_layers must be 0 (all) or positive, got {self.adaptive_layers}")
+        for name in ("away", "measure_quality", "stop_on_collapse"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.method in ("cross-domain", "domain-shift") and not self.dataset:
             raise ConfigError(f"method {self.method} needs a dataset to train on (dataset=...)")
         if self.method == "guided" and not self.scorer:
@@ -105,10 +101,12 @@ class FinetuneConfig:
     def from_dict(cls, values: dict[str, Any]) -> FinetuneConfig:
         """Build from a mapping; an unknown key is an error naming the known ones."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        if not isinstance(values, dict):
+            raise ConfigError(f"a fine-tuning config is a mapping of fields to values, got {values!r}")
+        unknown = set(values) - known
         if unknown:
             raise ConfigError(
-                f"unknown fine-tuning field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                f"unknown fine-tuning field(s) {key_list(unknown)}; known: {', '.join(sorted(known))}"
             )
         try:
             return cls(**values)

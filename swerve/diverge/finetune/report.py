@@ -8,7 +8,7 @@ import torch
 
 from swerve.diverge.finetune.config import FinetuneConfig
 from swerve.diverge.finetune.run import finetune
-from swerve.diverge.finetune.trail import trail_curves
+from swerve.diverge.finetune.trail import missing_note, trail_curves
 from swerve.look.report import Figure, Section
 from swerve.look.sections import DemoContext, section
 
@@ -41,6 +41,7 @@ def finetune_section(ctx: DemoContext) -> Section | None:
         for name, (_, metrics) in trails.items()
         for m in metrics
     ]
+    notes = [f"The {name} trail: {note}." for name, (_, m) in trails.items() if (note := missing_note(m))]
     return Section(
         title="Fine-tuning a GAN away from its data",
         text=(
@@ -49,7 +50,7 @@ def finetune_section(ctx: DemoContext) -> Section | None:
             "Uncanny') trains the generator to make pictures its own frozen critic calls fake: the clothes "
             "dissolve into strange textures. Guidance (Broad & Grierson 2019) trains it until a classifier "
             "sees a bag, with the critic as a brake: garments square off, and the classifier is convinced "
-            "well before a person would be."
+            "well before a person would be." + "".join(f" {note}" for note in notes)
         ),
         figures=[
             Figure(

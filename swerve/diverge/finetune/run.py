@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,12 +33,14 @@ from swerve.diverge.finetune.trail import Trail
 from swerve.errors import ConfigError, SwerveError
 from swerve.measure import class_probabilities, collapsed, novelty_quality, pairwise_diversity
 from swerve.measure.features import DOMAIN_CLASSIFIERS, domain_classifier
+from swerve.outputs import claim_folder
 from swerve.train import TrainConfig, Trainer
 from swerve.train.tasks import Task
-from swerve.utils import make_generator, pick_device, write_text_atomic
+from swerve.utils import json_text, make_generator, pick_device, write_text_atomic
 
 DATA_METHODS = ("cross-domain", "domain-shift")
 REFERENCE_N = 256  # real images the novelty/quality of each trail entry is measured against
+QUALITY_KEYS = ("fd", "precision", "recall", "novelty")  # what each trail entry measures against them
 
 
 @dataclass
@@ -135,6 +136,7 @@ class FinetuneTrainer(Trainer):
         if config.method == "domain-shift":  # rounds overwrite the training set: never the caller's tensor
             self._x = self._x.clone()
         self.bundle.to(self.device)
+        claim_folder(self.run_dir, "run")  # marked before the trail is written into it
         self.trail = Trail.start(self.run_dir / "trail", bundle, config.grid_size, config.seed + 1)
         self.trail.trim(after=self.step)
         self._measure = self._quality_measure()
@@ -216,10 +218,11 @@ class FinetuneTrainer(Trainer):
 
     # --- the trail -----------------------------------------------------------------------------------------
     def fit(self) -> FinetuneResult:  # type: ignore[override]
-        with self._bent():
-            if self.step == 0:
-                self.save_preview()
-            result = super().fit()
+        # A bent bundle is tuned as it samples: the task's networks are copies of its generator, which carry
+        # its bends (swerve.live).
+        if self.step == 0:
+            self.save_preview()
+        result = super().fit()
         stopped = self.collapse_step is not None
         return FinetuneResult(
             step=result.step,
@@ -230,23 +233,6 @@ class FinetuneTrainer(Trainer):
             kept_step=self.kept_step,
             last_stats=result.last_stats,
         )
-
-    def _bent(self) -> ExitStack:
-        """A bundle carrying bends (swerve.diverge.bend) is tuned as it samples: through its bends."""
-        from swerve.diverge.bend import apply_bends, bundle_bends, bundle_clusters
-
-        stack = ExitStack()
-        bends = bundle_bends(self.bundle)
-        if bends:
-            clusters = bundle_clusters(self.bundle)
-            nets = [
-                self.task.export()["generator"],
-                getattr(self.task, "g", None),
-                getattr(self.task, "g0", None),
-            ]
-            for net in {id(n): n for n in nets if n is not None}.values():
-                stack.enter_context(apply_bends(net, bends, clusters=clusters))
-        return stack
 
     def save_preview(self) -> Path | None:
         """A trail entry for the current step; with the collapse detector on, stop at a collapse."""
@@ -272,13 +258,13 @@ class FinetuneTrainer(Trainer):
 
     def _check_collapse(self, diversity: float) -> None:
         history = self.trail.metrics()
-        if not history or history[0]["step"] != 0:
-            return
+        if not history or history[0]["step"] != 0 or history[0].get("diversity") is None:
+            return  # (no baseline: a non-finite diversity is written as null)
         if collapsed(diversity, history[0]["diversity"], self.ft.collapse_threshold):
             earlier = [m["step"] for m in history if m["step"] < self.step]
             self.collapse_step, self.kept_step = self.step, (earlier[-1] if earlier else 0)
             record = {"collapse_step": self.collapse_step, "kept_step": self.kept_step}
-            write_text_atomic(self.trail.directory / "collapse.json", json.dumps(record) + "\n")
+            write_text_atomic(self.trail.directory / "collapse.json", json_text(record) + "\n")
             self._stop = True
 
     @torch.no_grad()
@@ -302,20 +288,34 @@ class FinetuneTrainer(Trainer):
             m = novelty_quality(
                 x, reference, extractor, extractor_name=DOMAIN_CLASSIFIERS[self.bundle.data.dataset]
             )
-            metrics.update({k: m[k] for k in ("fd", "precision", "recall", "novelty")})
+            metrics.update({k: m[k] for k in QUALITY_KEYS})
+        elif self.missing:
+            metrics["missing"] = dict(self.missing)
         return metrics
 
     def _quality_measure(self) -> tuple[nn.Module, torch.Tensor] | None:
-        """The domain classifier and real reference images, when the bundle's dataset has them."""
+        """The domain classifier and real reference images, when the bundle's dataset has them; when it
+        has not, ``self.missing`` says, for each quality metric, why (every trail entry records it)."""
         dataset = self.bundle.data.dataset
-        if not self.ft.measure_quality or dataset not in DOMAIN_CLASSIFIERS:
+        self.missing: dict[str, str] = {}
+        if not self.ft.measure_quality:  # asked not to measure: nothing is missing
+            return None
+        if dataset not in DOMAIN_CLASSIFIERS:
+            known = ", ".join(sorted(DOMAIN_CLASSIFIERS))
+            self.missing = dict.fromkeys(
+                QUALITY_KEYS, f"swerve has no domain classifier for {dataset!r} (it has ones for: {known})"
+            )
             return None
         try:
             extractor = domain_classifier(dataset).to(self.device)
-            real = load_dataset(dataset, split="test")
-        except SwerveError:
+            real = load_dataset(dataset, split="test", progress=False)
+        except SwerveError as exc:
+            reason = f"needs the {DOMAIN_CLASSIFIERS[dataset]} model and {dataset} test images: {exc}"
+            self.missing = dict.fromkeys(QUALITY_KEYS, reason)
             return None
         if real.shape != self.bundle.data.shape:
+            reason = f"the {dataset} test images are {real.shape}, the samples {self.bundle.data.shape}"
+            self.missing = dict.fromkeys(QUALITY_KEYS, reason)
             return None
         pick = torch.randperm(len(real), generator=make_generator(self.ft.seed))[:REFERENCE_N]
         return extractor, real.x[pick]

@@ -37,7 +37,9 @@ from swerve.errors import SwerveError
 from swerve.look.grid import make_grid, save_image, upscale
 from swerve.look.plot import scatter_points
 from swerve.look.video import save_animation
-from swerve.utils import atomic_path, make_generator
+from swerve.measure import explain_missing
+from swerve.outputs import mark_folder
+from swerve.utils import atomic_path, json_text, make_generator
 
 PREFIX = "step_"
 
@@ -84,15 +86,16 @@ class Trail:
                 if key not in before or not torch.equal(before[key].cpu(), value):
                     changed[f"{role}/{key}"] = value.contiguous().clone()
         path = self.directory / f"{PREFIX}{step:06d}"
-        with atomic_path(path) as tmp:
+        with atomic_path(path, kind="trail-step") as tmp:
             tmp.mkdir()
+            mark_folder(tmp, "trail-step")
             save_file(changed, tmp / "weights.safetensors")
             if base.data.is_image:
                 lo, hi = base.data.range
                 make_grid(samples, nrow=base.num_classes or None, value_range=(lo, hi)).save(tmp / "grid.png")
             else:  # points: a scatter plot
                 scatter_points(samples, title=f"step {step}", size=2.5).save(tmp / "grid.png")
-            (tmp / "metrics.json").write_text(json.dumps({"step": step, **metrics}, indent=1) + "\n")
+            (tmp / "metrics.json").write_text(json_text({"step": step, **metrics}, indent=1) + "\n")
         return path
 
     def trim(self, after: int) -> None:
@@ -208,6 +211,13 @@ class Trail:
             raise SwerveError(f"the trail in {self.directory} has no entries yet")
         frames = [upscale(self.grid(s).convert("RGB")) for s in steps]
         return save_animation(frames, path, fps=fps)
+
+
+def missing_note(metrics: Sequence[dict[str, Any]]) -> str:
+    """What the trail's entries could not measure and why ("" when nothing is missing), from the latest
+    entry's ``missing`` record ({metric: reason})."""
+    missing = next((m["missing"] for m in reversed(metrics) if m.get("missing")), {})
+    return "; ".join(explain_missing(missing, "not measured"))
 
 
 CURVE_COLOURS = {

@@ -1,4 +1,5 @@
-"""Activations to scan: any named layer of any model, recorded through :mod:`swerve.taps` in chunks.
+"""Activations to scan: any named layer of any model, recorded through :mod:`swerve.taps` in chunks, as the
+model computes them (after a bundle's edits and any active rewrite of the layer).
 
 A layer is a ``named_modules`` name (``"blocks.1"``); ``"pixels"`` is the model's own output (for a
 generator, the image), so pixel space is scanned exactly like a hidden layer. Every layer comes back as an
@@ -57,8 +58,9 @@ def sample_activations(
 ) -> tuple[Samples, dict[str, torch.Tensor]]:
     """``n`` samples of ``bundle`` and the activations of its generator's ``layers`` while making them.
 
-    Goes through :meth:`Bundle.sample`, so any rewrite active on the generator (a bend, the creative
-    decoder) shapes both the samples and the activations.
+    Goes through :meth:`Bundle.sample`, and a recorder runs after every edit of its layer (see
+    :mod:`swerve.taps`): the bundle's stored bends and creative decoder, then any rewrite active on the
+    generator, shape both the samples and the activations, on the scanned layer too.
     """
     named = [layer for layer in layers if layer != PIXELS]
     with taps.record(bundle.generator, named, device="cpu") as acts:

@@ -127,7 +127,7 @@ def counts(
 
     Each entry's step or ramp start is mapped to the first threshold at or after it (a lookup table over
     the integer positions), the selected entries are histogrammed per row with one ``bincount``, and a
-    cumulative sum over thresholds gives the counts at every α.
+    cumulative sum over thresholds gives the counts at every α, between 0 and the number of entries selected.
     """
     device = mask.device
     chosen = None if bool(mask.all()) else mask.nonzero().squeeze(1)
@@ -164,7 +164,8 @@ def counts(
         total += cumulative(pos, None)
     for pos, w, wpos in ramps:
         total += grid * cumulative(pos, w) - cumulative(pos, wpos)
-    return positions, total
+    # Each entry counts at most once: a ramp sum can overshoot by a rounding error (N + 1e-11 at α = 1).
+    return positions, total.clamp_(0, float(mask.sum()))
 
 
 ART_THRESHOLDS = 50  # ART thins its per-step α grid to about this many thresholds

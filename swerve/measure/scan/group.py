@@ -9,6 +9,7 @@ generator so a scan can be repeated exactly. The best ascent wins.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +76,10 @@ class ScanResult:
 def _step(terms: Terms, mask: torch.Tensor, dim: int, grid: torch.Tensor | None, statistic: str) -> Prefix:
     """Best subset along one axis: ``dim=1`` samples given nodes ``mask``, ``dim=0`` nodes given samples."""
     grid, priority = counts(terms, mask, dim, grid)
-    return best_prefix(priority, float(mask.sum()), grid, terms.denom, statistic, integer=not terms.ramps)
+    found = best_prefix(priority, float(mask.sum()), grid, terms.denom, statistic, integer=not terms.ramps)
+    if not math.isfinite(found.score):  # the statistics are finite by construction: this is a bug
+        raise ArithmeticError(f"the {statistic} scan gave a score of {found.score}")
+    return found
 
 
 def _ascend(
@@ -122,7 +126,7 @@ def scan_group(
     grid = None if alphas == "art" else alpha_grid(terms, alphas)
     n_samples, n_nodes = pv.shape
     gen = make_generator(seed)
-    best = (-float("inf"), 0.0, None, None)
+    best = None
     for r in range(min(restarts, n_samples) if alphas == "art" else restarts):
         nodes = torch.ones(n_nodes, dtype=torch.bool, device=pv.lo.device)
         if r > 0:
@@ -132,8 +136,9 @@ def scan_group(
             nodes = torch.zeros(n_nodes, dtype=torch.bool, device=pv.lo.device)
             nodes[torch.randperm(n_nodes, generator=gen)[:size].to(nodes.device)] = True
         found = _ascend(terms, nodes, grid, statistic, max_steps)
-        if found[0] > best[0]:
+        if best is None or found[0] > best[0]:
             best = found
+    assert best is not None  # restarts >= 1, so at least one ascent ran
     score, position, samples, nodes = best
     score = max(score, 0.0)
     return ScanResult(

@@ -44,6 +44,7 @@ def best_prefix(
     ``integer=True`` promises whole-number priorities (p_max ties): elements with equal priority are then
     all in or all out of the best subset (along a run of equal priorities each statistic peaks at one of
     the run's ends), so only the boundaries between priority values are scored — a histogram, no sort.
+    Where no subset scores above 0, both ways return the single top element (never an empty subset).
     """
     stat = get_statistic(statistic)
     rows = priority.shape[0]
@@ -62,6 +63,8 @@ def best_prefix(
         k = int(per_alpha.argmax())
         threshold = levels - 1 - int(cut[k])
         chosen = (value[:, k] >= threshold).nonzero().squeeze(1)
+        if not per_alpha[k] > 0:  # no excess anywhere: the top element, as the sort path (and ART) take
+            chosen = value[:, k].argmax().reshape(1)  # the first of the highest, as a stable sort
         return Prefix(float(per_alpha[k]), float(positions[k]), chosen)
     ordered, order = priority.T.contiguous().sort(dim=1, descending=True, stable=True)  # (K, rows)
     n = torch.arange(1, rows + 1, dtype=torch.float64, device=priority.device)[None, :] * given

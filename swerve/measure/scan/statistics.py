@@ -9,6 +9,10 @@ rewards an *excess* of small p-values (McFowland, Speakman & Neill 2013; Neill 2
 
 All three are functions of (N_α, N) that grow with the fraction N_α / N, which is what makes linear-time
 subset scanning exact (:mod:`swerve.measure.scan.ltss`). Vectorised, float64, broadcasting.
+
+Edges: N_α is taken as min(max(N_α, 0), N) (a count summed in floating point can overshoot N by a rounding
+error), and a threshold outside (0, 1) is no evidence: at α = 1 every p-value is significant under the null
+hypothesis too, and at α ≤ 0 none can be. So every score is finite and ≥ 0 for every N ≥ 0.
 """
 
 from __future__ import annotations
@@ -22,31 +26,41 @@ from swerve.errors import ConfigError
 Statistic = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _domain(
+    n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N_α, N, α) as float64 with 0 ≤ N_α ≤ N, and where an excess N_α > N α can count."""
+    n, alpha = n.double().clamp_min(0), alpha.double()
+    n_alpha = torch.minimum(n_alpha.double(), n).clamp_min_(0)
+    excess = (n_alpha > n * alpha) & ((alpha > 0) & (alpha < 1))
+    return n_alpha, n, alpha, excess
+
+
 def berk_jones(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """N · KL(N_α/N ‖ α) where N_α > N α, else 0 (N log(1/α) when every p-value is significant)."""
-    n_alpha, n, alpha = n_alpha.double(), n.double(), alpha.double()
+    n_alpha, n, alpha, excess = _domain(n_alpha, n, alpha)
     rest = n - n_alpha
     # The usual formula's operation order, so scores agree to the last bit with other implementations;
     # xlogy makes 0 · log 0 = 0, and entries where N = 0 are masked out by the final where.
     score = torch.xlogy(n_alpha, n_alpha / (n * alpha)) + torch.xlogy(rest, rest / (n * (1 - alpha)))
     score = torch.where(rest == 0, n * torch.log(1 / alpha), score)
-    return torch.where(n_alpha > n * alpha, score, torch.zeros_like(score))
+    return torch.where(excess, score, torch.zeros_like(score))
 
 
 def higher_criticism(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """(N_α − N α) / sqrt(N α (1 − α)) where positive, else 0."""
-    n_alpha, n, alpha = torch.broadcast_tensors(*(t.double() for t in (n_alpha, n, alpha)))
-    positive = n_alpha > n * alpha
-    denom = torch.sqrt(torch.where(positive, n * alpha * (1.0 - alpha), torch.ones_like(n)))
-    return torch.where(positive, (n_alpha - n * alpha) / denom, torch.zeros_like(n))
+    n_alpha, n, alpha, excess = _domain(n_alpha, n, alpha)
+    n_alpha, n, alpha = torch.broadcast_tensors(n_alpha, n, alpha)
+    denom = torch.sqrt(torch.where(excess, n * alpha * (1.0 - alpha), torch.ones_like(n)))
+    return torch.where(excess, (n_alpha - n * alpha) / denom, torch.zeros_like(n))
 
 
 def kolmogorov_smirnov(n_alpha: torch.Tensor, n: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """(N_α − N α) / sqrt(N) where positive, else 0."""
-    n_alpha, n, alpha = torch.broadcast_tensors(*(t.double() for t in (n_alpha, n, alpha)))
-    positive = n_alpha > n * alpha
-    denom = torch.sqrt(torch.where(positive, n, torch.ones_like(n)))
-    return torch.where(positive, (n_alpha - n * alpha) / denom, torch.zeros_like(n))
+    n_alpha, n, alpha, excess = _domain(n_alpha, n, alpha)
+    n_alpha, n, alpha = torch.broadcast_tensors(n_alpha, n, alpha)
+    denom = torch.sqrt(torch.where(excess, n, torch.ones_like(n)))
+    return torch.where(excess, (n_alpha - n * alpha) / denom, torch.zeros_like(n))
 
 
 STATISTICS: dict[str, Statistic] = {
