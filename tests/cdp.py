@@ -161,6 +161,21 @@ class Browser:
                 "Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}
             )
 
+    def press(self, key: str) -> None:
+        """Press and release one key (a digit, a letter, space, an arrow or Escape), as a keyboard would."""
+        named = {" ": ("Space", 32), "ArrowLeft": ("ArrowLeft", 37), "ArrowRight": ("ArrowRight", 39)}
+        named["Escape"] = ("Escape", 27)
+        code, number = named.get(key) or (
+            f"Digit{key}" if key.isdigit() else f"Key{key.upper()}",
+            ord(key.upper()),
+        )
+        text = key if len(key) == 1 else ""
+        base = {"key": key, "code": code, "windowsVirtualKeyCode": number}
+        self.call(
+            "Input.dispatchKeyEvent", {"type": "keyDown" if text else "rawKeyDown", "text": text, **base}
+        )
+        self.call("Input.dispatchKeyEvent", {"type": "keyUp", **base})
+
     def upload(self, selector: str, path: str) -> None:
         """Choose ``path`` in the file input ``selector``, as a person picking a file would."""
         document = self.call("DOM.getDocument")["root"]["nodeId"]

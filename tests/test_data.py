@@ -353,4 +353,4 @@ def test_load_dataset_errors():
         load_dataset("swissroll", n=10, classes=[0])
     with pytest.raises(DataError, match="images only"):
         load_dataset("ring", n=10, image_size=28)
-    assert set(DATASETS) == {"fashion-mnist", "mnist", "digits", "gaussians25", "swissroll", "ring"}
+    assert set(DATASETS) == {"fashion-mnist", "mnist", "emoji", "digits", "gaussians25", "swissroll", "ring"}

@@ -63,3 +63,13 @@ def test_doctor_reports_a_missing_extra_and_its_install_command(cli, no_data, mo
     assert stdout.splitlines()[line].startswith("missing")
     assert "pip install 'swerve[ray]'" in stdout.splitlines()[line + 1]
     assert "missing" in stdout.splitlines()[-1]
+
+
+def test_doctor_looks_for_the_emoji_files_where_the_emoji_data_does(cli, no_data, monkeypatch):
+    monkeypatch.setenv("SWERVE_EMOJI_FONT", str(no_data / "no-font.ttf"))
+    checks = _by_name(cli("doctor", "--json")[1])
+    assert not checks["emoji font"]["present"] and "fonts-noto-color-emoji" in checks["emoji font"]["get"]
+    font = no_data / "font.ttf"
+    font.write_bytes(b"")
+    monkeypatch.setenv("SWERVE_EMOJI_FONT", str(font))
+    assert _by_name(cli("doctor", "--json")[1])["emoji font"]["found"] == str(font)

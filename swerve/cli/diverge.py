@@ -79,7 +79,7 @@ def _comparison(method: torch.Tensor, baseline: torch.Tensor, dataset: str, extr
 
     if n <= 0:
         return None
-    reference = reference_images(dataset, n=max(n, 200), seed=seed)
+    reference = reference_images(dataset, n=max(n, 200), seed=seed, shape=list(method.shape[1:]))
     if reference is None or list(reference.shape[1:]) != list(method.shape[1:]):
         return None
     return compare(("method", method[:n]), ("baseline", baseline[:n]), reference, extractor, seed=seed)
@@ -294,7 +294,7 @@ def iterate(
     cfg = TrainConfig.from_dict(bundle.training.get("config") or {"kind": "none"})
     data = load_dataset(cfg.dataset, classes=cfg.classes, image_size=cfg.image_size, channels=cfg.channels)
     net, _ = _extractor(None, bundle.data.dataset)
-    reference = reference_images(bundle.data.dataset, n=2000, seed=seed)
+    reference = reference_images(bundle.data.dataset, n=2000, seed=seed, shape=bundle.data.shape)
     final, rows = iterated_learning(
         bundle,
         data,

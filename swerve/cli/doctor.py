@@ -14,8 +14,6 @@ import typer
 
 from swerve.cli.main import app, emit
 
-EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
-EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")
 GPU_ENABLES = "faster training, fine-tuning and refinement (the CPU runs everything)"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
@@ -54,15 +52,13 @@ def _idx(name: str) -> str | None:
 
 
 def emoji_files() -> tuple[Path | None, Path | None]:
-    """The emoji font and ``emoji-test.txt``: from swerve's emoji data module when it has a locator, else
-    Debian's paths."""
-    if importlib.util.find_spec("swerve.data.emoji") is not None:
-        from swerve.data import emoji
+    """The emoji font and ``emoji-test.txt`` where the emoji data set looks for them (its environment
+    variables, then Debian's paths), each None when it is not there."""
+    from swerve.data import emoji
 
-        locate = getattr(emoji, "find_emoji_files", None)
-        if locate is not None:
-            return locate()
-    return (EMOJI_FONT if EMOJI_FONT.is_file() else None, EMOJI_TEST if EMOJI_TEST.is_file() else None)
+    font = Path(os.environ.get("SWERVE_EMOJI_FONT") or emoji.DEBIAN_FONT)
+    table = Path(os.environ.get("SWERVE_EMOJI_TEST") or emoji.DEBIAN_TEST)
+    return (font if font.is_file() else None, table if table.is_file() else None)
 
 
 def download_command(name: str) -> str:
@@ -93,15 +89,15 @@ def data_checks() -> list[dict[str, Any]]:
             "emoji font",
             "data",
             str(font) if font else None,
-            "the emoji data set (colour models)",
-            "apt-get install fonts-noto-color-emoji",
+            "the emoji colour data set (dataset: emoji)",
+            "apt-get install fonts-noto-color-emoji (or SWERVE_EMOJI_FONT=FILE)",
         ),
         _check(
             "emoji-test.txt",
             "data",
             str(table) if table else None,
             "emoji names and groups for the emoji data",
-            "apt-get install unicode-data",
+            "apt-get install unicode-data (or SWERVE_EMOJI_TEST=FILE)",
         ),
     ]
 

@@ -51,7 +51,7 @@ def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
         typer.echo(summary)
 
 
-# One line per command for the command lists, short enough for an 80-column terminal (click cuts longer ones).
+# One line per command, by its path, for the command lists: short enough for 80 columns (click cuts longer).
 SHORT_HELP = {
     "train": "Train a GAN, VAE or classifier from a recipe or a config.",
     "import": "Import a StyleGAN2/3 checkpoint as a bundle, running no code.",
@@ -77,34 +77,42 @@ SHORT_HELP = {
     "zoo": "The shipped models: list them or rebuild one.",
     "diverge": "Diverge while making: push a model from its data.",
     "trail": "A fine-tuning trail: show it, export a step.",
-    "novelty": "Latent novelty search: an archive of novel codes.",
-    "digits-not": "Digits that are not: fixed points of a sparse autoencoder.",
-    "iterate": "Iterated learning: retrain on the most novel samples.",
-    "held-out": "Out-of-class novelty of models trained without classes.",
-    "can": "Train a creative adversarial network (CAN).",
-    "nodata": "Train two generators and a discriminator without data.",
-    "list": "The shipped models and what they are.",
-    "build": "Train a zoo model from its recipe.",
-    "show": "Render a trail: an image, a GIF and a plot of its metrics.",
-    "export": "Export one step of a trail as a bundle.",
+    "diverge novelty": "Latent novelty search: an archive of novel codes.",
+    "diverge digits-not": "Digits that are not: fixed points of a sparse autoencoder.",
+    "diverge iterate": "Iterated learning: retrain on the most novel samples.",
+    "diverge held-out": "Out-of-class novelty of models trained without classes.",
+    "diverge can": "Train a creative adversarial network (CAN).",
+    "diverge nodata": "Train two generators and a discriminator without data.",
+    "zoo list": "The shipped models and what they are.",
+    "zoo build": "Train a zoo model from its recipe.",
+    "data": "Image folders: survey one, or prepare it once for training.",
+    "data info": "Count a folder's images, sizes, classes, bad files, duplicates.",
+    "data prepare": "Decode, crop and resize a folder once into a training cache.",
+    "rate": "Blind rating sessions and their agreement with the measures.",
+    "rate new": "Start a blind, shuffled rating session.",
+    "rate list": "The rating sessions in a store, newest first.",
+    "rate report": "Agreement between raters, and of each measure with them.",
+    "trail show": "Render a trail: an image, a GIF and a plot of its metrics.",
+    "trail export": "Export one step of a trail as a bundle.",
 }
 
 
-def _shorten(typer_app: typer.Typer) -> None:
-    """Give every command and group of ``typer_app`` (recursively) its line from SHORT_HELP."""
+def _shorten(typer_app: typer.Typer, prefix: str = "") -> None:
+    """Give every command and group of ``typer_app`` (recursively) its line from SHORT_HELP, by its path."""
     for info in typer_app.registered_commands:
         name = info.name or (info.callback.__name__.replace("_", "-") if info.callback else "")
-        info.short_help = info.short_help or SHORT_HELP.get(name)
+        info.short_help = info.short_help or SHORT_HELP.get(prefix + name)
     for group in typer_app.registered_groups:
-        group.short_help = group.short_help or SHORT_HELP.get(group.name or "")
+        path = prefix + (group.name or "")
+        group.short_help = group.short_help or SHORT_HELP.get(path)
         if group.typer_instance is not None:
-            _shorten(group.typer_instance)
+            _shorten(group.typer_instance, path + " ")
 
 
 def register_commands() -> typer.Typer:
     """Import every command module, which registers its commands on ``app`` in the loop's order."""
-    from swerve.cli import make, importer, look, bend, diverge, finetune, refine, measure, scale, studio  # noqa: F401, I001
-    from swerve.cli import doctor  # noqa: F401
+    from swerve.cli import make, data, importer, look, bend, diverge  # noqa: F401, I001
+    from swerve.cli import finetune, refine, measure, scale, studio, rate, doctor  # noqa: F401, I001
 
     _shorten(app)
     return app

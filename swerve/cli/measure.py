@@ -149,7 +149,7 @@ def measure(
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
     """The divergence map: novelty against quality, one point per operation or parameter value."""
-    from swerve.data import load_dataset
+    from swerve.data import load_like
     from swerve.measure.divergence import DEFAULT_OPS, divergence_map, write_map
 
     stem = str(out)[:-4] if str(out).lower().endswith(".png") else str(out)
@@ -160,7 +160,10 @@ def measure(
     if len(datasets) != 1 or not next(iter(datasets)):
         raise ConfigError(f"the bundles must share one known dataset, got {sorted(datasets)}")
     dataset = datasets.pop()
-    reference = load_dataset(dataset, split="test", n=reference_n).x
+    shapes = {tuple(b.data.shape) for b in loaded}
+    if len(shapes) != 1:
+        raise ConfigError(f"the bundles must make samples of one shape, got {sorted(map(list, shapes))}")
+    reference = load_like(dataset, loaded[0].data.shape, split="test", n=reference_n).x
     rows = divergence_map(loaded, list(ops or DEFAULT_OPS), reference, n=n, seed=seed)
     files = write_map(rows, out, title=f"divergence map ({dataset}, {n} samples per point, seed {seed})")
     best = max(rows, key=lambda r: r["novelty"] * r["precision"])

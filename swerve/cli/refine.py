@@ -149,14 +149,14 @@ def ratio(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a density-ratio estimator (data vs the model's samples) and save it in a copy of the bundle."""
-    from swerve.data import load_dataset
+    from swerve.data import load_like
     from swerve.refine import fit_ratio
 
     check_bundle_target(out, overwrite)  # before training, not after it
     bundle = load(bundle_name, device=device)
     if not bundle.data.dataset:
         raise ConfigError(f"{bundle.name} does not say which dataset it was trained on")
-    data = load_dataset(bundle.data.dataset, seed=seed)
+    data = load_like(bundle.data.dataset, bundle.data.shape, seed=seed)
     if corrector and "discriminator" not in bundle.networks:
         raise ConfigError(f"--corrector needs a discriminator, and {bundle.name} has none")
     summary = fit_ratio(

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from swerve.data.base import Dataset
+from swerve.data.base import file_stamp as _stamp
+from swerve.data.base import user_cache_dir as _cache_dir
 from swerve.errors import DataError, DatasetNotFound
 from swerve.utils import atomic_path
 
@@ -198,11 +200,6 @@ def _read_split(images_path: str, labels_path: str, stamp: tuple[int, ...]) -> t
     return images, labels
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
-
-
 def _file_names(split: str) -> list[str]:
     prefix = "train" if split == "train" else "t10k"
     return [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
@@ -243,11 +240,6 @@ def _find_folder(source: _Source, names: list[str], root: PathLike | None) -> Pa
         if all(_existing(folder, name) for name in names):
             return folder
     return None
-
-
-def _cache_dir(name: str) -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "swerve" / name
 
 
 def download_file(url: str, dest: PathLike, md5: str) -> Path:

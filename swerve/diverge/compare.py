@@ -12,17 +12,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from swerve.data import load_dataset
+from swerve.data import load_like
 from swerve.errors import SwerveError
 from swerve.measure import domain_classifier, extract_features, novelty_quality, sparseness
 from swerve.utils import make_generator
 
 
-def reference_images(dataset: str, n: int = 2000, seed: int = 0) -> torch.Tensor | None:
-    """``n`` random real test images of ``dataset`` (train split where there is no test split), or None."""
+def reference_images(
+    dataset: str, n: int = 2000, seed: int = 0, shape: list[int] | None = None
+) -> torch.Tensor | None:
+    """``n`` random real test images of ``dataset`` (train split where there is no test split), or None;
+    at the size and channels of ``shape`` (a model's sample shape) when given."""
     for split in ("test", "train"):
         try:
-            data = load_dataset(dataset, split=split)
+            data = load_like(dataset, shape or [], split=split)
         except SwerveError:
             continue
         if data.x.dim() == 4:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from swerve.bundle import Bundle
-from swerve.data import load_dataset
+from swerve.data import load_dataset, load_like
 from swerve.data.toys import gaussians25, swiss_roll
 from swerve.errors import SwerveError
 from swerve.measure import gaussians25_scores, kde_log_likelihood, novelty_quality, swissroll_scores
@@ -26,14 +26,20 @@ IMAGE_METRICS = ("fd", "precision", "recall", "density", "coverage", "novelty")
 MIN_IMAGES = 4  # fewer samples than this have no k-NN precision or recall
 
 
-def reference_data(dataset: str, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``n`` held-out real samples of ``dataset`` (toys: a fresh seed; images: the test split).
+def reference_data(
+    dataset: str, n: int, shape: list[int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``n`` held-out real samples of ``dataset`` (toys: a fresh seed; images: the test split, at the size
+    and channels of ``shape`` when given, a model's sample shape).
 
     Raises SwerveError saying which data are missing and how to get them."""
     if dataset in TOYS:
         real = TOYS[dataset][0](n, seed=HELD_OUT_SEED)
         return real.x, real.labels
-    real = load_dataset(dataset, split="test", progress=False)
+    if shape is not None:
+        real = load_like(dataset, shape, split="test", progress=False)
+    else:
+        real = load_dataset(dataset, split="test", progress=False)
     pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(HELD_OUT_SEED))[:n]
     return real.x[pick], None if real.labels is None else real.labels[pick]
 
@@ -57,7 +63,7 @@ def image_measure(
         return None, None, f"needs the {DOMAIN_CLASSIFIERS[dataset]} model: {exc}"
     if reference is None:
         try:
-            reference = reference_data(dataset, n)[0]
+            reference = reference_data(dataset, n, bundle.data.shape)[0]
         except SwerveError as exc:
             return None, None, f"needs {dataset} test images as the reference: {exc}"
     if list(reference.shape[1:]) != list(bundle.data.shape):

@@ -33,12 +33,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from swerve.errors import SwerveError
-from swerve.studio import background
+from swerve.studio import background, gallery
 from swerve.studio.engine import Studio, png_bytes
 from swerve.studio.finite import finite_json
 from swerve.studio.jobs import Busy
 from swerve.studio.models import Forbidden
-from swerve.studio.recipe import parse_recipe_bytes
+from swerve.studio.recipe import Recipe, parse_recipe_bytes
 from swerve.studio.schema import (
     DirectionsIn,
     ExportIn,
@@ -238,7 +238,9 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
     @app.post("/api/measure", response_model=None)
     async def measure(request: Request, layer: str = Query("conv:0", min_length=1, max_length=200)) -> dict:
         state = await parse(request, StateIn)
-        return await run_in_threadpool(studio.measure, state, layer)
+        measured = await run_in_threadpool(studio.measure, state, layer)
+        project.remember(await run_in_threadpool(studio.recipe, state), measured)  # kept with the picture
+        return measured
 
     @app.post("/api/refine", response_model=None)
     async def refine(request: Request) -> dict[str, Any]:
@@ -248,7 +250,9 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
     @app.post("/api/keep", response_model=None)
     async def keep(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)
-        return await run_in_threadpool(studio.keep, state)
+        kept = await run_in_threadpool(studio.keep, state)
+        kept["gallery_id"] = await run_in_threadpool(gallery.record_keep, project, studio, kept)
+        return kept
 
     @app.get("/api/files/{name}", response_model=None)
     async def files(name: str) -> FileResponse:
@@ -262,7 +266,10 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
     async def load_recipe(request: Request) -> dict[str, Any]:
         """A recipe uploaded as JSON or as a kept PNG; answers the page state that shows it again."""
         raw = await read_body(request, MAX_UPLOAD, RAW_RECIPE)
-        recipe = parse_recipe_bytes(raw)
+        return await run_in_threadpool(page_state, parse_recipe_bytes(raw))
+
+    def page_state(recipe: Recipe) -> dict[str, Any]:
+        """The page state that shows ``recipe`` again, and the recipe."""
         state = recipe.studio or {
             "model": recipe.bundle,
             "latent": {"seed": recipe.seed or 0, "z": recipe.z},
@@ -277,8 +284,10 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
             checked = StateIn.model_validate(state)
         except ValidationError as exc:
             raise Refused(422, f"the recipe's state is not valid: {describe(exc)}") from None
-        await run_in_threadpool(studio.recipe, checked)  # refuse models outside the allowed roots now
+        studio.recipe(checked)  # refuse models outside the allowed roots now
         return {"state": checked.model_dump(by_alias=True), "recipe": recipe.to_dict()}
+
+    project = gallery.register(app, studio, parse, page_state)
 
     # Each background job: its request body, and the function that checks it and starts the job.
     job_kinds = {

@@ -40,24 +40,29 @@ class Gauge:
     def __init__(self, reference_n: int = 1000, scan_n: int = SCAN_N) -> None:
         self.reference_n = reference_n
         self.scan_n = scan_n
-        self._refs: dict[str, tuple[Extractor, torch.nn.Module, torch.Tensor, float]] = {}
+        self._refs: dict[
+            tuple[str, tuple[int, ...]], tuple[Extractor, torch.nn.Module, torch.Tensor, float]
+        ] = {}
         self._backgrounds: dict[tuple[str, str], torch.Tensor] = {}
         self._lock = threading.Lock()
 
-    def reference(self, dataset: str) -> tuple[Extractor, torch.nn.Module, torch.Tensor, float]:
-        """The dataset's registered feature extractor and its network, its test images' features, and their
-        mean k-NN distance to each other."""
+    def reference(
+        self, dataset: str, shape: list[int] | None = None
+    ) -> tuple[Extractor, torch.nn.Module, torch.Tensor, float]:
+        """The dataset's registered feature extractor and its network, its test images' features (at the
+        size and channels of ``shape``, a model's sample shape, when given), and their mean k-NN distance."""
+        key = (dataset, tuple(shape or ()))
         with self._lock:
-            if dataset not in self._refs:
-                from swerve.data import load_dataset
+            if key not in self._refs:
+                from swerve.data import load_like
 
                 extractor = get_extractor(dataset)
                 network = extractor.load().cpu().eval()
-                real = load_dataset(dataset, split="test", n=self.reference_n, progress=False)
+                real = load_like(dataset, shape or [], split="test", n=self.reference_n, progress=False)
                 features = self.features(extractor, network, real.x)
                 nearest = torch.cdist(features, features).topk(K_NOVELTY + 1, largest=False).values[:, 1:]
-                self._refs[dataset] = (extractor, network, features, float(nearest.mean()))
-            return self._refs[dataset]
+                self._refs[key] = (extractor, network, features, float(nearest.mean()))
+            return self._refs[key]
 
     @staticmethod
     def features(extractor: Extractor, network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -72,7 +77,7 @@ class Gauge:
         result: dict[str, Any] = {"values": values, "notes": notes}
         dataset = bundle.data.dataset
         if dataset in DOMAIN_CLASSIFIERS:
-            extractor, classifier, real, real_nn = self.reference(dataset)
+            extractor, classifier, real, real_nn = self.reference(dataset, bundle.data.shape)
             features = self.features(extractor, classifier, x)
             probs = torch.softmax(classifier(x.to(next(classifier.parameters()).device)), dim=1)[0].cpu()
             seen = int(probs.argmax())

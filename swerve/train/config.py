@@ -39,6 +39,7 @@ class TrainConfig:
     image_size: int | None = None  # resize images; None keeps the dataset's size
     channels: int | None = None  # 1 (grey) or 3 (RGB); None keeps the dataset's
     bad_images: str = "skip"  # an unreadable image in a folder dataset: skip (with a warning) or raise
+    mirror: bool = False  # flip each training image left-right with probability 1/2 as batches are drawn
     download: bool = False  # fetch Fashion-MNIST/MNIST from their official source when not found locally
     arch: str = "dcgan"  # dcgan (images) | mlp (points)
     latent_dim: int = 64
@@ -114,6 +115,8 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
+        if not values["mirror"]:  # off: equal to configs and checkpoints from before mirror
+            del values["mirror"]
         if not values["params"]:  # no settings: equal to configs and checkpoints from before params
             del values["params"]
         return values

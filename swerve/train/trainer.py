@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from swerve import __version__
 from swerve.bundle import Bundle, DataSpec
-from swerve.data import Dataset, load_dataset
+from swerve.data import Dataset, load_dataset, to_float
 from swerve.errors import ConfigError, SwerveError
 from swerve.outputs import check_folder, claim_folder
 from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
@@ -114,7 +114,8 @@ class Trainer:
             self.gen.set_state(rng["gen"])
             torch.set_rng_state(rng["torch"])
         self.shard.broadcast_(self.task.networks)
-        self._x = self.data.x.to(self.device) if self.data is not None else None
+        # As stored (uint8 pixels stay uint8, four times smaller); _batch converts the rows it draws.
+        self._x = self.data.values.to(self.device) if self.data is not None else None
         self._y = self.data.labels.to(self.device) if has_labels else None
         self._order_epoch = -1
         self._order = torch.empty(0, dtype=torch.long)
@@ -152,8 +153,15 @@ class Trainer:
             gen = make_generator(self.config.seed * 1_000_003 + epoch)
             self._order = torch.randperm(len(self.data), generator=gen).to(self.device)
             self._order_epoch = epoch
-        idx = self.shard.take(self._order[i * bs : (i + 1) * bs])  # this process's rows of the batch
-        return self._x[idx], (self._y[idx] if self._y is not None else None)
+        rows = self._order[i * bs : (i + 1) * bs]
+        idx = self.shard.take(rows)  # this process's rows of the batch
+        x = self._x[idx]
+        x = to_float(x) if x.dtype == torch.uint8 else x
+        if self.config.mirror:  # flip each image left-right with probability 1/2, also a function of index
+            gen = make_generator((self.config.seed * 1_000_003 + index) * 2 + 1)
+            flips = torch.rand(len(rows), generator=gen) < 0.5
+            x = torch.where(self.shard.take(flips.to(self.device)).view(-1, 1, 1, 1), x.flip(-1), x)
+        return x, (self._y[idx] if self._y is not None else None)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch = self._batch(self._batches_used)
@@ -319,6 +327,8 @@ def check_same_config(saved: dict[str, Any], new: dict[str, Any], run_dir: Path)
 def check_data_fits(config: TrainConfig, data: Dataset) -> None:
     """Refuse data whose shape the chosen architecture cannot model, with a message saying why."""
     shape = data.shape
+    if config.mirror and len(shape) != 3:
+        raise ConfigError(f"mirror flips images left-right, but {data.name} holds samples of shape {shape}")
     if len(data) < config.batch_size:
         raise ConfigError(f"{data.name} has {len(data)} samples, fewer than batch_size {config.batch_size}")
     if config.arch == "mlp" and len(shape) != 1:

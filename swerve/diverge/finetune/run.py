@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from swerve.bundle import Bundle, load
-from swerve.data import Dataset, load_dataset
+from swerve.data import Dataset, load_dataset, load_like
 from swerve.diverge.finetune import guidance, nada, shift
 from swerve.diverge.finetune.config import FinetuneConfig
 from swerve.diverge.finetune.tasks import ContinueGANTask, GeneratorTask, NadaTask
@@ -308,7 +308,7 @@ class FinetuneTrainer(Trainer):
             return None
         try:
             extractor = domain_classifier(dataset).to(self.device)
-            real = load_dataset(dataset, split="test", progress=False)
+            real = load_like(dataset, self.bundle.data.shape, split="test", progress=False)
         except SwerveError as exc:
             reason = f"needs the {DOMAIN_CLASSIFIERS[dataset]} model and {dataset} test images: {exc}"
             self.missing = dict.fromkeys(QUALITY_KEYS, reason)

@@ -875,4 +875,4 @@ setupExport();
 $("measure-btn").addEventListener("click", measure);
 loadModels().catch((error) => say(error.message, true));
 // For tests and the curious: the state, and whether every change has been drawn.
-window.studio = { state, draw, idle: () => !drawing && !again };
+window.studio = { state, draw, idle: () => !drawing && !again, open: (loaded) => pickModel(loaded.model, loaded) };
