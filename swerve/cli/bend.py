@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
 import typer
 import yaml
 
-from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.look import _check_out, _parse_labels, _sidecar, _sidecar_path
 from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError
 from swerve.outputs import check_outputs
 from swerve.utils import make_generator
+
+if TYPE_CHECKING:
+    import torch
+
+    from swerve.bundle import Bundle
 
 
 def _value(raw: str) -> Any:
@@ -133,6 +135,8 @@ def _write_preview(
 
 
 def _bundle_out(out: Path | None, bundle_name: str, suffix: str, overwrite: bool) -> Path:
+    from swerve.bundle import check_bundle_target
+
     path = out if out is not None else Path(f"{Path(bundle_name).name}-{suffix}")
     check_bundle_target(path, overwrite)  # before the work, not after it
     return path
@@ -145,6 +149,7 @@ def layers(
 ) -> None:
     """The generator's layers (name, output shape, channels) and what each conv:i / linear:i shortcut names:
     the layer whose weights it edits and the layer whose output it reads and writes."""
+    from swerve.bundle import load
     from swerve.diverge.layers import bundle_layer_table, shortcut_table
 
     bundle = load(bundle_name, device="cpu")
@@ -171,6 +176,9 @@ def clusters(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Group each layer's channels that respond alike; bends then pick a group with @cluster=ID."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.diverge.clusters import cluster_bundle
 
     bundle = load(bundle_name, device=device)
@@ -223,6 +231,7 @@ def bend(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply network bends: write bent samples, an animation sweeping a parameter, or a bent bundle."""
+    from swerve.bundle import check_bundle_target, load
     from swerve.diverge.bend import TRANSFORMS, bend_bundle, bundle_bends, parse_bends
     from swerve.diverge.bend import sweep as sweep_frames
 
@@ -318,6 +327,7 @@ def blend(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Blend models: interpolate two, merge several, add task vectors, or mix their outputs."""
+    from swerve.bundle import load
     from swerve.diverge.blend import blend_bundles, merge, task_arithmetic
 
     loaded = [load(name, device=device) for name in bundles]
@@ -389,6 +399,8 @@ def _blend_predictions(
     as_json: bool,
 ) -> None:
     """``--mode predict``: one grid of samples whose outputs (or one layer) mix several models."""
+    import torch
+
     from swerve.diverge.blend import blend_predictions
     from swerve.look.grid import save_image
 
@@ -433,6 +445,7 @@ def glitch(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Glitch the generator's weights, reproducibly from the seed (the original bundle is left alone)."""
+    from swerve.bundle import load
     from swerve.diverge.glitch import glitch as glitch_bundle
 
     bundle = load(bundle_name, device=device)
@@ -456,6 +469,8 @@ def glitch(
 
 def _region(spec: str, shape: list[int]) -> torch.Tensor:
     """``y0:y1,x0:x1`` in fractions of the image -> an (H, W) mask."""
+    import torch
+
     try:
         rows, cols = (tuple(float(v) for v in part.split(":")) for part in spec.split(","))
         (y0, y1), (x0, x1) = rows, cols
@@ -473,6 +488,8 @@ def _region(spec: str, shape: list[int]) -> torch.Tensor:
 
 
 def _mask_file(path: Path, shape: list[int]) -> torch.Tensor:
+    import numpy as np
+    import torch
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -506,6 +523,9 @@ def rewrite(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Rewrite a layer so a region of one sample appears in another (Bau et al. 2020)."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.diverge.rewrite import paste_rewrite
 
     bundle = load(bundle_name, device=device)

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
 import typer
-from tqdm.auto import tqdm
 
-from swerve.bundle import Bundle, load
 from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import MAX_STEPS, ConfigError
 from swerve.outputs import check_folder, check_outputs
-from swerve.train import TrainConfig
 from swerve.utils import atomic_path, json_text, write_text_atomic
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from swerve.bundle import Bundle
+    from swerve.train import TrainConfig
 
 diverge_app = typer.Typer(
     help="Diverge while making: push a model away from its data as it is made.", rich_markup_mode=None
@@ -29,6 +31,8 @@ PROGRESS = typer.Option(True, help="Show a progress bar.")
 
 
 def _bar(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
     bar = tqdm(total=total, desc=desc, disable=not enabled, leave=False)
 
     def update(done: int, _total: int | None = None) -> None:
@@ -47,6 +51,9 @@ def _check_archive(out: Path, overwrite: bool) -> None:
 def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> tuple[Path, Path]:
     """An .npz of samples plus a PNG grid and a JSON sidecar (method, params, seed, history) beside it;
     returns the grid's and the sidecar's paths."""
+    import numpy as np
+    import torch
+
     from swerve.look.grid import make_grid, save_image, upscale
 
     buffer = io.BytesIO()
@@ -62,6 +69,7 @@ def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, A
 
 
 def _extractor(name: str | None, dataset: str) -> tuple[torch.nn.Module, str]:
+    from swerve.bundle import load
     from swerve.diverge.compare import default_extractor
 
     if name is None:
@@ -130,6 +138,7 @@ def novelty(
     as_json: bool = JSON,
 ) -> None:
     """Latent novelty search: an archive of codes whose images differ most in a behaviour space."""
+    from swerve.bundle import load
     from swerve.diverge.novelty import search_bundle
 
     _check_archive(out, overwrite)
@@ -211,6 +220,9 @@ def digits_not(
     as_json: bool = JSON,
 ) -> None:
     """Iterate the autoencoder from noise to fixed points; report the clusters no known class claims."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.data import load_dataset
     from swerve.diverge.digits_not import as_arrays, binarize, digits_that_are_not, white_ratio
 
@@ -285,9 +297,11 @@ def iterate(
     as_json: bool = JSON,
 ) -> None:
     """Iterated learning: add the model's most novel samples to its data, retrain, measure; repeat."""
+    from swerve.bundle import load
     from swerve.data import load_dataset
     from swerve.diverge.compare import reference_images
     from swerve.diverge.iterated import iterated_learning
+    from swerve.train import TrainConfig
 
     check_folder(out, "run")  # before the work, not after it
     bundle = load(bundle_name, device=device)
@@ -364,6 +378,9 @@ def held_out(
     as_json: bool = JSON,
 ) -> None:
     """Out-of-class novelty: how many samples a 10-class classifier puts in classes the model never saw."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.data import load_dataset
     from swerve.diverge.inspiring import held_out_harness, training_classes
 
@@ -418,6 +435,7 @@ def can(
     as_json: bool = JSON,
 ) -> None:
     """Train a CAN: a GAN whose generator is also pushed to make samples no known class claims."""
+    from swerve.bundle import load
     from swerve.diverge.can import class_posterior
     from swerve.measure import posterior_entropy
 
@@ -479,6 +497,7 @@ def nodata(
     as_json: bool = JSON,
 ) -> None:
     """Train two generators and a discriminator with no data at all (Broad & Grierson 2019)."""
+    from swerve.bundle import load
     from swerve.diverge.nodata import batch_variance, nodata_config, train_without_data
 
     cfg = nodata_config(

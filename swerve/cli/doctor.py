@@ -3,7 +3,6 @@ exact command that gets each missing one."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -103,11 +102,13 @@ def data_checks() -> list[dict[str, Any]]:
 
 
 def _version(module: str, dist: str) -> str | None:
+    from importlib import metadata  # slow to import: only here
+
     if importlib.util.find_spec(module) is None:
         return None
     try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
         return "installed"
 
 

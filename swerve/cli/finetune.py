@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from swerve.bundle import check_bundle_target
 from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.cli.make import _parse_overrides
 from swerve.errors import MAX_STEPS, ConfigError
@@ -191,6 +190,8 @@ def trail_export(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Export one step of a trail as a full bundle (its history says which run and step)."""
+    from swerve.bundle import check_bundle_target
+
     check_bundle_target(out, overwrite)
     bundle = _trail(run_dir).export(step)
     bundle.save(out)
@@ -213,6 +214,7 @@ def chain(
 ) -> None:
     """Run a chain of operations (fine-tune, bend, glitch, blend, refine) and record it in the history."""
     from swerve import load
+    from swerve.bundle import check_bundle_target
     from swerve.diverge.chain import OPERATIONS, Pipeline, sample_chain
     from swerve.look.grid import make_grid, save_image, upscale
     from swerve.look.plot import scatter_points

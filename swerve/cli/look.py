@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 import typer
 
-from swerve.bundle import Bundle, Samples, load
 from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
 from swerve.outputs import check_output, check_outputs, mark_folder
 from swerve.utils import atomic_path, json_text, write_text_atomic
+
+if TYPE_CHECKING:
+    from swerve.bundle import Bundle, Samples
 
 
 def _parse_labels(bundle: Bundle, labels: str | None) -> int | list[int] | None:
@@ -73,6 +74,9 @@ def sample(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Draw samples as a PNG grid, an .npz of arrays, or an image folder with a subfolder per class."""
+    import numpy as np
+
+    from swerve.bundle import load
     from swerve.look.grid import make_grid, save_image, upscale
 
     if out.suffix.lower() not in (".png", ".npz", ""):
@@ -163,6 +167,7 @@ def walk(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """A looping latent interpolation (spherical) as a GIF or MP4."""
+    from swerve.bundle import load
     from swerve.look.walk import walk_frames
 
     if out.suffix.lower() not in (".gif", ".mp4"):
@@ -200,6 +205,8 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """What a bundle holds: networks, data, latents, how it was trained and what was done to it."""
+    from swerve.bundle import load
+
     bundle = load(bundle_name, device="cpu")
     config = bundle.config_dict()
     nets = {
@@ -242,6 +249,8 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Write report.html: what swerve does, shown on the zoo."""
+    import torch
+
     from swerve.look.demo import run_demo
 
     torch.set_grad_enabled(True)

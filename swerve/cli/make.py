@@ -10,7 +10,6 @@ import yaml
 
 from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
-from swerve.train import Trainer
 
 zoo_app = typer.Typer(
     help="The small models swerve ships: list them, or rebuild one from its recipe.", rich_markup_mode=None
@@ -59,6 +58,7 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a GAN, VAE or classifier; Ctrl-C saves a checkpoint that --resume continues exactly."""
+    from swerve.train import Trainer
     from swerve.train.distributed import launch_command, launched, make_accelerator
     from swerve.zoo.recipes import train_config
 

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 import typer
 
-from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.main import OVERWRITE, app, emit
 from swerve.cli.make import _parse_overrides
 from swerve.errors import MAX_STEPS, ConfigError
 from swerve.outputs import check_outputs
 from swerve.utils import atomic_path, json_text, write_text_atomic
 
+if TYPE_CHECKING:
+    import torch
+
+    from swerve.bundle import Bundle
+
 
 def _critic(bundle: Bundle, name: str, classifier: str | None, method: str, params: dict):
     """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model); a
     discriminator that is not a density ratio is refused for a method that needs one."""
+    from swerve.bundle import load
     from swerve.refine import bundle_critic, class_critic
 
     if not name.startswith("class:"):
@@ -63,6 +67,10 @@ def refine(
 ) -> None:
     """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after,
     naming any metric that could not be computed and why (e.g. the reference data are not installed)."""
+    import numpy as np
+    import torch
+
+    from swerve.bundle import load
     from swerve.refine import get_method, initial_latents, run_method
     from swerve.refine.scores import score_samples
 
@@ -149,6 +157,7 @@ def ratio(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a density-ratio estimator (data vs the model's samples) and save it in a copy of the bundle."""
+    from swerve.bundle import check_bundle_target, load
     from swerve.data import load_like
     from swerve.refine import fit_ratio
 
