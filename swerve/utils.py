@@ -7,20 +7,23 @@ import hashlib
 import json
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from swerve.errors import ConfigError
 from swerve.outputs import OutputError, output_kind
 
+if TYPE_CHECKING:
+    import torch
+
 
 def pick_device(device: str | None = None) -> torch.device:
     """Return ``device`` if given, else CUDA when present, else Apple MPS, else CPU."""
+    import torch
+
     if device and device != "auto":
         try:
             chosen = torch.device(device)
@@ -39,6 +42,8 @@ def pick_device(device: str | None = None) -> torch.device:
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A torch random generator seeded with ``seed``; every random draw in swerve goes through one."""
+    import torch
+
     gen = torch.Generator(device=device)
     gen.manual_seed(int(seed))
     return gen
@@ -120,14 +125,26 @@ def remove_stale_temps(*directories: str | os.PathLike) -> list[Path]:
 NOT_FINITE = "not_finite"  # the key json_text(..., mark=True) adds: where a number was NaN or infinite
 
 
+def _plain(obj: Any) -> Any:
+    """A torch tensor or NumPy array as a list, a NumPy scalar as a Python number; else ``obj``. Such values
+    exist only once their library is imported, so neither is imported here."""
+    np, torch = sys.modules.get("numpy"), sys.modules.get("torch")
+    if np is not None and isinstance(obj, np.generic):
+        return obj.item()
+    if (np is not None and isinstance(obj, np.ndarray)) or (
+        torch is not None and isinstance(obj, torch.Tensor)
+    ):
+        return obj.tolist()
+    return obj
+
+
 def finite_json(obj: Any, replaced: list[str] | None = None, where: str = "") -> Any:
     """``obj`` with NaN and ±infinity as None and NumPy / torch values as plain Python ones.
 
     Dicts, lists and tuples are copied, other values kept as they are; ``replaced`` collects the path
     (``rows/2/fd``) of every number that became None.
     """
-    if isinstance(obj, torch.Tensor | np.ndarray | np.generic):
-        obj = obj.tolist() if not isinstance(obj, np.generic) else obj.item()
+    obj = _plain(obj)
     if isinstance(obj, float):
         if math.isfinite(obj):
             return obj

@@ -211,3 +211,37 @@ def test_blend_schedule_says_which_layer_the_other_tensors_follow(cli, tmp_path)
     )
     assert code == 0, err
     assert "5 tensors outside the scheduled layers" in out and "const follows stem.0" in out
+
+
+def _contains(big: Image.Image, small: Image.Image, top: int) -> bool:
+    """``small`` appears in ``big`` at (0, top)."""
+    region = big.convert("RGB").crop((0, top, small.width, top + small.height))
+    return list(region.getdata()) == list(small.convert("RGB").getdata())
+
+
+def test_bend_picture_captions_the_original_above_the_bent_samples(cli, tiny_bundle, tmp_path) -> None:
+    from swerve.cli.bend import _grid_image
+    from swerve.diverge.bend import bend_bundle, parse_bends
+
+    both = tmp_path / "both.png"
+    assert cli("bend", tiny_bundle, "--bend", "conv:0 multiply factor=3", "--n", "4", "--out", both)[0] == 0
+    bundle = load(tiny_bundle, device="cpu")
+    bends = parse_bends([{"layer": "conv:0", "transform": "multiply", "params": {"factor": 3}}])
+    grid = _grid_image(bundle, bend_bundle(bundle, bends).sample(4, seed=0).x, nrow=4)
+    picture = Image.open(both)
+    assert picture.height > 2 * grid.height  # two grids and their caption bands
+    assert _contains(picture, grid, picture.height - grid.height)  # the bent samples at the bottom
+    band = picture.convert("L").crop((0, 0, picture.width, picture.height - 2 * grid.height))
+    assert min(band.getdata()) < 128  # caption text, not blank padding
+
+
+def test_glitch_writes_a_labelled_preview_by_default_and_names_it(cli, tiny_bundle, tmp_path) -> None:
+    code, stdout, err = cli("glitch", tiny_bundle, "--amount", "0.5", "--out", tmp_path / "g", "--n", "4")
+    assert code == 0, err
+    preview = tmp_path / "g.png"
+    assert preview.is_file() and str(preview) in stdout
+    assert json.loads(preview.with_name("g.png.json").read_text())["history"][-1]["op"] == "glitch"
+    mine = tmp_path / "k.png"
+    mine.write_bytes(b"mine")  # a file of the user's where the default preview would go
+    code, stdout, _ = cli("glitch", tiny_bundle, "--out", tmp_path / "k", "--n", "4")
+    assert code == 0 and mine.read_bytes() == b"mine" and "no preview" in stdout

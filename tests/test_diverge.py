@@ -321,3 +321,25 @@ def test_demo_sections_show_each_method_with_its_numbers():
     assert len(novelty.figures) == 2 and archive["novelty"] > baseline["novelty"]
     nodata = report.nodata_section(ctx)
     assert nodata.table["batch variance, generator 1"] > 0.05
+
+
+def test_cli_novelty_names_every_file_it_writes(cli, tmp_path, tiny_bundle):
+    out = tmp_path / "archive.npz"
+    args = [
+        "--extractor",
+        tiny_bundle,
+        "--budget",
+        "40",
+        "--population",
+        "10",
+        "--out",
+        out,
+        "--measure-n",
+        "0",
+    ]
+    code, stdout, err = cli("diverge", "novelty", tiny_bundle, *args)
+    assert code == 0, err
+    for path in (out, tmp_path / "archive.png", tmp_path / "archive.npz.json"):
+        assert path.is_file() and str(path) in stdout, path
+    result = json.loads(cli("diverge", "novelty", tiny_bundle, *args, "--overwrite", "--json")[1])
+    assert result["picture"] == str(tmp_path / "archive.png")

@@ -37,3 +37,20 @@ def test_class_agreement_counts_argmax_hits_in_batches():
     assert class_agreement(net, x, (labels + 1) % 3, batch_size=5) == 0.0
     labels[:3] = (labels[:3] + 1) % 3
     assert class_agreement(net, x, labels, batch_size=5) == 0.75
+
+
+def test_divergence_map_labels_do_not_collide():
+    from swerve.measure.divergence import place_labels
+
+    anchors = [(100.0, 100.0)] * 5 + [(104.0, 101.0), (400.0, 50.0)]  # five points on one spot, one beside
+    widths = [80.0, 120.0, 60.0, 90.0, 100.0, 70.0, 40.0]
+    height = 10.0
+    offsets = place_labels(anchors, widths, height)
+    boxes = [
+        (x + dx, y + dy, x + dx + w, y + dy + height)
+        for (x, y), (dx, dy), w in zip(anchors, offsets, widths, strict=True)
+    ]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    assert offsets[-1] == (4.0, 4.0)  # a label with room stays beside its point

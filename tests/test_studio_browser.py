@@ -249,3 +249,26 @@ def test_the_sketch_pad_renders_a_stroke_drawn_with_the_mouse(page) -> None:
     assert np.abs(drawn.astype(int) - blank.astype(int)).mean() > 5  # the stroke made the picture
     stroke(browser, line)
     assert np.array_equal(sketch_pixels(browser, 3), drawn)  # the same stroke, the same picture
+
+
+def test_grid_tiles_are_at_least_96_pixels_and_measures_read_in_words(page):
+    browser, _, _ = page
+    narrow = {"width": 760, "height": 900, "deviceScaleFactor": 1, "mobile": False}  # a small laptop window
+    browser.call("Emulation.setDeviceMetricsOverride", narrow)
+    browser.evaluate("document.getElementById('show-grid').click()")
+    browser.wait_for(
+        "!document.getElementById('grid-box').hidden && document.getElementById('grid').complete"
+        " && document.getElementById('grid').naturalWidth > 0"
+    )
+    width = browser.evaluate("document.getElementById('grid').getBoundingClientRect().width")
+    assert width / 3 >= 96  # nine seeds, three to a row
+    browser.evaluate("document.getElementById('measure-btn').click()")
+    browser.wait_for("document.querySelectorAll('#measures tr').length > 0")
+    rows = browser.evaluate(
+        "[...document.querySelectorAll('#measures tr')]"
+        ".map(r => [r.title, ...[...r.cells].map(c => c.textContent)])"
+    )
+    by_name = {row[1]: row for row in rows}
+    assert all(row[0] for row in rows)  # every measure has its definition on hover
+    assert by_name["novelty"][3] and by_name["novelty"][3] != by_name["novelty"][2]  # words beside the number
+    assert "without edits" in by_name["scan"][3]

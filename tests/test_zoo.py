@@ -112,3 +112,24 @@ def test_words_model_is_closer_to_english_than_random_letters():
     js = js_ngrams(samples, real, [1, 2])
     # random letters and spaces score JS-1 0.15 and JS-2 0.59 against the held-out words; the model 0.06, 0.25
     assert js[1] < 0.1 and js[2] < 0.4
+
+
+def test_zoo_list_says_what_each_model_is(cli):
+    import json
+
+    code, stdout, _ = cli("zoo", "list", "--json")
+    assert code == 0
+    rows = {row["name"]: row for row in json.loads(stdout)["models"]}
+    assert set(zoo_names()) <= set(rows)
+    for name in zoo_names():
+        assert rows[name]["description"] and rows[name]["description"] != "(no description)", name
+    assert "conditional" in rows["fashion-gan"]["description"]
+    text = cli("zoo", "list")[1]
+    assert any(line.startswith("fashion-gan ") and "conditional DCGAN" in line for line in text.splitlines())
+
+
+def test_a_model_without_its_own_description_is_described_from_its_config():
+    from swerve.zoo import describe
+
+    config = {"training": {"config": {"kind": "gan", "dataset": "emoji"}}, "data": {"dataset": "emoji"}}
+    assert describe("not-a-zoo-model", config) == "gan on emoji"

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
 import typer
 import yaml
 
-from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.look import _check_out, _parse_labels, _sidecar, _sidecar_path
 from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError
 from swerve.outputs import check_outputs
 from swerve.utils import make_generator
+
+if TYPE_CHECKING:
+    import torch
+
+    from swerve.bundle import Bundle
 
 
 def _value(raw: str) -> Any:
@@ -107,18 +109,34 @@ def _check_preview(out: Path | None, overwrite: bool = False) -> None:
         check_outputs([out, _sidecar_path(out)], overwrite)  # before the work, not after it
 
 
-def _write_preview(bundle: Bundle, out: Path | None, n: int, seed: int, labels: Any = None) -> str | None:
-    """A PNG grid of ``bundle``'s samples, with the recipe (its history) and seed beside it."""
+def _write_preview(
+    bundle: Bundle,
+    out: Path | None,
+    n: int,
+    seed: int,
+    labels: Any = None,
+    original: Bundle | None = None,
+    change: str = "changed",
+) -> str | None:
+    """A PNG grid of ``bundle``'s samples (under ``original``'s on the same latents, when given), with the
+    recipe (its history) and seed beside it."""
     if out is None:
         return None
     from swerve.look.grid import save_image
 
-    save_image(_grid_image(bundle, bundle.sample(n, seed=seed, labels=labels).x), out)
+    x = bundle.sample(n, seed=seed, labels=labels).x
+    if original is not None:
+        before = original.sample(n, seed=seed, labels=labels).x
+        save_image(_before_after(original, before, x, change), out)
+    else:
+        save_image(_grid_image(bundle, x), out)
     _sidecar(out, {"bundle": bundle.name, "n": n, "seed": seed, "history": bundle.history})
     return str(out)
 
 
 def _bundle_out(out: Path | None, bundle_name: str, suffix: str, overwrite: bool) -> Path:
+    from swerve.bundle import check_bundle_target
+
     path = out if out is not None else Path(f"{Path(bundle_name).name}-{suffix}")
     check_bundle_target(path, overwrite)  # before the work, not after it
     return path
@@ -131,6 +149,7 @@ def layers(
 ) -> None:
     """The generator's layers (name, output shape, channels) and what each conv:i / linear:i shortcut names:
     the layer whose weights it edits and the layer whose output it reads and writes."""
+    from swerve.bundle import load
     from swerve.diverge.layers import bundle_layer_table, shortcut_table
 
     bundle = load(bundle_name, device="cpu")
@@ -157,6 +176,9 @@ def clusters(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Group each layer's channels that respond alike; bends then pick a group with @cluster=ID."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.diverge.clusters import cluster_bundle
 
     bundle = load(bundle_name, device=device)
@@ -171,6 +193,19 @@ def clusters(
     }
     summary = "; ".join(f"{name}: {len(s)} clusters of {s}" for name, s in sizes.items())
     emit({"bundle": str(path), "sizes": sizes, "seed": seed, "n": n}, as_json, f"wrote {path}  ({summary})")
+
+
+def _before_after(bundle: Bundle, before: torch.Tensor, after: torch.Tensor, change: str):  # noqa: ANN202
+    """The original samples above the changed ones (same latents), each part captioned."""
+    from swerve.look.grid import captioned
+
+    nrow = min(len(before), 16)
+    return captioned(
+        [
+            (f"original: {bundle.name}", _grid_image(bundle, before, nrow=nrow)),
+            (f"{change}, same latents", _grid_image(bundle, after, nrow=nrow)),
+        ]
+    )
 
 
 @app.command()
@@ -196,6 +231,7 @@ def bend(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply network bends: write bent samples, an animation sweeping a parameter, or a bent bundle."""
+    from swerve.bundle import check_bundle_target, load
     from swerve.diverge.bend import TRANSFORMS, bend_bundle, bundle_bends, parse_bends
     from swerve.diverge.bend import sweep as sweep_frames
 
@@ -250,12 +286,18 @@ def bend(
         bent = bend_bundle(bundle, bends)
         x = bent.sample(n, seed=seed, labels=picked).x
         if compare:
-            x = torch.cat([bundle.sample(n, seed=seed, labels=picked).x, x])
-        save_image(_grid_image(bundle, x, nrow=min(n, 16) if compare else None), out)
+            before = bundle.sample(n, seed=seed, labels=picked).x
+            save_image(_before_after(bundle, before, x, "bent"), out)
+        else:
+            save_image(_grid_image(bundle, x), out)
     else:
         raise ConfigError(f"--out must end in .png, .gif or .mp4, or be a directory; got {out}")
     side = _sidecar(out, record)
-    emit({**record, "out": str(out), "record": str(side)}, as_json, f"wrote {out} ({len(bends)} bends)")
+    emit(
+        {**record, "out": str(out), "record": str(side)},
+        as_json,
+        f"wrote {out} and {side} ({len(bends)} bends)",
+    )
 
 
 @app.command()
@@ -285,6 +327,7 @@ def blend(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Blend models: interpolate two, merge several, add task vectors, or mix their outputs."""
+    from swerve.bundle import load
     from swerve.diverge.blend import blend_bundles, merge, task_arithmetic
 
     loaded = [load(name, device=device) for name in bundles]
@@ -325,7 +368,7 @@ def blend(
     else:
         raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task, predict")
     path = result.save(target)
-    shown = _write_preview(result, preview, n, seed)
+    shown = _write_preview(result, preview, n, seed, original=loaded[0], change="blended")
     follows = result.history[-1]["params"].get("follows") or {}
     note = "".join(f"\n{key} follows {layer}" for key, layer in follows.items())
     if follows:
@@ -356,6 +399,8 @@ def _blend_predictions(
     as_json: bool,
 ) -> None:
     """``--mode predict``: one grid of samples whose outputs (or one layer) mix several models."""
+    import torch
+
     from swerve.diverge.blend import blend_predictions
     from swerve.look.grid import save_image
 
@@ -393,30 +438,39 @@ def glitch(
     layer: list[str] = typer.Option([], "--layer", help="Layers to glitch (repeatable; default all)."),
     seed: int = typer.Option(0, min=0, help="Seed of the glitch."),
     out: Path = typer.Option(None, help="Bundle directory to write (default: BUNDLE-glitch)."),
-    preview: Path = typer.Option(None, help="Also write a PNG grid of samples from the result."),
+    preview: Path = typer.Option(None, help="Picture of samples before/after (default: OUT.png)."),
     n: int = typer.Option(16, min=1, max=1024, help="Preview samples."),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Glitch the generator's weights, reproducibly from the seed (the original bundle is left alone)."""
+    from swerve.bundle import load
     from swerve.diverge.glitch import glitch as glitch_bundle
 
     bundle = load(bundle_name, device=device)
     target = _bundle_out(out, bundle_name, "glitch", overwrite)
     _check_preview(preview, overwrite)
+    note = ""
+    if preview is None:
+        preview = target.with_name(target.name + ".png")
+        taken = preview.exists() or preview.with_name(preview.name + ".json").exists()
+        if taken and not overwrite:  # never replace a file the user did not name
+            note, preview = f" (no preview: {preview} exists; name one with --preview)", None
     result = glitch_bundle(bundle, kind, amount, layers=layer or None, seed=seed)
     path = result.save(target)
-    shown = _write_preview(result, preview, n, 0)
+    shown = _write_preview(result, preview, n, 0, original=bundle, change="glitched")
     emit(
         {"bundle": str(path), "preview": shown, "history": result.history[-1]},
         as_json,
-        f"wrote {path}" + (f" and {shown}" if shown else ""),
+        f"wrote {path}" + (f" and {shown}" if shown else "") + note,
     )
 
 
 def _region(spec: str, shape: list[int]) -> torch.Tensor:
     """``y0:y1,x0:x1`` in fractions of the image -> an (H, W) mask."""
+    import torch
+
     try:
         rows, cols = (tuple(float(v) for v in part.split(":")) for part in spec.split(","))
         (y0, y1), (x0, x1) = rows, cols
@@ -434,6 +488,8 @@ def _region(spec: str, shape: list[int]) -> torch.Tensor:
 
 
 def _mask_file(path: Path, shape: list[int]) -> torch.Tensor:
+    import numpy as np
+    import torch
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -467,6 +523,9 @@ def rewrite(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Rewrite a layer so a region of one sample appears in another (Bau et al. 2020)."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.diverge.rewrite import paste_rewrite
 
     bundle = load(bundle_name, device=device)

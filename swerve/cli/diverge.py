@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
 import typer
-from tqdm.auto import tqdm
 
-from swerve.bundle import Bundle, load
 from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import MAX_STEPS, ConfigError
 from swerve.outputs import check_folder, check_outputs
-from swerve.train import TrainConfig
 from swerve.utils import atomic_path, json_text, write_text_atomic
 
-diverge_app = typer.Typer(help="Diverge while making: push a model away from its data as it is made.")
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from swerve.bundle import Bundle
+    from swerve.train import TrainConfig
+
+diverge_app = typer.Typer(
+    help="Diverge while making: push a model away from its data as it is made.", rich_markup_mode=None
+)
 app.add_typer(diverge_app, name="diverge")
 
 JSON = typer.Option(False, "--json", help="Print the result as JSON.")
@@ -27,6 +31,8 @@ PROGRESS = typer.Option(True, help="Show a progress bar.")
 
 
 def _bar(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
     bar = tqdm(total=total, desc=desc, disable=not enabled, leave=False)
 
     def update(done: int, _total: int | None = None) -> None:
@@ -42,21 +48,28 @@ def _check_archive(out: Path, overwrite: bool) -> None:
     check_outputs([out, out.with_suffix(".png"), out.with_name(out.name + ".json")], overwrite)
 
 
-def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> Path:
-    """An .npz of samples plus a PNG grid and a JSON sidecar (method, params, seed, history) beside it."""
+def _write_archive(out: Path, arrays: dict[str, np.ndarray], record: dict[str, Any]) -> tuple[Path, Path]:
+    """An .npz of samples plus a PNG grid and a JSON sidecar (method, params, seed, history) beside it;
+    returns the grid's and the sidecar's paths."""
+    import numpy as np
+    import torch
+
     from swerve.look.grid import make_grid, save_image, upscale
 
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays, recipe=np.array(json_text(record, default=str)))
     with atomic_path(out) as tmp:
         tmp.write_bytes(buffer.getvalue())
-    save_image(upscale(make_grid(torch.as_tensor(arrays["x"][:64]), nrow=8)), out.with_suffix(".png"))
+    picture = save_image(
+        upscale(make_grid(torch.as_tensor(arrays["x"][:64]), nrow=8)), out.with_suffix(".png")
+    )
     side = out.with_name(out.name + ".json")
     write_text_atomic(side, json_text(record, mark=True, indent=2, default=str) + "\n")
-    return side
+    return picture, side
 
 
 def _extractor(name: str | None, dataset: str) -> tuple[torch.nn.Module, str]:
+    from swerve.bundle import load
     from swerve.diverge.compare import default_extractor
 
     if name is None:
@@ -127,6 +140,7 @@ def novelty(
     as_json: bool = JSON,
 ) -> None:
     """Latent novelty search: an archive of codes whose images differ most in a behaviour space."""
+    from swerve.bundle import load
     from swerve.data.text import bundle_vocab
     from swerve.diverge.novelty import search_bundle
 
@@ -171,9 +185,16 @@ def novelty(
         arrays["labels"] = archive.labels.numpy()
     if archive.quality is not None:
         arrays["quality"] = archive.quality.numpy()
-    side = _write_archive(out, arrays, record)
-    result = {**record, "out": str(out), "record": str(side), "archive_size": len(archive)}
-    emit(result, as_json, f"archive of {len(archive)} codes -> {out}" + _summary_rows(rows))
+    picture, side = _write_archive(out, arrays, record)
+    result = {
+        **record,
+        "out": str(out),
+        "picture": str(picture),
+        "record": str(side),
+        "archive_size": len(archive),
+    }
+    written = f"wrote {out}, {picture} and {side}"
+    emit(result, as_json, f"archive of {len(archive)} codes: {written}" + _summary_rows(rows))
 
 
 def _text_novelty(
@@ -255,6 +276,9 @@ def digits_not(
     as_json: bool = JSON,
 ) -> None:
     """Iterate the autoencoder from noise to fixed points; report the clusters no known class claims."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.data import load_dataset
     from swerve.diverge.digits_not import as_arrays, binarize, digits_that_are_not, white_ratio
 
@@ -290,19 +314,21 @@ def digits_not(
     rows = _comparison(result.points.x, baseline, bundle.data.dataset, net, min(measure_n, n), seed)
     record = _record(autoencoder, bundle, "digits-not", params, rows)
     record["clusters"] = result.table
-    side = _write_archive(out, as_arrays(result), record)
+    picture, side = _write_archive(out, as_arrays(result), record)
     novel = result.novel_clusters
     emit(
         {
             **record,
             "out": str(out),
+            "picture": str(picture),
             "record": str(side),
             "novel_clusters": novel,
             "converged": float(result.points.converged.double().mean()),
         },
         as_json,
         f"{n} fixed points ({100 * float(result.points.converged.double().mean()):.0f}% converged), "
-        f"{len(novel)} of {len(result.table)} clusters not recognised -> {out}" + _summary_rows(rows),
+        f"{len(novel)} of {len(result.table)} clusters not recognised; wrote {out}, {picture} and {side}"
+        + _summary_rows(rows),
     )
 
 
@@ -312,7 +338,9 @@ def iterate(
     bundle_name: str = typer.Argument(..., metavar="BUNDLE", help="A GAN trained by swerve (or zoo name)."),
     out: Path = typer.Option(Path("runs/iterate"), help="Run directory: one trainer run per round."),
     rounds: int = typer.Option(3, min=1, max=1000, help="Rounds of adding own samples and retraining."),
-    samples_per_round: int = typer.Option(2000, min=1, max=1_000_000, help="Samples drawn each round."),
+    samples_per_round: int = typer.Option(
+        2000, min=1, max=1_000_000, metavar="N", help="Samples drawn each round."
+    ),
     keep: float = typer.Option(
         0.5, min=0.0, max=1.0, help="Fraction kept, most novel first (1: all).", callback=finite
     ),
@@ -325,9 +353,11 @@ def iterate(
     as_json: bool = JSON,
 ) -> None:
     """Iterated learning: add the model's most novel samples to its data, retrain, measure; repeat."""
+    from swerve.bundle import load
     from swerve.data import load_dataset
     from swerve.diverge.compare import reference_images
     from swerve.diverge.iterated import iterated_learning
+    from swerve.train import TrainConfig
 
     check_folder(out, "run")  # before the work, not after it
     bundle = load(bundle_name, device=device)
@@ -404,6 +434,9 @@ def held_out(
     as_json: bool = JSON,
 ) -> None:
     """Out-of-class novelty: how many samples a 10-class classifier puts in classes the model never saw."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.data import load_dataset
     from swerve.diverge.inspiring import held_out_harness, training_classes
 
@@ -458,6 +491,7 @@ def can(
     as_json: bool = JSON,
 ) -> None:
     """Train a CAN: a GAN whose generator is also pushed to make samples no known class claims."""
+    from swerve.bundle import load
     from swerve.diverge.can import class_posterior
     from swerve.measure import posterior_entropy
 
@@ -519,6 +553,7 @@ def nodata(
     as_json: bool = JSON,
 ) -> None:
     """Train two generators and a discriminator with no data at all (Broad & Grierson 2019)."""
+    from swerve.bundle import load
     from swerve.diverge.nodata import batch_variance, nodata_config, train_without_data
 
     cfg = nodata_config(

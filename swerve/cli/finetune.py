@@ -7,14 +7,15 @@ from pathlib import Path
 
 import typer
 
-from swerve.bundle import check_bundle_target
 from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.cli.make import _parse_overrides
 from swerve.errors import MAX_STEPS, ConfigError
 from swerve.outputs import check_folder, check_outputs
 from swerve.utils import json_text, write_text_atomic
 
-trail_app = typer.Typer(help="A fine-tuning run's checkpoint trail: show it, export any step as a bundle.")
+trail_app = typer.Typer(
+    help="A fine-tuning run's checkpoint trail: show it, export any step as a bundle.", rich_markup_mode=None
+)
 app.add_typer(trail_app, name="trail")
 
 
@@ -44,7 +45,7 @@ def _classes(items: list[str], scorer: str) -> list[int]:
 def finetune(
     bundle: str = typer.Argument(..., help="Bundle directory or zoo name to start from."),
     method: str = typer.Option(..., help="cross-domain, domain-shift, uncanny, guided or nada."),
-    out: Path = typer.Option(None, help="Run directory (default: runs/BUNDLE-METHOD)."),
+    out: Path = typer.Option(None, help="Run directory (default: runs/ + bundle + method)."),
     resume: bool = typer.Option(
         False, help="Continue the run in --out from its last checkpoint, with its own settings."
     ),
@@ -54,7 +55,7 @@ def finetune(
     batch_size: int = typer.Option(16, min=1, help="Samples per step."),
     seed: int = typer.Option(0, help="Seed for latents, data order and the trail's fixed latents."),
     freeze: list[str] = typer.Option([], help="A generator layer to leave untouched (repeatable)."),
-    dataset: str = typer.Option("", help="cross-domain/domain-shift: the data to train on."),
+    dataset: str = typer.Option("", help="cross-domain, domain-shift: the data to train on."),
     loss: str = typer.Option("inverted", help="uncanny: 'inverted' or the gentler 'log'."),
     scorer: str = typer.Option("", help="guided: a bundle whose classifier scores the samples."),
     target: list[str] = typer.Option([], help="guided: a class (id or name) to move towards (repeatable)."),
@@ -189,6 +190,8 @@ def trail_export(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Export one step of a trail as a full bundle (its history says which run and step)."""
+    from swerve.bundle import check_bundle_target
+
     check_bundle_target(out, overwrite)
     bundle = _trail(run_dir).export(step)
     bundle.save(out)
@@ -211,6 +214,7 @@ def chain(
 ) -> None:
     """Run a chain of operations (fine-tune, bend, glitch, blend, refine) and record it in the history."""
     from swerve import load
+    from swerve.bundle import check_bundle_target
     from swerve.diverge.chain import OPERATIONS, Pipeline, sample_chain
     from swerve.look.grid import make_grid, save_image, upscale
     from swerve.look.plot import scatter_points

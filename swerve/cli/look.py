@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 import typer
 
-from swerve.bundle import Bundle, Samples, load
 from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
 from swerve.outputs import check_output, check_outputs, mark_folder
 from swerve.utils import atomic_path, json_text, write_text_atomic
+
+if TYPE_CHECKING:
+    from swerve.bundle import Bundle, Samples
 
 
 def _parse_labels(bundle: Bundle, labels: str | None) -> int | list[int] | None:
@@ -76,6 +77,9 @@ def sample(
 ) -> None:
     """Draw samples as a PNG grid, an .npz of arrays, or an image folder with a subfolder per class;
     a text model's samples as strings, printed or written one a line."""
+    import numpy as np
+
+    from swerve.bundle import load
     from swerve.data.text import bundle_vocab
     from swerve.look.grid import make_grid, save_image, upscale
 
@@ -131,7 +135,9 @@ def sample(
         _write_image_folder(bundle, result, out, record)
     side = _sidecar_path(out) if kind == "" else _sidecar(out, record)
     emit(
-        {**record, "out": str(out), "record": str(side)}, as_json, f"wrote {n} samples to {out} (seed {seed})"
+        {**record, "out": str(out), "record": str(side)},
+        as_json,
+        f"wrote {n} samples to {out} and {side} (seed {seed})",
     )
 
 
@@ -202,6 +208,7 @@ def walk(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """A looping latent interpolation (spherical) as a GIF or MP4."""
+    from swerve.bundle import load
     from swerve.look.walk import walk_frames
 
     if out.suffix.lower() not in (".gif", ".mp4"):
@@ -239,6 +246,8 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """What a bundle holds: networks, data, latents, how it was trained and what was done to it."""
+    from swerve.bundle import load
+
     bundle = load(bundle_name, device="cpu")
     config = bundle.config_dict()
     nets = {
@@ -281,6 +290,8 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Write report.html: what swerve does, shown on the zoo."""
+    import torch
+
     from swerve.look.demo import run_demo
 
     torch.set_grad_enabled(True)

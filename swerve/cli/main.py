@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: wraps at any width instead of cutting words off, and loads faster
 )
 
 
@@ -50,12 +51,76 @@ def emit(result: dict[str, Any], as_json: bool, summary: str) -> None:
         typer.echo(summary)
 
 
+# One line per command, by its path, for the command lists: short enough for 80 columns (click cuts longer).
+SHORT_HELP = {
+    "train": "Train a GAN, VAE or classifier from a recipe or a config.",
+    "import": "Import a StyleGAN2/3 checkpoint as a bundle, running no code.",
+    "sample": "Draw samples: a PNG grid, an .npz or an image folder.",
+    "walk": "A looping latent walk as a GIF or MP4.",
+    "info": "What a bundle holds and what was done to it.",
+    "demo": "Write report.html: every method, shown on the zoo.",
+    "layers": "The generator's layers and its conv:i / linear:i shortcuts.",
+    "clusters": "Group a layer's channels that respond alike.",
+    "bend": "Bend layers: bent samples, an animation or a bent bundle.",
+    "blend": "Blend models: interpolate, merge, task vectors, mix outputs.",
+    "glitch": "Glitch the generator's weights, reproducibly from a seed.",
+    "rewrite": "Rewrite a layer to paste a region of one sample into another.",
+    "finetune": "Fine-tune away from the data, keeping a checkpoint trail.",
+    "chain": "Run a chain of operations, recorded in the model's history.",
+    "refine": "Refine samples with a critic (DGflow or a baseline).",
+    "ratio": "Train a density-ratio estimator: data against samples.",
+    "scan": "Subset-scan activations: which samples and units stand out.",
+    "measure": "The divergence map: novelty against quality.",
+    "sweep": "Run a sweep of jobs; running it again resumes it.",
+    "studio": "Play with a model in the browser.",
+    "doctor": "What this machine has, and how to get the rest.",
+    "zoo": "The shipped models: list them or rebuild one.",
+    "diverge": "Diverge while making: push a model from its data.",
+    "trail": "A fine-tuning trail: show it, export a step.",
+    "diverge novelty": "Latent novelty search: an archive of novel codes.",
+    "diverge digits-not": "Digits that are not: fixed points of a sparse autoencoder.",
+    "diverge iterate": "Iterated learning: retrain on the most novel samples.",
+    "diverge held-out": "Out-of-class novelty of models trained without classes.",
+    "diverge can": "Train a creative adversarial network (CAN).",
+    "diverge nodata": "Train two generators and a discriminator without data.",
+    "zoo list": "The shipped models and what they are.",
+    "zoo build": "Train a zoo model from its recipe.",
+    "data": "Image folders: survey one, or prepare it once for training.",
+    "data info": "Count a folder's images, sizes, classes, bad files, duplicates.",
+    "data prepare": "Decode, crop and resize a folder once into a training cache.",
+    "rate": "Blind rating sessions and their agreement with the measures.",
+    "rate new": "Start a blind, shuffled rating session.",
+    "rate list": "The rating sessions in a store, newest first.",
+    "rate report": "Agreement between raters, and of each measure with them.",
+    "trail show": "Render a trail: an image, a GIF and a plot of its metrics.",
+    "trail export": "Export one step of a trail as a bundle.",
+}
+
+
+def _shorten(typer_app: typer.Typer, prefix: str = "") -> None:
+    """Give every command and group of ``typer_app`` (recursively) its line from SHORT_HELP, by its path."""
+    for info in typer_app.registered_commands:
+        name = info.name or (info.callback.__name__.replace("_", "-") if info.callback else "")
+        info.short_help = info.short_help or SHORT_HELP.get(prefix + name)
+    for group in typer_app.registered_groups:
+        path = prefix + (group.name or "")
+        group.short_help = group.short_help or SHORT_HELP.get(path)
+        if group.typer_instance is not None:
+            _shorten(group.typer_instance, path + " ")
+
+
+def register_commands() -> typer.Typer:
+    """Import every command module, which registers its commands on ``app`` in the loop's order."""
+    from swerve.cli import make, data, importer, look, bend, diverge, project  # noqa: F401, I001
+    from swerve.cli import finetune, refine, measure, scale, studio, rate, doctor  # noqa: F401, I001
+
+    _shorten(app)
+    return app
+
+
 def main() -> None:
     """Entry point: run the app and turn user errors into one clear line and exit code 2."""
-    # Importing a command module registers its commands, in the loop's order.
-    from swerve.cli import make, data, importer, look, bend, diverge, project  # noqa: F401, I001
-    from swerve.cli import finetune, refine, measure, scale, studio, rate  # noqa: F401, I001
-
+    register_commands()
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
     try:
         code = app(standalone_mode=False)

@@ -10,9 +10,10 @@ import yaml
 
 from swerve.cli.main import OVERWRITE, app, emit
 from swerve.errors import ConfigError
-from swerve.train import Trainer
 
-zoo_app = typer.Typer(help="The small models swerve ships: list them, or rebuild one from its recipe.")
+zoo_app = typer.Typer(
+    help="The small models swerve ships: list them, or rebuild one from its recipe.", rich_markup_mode=None
+)
 app.add_typer(zoo_app, name="zoo")
 
 
@@ -57,6 +58,7 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a GAN, VAE or classifier; Ctrl-C saves a checkpoint that --resume continues exactly."""
+    from swerve.train import Trainer
     from swerve.train.distributed import launch_command, launched, make_accelerator
     from swerve.zoo.recipes import train_config
 
@@ -100,22 +102,21 @@ def train(
 @zoo_app.command("list")
 def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """The shipped models and what they are."""
-    from swerve import load
-    from swerve.zoo import zoo_names
+    from swerve.zoo import DESCRIPTIONS, describe, read_config, zoo_names
     from swerve.zoo.recipes import zoo_recipes
 
+    shipped = set(zoo_names())
     rows = []
-    for name in sorted(set(zoo_names()) | set(zoo_recipes())):
-        row = {"name": name, "shipped": name in zoo_names()}
-        if row["shipped"]:
-            bundle = load(name, device="cpu")
-            row.update(networks=sorted(bundle.networks), dataset=bundle.data.dataset, shape=bundle.data.shape)
+    for name in sorted(shipped | set(DESCRIPTIONS) | set(zoo_recipes())):
+        row: dict = {"name": name, "shipped": name in shipped}
+        config = read_config(name)  # JSON only: listing builds no network
+        if config is not None:
+            row.update(networks=sorted(config["networks"]), dataset=config["data"].get("dataset"))
+            row["shape"] = config["data"].get("shape")
+        row["description"] = describe(name, config)
         rows.append(row)
-    lines = [
-        f"{r['name']:<22} "
-        + (f"{r['dataset']:<14} {' '.join(r['networks'])}" if r["shipped"] else "(not built)")
-        for r in rows
-    ]
+    where = {r["name"]: (r.get("dataset") or "-") if r["shipped"] else "(not built)" for r in rows}
+    lines = [f"{r['name']:<20} {where[r['name']]:<14} {r['description']}" for r in rows]
     emit({"models": rows}, as_json, "\n".join(lines))
 
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 import typer
 
-from swerve.bundle import load
 from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError, DataError
 from swerve.outputs import check_output, check_outputs
 from swerve.utils import json_text, write_text_atomic
+
+if TYPE_CHECKING:
+    import torch
 
 ROLES = ("classifier", "discriminator", "encoder", "generator")
 
 
 def _images(path: Path) -> torch.Tensor:
     """The ``x`` array of an .npz sample file (as ``swerve sample --out x.npz`` writes)."""
+    import numpy as np
+    import torch
+
     try:
         with np.load(path, allow_pickle=False) as data:
             if "x" not in data:
@@ -32,6 +36,7 @@ def _activations(
     source: str, layer: str, n: int, seed: int, model: str | None, creative: bool
 ) -> tuple[torch.Tensor, dict]:
     """(N, J) activations of ``layer`` for a bundle's samples or a sample file's images."""
+    from swerve.bundle import load
     from swerve.diverge.creative import creative_decoder
     from swerve.measure.scan.activations import PIXELS, layer_activations, sample_activations
 
@@ -149,6 +154,7 @@ def measure(
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
     """The divergence map: novelty against quality, one point per operation or parameter value."""
+    from swerve.bundle import load
     from swerve.data import load_like
     from swerve.measure.divergence import DEFAULT_OPS, divergence_map, write_map
 
@@ -170,7 +176,8 @@ def measure(
     emit(
         {"rows": rows, **files},
         as_json,
-        f"wrote {files['plot']} and its table ({len(rows)} points); most novel at good quality: "
+        f"wrote {files['plot']}, {files['csv']} and {files['json']} ({len(rows)} points); "
+        "most novel at good quality: "
         f"{best['bundle']} {best['label']} "
         f"(novelty {best['novelty']:.2f}, precision {best['precision']:.2f})",
     )

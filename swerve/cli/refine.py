@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 import typer
 
-from swerve.bundle import Bundle, check_bundle_target, load
 from swerve.cli.main import OVERWRITE, app, emit
 from swerve.cli.make import _parse_overrides
 from swerve.errors import MAX_STEPS, ConfigError
 from swerve.outputs import check_outputs
 from swerve.utils import atomic_path, json_text, write_text_atomic
 
+if TYPE_CHECKING:
+    import torch
+
+    from swerve.bundle import Bundle
+
 
 def _critic(bundle: Bundle, name: str, classifier: str | None, method: str, params: dict):
     """``auto``, ``ratio``, ``discriminator``, or ``class:NAME`` (a class of ``--classifier``'s model); a
     discriminator that is not a density ratio is refused for a method that needs one."""
+    from swerve.bundle import load
     from swerve.refine import bundle_critic, class_critic
 
     if not name.startswith("class:"):
@@ -67,6 +71,10 @@ def refine(
 ) -> None:
     """Refine samples with a critic (DGflow or a baseline); write them and report quality before/after,
     naming any metric that could not be computed and why (e.g. the reference data are not installed)."""
+    import numpy as np
+    import torch
+
+    from swerve.bundle import load
     from swerve.data.text import bundle_vocab
     from swerve.refine import get_method, initial_latents, run_method
     from swerve.refine.scores import score_samples
@@ -101,7 +109,7 @@ def refine(
     if vocab:
         _write_text(base, refined.x, vocab, out)
     else:
-        _write_picture(bundle, base, refined.x, out)
+        _write_picture(bundle, base, refined.x, out, method)
     arrays_path = out.with_suffix(".npz")
     arrays = {"x": refined.x.numpy(), "x_base": base.numpy(), "z_base": z.numpy()}
     if refined.z is not None:
@@ -119,7 +127,7 @@ def refine(
     result["before"], missing = score_samples(bundle, base, labels, chosen)
     result["after"], _ = score_samples(bundle, refined.x, labels, chosen)
     result["missing"] = missing
-    summary = f"wrote {len(refined.x)} samples refined by {method} to {out} and {arrays_path}"
+    summary = f"wrote {len(refined.x)} samples refined by {method} to {out}, {arrays_path} and {side}"
     emit(result, as_json, summary + _metrics_text(result["before"], result["after"], missing))
 
 
@@ -139,12 +147,16 @@ def _write_text(base: torch.Tensor, refined: torch.Tensor, vocab: list[str], out
     write_strings(out, strings, [{"before": b} for b in before])
 
 
-def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path) -> None:
-    from swerve.look.grid import make_grid, save_image, upscale
+def _write_picture(bundle: Bundle, base: torch.Tensor, refined: torch.Tensor, out: Path, method: str) -> None:
+    """Images: the original samples above the refined ones (same latents), captioned; 2-D points: one plot."""
+    from swerve.look.grid import captioned, make_grid, save_image, upscale
 
     if bundle.data.is_image:
         lo, hi = bundle.data.range
-        save_image(upscale(make_grid(refined[:64], value_range=(lo, hi))), out)
+        grids = [upscale(make_grid(x[:64], value_range=(lo, hi))) for x in (base, refined)]
+        save_image(
+            captioned([(f"original: {bundle.name}", grids[0]), (f"refined by {method}", grids[1])]), out
+        )
         return
     if list(bundle.data.shape) != [2]:
         raise ConfigError(f"cannot draw samples of shape {bundle.data.shape}; the arrays are in the .npz")
@@ -166,6 +178,7 @@ def ratio(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a density-ratio estimator (data vs the model's samples) and save it in a copy of the bundle."""
+    from swerve.bundle import check_bundle_target, load
     from swerve.data import load_like
     from swerve.refine import fit_ratio
 

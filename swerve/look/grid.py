@@ -74,3 +74,23 @@ def save_image(img: Image.Image, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
     return path
+
+
+def captioned(panels: list[tuple[str, Image.Image]]) -> Image.Image:
+    """Stack pictures top to bottom, each under a caption band naming it ("original", "bent", ...), so a
+    before/after picture says which part is which. The text scales with the picture's width."""
+    from PIL import ImageDraw, ImageFont
+
+    width = max(img.width for _, img in panels)
+    size = max(12, width // 70)
+    font = ImageFont.load_default(size=size)
+    band, gap = int(size * 1.6), size // 2
+    height = sum(img.height + band for _, img in panels) + gap * (len(panels) - 1)
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    top = 0
+    for caption, img in panels:
+        draw.text((size // 3, top + size // 4), caption, fill="black", font=font)
+        sheet.paste(img.convert("RGB"), (0, top + band))
+        top += img.height + band + gap
+    return sheet

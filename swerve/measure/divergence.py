@@ -182,6 +182,26 @@ def divergence_map(
     return rows
 
 
+def place_labels(
+    anchors: list[tuple[float, float]], widths: list[float], height: float, gap: float = 4.0, tries: int = 40
+) -> list[tuple[float, float]]:
+    """Offsets (in pixels, y up) that keep text labels of ``widths`` x ``height`` from overlapping: each label
+    starts just right of and above its point, and moves up or down a line at a time, nearest first, until its
+    box is clear of the boxes already placed."""
+    placed: list[tuple[float, float, float, float]] = []
+    offsets: list[tuple[float, float]] = [(gap, gap)] * len(anchors)
+    for i in sorted(range(len(anchors)), key=lambda j: (anchors[j][1], anchors[j][0])):
+        x, y = anchors[i]
+        steps = [0] + [k * sign for k in range(1, tries) for sign in (1, -1)]
+        for step in steps:
+            box = (x + gap, y + gap + step * height, x + gap + widths[i], y + gap + (step + 1) * height)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        offsets[i] = (gap, gap + step * height)
+    return offsets
+
+
 def plot_map(rows: list[dict[str, Any]], title: str = "", size: float = 5.0) -> Image.Image:
     """Novelty (x) against precision (y), one labelled point per row, a colour per bundle."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -196,22 +216,28 @@ def plot_map(rows: list[dict[str, Any]], title: str = "", size: float = 5.0) -> 
         ax.scatter(
             [r["novelty"] for r in mine], [r["precision"] for r in mine], s=40, color=f"C{i}", label=bundle
         )
-        for r in mine:
-            ax.annotate(
-                r["label"],
-                (r["novelty"], r["precision"]),
-                fontsize=7,
-                xytext=(4, 3),
-                textcoords="offset points",
-            )
+    ax.set_ylim(-0.03, 1.03)
     ax.axvline(1.0, color="#adb5bd", linewidth=0.8, linestyle="--")
     ax.set_xlabel("novelty (k-NN distance to the data; 1 = real data's own)")
     ax.set_ylabel("quality (precision)")
-    ax.set_ylim(-0.03, 1.03)
     ax.set_title(title or "divergence map")
     if len(bundles) > 1:
         ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout()  # before placing labels: it moves the axes
+    fontsize, points_per_px = 7, 72.0 / fig.dpi
+    anchors = [tuple(ax.transData.transform((r["novelty"], r["precision"]))) for r in rows]
+    widths = [0.6 * fontsize / points_per_px * len(r["label"]) for r in rows]
+    offsets = place_labels(anchors, widths, 1.3 * fontsize / points_per_px)
+    for r, (dx, dy) in zip(rows, offsets, strict=True):
+        moved = abs(dy) > fontsize / points_per_px * 1.5
+        ax.annotate(
+            r["label"],
+            (r["novelty"], r["precision"]),
+            fontsize=fontsize,
+            xytext=(dx * points_per_px, dy * points_per_px),
+            textcoords="offset points",
+            arrowprops={"arrowstyle": "-", "color": "#adb5bd", "linewidth": 0.6} if moved else None,
+        )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")

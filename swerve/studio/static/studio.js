@@ -260,11 +260,17 @@ function setupLatent() {
 // The grid shows nine seeds from this one, or (gridStates set) what a novelty search found.
 let gridStates = null;
 
+// Each tile of a grid at least 96 pixels wide; the box scrolls when the page is narrower.
+function sizeGrid(columns) {
+  $("grid").style.minWidth = `${columns * 96}px`;
+}
+
 async function showGrid() {
   try {
     const blob = await api("/api/grid", { state: requestState(), n: 9 });
     gridStates = null;
     $("grid").src = URL.createObjectURL(blob);
+    sizeGrid(3);
     $("grid-box").hidden = false;
   } catch (error) { say(error.message, true); }
 }
@@ -283,6 +289,7 @@ function setupNovelty() {
       follow(await api("/api/novelty", request), $("novelty-btn"), (result) => {
         gridStates = result.states;
         $("grid").src = fileUrl(result.file);
+        sizeGrid(result.columns || Math.ceil(Math.sqrt(result.states.length)));
         $("grid-box").hidden = false;
         $("novelty-status").innerHTML = `found ${result.states.length}: click one in the grid to open it
           (<a href="${fileUrl(result.file)}" download>${result.file}</a>)`;
@@ -630,6 +637,23 @@ const MEASURE_LABELS = {
   scan_alpha: ["scan α*", "the p-value threshold that subset was found at"],
 };
 
+// What a measure's value means, in words (the row's hover gives the definition).
+function measureInWords(key, value, values) {
+  if (value === null || value === undefined) return "not measured (see the note below)";
+  if (key === "novelty") {
+    return value > 1.2 ? "further from the data than real images are" : value < 0.8 ? "close to real images" : "about as near the data as real images";
+  }
+  if (key === "density") return value >= 0.8 ? "where real images are" : value >= 0.3 ? "at the edge of the data" : "off the data";
+  if (key === "critic") return value > 0 ? "looks real to the model" : "looks made up to the model";
+  if (key === "agrees") return value ? "the class asked for" : "not the class asked for";
+  if (key === "scan" && typeof values.scan_unedited === "number" && values.scan_unedited > 0) {
+    const ratio = value / values.scan_unedited;
+    return ratio > 1.1 ? `${ratio.toFixed(1)}× as unusual inside as without edits` : "as usual inside as without edits";
+  }
+  if (key === "scan_share") return `${Math.round(value * 100)}% of the layer stands out`;
+  return "";
+}
+
 async function measure() {
   try {
     const result = await api("/api/measure", requestState());
@@ -639,8 +663,11 @@ async function measure() {
       const [name, help] = MEASURE_LABELS[key] || [key, ""];
       const row = table.insertRow();
       row.title = help;
-      row.insertCell().textContent = name;
+      const label = row.insertCell();
+      label.textContent = name;
+      label.className = "defined";
       row.insertCell().textContent = value === null ? "–" : typeof value === "number" ? value.toFixed(3) : String(value);
+      row.insertCell().textContent = measureInWords(key, value, result.values);
     }
     const notes = [...result.notes, `scan at ${result.scan.layer} against ${result.scan.background_n} pictures`];
     if (result.features) {
