@@ -73,6 +73,8 @@ SHORT_HELP = {
     "measure": "The divergence map: novelty against quality.",
     "sweep": "Run a sweep of jobs; running it again resumes it.",
     "studio": "Play with a model in the browser.",
+    "project": "Find the latent from which a model best remakes a picture.",
+    "translate": "Render a picture through a pix2pix model (with its bends).",
     "doctor": "What this machine has, and how to get the rest.",
     "zoo": "The shipped models: list them or rebuild one.",
     "diverge": "Diverge while making: push a model from its data.",

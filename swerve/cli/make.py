@@ -103,11 +103,10 @@ def train(
 def zoo_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """The shipped models and what they are."""
     from swerve.zoo import DESCRIPTIONS, describe, read_config, zoo_names
-    from swerve.zoo.recipes import zoo_recipes
 
     shipped = set(zoo_names())
     rows = []
-    for name in sorted(shipped | set(DESCRIPTIONS) | set(zoo_recipes())):
+    for name in sorted(shipped | set(DESCRIPTIONS)):
         row: dict = {"name": name, "shipped": name in shipped}
         config = read_config(name)  # JSON only: listing builds no network
         if config is not None:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 import typer
 
-from swerve.bundle import Bundle, load
-from swerve.cli.main import OVERWRITE, app, emit
+from swerve.cli.main import OVERWRITE, app, emit, finite
 from swerve.errors import ConfigError
 from swerve.outputs import check_output, mark_folder
 from swerve.utils import atomic_path, json_text
+
+if TYPE_CHECKING:
+    from swerve.bundle import Bundle
 
 
 def projection_recipe(bundle_name: str, bundle: Bundle, result) -> dict:
     """A studio recipe remaking the projected picture: z and class, or for w / w+ a zero z whose mapped
     ws are shifted onto the projected ones (an offset on the ``mapping`` layer's output)."""
+    import torch
+
     from swerve.studio.recipe import Recipe, offset_entry
 
     name = str(Path(bundle_name).resolve()) if Path(bundle_name).is_dir() else bundle_name
@@ -67,7 +70,7 @@ def project(
         "auto", help="auto, z, w, w+ or encoder (auto: w for a StyleGAN, encoder for a VAE)."
     ),
     feature_weight: float = typer.Option(
-        0.1, min=0.0, help="Weight of the perceptual (domain-feature) loss."
+        0.1, min=0.0, help="Weight of the perceptual (domain-feature) loss.", callback=finite
     ),
     label: int = typer.Option(
         None, "--class", help="Class to project with (default: the domain classifier's guess)."
@@ -80,6 +83,10 @@ def project(
 ) -> None:
     """Find the latent that best remakes PICTURE: writes latent.npz, recipe.json (the studio opens it),
     compare.png (original | remade) and loss.png into --out."""
+    import numpy as np
+    import torch
+
+    from swerve.bundle import load
     from swerve.diverge.project import load_picture
     from swerve.diverge.project import project as run_projection
     from swerve.look.grid import make_grid, save_image, upscale
@@ -141,6 +148,9 @@ def translate(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Render PICTURE through a pix2pix model (with its bends): writes input | output as one PNG."""
+    import torch
+
+    from swerve.bundle import load
     from swerve.data.picture import read_picture
     from swerve.look.grid import make_grid, save_image, upscale
     from swerve.translate import input_shape, make_input, translation_of

@@ -149,6 +149,7 @@ class GANTask(AdversarialTask):
     in StyleGAN2)."""
 
     augment = Augmenter("", "color")  # none; set by setup_augment (subclasses with their own setup get none)
+    vocab_size = 0  # text (arch charcnn): real batches of character indices become one-hot strings
 
     def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
         self.config = config

@@ -20,6 +20,11 @@ DESCRIPTIONS = {
     "fashion-heldout-can": "creative adversarial network on the same eight classes",
     "fashion-wta-ae": "winner-take-all sparse autoencoder, for Digits that are not",
     "nodata-gan": "two generators and a discriminator trained without data",
+    "emoji-gan": "class-conditional DCGAN on the 9 emoji groups, 48x48 colour, DiffAugment",
+    "emoji-gan-b": "emoji-gan fine-tuned on Smileys & Emotion: a partner to blend with",
+    "emoji-classifier": "the domain classifier for emoji; the feature space of the colour metrics",
+    "fashion-edges2grey": "pix2pix: Sobel edges (or a sketch) to a 32x32 Fashion-MNIST picture",
+    "words-wgangp": "character-level WGAN-GP on dictionary words (text)",
 }
 
 

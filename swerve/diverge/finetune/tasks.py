@@ -126,6 +126,7 @@ class ContinueGANTask(GANTask):
         for name in freeze:  # eval mode: a frozen layer's BatchNorm statistics stay put as well
             dict(self.g.named_modules())[name].eval()
         self.conditional = bundle.num_classes > 0
+        self.vocab_size = bundle.data.shape[0] if bundle.extra.get("vocab") else 0
         self.networks = {"generator": self.g, "discriminator": self.d}
         if config.ema > 0:
             self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
