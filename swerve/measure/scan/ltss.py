@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, limit_of, prepare
+from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, fractional_ends, limit_of
 from swerve.measure.scan.pvalues import PValues
 from swerve.measure.scan.statistics import Statistic, get_statistic
 
@@ -119,8 +119,8 @@ def scan_individual(
     n_samples, n_nodes = pv.shape
     if pv.ties == "pmax":
         return _pmax_scans(pv, stat, statistic, alpha_max, alphas)
-    terms = prepare(pv, alpha_max)
-    positions = alpha_grid(terms, alphas)
+    terms, ends = fractional_ends(pv, alpha_max)
+    positions = alpha_grid(terms, alphas, ends=ends)
     grouped = _fractional_by_ranges(pv, positions, stat, terms.limit, chunk_elements)
     if grouped is not None:
         return IndividualScans(*grouped, statistic, terms.alpha_max, pv.ties)
@@ -225,17 +225,20 @@ def _fractional_by_ranges(
     grid = torch.arange(limit + 2, dtype=torch.float64, device=device)
     after = torch.searchsorted(positions, grid, right=True)  # integer position -> first threshold above it
     at_or_after = torch.searchsorted(positions, grid)  # integer position -> first threshold at or above it
-    inside = after[p0.clamp(max=limit + 1).long()]
-    candidate = (inside < k) & (positions[inside.clamp(max=k - 1)] < p1)  # (N, J): partial at some α
-    rows, cols = candidate.nonzero(as_tuple=True)
+
+    def lookup(table: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return table.index_select(0, pos.clamp(max=limit + 1).reshape(-1)).reshape(pos.shape)
+
+    inside = lookup(after, p0)
+    candidate = (inside < k) & (positions[inside.clamp_(max=k - 1)] < p1)  # (N, J): partial at some α
+    rows = torch.arange(n_samples, device=device)[:, None].expand(n_samples, n_nodes)[candidate]
     width = int(torch.bincount(rows, minlength=n_samples).max()) if len(rows) else 0
-    key = pv.lo[rows, cols].long() * (pv.denom + 1) + pv.hi[rows, cols].long()
-    ranges, which = torch.unique(key, return_inverse=True)
+    ranges, which = _distinct(pv.lo[candidate], pv.hi[candidate], pv.denom)
     u = len(ranges)
     if u >= width > 0:
         return None
     # N_full: the settled nodes (q = 1 from p_max on) counted at every threshold, by one histogram.
-    first = torch.where(candidate, k, at_or_after[p1.clamp(max=limit + 1).long()])
+    first = lookup(at_or_after, p1).masked_fill_(candidate, k)
     line = torch.arange(n_samples, device=device)[:, None] * (k + 1)
     settled = torch.bincount((first + line).reshape(-1), minlength=n_samples * (k + 1))
     n_full = settled.reshape(n_samples, k + 1)[:, :k].cumsum(1).double()  # (N, K)
@@ -261,6 +264,18 @@ def _fractional_by_ranges(
         top[start : start + b] = per_alpha.gather(1, best[start : start + b, None]).squeeze(1)
         cut[start : start + b] = size.gather(1, best[start : start + b, None]).squeeze(1)
     chosen = ~candidate & (p1 <= positions[best][:, None])  # the settled nodes in at α*
-    chosen[rows, cols] = rank[best[rows], which] < cut[rows]  # the partial ranges before the cut
+    chosen[candidate] = rank.reshape(-1)[best[rows] * u + which] < cut[rows]  # ranges before the cut
     chosen &= (top > 0)[:, None]
     return top, torch.where(top > 0, a[best], 0.0), chosen
+
+
+def _distinct(lo: torch.Tensor, hi: torch.Tensor, denom: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct ranges lo · (denom + 1) + hi, ascending, and each entry's index among them (a
+    histogram over all possible ranges when that is small, else a sort)."""
+    key = lo.long() * (denom + 1) + hi.long()
+    size = (denom + 1) ** 2
+    if size > max(1 << 22, 4 * len(key)):
+        return torch.unique(key, return_inverse=True)
+    present = torch.bincount(key, minlength=size) > 0
+    index = present.cumsum(0) - 1
+    return present.nonzero().squeeze(1), index[key]

@@ -212,7 +212,7 @@ def _merged_counts(
     blocks that stay in cache."""
     (n, j), m = test.shape, len(background)
     width = m + 2 * n
-    counts = np.empty((j, 2 * n), dtype=np.int32)  # [#{b < x} | #{b <= x}] per node
+    counts = np.empty((2 * n, j), dtype=np.int32)  # #{b < x} over #{b <= x}, (N, J) each
     index = np.arange(2 * n, dtype=np.int32)
     step = max(1, block_elements // width)
     for start in range(0, j, step):
@@ -227,6 +227,6 @@ def _merged_counts(
         flat = np.flatnonzero(keys.view(np.int32)[:, 0::2] != -1)  # the test keys, row by row, sorted
         lines = np.arange(rows, dtype=np.int64)[:, None]
         count = flat.reshape(rows, 2 * n) - lines * width - index  # background values before each key
-        target = keys.ravel()[flat].view(np.int32)[0::2].reshape(rows, 2 * n) + lines * (2 * n)
-        counts[start : start + rows].ravel()[target.ravel()] = count.ravel()  # by the keys' low halves
-    return torch.from_numpy(counts[:, :n].T), torch.from_numpy(counts[:, n:].T)
+        low = keys.ravel()[flat].view(np.int32)[0::2].reshape(rows, 2 * n)  # the keys' low halves
+        counts.ravel()[(low * np.int64(j) + (lines + start)).ravel()] = count.ravel()
+    return torch.from_numpy(counts[:n]), torch.from_numpy(counts[n:])
