@@ -316,6 +316,8 @@ def test_merged_pvalues_equal_the_binary_search_on_tied_data(tail: str) -> None:
     assert pv.lo.dtype == torch.int32 and (pv.lo <= pv.hi).all()
     again = empirical_pvalues(test.double(), background.double(), tail=tail)  # float64: the search path
     assert torch.equal(pv.lo, again.lo) and torch.equal(pv.hi, again.hi)
+    tracked = empirical_pvalues(test.clone().requires_grad_(True), background, tail=tail)  # activations
+    assert torch.equal(pv.lo, tracked.lo)  # straight from a network that tracks gradients
 
 
 @pytest.mark.parametrize("statistic", sorted(STATISTICS))

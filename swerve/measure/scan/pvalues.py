@@ -158,7 +158,9 @@ def empirical_pvalues(
     m = len(background)
     mergeable = test.device.type == background.device.type == "cpu" and dtype.itemsize <= 4
     if mergeable and dtype.is_floating_point and len(test) < 2**31:
-        below, at_or_below = _merged_counts(test.float().numpy(), background.float().numpy())
+        below, at_or_below = _merged_counts(
+            test.detach().float().numpy(), background.detach().float().numpy()
+        )
     else:
         below, at_or_below = _searched_counts(test, background.to(dtype), chunk)
     lo, hi = m - at_or_below, m - below + 1  # #{b > x} and #{b >= x} + 1
