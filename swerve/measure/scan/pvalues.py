@@ -209,12 +209,13 @@ def _merged_counts(
     """(#{b < x}, #{b ≤ x}) as (N, J) int32 by one sort per node of 64-bit keys: the high half a value's
     ordered bits, the low half (unsigned) all ones for a background value — so it follows equal test
     values — or, for each test value x, its row index i (a key for x) and n + i (a key for the next float
-    above x). A test key's place in the sorted row minus its rank among the test keys is the number of
-    background values below it: #{b < x} for the first key, #{b ≤ x} for the second. Nodes are sorted in
+    above x). The number of background keys before a test key in the sorted row (a running count) is
+    #{b < x} for the first key and #{b ≤ x} for the second. Nodes are sorted in
     blocks that stay in cache."""
     (n, j), m = test.shape, len(background)
     width = m + 2 * n
-    counts = np.empty((2 * n, j), dtype=np.int32)  # #{b < x} over #{b <= x}, (N, J) each
+    spare = 2 * n * j  # one slot past the counts, where the background keys' entries go
+    counts = np.empty(spare + 1, dtype=np.int32)  # #{b < x} over #{b <= x}, (N, J) each
     index = np.arange(2 * n, dtype=np.int32)
     step = max(1, block_elements // width)
     for start in range(0, j, step):
@@ -226,9 +227,11 @@ def _merged_counts(
         halves[:, m : m + n, 1], halves[:, m + n :, 1] = bits, bits + 1  # finite: bits + 1 is at most +inf
         halves[:, m:, 0] = index
         keys.sort(axis=1)
-        flat = np.flatnonzero(keys.view(np.int32)[:, 0::2] != -1)  # the test keys, row by row, sorted
-        lines = np.arange(rows, dtype=np.int64)[:, None]
-        count = flat.reshape(rows, 2 * n) - lines * width - index  # background values before each key
-        low = keys.ravel()[flat].view(np.int32)[0::2].reshape(rows, 2 * n)  # the keys' low halves
-        counts.ravel()[(low * np.int64(j) + (lines + start)).ravel()] = count.ravel()
+        low = keys.view(np.int32)[:, 0::2]
+        background_key = low == -1
+        before = np.cumsum(background_key, axis=1, dtype=np.int32)  # background values up to each key
+        target = low.astype(np.int64) * j + np.arange(start, start + rows)[:, None]
+        target[background_key] = spare
+        counts[target.ravel()] = before.ravel()
+    counts = counts[:spare].reshape(2 * n, j)
     return torch.from_numpy(counts[:n]), torch.from_numpy(counts[n:])
