@@ -119,7 +119,7 @@ def dgflow(
     noise_gen = noise_generator(seed)
     sign = -1.0 if reverse else 1.0
     parts = batches(len(z), batch_size)
-    rate = torch.full((len(z),), eta_max if eta is None else eta)  # each sample's step size
+    rate = torch.full((len(z),), eta_max, dtype=torch.float64)  # each sample's step size (step control)
     evals = 0.0
     with Timer() as timer:
         if space == "latent":
