@@ -222,7 +222,7 @@ def adaptive_step(
         if len(todo) == 0:
             break
         y = None if labels is None else labels[todo]
-        r = rate[todo].view(shape)
+        r = rate[todo].to(z.dtype).view(shape)
         move[todo] = r * drift[todo] + r.sqrt() * kick[todo]
         value = critic(generate(generator, z[todo] + move[todo], y), y)
         evals += len(todo)
