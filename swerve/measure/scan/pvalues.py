@@ -163,7 +163,7 @@ def empirical_pvalues(
         )
     else:
         below, at_or_below = _searched_counts(test, background.to(dtype), chunk)
-    lo, hi = m - at_or_below, m - below + 1  # #{b > x} and #{b >= x} + 1
+    lo, hi = at_or_below.neg_().add_(m), below.neg_().add_(m + 1)  # #{b > x}, #{b >= x} + 1, in place
     if tail == "lower":  # the lower tail's range is the mirror image of the upper one's
         lo, hi = (m + 1) - hi, (m + 1) - lo
     return PValues(lo, hi, m + 1, two_tailed=tail == "two", ties=ties)
