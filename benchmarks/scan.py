@@ -20,7 +20,10 @@ test sample; and group scans of the test set in 20 groups of 50 (ART's default 1
 detection-power workload. "swerve, ART conventions" uses p_max only and ART's α grids, so its scores must
 equal ART's: the p-value ranges, every one-sample score, α* and node subset, and the first (deterministic)
 ascent of every group scan are compared. "swerve defaults" (fractional ties, a fixed grid of 50
-thresholds) does more work per scan and is timed for reference. Then the scaling with samples and nodes.
+thresholds) does more work per scan and is timed for reference. The three run ``--repeats`` times,
+interleaved in a rotating order, and every speed-up is a ratio within one repeat, printed as min / median /
+max over the repeats, so a machine whose load changes shows it as spread. Then the scaling with samples
+and nodes (one run each). ``--quick`` uses a quarter of the samples and of the nodes.
 """
 
 from __future__ import annotations
