@@ -42,12 +42,13 @@ ROWS = [
     ("DDLS", "ddls", {}, "ratio"),
     ("DRS", "drs", {}, "ratio"),
     ("MH", "mh", {}, "ratio"),
-    ("DGflow-KL", "dgflow", {"divergence": "kl"}, "critic"),
-    ("DGflow-JS", "dgflow", {"divergence": "js"}, "ratio"),
-    ("DGflow-logD", "dgflow", {"divergence": "logd"}, "ratio"),
+    # the paper's fixed step (η = 0.1); benchmarks/dgflow_steps.py compares it with the step control
+    ("DGflow-KL", "dgflow", {"divergence": "kl", "eta": 0.1}, "critic"),
+    ("DGflow-JS", "dgflow", {"divergence": "js", "eta": 0.1}, "ratio"),
+    ("DGflow-logD", "dgflow", {"divergence": "logd", "eta": 0.1}, "ratio"),
     ("DGflow-KL, η=0.05", "dgflow", {"divergence": "kl", "eta": 0.05}, "critic"),
     ("DGflow-KL, η=0.01", "dgflow", {"divergence": "kl", "eta": 0.01}, "critic"),
-    ("DGflow-KL", "dgflow", {"divergence": "kl"}, "ratio"),
+    ("DGflow-KL", "dgflow", {"divergence": "kl", "eta": 0.1}, "ratio"),
     ("DGflow-KL, η=0.05", "dgflow", {"divergence": "kl", "eta": 0.05}, "ratio"),
     ("DGflow-KL, η=0.01", "dgflow", {"divergence": "kl", "eta": 0.01}, "ratio"),
 ]

@@ -1,6 +1,6 @@
 """swerve's subset scanner against the SubsetScanningDetector of IBM's Adversarial Robustness Toolbox (ART).
 
-    OMP_NUM_THREADS=1 python benchmarks/scan.py [--quick]
+    OMP_NUM_THREADS=1 python benchmarks/scan.py [--quick] [--repeats 5] [--no-scaling]
 
 ART is *not* a dependency of swerve. To include it, make a separate environment that sees swerve's and
 add ART there only:
@@ -20,7 +20,10 @@ test sample; and group scans of the test set in 20 groups of 50 (ART's default 1
 detection-power workload. "swerve, ART conventions" uses p_max only and ART's α grids, so its scores must
 equal ART's: the p-value ranges, every one-sample score, α* and node subset, and the first (deterministic)
 ascent of every group scan are compared. "swerve defaults" (fractional ties, a fixed grid of 50
-thresholds) does more work per scan and is timed for reference. Then the scaling with samples and nodes.
+thresholds) does more work per scan and is timed for reference. The three run ``--repeats`` times,
+interleaved in a rotating order, and every speed-up is a ratio within one repeat, printed as min / median /
+max over the repeats, so a machine whose load changes shows it as spread. Then the scaling with samples
+and nodes (one run each). ``--quick`` uses a quarter of the samples and of the nodes.
 """
 
 from __future__ import annotations
@@ -137,9 +140,32 @@ def compare(art: dict, ours: dict) -> None:
     )
 
 
+def spread(values: list[float]) -> str:
+    """min / median / max of a list of ratios."""
+    v = np.array(values)
+    return f"{v.min():5.1f}× / {np.median(v):5.1f}× / {v.max():5.1f}×"
+
+
+def paired(bg: np.ndarray, test: np.ndarray, repeats: int, have_art: bool) -> list[dict]:
+    """``repeats`` interleaved runs of ART, swerve with ART's conventions and swerve's defaults on the same
+    arrays, the order rotating each time, so a loaded machine slows all three alike within a repeat."""
+    runs = []
+    for r in range(repeats):
+        jobs = {
+            "art": (lambda: art_run(bg, test)) if have_art else None,
+            "ours": lambda: swerve_run(bg, test, art=True),
+            "default": lambda: swerve_run(bg, test, art=False),
+        }
+        names = [k for k, v in jobs.items() if v is not None]
+        names = names[r % len(names) :] + names[: r % len(names)]
+        runs.append({name: jobs[name]() for name in names})
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the sizes")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats (ratios: min/median/max)")
     parser.add_argument("--no-scaling", action="store_true", help="only the main comparison")
     args = parser.parse_args()
     scale = 4 if args.quick else 1
@@ -149,29 +175,37 @@ def main() -> None:
         print("ART is not installed in this environment: timing swerve alone (see the docstring to add it).")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
-        f"background {n}, test {n} × {j} nodes"
+        f"background {n}, test {n} × {j} nodes; {args.repeats} interleaved repeats"
     )
     bg, test = activations(n, n, j)
-    art = art_run(bg, test) if have_art else None
-    ours = swerve_run(bg, test, art=True)
-    default = swerve_run(bg, test, art=False)
+    runs = paired(bg, test, args.repeats, have_art)
+    stages = list(runs[0]["ours"]["times"]) + ["end to end"]
+
+    def seconds(run: dict, stage: str) -> float:
+        return run["times"].get(stage, total(run))
+
     print(
-        f"\n{'stage':<34} {'ART (s)':>9} {'swerve, ART conv. (s)':>22} {'speed-up':>9} "
-        f"{'swerve defaults (s)':>20}"
+        f"\n{'stage (median s)':<34} {'ART':>7} {'swerve, ART conv.':>18} {'swerve defaults':>16}   "
+        f"{'ART / swerve, ART conv.: min / median / max':>44}"
     )
-    for stage in list(ours["times"]) + ["end to end"]:
-        a = art["times"].get(stage, total(art)) if art else None
-        o = ours["times"].get(stage, total(ours))
-        d = default["times"].get(stage, total(default))
+    for stage in stages:
         label = {
             "one-sample scans": f"one-sample scans ({n})",
             "group scans": f"group scans ({n // GROUP} × {GROUP}, {RESTARTS} restarts)",
         }.get(stage, stage)
-        a_txt, speed = (f"{a:9.2f}", f"{a / o:8.1f}×") if a is not None else (f"{'-':>9}", f"{'-':>9}")
-        print(f"{label:<34} {a_txt} {o:22.2f} {speed} {d:20.2f}")
-    if art:
+        med = {k: float(np.median([seconds(r[k], stage) for r in runs])) for k in runs[0]}
+        ratios = [seconds(r["art"], stage) / seconds(r["ours"], stage) for r in runs] if have_art else []
+        art_txt = f"{med['art']:7.2f}" if have_art else f"{'-':>7}"
+        print(
+            f"{label:<34} {art_txt} {med['ours']:18.2f} {med['default']:16.2f}   "
+            f"{spread(ratios) if ratios else '-':>44}"
+        )
+    if have_art:
+        for stage in ("one-sample scans", "end to end"):
+            ratios = [seconds(r["default"], stage) / seconds(r["art"], stage) for r in runs]
+            print(f"swerve defaults / ART, {stage + ':':<18} {spread(ratios)}  (min / median / max)")
         print()
-        compare(art, ours)
+        compare(runs[0]["art"], runs[0]["ours"])
     if args.no_scaling:
         return
     print(
@@ -186,7 +220,7 @@ def main() -> None:
         d = total(swerve_run(b, t, art=False))
         a_txt, speed = (f"{a:8.2f}", f"{a / o:8.1f}×") if a is not None else (f"{'-':>8}", f"{'-':>9}")
         print(f"{f'{rows} samples × {cols} nodes':<34} {a_txt} {o:18.2f} {speed} {d:16.2f}")
-    print("(background = test size; group scans in groups of 50 with 10 restarts)")
+    print("(background = test size; group scans in groups of 50 with 10 restarts; one run each)")
 
 
 if __name__ == "__main__":

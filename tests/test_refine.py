@@ -91,6 +91,40 @@ def test_entropy_term_adds_the_predicted_variance() -> None:
     assert torch.allclose(out.z.var(0), z.var(0) + 2 * gamma * eta * steps, atol=0.1)
 
 
+def steep_quadratic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """d(x) = −20 ‖x − SHIFT‖²: the energy −d is a quadratic so steep that η = 0.1 overshoots its minimum."""
+    return -20.0 * ((x - SHIFT) ** 2).sum(1)
+
+
+def test_adaptive_step_never_raises_the_energy_where_a_fixed_step_does() -> None:
+    g = Affine([1.0, 1.0], [0.0, 0.0])
+    z = latents(200)
+
+    def energies(**settings) -> torch.Tensor:
+        out = dgflow(g, steep_quadratic, z, gamma=0.0, steps=15, trajectory=True, **settings)
+        return torch.stack([-steep_quadratic(x) for x in out.trajectory])  # (steps + 1, N)
+
+    adaptive = energies()  # the default: eta=None
+    assert (adaptive[1:] - adaptive[:-1]).max() <= 1e-5
+    assert adaptive[-1].median() < 1e-3 * adaptive[0].median()  # it reaches the minimum (the far ones
+    assert (adaptive[-1] < 0.5 * adaptive[0]).all()  # approach it at max_move per step)
+    fixed = energies(eta=0.1)  # |1 − 2 · 20 · 0.1| = 3: every step triples the distance
+    assert (fixed[1:] - fixed[:-1]).max() > 1.0
+
+
+def test_adaptive_step_on_the_zoo_25_gaussians_keeps_every_mode() -> None:
+    """At its defaults the step control covers all 25 modes, with at least the quality of the paper's η."""
+    bundle = swerve.load("gaussians25-wgangp", device="cpu")
+    critic = discriminator_critic(bundle.discriminator.eval())
+    z, _ = initial_latents(bundle, 500, seed=0)
+    adaptive = gaussians25_scores(run_method("dgflow", bundle, critic, z, seed=0).x)
+    fixed = gaussians25_scores(run_method("dgflow", bundle, critic, z, seed=0, eta=0.1).x)
+    assert adaptive["modes covered"] == 25
+    assert adaptive["% high quality"] >= fixed["% high quality"]
+    base = gaussians25_scores(bundle.sample(500, seed=0, z=z).x)
+    assert adaptive["% high quality"] > base["% high quality"]
+
+
 def test_data_space_flow_follows_the_critic_gradient_in_x() -> None:
     g = Affine([2.0, 0.5], [1.0, -0.5])
     z = latents(1000)
@@ -211,6 +245,10 @@ def test_bad_settings_are_one_line_errors() -> None:
         dgflow(g, critic, latents(4), divergence="hellinger")
     with pytest.raises(ConfigError, match="eta"):
         dgflow(g, critic, latents(4), eta=-1)
+    with pytest.raises(ConfigError, match="eta_max"):
+        dgflow(g, critic, latents(4), eta_max=0)
+    with pytest.raises(ConfigError, match="latent space"):
+        dgflow(g, critic, latents(4), space="data")
     with pytest.raises(ConfigError, match="latents"):
         dgflow(g, critic, torch.zeros(4))
     bundle = swerve.load("gaussians25-wgangp", device="cpu")

@@ -295,3 +295,48 @@ def test_histogram_and_sort_paths_agree_on_tied_data(statistic: str) -> None:
             assert len(a.chosen) > 0 and len(b.chosen) > 0
             if a.score == 0:
                 assert a.chosen.tolist() == b.chosen.tolist()
+
+
+@pytest.mark.parametrize("tail", ["upper", "lower", "two"])
+def test_merged_pvalues_equal_the_binary_search_on_tied_data(tail: str) -> None:
+    """The merge path (float32 on the CPU) and the batched binary search give the same integer ranges,
+    with ties, negative values, −0.0 against 0.0, and test values outside the background's range."""
+    from swerve.measure.scan.pvalues import _merged_counts, _searched_counts
+
+    gen = torch.Generator().manual_seed(7)
+    background = torch.randint(-3, 4, (50, 70), generator=gen).float() / 2
+    background[::7] = -0.0
+    test = torch.randint(-5, 6, (40, 70), generator=gen).float() / 2
+    test[:, ::3] = torch.randn(40, 24, generator=gen)  # untied values too
+    test[::5] = -0.0
+    merged = _merged_counts(test.numpy(), background.numpy(), block_elements=1000)  # several blocks
+    searched = _searched_counts(test, background, chunk=16)
+    assert all(torch.equal(a, b) for a, b in zip(merged, searched, strict=True))
+    pv = empirical_pvalues(test, background, tail=tail)
+    assert pv.lo.dtype == torch.int32 and (pv.lo <= pv.hi).all()
+    again = empirical_pvalues(test.double(), background.double(), tail=tail)  # float64: the search path
+    assert torch.equal(pv.lo, again.lo) and torch.equal(pv.hi, again.hi)
+    tracked = empirical_pvalues(test.clone().requires_grad_(True), background, tail=tail)  # activations
+    assert torch.equal(pv.lo, tracked.lo)  # straight from a network that tracks gradients
+
+
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+@pytest.mark.parametrize("tail", ["upper", "two"])
+def test_fractional_scans_by_range_equal_the_per_node_sort(statistic: str, tail: str) -> None:
+    """Grouping partial nodes by their p-value range gives the per-node sort's scores, α* and subsets."""
+    from swerve.measure.scan.ltss import _fractional_by_ranges, _fractional_chunk
+
+    gen = torch.Generator().manual_seed(11)
+    background = torch.randn(80, 200, generator=gen).clamp_min(0)  # ReLU: tied at zero only
+    test = torch.randn(30, 200, generator=gen).clamp_min(0)
+    test[:, :50] = test[:, :50].round()  # and some ties with the background's zeros only
+    pv = empirical_pvalues(test, background, tail=tail)
+    terms = prepare(pv, 0.5)
+    positions = alpha_grid(terms, 30)
+    stat = get_statistic(statistic)
+    grouped = _fractional_by_ranges(pv, positions, stat, terms.limit, chunk_elements=5000)
+    assert grouped is not None  # many nodes share a range here
+    direct = _fractional_chunk(pv, positions, stat)
+    assert torch.allclose(grouped[0], direct[0], rtol=1e-12, atol=1e-12)
+    assert torch.equal(grouped[1], direct[1]) and torch.equal(grouped[2], direct[2])
+    assert (grouped[0] > 0).sum() > 10

@@ -63,16 +63,32 @@ def prepare(pv: PValues, alpha_max: float) -> Terms:
     if pv.ties == "pmax":
         return Terms([clamp(pv.pmax_position())], [], limit, d, alpha_max)
     width = (pv.hi - pv.lo).double()
-    if pv.two_tailed:  # 2 min(u, 1 - u) ≤ α  ⇔  u ≤ α/2 or u ≥ 1 - α/2: four half-weight ramps
-        ends = [(2 * pv.lo, 0.5), (2 * pv.hi, -0.5), (2 * (d - pv.hi), 0.5), (2 * (d - pv.lo), -0.5)]
-    else:
-        ends = [(pv.lo, 1.0), (pv.hi, -1.0)]
     ramps = []
-    for pos, sign in ends:
+    for pos, sign in ramp_ends(pv):
         keep = pos <= limit  # ramps starting beyond the last threshold never contribute
         weight = torch.where(keep, sign / width, torch.zeros_like(width))
         ramps.append((clamp(pos), weight, weight * pos.double()))
     return Terms([], ramps, limit, d, alpha_max)
+
+
+def ramp_ends(pv: PValues) -> list[tuple[torch.Tensor, float]]:
+    """Where the ramps of fractional ties start, with their signs (positions on the integer grid)."""
+    d = pv.denom
+    if pv.two_tailed:  # 2 min(u, 1 - u) ≤ α  ⇔  u ≤ α/2 or u ≥ 1 - α/2: four half-weight ramps
+        return [(2 * pv.lo, 0.5), (2 * pv.hi, -0.5), (2 * (d - pv.hi), 0.5), (2 * (d - pv.lo), -0.5)]
+    return [(pv.lo, 1.0), (pv.hi, -1.0)]
+
+
+def fractional_ends(pv: PValues, alpha_max: float) -> tuple[Terms, torch.Tensor]:
+    """The grid of a fractional-ties scan without its ramp weights: an empty :class:`Terms` carrying the
+    limit, and the distinct ramp ends in 1..limit (what :func:`endpoint_positions` gives for ``prepare``)."""
+    limit = limit_of(pv, alpha_max)
+    present = torch.zeros(limit + 2, dtype=torch.bool, device=pv.lo.device)
+    for pos, _ in ramp_ends(pv):
+        present |= torch.bincount(pos.clamp(0, limit + 1).reshape(-1), minlength=limit + 2).bool()
+    present[0] = present[-1] = False
+    terms = Terms([], [], limit, pv.denom, check_alpha_max(alpha_max))
+    return terms, present.nonzero().squeeze(1).double().cpu()
 
 
 def endpoint_positions(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, limit_of, prepare
+from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, fractional_ends, limit_of
 from swerve.measure.scan.pvalues import PValues
 from swerve.measure.scan.statistics import Statistic, get_statistic
 
@@ -103,7 +103,12 @@ def scan_individual(
     With ``ties="pmax"`` every priority is 0 or 1, so the best subset at α is simply the nodes with
     p_max ≤ α, and all samples are scored with one histogram. With fractional ties the nodes whose range
     straddles some α (ties with the background) get priorities strictly between 0 and 1; only those are
-    sorted, per sample and α, in chunks of about ``chunk_elements`` values so memory stays bounded.
+    ordered, per sample and α. Partial nodes with the same range have the same priority at every α, so
+    where there are fewer distinct partial ranges than partial nodes in a sample (ties with a background
+    value: a ReLU zero's range depends only on the node's count of zeros) the ranges are ordered once per α
+    for all samples and each sample is scored at the boundaries between ranges
+    (:func:`_fractional_by_ranges`); otherwise each sample's partial nodes are sorted
+    (:func:`_fractional_chunk`). Both work in chunks of about ``chunk_elements`` values.
     ``alphas``: ``"exact"`` (every distinct endpoint ≤ α_max, then α_max), ``"art"`` (the same without
     α_max, as ART), or K (about K of them); ``None`` means exact for pmax ties and 50 for fractional ones
     (sorting at every endpoint costs K × J per sample). A sample with no p-value ≤ α_max scores 0.
@@ -114,8 +119,11 @@ def scan_individual(
     n_samples, n_nodes = pv.shape
     if pv.ties == "pmax":
         return _pmax_scans(pv, stat, statistic, alpha_max, alphas)
-    terms = prepare(pv, alpha_max)
-    positions = alpha_grid(terms, alphas)
+    terms, ends = fractional_ends(pv, alpha_max)
+    positions = alpha_grid(terms, alphas, ends=ends)
+    grouped = _fractional_by_ranges(pv, positions, stat, terms.limit, chunk_elements)
+    if grouped is not None:
+        return IndividualScans(*grouped, statistic, terms.alpha_max, pv.ties)
     device = pv.lo.device
     scores_out = torch.zeros(n_samples, dtype=torch.float64, device=device)
     alphas_out = torch.zeros(n_samples, dtype=torch.float64, device=device)
@@ -193,3 +201,81 @@ def _fractional_chunk(
     chosen |= settled_in  # (padding picks of rows with fewer candidates wrote False over settled nodes)
     chosen &= (top > 0)[:, None]
     return top, torch.where(top > 0, a[best], 0.0), chosen
+
+
+def _fractional_by_ranges(
+    pv: PValues, positions: torch.Tensor, stat: Statistic, limit: int, chunk_elements: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """Individual scans with fractional ties, grouping the partial nodes by their p-value range; ``None``
+    when there are as many distinct partial ranges as partial nodes in some sample (nothing to group).
+
+    A node's q(α) is 0 up to its p_min and 1 from its p_max on; the nodes with a threshold strictly inside
+    (p_min, p_max) are partial. All partial nodes with the same range [lo, hi] have the same q(α), so the
+    U distinct ranges are sorted by q once per α, each sample counts its nodes per range, and the prefix
+    sums over ranges in that order give N_α and N at every boundary between ranges. Along a run of equal
+    priorities each statistic peaks at one of the run's ends (as in :func:`best_prefix`), so scoring the
+    boundaries finds the same best prefix as sorting every node.
+    """
+    device = pv.lo.device
+    positions = positions.to(device)
+    n_samples, n_nodes = pv.shape
+    k = len(positions)
+    a = positions / pv.denom
+    p0, p1 = pv.pmin_position(), pv.pmax_position()
+    grid = torch.arange(limit + 2, dtype=torch.float64, device=device)
+    after = torch.searchsorted(positions, grid, right=True)  # integer position -> first threshold above it
+    at_or_after = torch.searchsorted(positions, grid)  # integer position -> first threshold at or above it
+
+    def lookup(table: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return table.index_select(0, pos.clamp(max=limit + 1).reshape(-1)).reshape(pos.shape)
+
+    inside = lookup(after, p0)
+    candidate = (inside < k) & (positions[inside.clamp_(max=k - 1)] < p1)  # (N, J): partial at some α
+    rows = torch.arange(n_samples, device=device)[:, None].expand(n_samples, n_nodes)[candidate]
+    width = int(torch.bincount(rows, minlength=n_samples).max()) if len(rows) else 0
+    ranges, which = _distinct(pv.lo[candidate], pv.hi[candidate], pv.denom)
+    u = len(ranges)
+    if u >= width > 0:
+        return None
+    # N_full: the settled nodes (q = 1 from p_max on) counted at every threshold, by one histogram.
+    first = lookup(at_or_after, p1).masked_fill_(candidate, k)
+    line = torch.arange(n_samples, device=device)[:, None] * (k + 1)
+    settled = torch.bincount((first + line).reshape(-1), minlength=n_samples * (k + 1))
+    n_full = settled.reshape(n_samples, k + 1)[:, :k].cumsum(1).double()  # (N, K)
+    lo, hi = ranges // (pv.denom + 1), ranges % (pv.denom + 1)
+    q = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties).fraction_below(positions)[0]
+    q_sorted, order = q.sort(dim=1, descending=True, stable=True)  # (K, U): ranges by priority, per α
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(u, device=device).expand(k, u))
+    per_range = torch.bincount(rows * u + which, minlength=n_samples * u).reshape(n_samples, u).double()
+    top = torch.zeros(n_samples, dtype=torch.float64, device=device)
+    best = torch.zeros(n_samples, dtype=torch.long, device=device)
+    cut = torch.zeros(n_samples, dtype=torch.long, device=device)
+    zero = torch.zeros(1, dtype=torch.float64, device=device)
+    batch = max(1, chunk_elements // max(1, k * (u + 1)))
+    for start in range(0, n_samples, batch):
+        part = per_range[start : start + batch][:, order]  # (B, K, U): node counts per range, in order
+        b = len(part)
+        n = torch.cat([zero.expand(b, k, 1), part.cumsum(2)], 2) + n_full[start : start + b, :, None]
+        n_alpha = torch.cat([zero.expand(b, k, 1), (part * q_sorted).cumsum(2)], 2)
+        scores = stat(n_alpha + n_full[start : start + b, :, None], n, a[None, :, None])  # (B, K, U + 1)
+        size = scores.argmax(2)
+        per_alpha = scores.gather(2, size[..., None]).squeeze(2)
+        best[start : start + b] = per_alpha.argmax(1)
+        top[start : start + b] = per_alpha.gather(1, best[start : start + b, None]).squeeze(1)
+        cut[start : start + b] = size.gather(1, best[start : start + b, None]).squeeze(1)
+    chosen = ~candidate & (p1 <= positions[best][:, None])  # the settled nodes in at α*
+    chosen[candidate] = rank.reshape(-1)[best[rows] * u + which] < cut[rows]  # ranges before the cut
+    chosen &= (top > 0)[:, None]
+    return top, torch.where(top > 0, a[best], 0.0), chosen
+
+
+def _distinct(lo: torch.Tensor, hi: torch.Tensor, denom: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct ranges lo · (denom + 1) + hi, ascending, and each entry's index among them (a
+    histogram over all possible ranges when that is small, else a sort)."""
+    key = lo.long() * (denom + 1) + hi.long()
+    size = (denom + 1) ** 2
+    if size > max(1 << 22, 4 * len(key)):
+        return torch.unique(key, return_inverse=True)
+    present = torch.bincount(key, minlength=size) > 0
+    index = present.cumsum(0) - 1
+    return present.nonzero().squeeze(1), index[key]

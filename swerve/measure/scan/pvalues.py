@@ -138,9 +138,10 @@ def empirical_pvalues(
 ) -> PValues:
     """p-value ranges of ``test`` (N, J) against ``background`` (M, J), node by node (see module docs).
 
-    Vectorised: the background is sorted once per node, each chunk of test rows is located in it with one
-    batched binary search (``#{b < x}``), and ``#{b ≤ x}`` follows from the end of the run of background
-    values tied with x; memory stays at a few chunks. The ranges are stored as int32 counts.
+    The counts #{b < x} and #{b ≤ x} come from the background sorted once per node. For float32 (or
+    narrower) activations on the CPU, each node's test values are merged into its sorted background with
+    one row-wise sort of 64-bit keys (:func:`_merged_counts`); otherwise each chunk of test rows is located
+    with a batched binary search (:func:`_searched_counts`). Both give the same integer counts.
     """
     if tail not in TAILS:
         raise ConfigError(f"tail must be one of {', '.join(TAILS)}, got {tail!r}")
@@ -151,23 +152,86 @@ def empirical_pvalues(
         )
     if len(background) < 1:
         raise ConfigError("the background set is empty")
-    if not (torch.isfinite(test).all() and torch.isfinite(background).all()):
+    if not (_finite(test) and _finite(background)):
         raise ConfigError("activations contain NaN or infinite values")
     dtype = torch.promote_types(test.dtype, background.dtype)
     m = len(background)
-    sorted_bg = _sorted_columns(background.to(dtype))  # (J, M)
+    mergeable = test.device.type == background.device.type == "cpu" and dtype.itemsize <= 4
+    if mergeable and dtype.is_floating_point and len(test) < 2**31:
+        below, at_or_below = _merged_counts(
+            test.detach().float().numpy(), background.detach().float().numpy()
+        )
+    else:
+        below, at_or_below = _searched_counts(test, background.to(dtype), chunk)
+    lo, hi = at_or_below.neg_().add_(m), below.neg_().add_(m + 1)  # #{b > x}, #{b >= x} + 1, in place
+    if tail == "lower":  # the lower tail's range is the mirror image of the upper one's
+        lo, hi = (m + 1) - hi, (m + 1) - lo
+    return PValues(lo, hi, m + 1, two_tailed=tail == "two", ties=ties)
+
+
+def _finite(values: torch.Tensor) -> bool:
+    """No NaN or infinity (the extremes are finite; NaN propagates through min and max)."""
+    if values.numel() == 0:
+        return True
+    low, high = torch.aminmax(values)
+    return bool(torch.isfinite(low) and torch.isfinite(high))
+
+
+def _searched_counts(
+    test: torch.Tensor, background: torch.Tensor, chunk: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(#{b < x}, #{b ≤ x}) as (N, J) int32, by a batched binary search of each chunk of test rows."""
+    m = len(background)
+    sorted_bg = _sorted_columns(background)  # (J, M)
     run_end = _run_ends(sorted_bg)
-    lo = torch.empty(test.shape, dtype=torch.int32, device=sorted_bg.device)  # counts up to M + 1
-    hi = torch.empty_like(lo)
+    below_out = torch.empty(test.shape, dtype=torch.int32, device=sorted_bg.device)
+    at_or_below_out = torch.empty_like(below_out)
     for start in range(0, len(test), chunk):
-        x = test[start : start + chunk].to(dtype=dtype, device=sorted_bg.device).T.contiguous()  # (J, n)
+        x = test[start : start + chunk].to(dtype=background.dtype, device=sorted_bg.device).T.contiguous()
         below = torch.searchsorted(sorted_bg, x, out_int32=True)  # #{b < x}
         # #{b <= x}: where x equals a background value, the end of that value's run of ties.
         at = below.clamp(max=m - 1)
         tied = (below < m) & (sorted_bg.gather(1, at) == x)
-        at_or_below = torch.where(tied, run_end.gather(1, at), below)
-        lo[start : start + chunk] = (m - at_or_below).T  # #{b > x}
-        hi[start : start + chunk] = (m - below + 1).T  # #{b >= x} + 1
-    if tail == "lower":  # the lower tail's range is the mirror image of the upper one's
-        lo, hi = (m + 1) - hi, (m + 1) - lo
-    return PValues(lo, hi, m + 1, two_tailed=tail == "two", ties=ties)
+        at_or_below_out[start : start + chunk] = torch.where(tied, run_end.gather(1, at), below).T
+        below_out[start : start + chunk] = below.T
+    return below_out, at_or_below_out
+
+
+def _ordered_bits(values: np.ndarray) -> np.ndarray:
+    """float32 values as int32 with the same order (−0.0 and 0.0 equal)."""
+    bits = (values + np.float32(0)).view(np.int32)  # + 0 turns −0.0 into 0.0
+    return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))  # negative floats: larger magnitude, smaller
+
+
+def _merged_counts(
+    test: np.ndarray, background: np.ndarray, block_elements: int = 1 << 17
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(#{b < x}, #{b ≤ x}) as (N, J) int32 by one sort per node of 64-bit keys: the high half a value's
+    ordered bits, the low half (unsigned) all ones for a background value — so it follows equal test
+    values — or, for each test value x, its row index i (a key for x) and n + i (a key for the next float
+    above x). The number of background keys before a test key in the sorted row (a running count) is
+    #{b < x} for the first key and #{b ≤ x} for the second. Nodes are sorted in
+    blocks that stay in cache."""
+    (n, j), m = test.shape, len(background)
+    width = m + 2 * n
+    spare = 2 * n * j  # one slot past the counts, where the background keys' entries go
+    counts = np.empty(spare + 1, dtype=np.int32)  # #{b < x} over #{b <= x}, (N, J) each
+    index = np.arange(2 * n, dtype=np.int32)
+    step = max(1, block_elements // width)
+    for start in range(0, j, step):
+        rows = min(step, j - start)
+        keys = np.empty((rows, width), dtype=np.int64)
+        halves = keys.view(np.int32).reshape(rows, width, 2)  # little-endian: [low, high]
+        bits = _ordered_bits(test[:, start : start + rows].T)
+        halves[:, :m, 1], halves[:, :m, 0] = _ordered_bits(background[:, start : start + rows].T), -1
+        halves[:, m : m + n, 1], halves[:, m + n :, 1] = bits, bits + 1  # finite: bits + 1 is at most +inf
+        halves[:, m:, 0] = index
+        keys.sort(axis=1)
+        low = keys.view(np.int32)[:, 0::2]
+        background_key = low == -1
+        before = np.cumsum(background_key, axis=1, dtype=np.int32)  # background values up to each key
+        target = low.astype(np.int64) * j + np.arange(start, start + rows)[:, None]
+        target[background_key] = spare
+        counts[target.ravel()] = before.ravel()
+    counts = counts[:spare].reshape(2 * n, j)
+    return torch.from_numpy(counts[:n]), torch.from_numpy(counts[n:])
