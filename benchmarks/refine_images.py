@@ -45,9 +45,9 @@ ROWS = [
     ("DDLS", "ddls", {}),
     ("DRS", "drs", {}),
     ("MH (k=64)", "mh", {"k": 64}),
-    ("DGflow-KL", "dgflow", {"divergence": "kl"}),
-    ("DGflow-JS", "dgflow", {"divergence": "js"}),
-    ("DGflow-logD", "dgflow", {"divergence": "logd"}),
+    ("DGflow-KL", "dgflow", {"divergence": "kl", "eta": 0.1}),  # the paper's fixed step
+    ("DGflow-JS", "dgflow", {"divergence": "js", "eta": 0.1}),
+    ("DGflow-logD", "dgflow", {"divergence": "logd", "eta": 0.1}),
 ]
 TARGET = "Bag"
 
@@ -84,7 +84,7 @@ def run(name: str, n: int, seed: int, reference: torch.Tensor, classifier_bundle
     if bundle.num_classes:
         target = classifier_bundle.data.classes.index(TARGET)
         todo += [
-            ("DGflow-KL reverse", "dgflow", {"reverse": True}),
+            ("DGflow-KL reverse", "dgflow", {"reverse": True, "eta": 0.1}),
             (f"DGflow-KL → {TARGET}", "dgflow", {"critic": class_critic(extractor, target)}),
         ]
     for row, method, settings in todo:
