@@ -27,10 +27,10 @@ from swerve.refine import discriminator_critic, fit_ratio, initial_latents, rati
 from swerve.refine.scores import held_out_text
 
 ROWS = [
-    ("DGflow-KL", "dgflow", {"divergence": "kl"}, "discriminator"),
+    ("DGflow-KL", "dgflow", {"divergence": "kl", "eta": 0.1}, "discriminator"),  # the paper's step
     ("DOT", "dot", {}, "discriminator"),
-    ("DGflow-JS", "dgflow", {"divergence": "js"}, "ratio"),
-    ("DGflow-logD", "dgflow", {"divergence": "logd"}, "ratio"),
+    ("DGflow-JS", "dgflow", {"divergence": "js", "eta": 0.1}, "ratio"),
+    ("DGflow-logD", "dgflow", {"divergence": "logd", "eta": 0.1}, "ratio"),
     ("DDLS", "ddls", {}, "ratio"),
 ]
 ORDERS = (4, 6)
