@@ -1,6 +1,6 @@
 """Make docs/images/studio.png: the studio on the zoo GAN, with a principal slider moved and a bend on.
 
-Run from the repository root (it drives headless Chromium through tests/cdp.py):
+Run from the repository root (it drives the system's headless Chromium through Playwright):
 
     .venv/bin/python docs/studio_screenshot.py [--out docs/images/studio.png]
 """
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import uvicorn
+from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -23,9 +24,9 @@ from benchmarks.studio_latency import make_partner  # noqa: E402
 from swerve.studio.app import create_app  # noqa: E402
 from swerve.studio.engine import Studio  # noqa: E402
 from swerve.studio.models import Models  # noqa: E402
-from tests.cdp import Browser, find_chromium  # noqa: E402
+from tests.browser import find_chromium, launch  # noqa: E402
 
-SETUP = """(async () => {
+SETUP = """async () => {
   const set = (id, value, event = 'change') => {
     const el = document.getElementById(id); el.value = value; el.dispatchEvent(new Event(event)); };
   set('label', '7');
@@ -54,7 +55,7 @@ SETUP = """(async () => {
   }
   document.getElementById('measure-btn').click();
   return true;
-})()"""
+}"""
 
 
 def main() -> None:
@@ -76,18 +77,20 @@ def main() -> None:
         thread.start()
         while not server.started:
             time.sleep(0.02)
-        browser = Browser(chromium, width=1360, height=980)
         try:
-            browser.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
-            browser.wait_for("Number(document.getElementById('image').dataset.renders) >= 1")
-            browser.evaluate(SETUP, timeout=60)
-            done = "window.studio.idle() && document.querySelectorAll('#measures tr').length > 0"
-            browser.wait_for(done, 60)
-            time.sleep(0.5)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_bytes(browser.screenshot())
+            with sync_playwright() as playwright:
+                browser = launch(playwright, chromium)
+                page = browser.new_page(viewport={"width": 1360, "height": 980})
+                page.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
+                page.wait_for_function("Number(document.getElementById('image').dataset.renders) >= 1")
+                page.evaluate(SETUP)
+                done = "window.studio.idle() && document.querySelectorAll('#measures tr').length > 0"
+                page.wait_for_function(done, timeout=60_000)
+                page.wait_for_timeout(500)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(args.out))
+                browser.close()
         finally:
-            browser.close()
             server.should_exit = True
             thread.join(10)
     print(f"wrote {args.out}")

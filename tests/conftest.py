@@ -20,6 +20,7 @@ from swerve.models import (
     DomainClassifier,
     EncoderConfig,
 )
+from tests.browser import chromium_browser, chromium_page, keep_screenshots  # noqa: F401 - fixtures
 
 # One thread per test process: on a small machine torch's OpenMP threads spin while another process holds a
 # core, which stalls the suite. A test that measures threading sets its own count.
@@ -90,3 +91,12 @@ def cli(capsys, monkeypatch):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed browser test keeps a screenshot of its pages in ``test-results/``."""
+    report = yield
+    if report.when == "call" and report.failed:
+        keep_screenshots(item)
+    return report

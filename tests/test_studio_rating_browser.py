@@ -5,49 +5,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from swerve.look.store import Store
 from swerve.studio.engine import Studio
 from swerve.studio.models import Models
-from tests.cdp import Browser
-from tests.test_studio_browser import CHROMIUM, serve  # skips this module without the studio extra
+from tests.test_studio_browser import expect, serve  # skips this module without the studio extra
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found (apt-get install chromium)")
-
-KEEP = """(async () => {{ const m = await import('/static/state.js');
-  for (const seed of {seeds}) await m.api('/api/keep', {{model: 'fashion-gan', latent: {{seed}}, label: 0}});
-  return true; }})()"""
-STAGE = "document.getElementById('rate-stage')"
+KEEP = """async seeds => { const m = await import('/static/state.js');
+  for (const seed of seeds) await m.api('/api/keep', {model: 'fashion-gan', latent: {seed}, label: 0});
+  return true; }"""
 
 
-def figures(browser: Browser) -> int:
-    return int(browser.evaluate("document.querySelectorAll('#gallery-grid figure').length"))
-
-
-def test_rate_with_the_keyboard_reload_resume_and_the_gallery_survives_a_restart(tmp_path: Path):
+def test_rate_with_the_keyboard_reload_resume_and_the_gallery_survives_a_restart(
+    chromium_page, tmp_path: Path
+):
+    page = chromium_page
+    stage = page.locator("#rate-stage")
+    figures = page.locator("#gallery-grid figure")
     out = tmp_path / "out"
     url, server, thread = serve(Studio(Models([]), out, start_model="fashion-gan"))
-    browser = Browser(CHROMIUM)
     try:
-        browser.goto(url)
-        browser.wait_for(
+        page.goto(url)
+        page.wait_for_function(
             "Number(document.getElementById('image').dataset.renders) >= 1 && window.studio.idle()"
         )
-        browser.evaluate(KEEP.format(seeds="[11, 12]"))
-        browser.evaluate("document.getElementById('keep-btn').click()")  # the gallery follows the explorer
-        browser.wait_for("document.querySelectorAll('#gallery-grid figure').length === 3", 30)
+        page.evaluate(KEEP, [11, 12])  # two pictures kept earlier, through the API
+        page.click("#keep-btn")  # the gallery follows the explorer
+        expect(figures).to_have_count(3, timeout=30_000)
 
-        browser.evaluate("document.getElementById('rater').value = 'ana'")
-        browser.evaluate("document.getElementById('rate-new').click()")
-        browser.wait_for(f"{STAGE}.dataset.position === '0' && !{STAGE}.hidden")
-        assert browser.evaluate("document.querySelectorAll('#rate-images img').length") == 1
-        browser.press("4")
-        assert browser.evaluate("document.getElementById('rate-novelty').textContent") == "4"
-        browser.press("2")
-        browser.wait_for(f"{STAGE}.dataset.position === '1'")
-        browser.press(" ")  # skip
-        browser.wait_for(f"{STAGE}.dataset.position === '2'")
+        page.fill("#rater", "ana")
+        page.click("#rate-new")
+        expect(stage).to_have_attribute("data-position", "0")
+        expect(stage).to_be_visible()
+        expect(page.locator("#rate-images img")).to_have_count(1)
+        page.keyboard.press("4")
+        expect(page.locator("#rate-novelty")).to_have_text("4")
+        page.keyboard.press("2")
+        expect(stage).to_have_attribute("data-position", "1")
+        page.keyboard.press(" ")  # skip
+        expect(stage).to_have_attribute("data-position", "2")
 
         store = Store(out / "swerve.db")
         session = store.sessions()[0]
@@ -58,49 +53,47 @@ def test_rate_with_the_keyboard_reload_resume_and_the_gallery_survives_a_restart
         ]
         assert {r["rater"] for r in saved} == {"ana"}
 
-        browser.goto(url)  # reload: the page resumes where ana stopped
-        browser.wait_for(f"!{STAGE}.hidden && {STAGE}.dataset.position === '2'")
-        assert "1 rated, 1 skipped of 3" in browser.evaluate(
-            "document.getElementById('rate-count').textContent"
-        )
-        browser.press("5")
-        browser.press("3")
-        browser.wait_for(f"{STAGE}.dataset.position === 'done'")
+        page.reload()  # the page resumes where ana stopped
+        expect(stage).to_be_visible()
+        expect(stage).to_have_attribute("data-position", "2")
+        expect(page.locator("#rate-count")).to_contain_text("1 rated, 1 skipped of 3")
+        page.keyboard.press("5")
+        page.keyboard.press("3")
+        expect(stage).to_have_attribute("data-position", "done")
         assert len(store.ratings(session["id"])) == 3
 
         # re-open the picture kept with seed 12 (second newest) in the explorer
-        browser.wait_for("document.querySelectorAll('#gallery-grid figure').length === 3")
-        browser.evaluate("document.querySelectorAll('#gallery-grid .gallery-open')[1].click()")
-        browser.wait_for("window.studio.state.latent.seed === 12 && window.studio.idle()")
+        expect(page.locator("#gallery-panel")).not_to_have_attribute("open", "")  # closed while rating: blind
+        page.click("#gallery-panel > summary")
+        expect(figures).to_have_count(3)
+        page.locator("#gallery-grid .gallery-open").nth(1).click()
+        page.wait_for_function("window.studio.state.latent.seed === 12 && window.studio.idle()")
         # delete and undo
-        browser.evaluate("document.querySelectorAll('#gallery-grid .gallery-delete')[0].click()")
-        browser.wait_for("document.querySelectorAll('#gallery-grid figure').length === 2")
-        browser.evaluate("document.getElementById('gallery-undo').click()")
-        browser.wait_for("document.querySelectorAll('#gallery-grid figure').length === 3")
+        page.locator("#gallery-grid .gallery-delete").first.click()
+        expect(figures).to_have_count(2)
+        page.click("#gallery-undo")
+        expect(figures).to_have_count(3)
         # compare two
-        browser.evaluate("document.querySelectorAll('#gallery-grid .gallery-compare')[1].click()")
-        browser.evaluate("document.querySelectorAll('#gallery-grid .gallery-compare')[2].click()")
-        browser.wait_for("!document.getElementById('gallery-compare').hidden")
-        fields = browser.evaluate(
-            "[...document.querySelectorAll('#compare-differences tr td:first-child')].map(t => t.textContent)"
-        )
+        page.locator("#gallery-grid .gallery-compare").nth(1).click()
+        page.locator("#gallery-grid .gallery-compare").nth(2).click()
+        expect(page.locator("#gallery-compare")).to_be_visible()
+        fields = page.locator("#compare-differences tr td:first-child").all_text_contents()
         assert "seed" in fields and "z" in fields
-        assert browser.errors == []
+        assert page.errors == []
     finally:
         server.should_exit = True
         thread.join(10)
 
     url, server, thread = serve(Studio(Models([]), out, start_model="fashion-gan"))  # a restarted studio
     try:
-        browser.goto(url)
-        browser.wait_for("document.querySelectorAll('#gallery-grid figure').length === 3", 30)
+        page.goto(url)
+        expect(figures).to_have_count(3, timeout=30_000)
         # a new port is a new origin (the page forgot the name): ana names herself and finds her session done
-        browser.wait_for("!document.getElementById('rate-start').disabled")
-        browser.evaluate("document.getElementById('rater').value = 'ana'")
-        browser.evaluate("document.getElementById('rate-start').click()")
-        browser.wait_for(f"{STAGE}.dataset.position === 'done'")
-        assert browser.errors == []
+        expect(page.locator("#rate-start")).to_be_enabled()
+        page.fill("#rater", "ana")
+        page.click("#rate-start")
+        expect(stage).to_have_attribute("data-position", "done")
+        assert page.errors == []
     finally:
-        browser.close()
         server.should_exit = True
         thread.join(10)
