@@ -47,7 +47,8 @@ def serve(studio: Studio) -> tuple[str, uvicorn.Server, threading.Thread]:
 
 
 @pytest.fixture
-def page(chromium_page, tmp_path: Path):
+def studio_page(chromium_page, tmp_path: Path):
+    """A fresh page on a studio serving the zoo's fashion-gan, its picture drawn: (page, studio, out)."""
     studio = Studio(Models([]), tmp_path / "out", start_model="fashion-gan")
     url, server, thread = serve(studio)
     try:
@@ -86,8 +87,8 @@ def click_at(locator, fraction: float) -> None:
     locator.click(position={"x": fraction * box["width"], "y": box["height"] / 2})
 
 
-def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(page):
-    page, studio, out = page
+def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(studio_page):
+    page, studio, out = studio_page
     expect(page.locator("#status")).not_to_have_class(re.compile(r"\berror\b"))
     before = shown_pixels(page)
 
@@ -146,8 +147,8 @@ def test_moving_sliders_changes_the_picture_and_the_kept_recipe_reproduces_it(pa
     assert page.errors == []  # no uncaught exception in the page's scripts
 
 
-def test_the_job_panels_ask_for_what_each_method_needs(page):
-    page, _, _ = page
+def test_the_job_panels_ask_for_what_each_method_needs(studio_page):
+    page, _, _ = studio_page
     boxes = ("finetune-away-box", "finetune-data-box", "finetune-text-box")
     expected = {
         "uncanny": (),
@@ -174,8 +175,8 @@ def test_the_job_panels_ask_for_what_each_method_needs(page):
         assert hidden is (recipe == "nodata-gan")  # no data, no classes to choose
 
 
-def test_a_novelty_search_opens_the_picture_clicked_in_its_grid(page):
-    page, _, out = page
+def test_a_novelty_search_opens_the_picture_clicked_in_its_grid(studio_page):
+    page, _, out = studio_page
     page.click("#novelty-panel > summary")
     page.fill("#novelty-budget", "100")
     page.click("#novelty-btn")
@@ -213,8 +214,8 @@ def sketch_pixels(page, count: int) -> np.ndarray:
     return shown_pixels(page, "sketch-result")
 
 
-def test_the_sketch_pad_renders_a_stroke_drawn_with_the_mouse(page) -> None:
-    page, _, _ = page
+def test_the_sketch_pad_renders_a_stroke_drawn_with_the_mouse(studio_page) -> None:
+    page, _, _ = studio_page
     expect(page.locator("#sketch-model option")).not_to_have_count(0)
     expect(page.locator("#sketch-model")).to_have_value("fashion-edges2grey")
     page.click("#sketch-panel > summary")
@@ -229,8 +230,8 @@ def test_the_sketch_pad_renders_a_stroke_drawn_with_the_mouse(page) -> None:
     assert np.array_equal(sketch_pixels(page, 3), drawn)  # the same stroke, the same picture
 
 
-def test_grid_tiles_are_at_least_96_pixels_and_measures_read_in_words(page):
-    page, _, _ = page
+def test_grid_tiles_are_at_least_96_pixels_and_measures_read_in_words(studio_page):
+    page, _, _ = studio_page
     page.set_viewport_size({"width": 760, "height": 900})  # a small laptop window
     page.click("#show-grid")
     page.wait_for_function(
