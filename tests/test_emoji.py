@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +159,25 @@ def test_load_dataset_renders_at_image_size_and_keeps_groups_when_trimmed(in_cac
     grey = load_dataset("emoji", image_size=32, channels=1, n=4, progress=False)
     assert grey.x.shape == (4, 1, 32, 32)
     assert np.isfinite(grey.x.numpy()).all()
+
+
+@needs_font
+def test_refine_emoji_gan_measures_in_emoji_classifier_features(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SWERVE_EMOJI_FONT", raising=False)
+    code, out, err = cli("refine", "emoji-gan", "--n", "8", "--set", "steps=1", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    for key in ("fd", "precision", "recall"):
+        assert key not in result["missing"]
+        assert math.isfinite(result["before"][key]) and math.isfinite(result["after"][key])
+
+
+def test_refine_emoji_gan_without_the_font_says_why_fd_is_missing(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWERVE_EMOJI_FONT", str(tmp_path / "no-such-font.ttf"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code, out, err = cli("refine", "emoji-gan", "--n", "8", "--set", "steps=1", "--json")
+    assert code == 0, err
+    missing = json.loads(out)["missing"]
+    assert "fonts-noto-color-emoji" in missing["fd"] and "fd" not in json.loads(out)["before"]

@@ -28,7 +28,7 @@ from swerve import taps
 from swerve.errors import ConfigError
 
 # The shipped domain classifier for each dataset (zoo names).
-DOMAIN_CLASSIFIERS: dict[str, str] = {"fashion-mnist": "fashion-classifier"}
+DOMAIN_CLASSIFIERS: dict[str, str] = {"fashion-mnist": "fashion-classifier", "emoji": "emoji-classifier"}
 
 
 @dataclass(frozen=True)
