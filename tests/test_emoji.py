@@ -181,3 +181,29 @@ def test_refine_emoji_gan_without_the_font_says_why_fd_is_missing(cli, tmp_path,
     assert code == 0, err
     missing = json.loads(out)["missing"]
     assert "fonts-noto-color-emoji" in missing["fd"] and "fd" not in json.loads(out)["before"]
+
+
+def emoji_gauge(reference_n: int = 64) -> dict:
+    from swerve.bundle import load
+    from swerve.studio.gauge import Gauge
+
+    bundle = load("emoji-gan")
+    sample = bundle.sample(1, seed=0)
+    return Gauge(reference_n=reference_n).measure(bundle, sample.x, int(sample.labels[0]))
+
+
+@needs_font
+def test_the_studio_measures_an_emoji_picture_in_emoji_classifier_features(monkeypatch):
+    monkeypatch.delenv("SWERVE_EMOJI_FONT", raising=False)
+    result = emoji_gauge()
+    assert result["features"]["extractor"] == "emoji-classifier"
+    assert result["values"]["novelty"] > 0 and 0 < result["values"]["confidence"] <= 1
+    assert result["reference"] == {"dataset": "emoji", "split": "test", "n": 64}
+
+
+def test_the_studio_says_why_an_emoji_picture_has_no_novelty_without_the_font(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWERVE_EMOJI_FONT", str(tmp_path / "no-such-font.ttf"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    result = emoji_gauge()
+    assert "novelty" not in result["values"] and "critic" in result["values"]
+    assert any("fonts-noto-color-emoji" in note for note in result["notes"])
