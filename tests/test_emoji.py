@@ -207,3 +207,16 @@ def test_the_studio_says_why_an_emoji_picture_has_no_novelty_without_the_font(tm
     result = emoji_gauge()
     assert "novelty" not in result["values"] and "critic" in result["values"]
     assert any("fonts-noto-color-emoji" in note for note in result["notes"])
+
+
+@needs_font
+def test_the_fine_tuning_trail_measures_emoji_quality(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("SWERVE_EMOJI_FONT", raising=False)
+    args = ["--method", "uncanny", "--steps", "2", "--trail-every", "2", "--batch-size", "4"]
+    code, _, err = cli(
+        "finetune", "emoji-gan", *args, "--out", tmp_path / "run", "--device", "cpu", "--no-progress"
+    )
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run" / "trail" / "step_000002" / "metrics.json").read_text())
+    assert "missing" not in metrics
+    assert all(math.isfinite(metrics[key]) for key in ("fd", "precision", "recall", "novelty"))
