@@ -31,6 +31,7 @@ from swerve.measure import (
     frechet_distance,
     gaussians25_scores,
     memorisation,
+    nearest_rows,
     precision_recall,
     swissroll_scores,
 )
@@ -67,8 +68,7 @@ def colour_card(name: str, bundle) -> str:
     mem = memorisation(s.x.flatten(1), train.x.flatten(1), test.x.flatten(1), quantile=0.05)
     # samples (one per group, 3 rows) beside their nearest training images, in pixels
     pick = torch.cat([torch.arange(c, 900, 9)[:3] for c in range(9)])
-    nearest = torch.cdist(s.x[pick].flatten(1).double(), train.x.flatten(1).double()).argmin(1)
-    pairs = torch.stack([s.x[pick], train.x[nearest]], dim=1).flatten(0, 1)
+    pairs = torch.stack([s.x[pick], train.x[nearest_rows(s.x[pick], train.x)]], dim=1).flatten(0, 1)
     GRIDS.mkdir(parents=True, exist_ok=True)
     save_image(upscale(make_grid(pairs, nrow=6)), GRIDS / f"{name}-nearest.png")
     real_fd = frechet_distance(f_test, classifier.features(train.x[:900]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +159,64 @@ def test_load_dataset_renders_at_image_size_and_keeps_groups_when_trimmed(in_cac
     grey = load_dataset("emoji", image_size=32, channels=1, n=4, progress=False)
     assert grey.x.shape == (4, 1, 32, 32)
     assert np.isfinite(grey.x.numpy()).all()
+
+
+@needs_font
+def test_refine_emoji_gan_measures_in_emoji_classifier_features(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SWERVE_EMOJI_FONT", raising=False)
+    code, out, err = cli("refine", "emoji-gan", "--n", "8", "--set", "steps=1", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    for key in ("fd", "precision", "recall"):
+        assert key not in result["missing"]
+        assert math.isfinite(result["before"][key]) and math.isfinite(result["after"][key])
+
+
+def test_refine_emoji_gan_without_the_font_says_why_fd_is_missing(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWERVE_EMOJI_FONT", str(tmp_path / "no-such-font.ttf"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code, out, err = cli("refine", "emoji-gan", "--n", "8", "--set", "steps=1", "--json")
+    assert code == 0, err
+    missing = json.loads(out)["missing"]
+    assert "fonts-noto-color-emoji" in missing["fd"] and "fd" not in json.loads(out)["before"]
+
+
+def emoji_gauge(reference_n: int = 64) -> dict:
+    from swerve.bundle import load
+    from swerve.studio.gauge import Gauge
+
+    bundle = load("emoji-gan")
+    sample = bundle.sample(1, seed=0)
+    return Gauge(reference_n=reference_n).measure(bundle, sample.x, int(sample.labels[0]))
+
+
+@needs_font
+def test_the_studio_measures_an_emoji_picture_in_emoji_classifier_features(monkeypatch):
+    monkeypatch.delenv("SWERVE_EMOJI_FONT", raising=False)
+    result = emoji_gauge()
+    assert result["features"]["extractor"] == "emoji-classifier"
+    assert result["values"]["novelty"] > 0 and 0 < result["values"]["confidence"] <= 1
+    assert result["reference"] == {"dataset": "emoji", "split": "test", "n": 64}
+
+
+def test_the_studio_says_why_an_emoji_picture_has_no_novelty_without_the_font(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWERVE_EMOJI_FONT", str(tmp_path / "no-such-font.ttf"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    result = emoji_gauge()
+    assert "novelty" not in result["values"] and "critic" in result["values"]
+    assert any("fonts-noto-color-emoji" in note for note in result["notes"])
+
+
+@needs_font
+def test_the_fine_tuning_trail_measures_emoji_quality(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("SWERVE_EMOJI_FONT", raising=False)
+    args = ["--method", "uncanny", "--steps", "2", "--trail-every", "2", "--batch-size", "4"]
+    code, _, err = cli(
+        "finetune", "emoji-gan", *args, "--out", tmp_path / "run", "--device", "cpu", "--no-progress"
+    )
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run" / "trail" / "step_000002" / "metrics.json").read_text())
+    assert "missing" not in metrics
+    assert all(math.isfinite(metrics[key]) for key in ("fd", "precision", "recall", "novelty"))

@@ -16,6 +16,7 @@ from swerve.measure import (
     kid,
     knn_distance,
     memorisation,
+    nearest_rows,
     novelty_quality,
     objectness,
     out_of_class,
@@ -86,6 +87,14 @@ def test_knn_distance_and_memorisation_spot_copies() -> None:
     assert knn_distance(copies, train).max() < 1e-3
     assert memorisation(copies, train, test)["copies"] == 1.0
     assert memorisation(gaussian(200, 3, seed=5), train, test)["copies"] < 0.2
+
+
+def test_nearest_rows_finds_the_picture_each_near_copy_came_from() -> None:
+    train = torch.randn(300, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    order = torch.randperm(300, generator=torch.Generator().manual_seed(1))[:40]
+    assert torch.equal(nearest_rows(train[order] + 1e-3, train, chunk=7), order)
+    with pytest.raises(ConfigError, match="empty"):
+        nearest_rows(train, train[:0])
 
 
 def test_extract_features_from_a_layer_and_novelty_quality() -> None:

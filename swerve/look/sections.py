@@ -83,6 +83,7 @@ def section(name: str, order: int = 100) -> Callable[[SectionFn], SectionFn]:
 # Modules that register more sections: each method's section lives beside the method's own report code,
 # one module per survey category, and is imported here when the demo runs.
 SECTION_MODULES: tuple[str, ...] = (
+    "swerve.look.sections_colour",
     "swerve.look.sections_bend",
     "swerve.refine.report",
     "swerve.measure.report",
@@ -96,7 +97,12 @@ SECTION_MODULES: tuple[str, ...] = (
 # The steps of swerve's loop, in the report's order: a section belongs to the last stage whose first
 # ``order`` is at or below its own. Each stage's sentence is shown under its heading.
 STAGES: tuple[tuple[int, str, str], ...] = (
-    (0, "Make", "The models everything else starts from: trained on clothes, digits or dots on a plane."),
+    (
+        0,
+        "Make",
+        "The models everything else starts from: trained on colour emoji, clothes, digits or dots "
+        "on a plane.",
+    ),
     (
         60,
         "Diverge",

@@ -13,7 +13,7 @@ from swerve.measure.features import (
 )
 from swerve.measure.fidelity import density_coverage, frechet_distance, kid, precision_recall
 from swerve.measure.measurement import Measurement, explain_missing, measure_samples, novelty_quality
-from swerve.measure.novelty import knn_distance, memorisation, objectness, out_of_class
+from swerve.measure.novelty import knn_distance, memorisation, nearest_rows, objectness, out_of_class
 from swerve.measure.posterior import class_probabilities, posterior_entropy
 from swerve.measure.sparseness import novelty_scores, sparseness
 from swerve.measure.toys import gaussians25_scores, kde_log_likelihood, swissroll_scores
@@ -38,6 +38,7 @@ __all__ = [
     "knn_distance",
     "measure_samples",
     "memorisation",
+    "nearest_rows",
     "novelty_quality",
     "novelty_scores",
     "objectness",

@@ -1,9 +1,10 @@
 """Feature extractors: the space in which swerve measures quality and novelty.
 
 Inception weights cannot be assumed, so each dataset has a *domain classifier* that swerve trains and ships
-(``fashion-classifier`` for Fashion-MNIST); its penultimate features play the role Inception's pool features
-play in FID. Any other ``nn.Module`` can be used, at its output or at any named layer (through
-:mod:`swerve.taps`), and registered by name for other data (:func:`register_extractor`). Features come back
+(``fashion-classifier`` for Fashion-MNIST, ``emoji-classifier`` for the 48-pixel colour emoji); its
+penultimate features play the role Inception's pool features play in FID. Any other ``nn.Module`` can be
+used, at its output or at any named layer (through :mod:`swerve.taps`), and registered by name for other
+data (:func:`register_extractor`). Features come back
 on the CPU in float64, the precision every statistic is computed in.
 
 Normalisation. In the raw penultimate features of ``fashion-classifier``, images with no garment at all
@@ -28,7 +29,7 @@ from swerve import taps
 from swerve.errors import ConfigError
 
 # The shipped domain classifier for each dataset (zoo names).
-DOMAIN_CLASSIFIERS: dict[str, str] = {"fashion-mnist": "fashion-classifier"}
+DOMAIN_CLASSIFIERS: dict[str, str] = {"fashion-mnist": "fashion-classifier", "emoji": "emoji-classifier"}
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,16 @@ def knn_distance(x: torch.Tensor, reference: torch.Tensor, k: int = 1, chunk: in
     return torch.cat(out)
 
 
+def nearest_rows(x: torch.Tensor, reference: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """Index of each row's nearest row of ``reference`` (Euclidean, float64, chunked): with flattened
+    pictures, the training image a sample is closest to, as a memorisation check shows it."""
+    ref = reference.detach().flatten(1).double().cpu()
+    if len(ref) == 0:
+        raise ConfigError("the reference set is empty")
+    flat = x.detach().flatten(1).double().cpu()
+    return torch.cat([torch.cdist(flat[i : i + chunk], ref).argmin(1) for i in range(0, len(flat), chunk)])
+
+
 def memorisation(
     samples: torch.Tensor, train: torch.Tensor, test: torch.Tensor, quantile: float = 0.05
 ) -> dict[str, float]:

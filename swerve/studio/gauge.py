@@ -1,7 +1,7 @@
 """Measurements of the one picture on the page, with swerve.measure's functions and provenance.
 
-For a dataset with a shipped domain classifier (Fashion-MNIST), the picture and a fixed set of real test
-images go through the classifier's registered feature space (unit-length penultimate features, see
+For a dataset with a shipped domain classifier (Fashion-MNIST, emoji), the picture and a fixed set of real
+test images go through the classifier's registered feature space (unit-length penultimate features, see
 :mod:`swerve.measure.features`). The page shows: **novelty**, the mean distance to the 3 nearest
 real images relative to how far real images are from each other (the per-sample form of the ``novelty`` in
 :func:`swerve.measure.novelty_quality`: 1 is as far as real data is from itself); **density**, how many real
@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from swerve.bundle import Bundle
+from swerve.errors import SwerveError
 from swerve.measure import density_coverage, extract_features, knn_distance
 from swerve.measure.features import DOMAIN_CLASSIFIERS, Extractor, get_extractor
 from swerve.measure.scan import empirical_pvalues, scan_individual
@@ -76,8 +77,17 @@ class Gauge:
         notes: list[str] = []
         result: dict[str, Any] = {"values": values, "notes": notes}
         dataset = bundle.data.dataset
+        reference, reason = None, None
         if dataset in DOMAIN_CLASSIFIERS:
-            extractor, classifier, real, real_nn = self.reference(dataset, bundle.data.shape)
+            try:
+                reference = self.reference(dataset, bundle.data.shape)
+            except SwerveError as exc:  # no test pictures (emoji without its font) or no classifier
+                reason = f"novelty and density need {dataset} test pictures: {exc}"
+        else:
+            known = ", ".join(sorted(DOMAIN_CLASSIFIERS))
+            reason = f"novelty and density need a domain classifier; swerve ships them for {known}"
+        if reference is not None:
+            extractor, classifier, real, real_nn = reference
             features = self.features(extractor, classifier, x)
             probs = torch.softmax(classifier(x.to(next(classifier.parameters()).device)), dim=1)[0].cpu()
             seen = int(probs.argmax())
@@ -93,8 +103,7 @@ class Gauge:
             result["reference"] = {"dataset": dataset, "split": "test", "n": len(real)}
             result["k"] = {"novelty": K_NOVELTY, "density": K_DENSITY}
         else:
-            known = ", ".join(sorted(DOMAIN_CLASSIFIERS))
-            notes.append(f"novelty and density need a domain classifier; swerve ships them for {known}")
+            notes.append(str(reason))
         if "discriminator" in bundle.networks:
             d = bundle.discriminator.eval()
             device = next(d.parameters()).device

@@ -37,7 +37,6 @@ function build() {
   const result = element("img", { id: "sketch-result", alt: "the rendered sketch", width: 256, height: 256 });
   const status = element("p", { id: "sketch-status" });
   canvas.style.cssText = "width:256px;height:256px;touch-action:none;border:1px solid #888;background:#fff";
-  result.style.imageRendering = "pixelated";
   const panel = element(
     "details", { id: "sketch-panel" },
     element("summary", {}, "Sketch pad"),
