@@ -30,8 +30,7 @@ from swerve.data import (
     swiss_roll_curve,
 )
 from swerve.errors import DataError
-
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+from tests.marks import needs_fashion
 
 
 @pytest.fixture(autouse=True)
@@ -213,7 +212,7 @@ def test_load_with_download_fills_the_cache(tmp_path, monkeypatch):
     assert len(load_mnist("train")) == 15  # found in the cache now, no download asked for
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+@needs_fashion
 def test_real_fashion_mnist():
     train = load_fashion_mnist("train")
     assert train.x.shape == (60000, 1, 28, 28) and train.x.dtype == torch.float32

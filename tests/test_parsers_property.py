@@ -150,7 +150,9 @@ NUMBER_FIELDS = [n for n, r in TRAIN_RULES.items() if n not in ("name", "dataset
 def test_one_wrong_training_field_is_refused_by_name(field, value):
     """Each field alone, on an otherwise good config: accepted exactly when its rule holds."""
     values = {**TrainConfig().to_dict(), field: value}
-    if field in ("lr_g", "lr_d", "vae_sigma", "gp_weight", "ema"):
+    float_fields = ("lr_g", "lr_d", "vae_sigma", "gp_weight", "ema")
+    float_fields += ("ada_target", "ada_kimg", "r1_gamma", "style_mixing", "pl_weight")
+    if field in float_fields:
         value = _as_number(value)
         value = float(value) if _is_int(value) else value
     if field == "kind" and value in ("can", "nodata", "sparse-ae", "vae", "classifier"):

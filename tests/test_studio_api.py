@@ -29,6 +29,7 @@ from swerve.studio.gauge import Gauge  # noqa: E402
 from swerve.studio.models import Models  # noqa: E402
 from swerve.studio.recipe import read_recipe, render_recipe, to_picture  # noqa: E402
 from tests.conftest import tiny_image_bundle  # noqa: E402
+from tests.marks import needs_fashion  # noqa: E402
 
 
 @pytest.fixture
@@ -406,10 +407,7 @@ def test_models_without_pictures_are_listed_but_not_usable(tmp_path):
 
 
 # --- measurement -------------------------------------------------------------------------------------------
-@pytest.mark.skipif(
-    not Path("/usr/share/datasets/fashion-mnist").is_dir() and not os.environ.get("SWERVE_FASHION_MNIST"),
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
-)
+@needs_fashion
 def test_measure_says_a_pushed_picture_is_more_novel_and_less_like_the_data(setup):
     client, studio, _, _ = setup
     studio.gauge = Gauge(reference_n=500)
