@@ -386,6 +386,11 @@ def test_demo_cards_say_what_they_cannot_show_without_the_test_images(tmp_path, 
     assert "Not shown: reconstructions" in vae.text
     for text in (gan.text, vae.text):
         assert "dataset-fashion-mnist" in text and "SWERVE_FASHION_MNIST" in text
+    from swerve.errors import SwerveError
+    from swerve.measure.report import divergence_map_section
+
+    with pytest.raises(SwerveError, match="dataset-fashion-mnist"):  # a card saying why, not none at all
+        divergence_map_section(ctx)
 
 
 def test_demo_refinement_section_on_a_tiny_zoo(tmp_path, monkeypatch):

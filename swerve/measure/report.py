@@ -7,9 +7,10 @@ import torch.nn.functional as F
 
 from swerve import taps
 from swerve.diverge.creative import Creative, creative_decoder
+from swerve.errors import SwerveError
 from swerve.look.grid import make_grid, upscale
 from swerve.look.report import Figure, Section
-from swerve.look.sections import DemoContext, fashion_test_images, section
+from swerve.look.sections import DemoContext, fashion_test_images, missing_test_images, section
 from swerve.measure.divergence import divergence_map, plot_map
 from swerve.measure.scan import empirical_pvalues, scan_group, scan_individual
 from swerve.measure.scan.activations import sample_activations
@@ -28,9 +29,11 @@ SCAN_LAYER = "blocks.0"
 @section("divergence-map", order=80)
 def divergence_map_section(ctx: DemoContext) -> Section | None:
     bundles = [b for b in (ctx.bundle("fashion-gan"), ctx.bundle("fashion-vae")) if b is not None]
-    real = fashion_test_images(500, ctx.seed)
-    if not bundles or real is None:
+    if not bundles:
         return None
+    real = fashion_test_images(500, ctx.seed)
+    if real is None:  # a card that says why, not a card that vanishes
+        raise SwerveError(f"the map measures against real clothes, and {missing_test_images()}")
     ctx.say("divergence map")
     rows = divergence_map(bundles, MAP_OPS, real[0], n=100, seed=ctx.seed, cache_dir=ctx.out_dir / "cache")
     names = {"bundle": "model", "label": "change", "novelty": "novelty", "precision": "precision"}
