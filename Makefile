@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 # Where pip looks for PyTorch besides PyPI. On Linux PyPI's torch is the multi-gigabyte CUDA build, so the
 # default is PyTorch's CPU wheel index; `make test TORCH_INDEX=` turns it off, and a CUDA index (see the
-# PyTorch install guide) gives a GPU build.
+# PyTorch install guide) gives a GPU build. One retry: an index that cannot be reached costs seconds, not minutes.
 TORCH_INDEX ?= $(if $(filter Linux,$(shell uname -s)),https://download.pytorch.org/whl/cpu,)
 # The suite runs one OpenMP thread per process that waits passively, so a busy machine does not stall it.
 TEST_ENV := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
@@ -17,7 +17,7 @@ TEST_ENV := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 $(BIN)/swerve: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(BIN)/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--retries 1 --extra-index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
