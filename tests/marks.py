@@ -30,3 +30,21 @@ needs_fortunes = pytest.mark.skipif(
     not _text_installed("SWERVE_FORTUNES", "/usr/share/games/fortunes", folder=True),
     reason="fortunes are not installed: apt-get install fortunes-min fortunes (or SWERVE_FORTUNES)",
 )
+
+
+def _emoji_found() -> bool:
+    from swerve.data.emoji import DEBIAN_FONT, DEBIAN_TEST, emoji_paths
+    from swerve.errors import DataError
+
+    try:
+        emoji_paths()
+    except DataError:
+        return False
+    # Some tests clear SWERVE_EMOJI_FONT / _TEST to use Debian's files: those must be there too.
+    return DEBIAN_FONT.is_file() and DEBIAN_TEST.is_file()
+
+
+needs_emoji = pytest.mark.skipif(
+    not _emoji_found(),
+    reason="the emoji font is not installed: apt-get install fonts-noto-color-emoji unicode-data",
+)

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from swerve import zoo
-from swerve.data.emoji import DEBIAN_FONT, DEBIAN_TEST
 from swerve.look import sections
 from swerve.look.demo import run_demo
+from tests.marks import needs_emoji
 
 pytestmark = pytest.mark.skipif(zoo.zoo_path("emoji-gan") is None, reason="the zoo has no emoji-gan")
 
@@ -28,10 +28,7 @@ def test_the_colour_section_opens_the_make_stage():
     assert names[0] == "colour" and sections.stage_of("colour") == "Make"
 
 
-@pytest.mark.skipif(
-    not (DEBIAN_FONT.is_file() and DEBIAN_TEST.is_file()),
-    reason="Debian's fonts-noto-color-emoji and unicode-data are not installed",
-)
+@needs_emoji
 def test_the_colour_card_shows_samples_over_their_nearest_training_emoji(tmp_path, monkeypatch):
     monkeypatch.delenv("SWERVE_EMOJI_FONT", raising=False)
     page, run = colour_demo(tmp_path, monkeypatch)

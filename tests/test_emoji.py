@@ -11,13 +11,11 @@ import pytest
 import torch
 
 from swerve.data import emoji, load_dataset, load_emoji
-from swerve.data.emoji import DEBIAN_FONT, DEBIAN_TEST, parse_emoji_test, variant_key
+from swerve.data.emoji import DEBIAN_TEST, parse_emoji_test, variant_key
 from swerve.errors import DataError
+from tests.marks import needs_emoji
 
-needs_font = pytest.mark.skipif(
-    not (DEBIAN_FONT.is_file() and DEBIAN_TEST.is_file()),
-    reason="Debian's fonts-noto-color-emoji and unicode-data are not installed",
-)
+needs_font = needs_emoji
 
 SAMPLE_TEST = """\
 # group: Smileys & Emotion
