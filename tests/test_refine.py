@@ -582,3 +582,14 @@ def test_refine_cli_bad_input_is_one_line(cli, tmp_path) -> None:
     code, _, err = cli("refine", "gaussians25-wgangp", "--critic", "ratio", "--out", tmp_path / "a.png")
     assert code == 2 and "swerve ratio" in err
     assert not (tmp_path / "a.png").exists()
+
+
+def test_the_demo_refine_card_trains_its_corrector_although_the_demo_draws_without_gradients(tmp_path):
+    """run_demo draws every section under torch.no_grad(); the refine card trains a ratio corrector for the
+    zoo's WGAN toy, which needs gradients (this crashed `make demo`)."""
+    from swerve.look.sections import DemoContext
+    from swerve.refine.report import refine_section
+
+    with torch.no_grad():
+        section = refine_section(DemoContext(out_dir=tmp_path / "demo"))
+    assert section is not None and section.error is None and "corrector" in section.text

@@ -76,7 +76,8 @@ def _toy(bundle, seed: int) -> tuple[list[Figure], list[dict]]:
     if discriminator_objective(bundle) not in (None, *CALIBRATED_OBJECTIVES):  # e.g. WGAN-GP: correct it
         corrected = copy.deepcopy(bundle)
         real = gaussians25(20000, seed=seed + 3).x
-        fit_ratio(corrected, real, corrector=True, steps=CORRECTOR_STEPS, seed=seed)
+        with torch.enable_grad():  # the demo draws its sections without gradients; this one trains
+            fit_ratio(corrected, real, corrector=True, steps=CORRECTOR_STEPS, seed=seed)
         ratio = ratio_critic(corrected)
     z, _ = initial_latents(bundle, POINTS, seed)
     real = gaussians25(POINTS, seed=seed + 1).x
