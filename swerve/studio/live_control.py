@@ -117,12 +117,16 @@ def start_inputs(performance: Any, osc: int | None, midi: str | None) -> list[An
     """Start the OSC server and the MIDI input asked for, recording what each listens to on ``performance``;
     answers the inputs (to close)."""
     inputs: list[Any] = []
-    if osc is not None:
-        server = OscInput(performance, osc).start()
-        performance.inputs["osc"] = f"udp://127.0.0.1:{server.port}"
-        inputs.append(server)
-    if midi is not None:
-        port = MidiInput(performance, midi)
-        performance.inputs["midi"] = midi
-        inputs.append(port)
+    try:
+        if osc is not None:
+            server = OscInput(performance, osc).start()
+            performance.inputs["osc"] = f"udp://127.0.0.1:{server.port}"
+            inputs.append(server)
+        if midi is not None:
+            inputs.append(MidiInput(performance, midi))
+            performance.inputs["midi"] = midi
+    except ConfigError:
+        for opened in inputs:
+            opened.close()
+        raise
     return inputs

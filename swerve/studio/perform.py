@@ -10,6 +10,7 @@ Origin closed with 1008) that sends each new frame as a JSON header then the PNG
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 import statistics
@@ -396,6 +397,8 @@ def register(app: FastAPI, studio: Studio, parse: Callable) -> Performance:
                     if performance.error and performance.error != told:  # a refused state: say so once
                         told = performance.error
                         await websocket.send_json({"error": told})
+                    elif performance.error:
+                        await asyncio.sleep(0.2)  # moving envelopes must not redraw a refused state flat out
                     else:
                         await websocket.send_json({"waiting": True})  # notices a closed socket
                     continue
