@@ -244,3 +244,38 @@ def test_bad_mappings_and_messages_are_4xx(live, route, body, status, words) -> 
     assert words.lower() in answer.json()["error"].lower() and "\n" not in answer.json()["error"]
     assert performance.version == version  # nothing changed
     assert client.get("/api/perform/status").status_code == 200
+
+
+# --- the command -------------------------------------------------------------------------------------------
+@pytest.fixture
+def never_serve(monkeypatch):
+    """``swerve studio`` must refuse before serving: serving fails the test instead of blocking it."""
+    uvicorn = pytest.importorskip("uvicorn")
+
+    def served(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the studio started serving")
+
+    monkeypatch.setattr(uvicorn.Server, "run", served)
+
+
+def test_cli_refuses_a_bad_mapping_or_input_in_one_line(cli, never_serve, tmp_path, monkeypatch) -> None:
+    import json
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"bindings": [{"source": "osc:/k", "target": "latent.zz"}]}))
+    code, _, err = cli("studio", MODEL, "--mapping", bad, "--port", "0", "--out", tmp_path / "out")
+    assert code == 2 and "bad.json" in err and "unknown target" in err and "Traceback" not in err
+    wrong_layer = tmp_path / "layer.yaml"
+    wrong_layer.write_text("bindings:\n  - {source: 'midi:cc:1:7', target: nope.rotate.degrees}\n")
+    code, _, err = cli("studio", MODEL, "--mapping", wrong_layer, "--port", "0", "--out", tmp_path / "out")
+    assert code == 2 and "no layer 'nope'" in err
+
+    mido = pytest.importorskip("mido", reason="pip install 'swerve[live]'")
+
+    def no_port(name, callback=None):  # noqa: ANN001, ANN202
+        raise OSError(f"unknown port {name!r}")
+
+    monkeypatch.setattr(mido, "open_input", no_port)
+    monkeypatch.setattr(mido, "get_input_names", lambda: ["Midi Through:0"])
+    code, _, err = cli("studio", MODEL, "--midi", "nanoKONTROL2", "--port", "0", "--out", tmp_path / "out")
+    assert code == 2 and "cannot open MIDI input 'nanoKONTROL2'" in err and "Midi Through:0" in err
