@@ -50,3 +50,42 @@ def test_the_performance_view_follows_a_control_changed_over_the_api(chromium_pa
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_learn_binds_a_knob_to_the_slider_clicked(chromium_page, tmp_path: Path):
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from swerve.studio.live_control import OscInput
+
+    url, server, thread = serve(Studio(Models([]), tmp_path / "out", start_model="fashion-gan"))
+    performance = server.config.app.state.performance
+    osc = OscInput(performance, 0).start()
+    try:
+        page = chromium_page
+        page.goto(url)
+        page.wait_for_function("Number(document.getElementById('image').dataset.renders) >= 1")
+        page.click("#add-bend")
+        slider = page.locator(".bend .bend-param").first
+        expect(slider).to_be_visible()
+        param = slider.get_attribute("data-param")
+        layer = page.locator(".bend .bend-layer").first.input_value()
+        transform = page.locator(".bend .bend-transform").first.input_value()
+        before = page.evaluate("() => window.studio.state.bends[0].params")
+        page.click("#learn-btn")
+        slider.click()
+        expect(page.locator("#perform-note")).to_contain_text("now move a knob")
+        assert (
+            page.evaluate("() => window.studio.state.bends[0].params") == before
+        )  # the click only picked it
+        target = f"{layer}.{transform}.{param}"
+        assert performance.learning["target"] == target
+        SimpleUDPClient("127.0.0.1", osc.port).send_message("/fader", 1.0)
+        expect(page.locator("#bindings")).to_contain_text(f"osc:/fader → {target}")
+        expect(page.locator("#perform-note")).to_contain_text(f"bound osc:/fader to {target}")
+        shown = performance.state()["bends"][0]
+        assert shown["layer"] == layer and shown["params"][param] == float(slider.get_attribute("max"))
+        assert page.errors == []
+    finally:
+        osc.close()
+        server.should_exit = True
+        thread.join(10)
