@@ -228,6 +228,7 @@ def test_the_stream_refuses_other_sites_and_missing_tokens(live) -> None:
         ("/api/perform/mapping", {"fps": 24}, 422, "bindings or presets"),
         ("/api/perform/controls", {"controls": {"blocks.0.rotate.nope": 1.0}}, 400, "no parameter"),
         ("/api/perform/controls", {"controls": {BEND: "90"}}, 422, ""),
+        ("/api/perform/controls", {"controls": {"blend.alpha": 0.5}}, 400, "needs a blend partner"),
         ("/api/perform/sources", {"values": {"mic:rms": 2.0}}, 422, "less than or equal"),
         ("/api/perform/sources", {"values": {"rm -rf": 0.5}}, 422, ""),
         ("/api/perform/learn", {"target": "blocks.9.rotate.degrees"}, 400, "no layer"),

@@ -130,10 +130,13 @@ class Performance:
         return self.studio.models.get(self.studio.models.resolve(model_id))
 
     def set_state(self, state: StateIn) -> None:
-        """The control page's state becomes the base the controls are written into."""
+        """The control page's state becomes the base the controls are written into; another model drops the
+        controls set directly (they named the old model's layers)."""
         if self.mapping is not None:
             check_targets(self.mapping, self.bundle(state.model))
         with self._changed:
+            if self.base is not None and self.base["model"] != state.model:
+                self.direct = {}
             self.base = state.model_dump(by_alias=True, exclude_none=True)
             self._bump()
 
@@ -154,8 +157,10 @@ class Performance:
         for target in targets:
             target_bounds(target)
         if self.base is not None:
+            bundle = self.bundle(self.base["model"])
             probe = [{"source": "osc:/probe", "target": t} for t in targets]
-            check_targets(Mapping.model_validate({"bindings": probe}), self.bundle(self.base["model"]))
+            check_targets(Mapping.model_validate({"bindings": probe}), bundle)
+            apply_controls(self.base, dict.fromkeys(targets, 0.0), num_classes=bundle.num_classes)
 
     def set_controls(self, controls: dict[str, float]) -> None:
         """Controls set directly, kept until changed (a binding driving the same target wins)."""
