@@ -280,3 +280,25 @@ def test_cli_refuses_a_bad_mapping_or_input_in_one_line(cli, never_serve, tmp_pa
     monkeypatch.setattr(mido, "get_input_names", lambda: ["Midi Through:0"])
     code, _, err = cli("studio", MODEL, "--midi", "nanoKONTROL2", "--port", "0", "--out", tmp_path / "out")
     assert code == 2 and "cannot open MIDI input 'nanoKONTROL2'" in err and "Midi Through:0" in err
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "1e300"])
+@pytest.mark.parametrize(
+    ("route", "template"),
+    [
+        ("/api/perform/controls", '{"controls": {"BEND": X}}'),
+        ("/api/perform/sources", '{"values": {"mic:rms": X}}'),
+        ("/api/perform/learn", '{"target": "BEND", "range": [0, X]}'),
+        ("/api/perform/mapping", '{"bindings": [{"source": "mic:rms", "target": "BEND", "decay": X}]}'),
+    ],
+)
+def test_no_number_that_is_not_finite_or_huge_gets_in(live, route, template, number) -> None:
+    client, _, performance = live
+    version = performance.version
+    answer = client.post(
+        route,
+        content=template.replace("BEND", BEND).replace("X", number),
+        headers={"content-type": "application/json"},
+    )
+    assert 400 <= answer.status_code < 500, answer.text
+    assert performance.version == version and performance.mapping is None and performance.direct == {}
