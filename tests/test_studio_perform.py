@@ -164,6 +164,18 @@ def test_the_stream_sends_a_new_frame_after_a_control_change(live) -> None:
     assert status["latency_ms"]["n"] >= 1 and status["latency_ms"]["median"] >= 0
 
 
+def test_latent_pulse_over_the_api_moves_the_latent(live) -> None:
+    client, _, performance = live
+    before = performance.render()
+    for amount in (0.0, 2.0):
+        assert (
+            client.post("/api/perform/controls", json={"controls": {"latent.pulse": amount}}).status_code
+            == 200
+        )
+    assert len(performance.state()["latent"]["z"]) == 64  # the latent made explicit, pushed
+    assert np.abs(pixels(performance.render().png) - pixels(before.png)).max() > 0
+
+
 def test_changes_made_while_drawing_are_merged_not_queued(live) -> None:
     client, _, performance = live
     frame, handled = performance.next_frame(-1)

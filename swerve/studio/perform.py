@@ -73,6 +73,15 @@ class LearnIn(Strict):
     source: SourceName | None = None
 
 
+def written(state: dict[str, Any], controls: dict[str, float], bundle: Any) -> dict[str, Any]:
+    """``state`` with ``controls`` written in for ``bundle`` (its classes, its seeds' latents)."""
+
+    def seed_latent(seed: int) -> Any:
+        return explore.seed_latent(bundle, seed)
+
+    return apply_controls(state, controls, num_classes=bundle.num_classes, seed_latent=seed_latent)
+
+
 @dataclass
 class Frame:
     """A rendered picture and the change it shows."""
@@ -160,7 +169,7 @@ class Performance:
             bundle = self.bundle(self.base["model"])
             probe = [{"source": "osc:/probe", "target": t} for t in targets]
             check_targets(Mapping.model_validate({"bindings": probe}), bundle)
-            apply_controls(self.base, dict.fromkeys(targets, 0.0), num_classes=bundle.num_classes)
+            written(self.base, dict.fromkeys(targets, 0.0), bundle)
 
     def set_controls(self, controls: dict[str, float]) -> None:
         """Controls set directly, kept until changed (a binding driving the same target wins)."""
@@ -245,12 +254,7 @@ class Performance:
             base = self.base
         if base is None:
             return None
-        bundle = self.bundle(base["model"])
-
-        def seed_latent(seed: int) -> Any:
-            return explore.seed_latent(bundle, seed)
-
-        return apply_controls(base, controls, num_classes=bundle.num_classes, seed_latent=seed_latent)
+        return written(base, controls, self.bundle(base["model"]))
 
     def render(self) -> Frame | None:
         """Draw the newest state (one drawing at a time; the frame already drawn for it is reused)."""
