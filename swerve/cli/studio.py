@@ -30,6 +30,13 @@ def studio(
         metavar="MODULE",
         help="Trust this Python module to hold network classes of bundles the page opens (repeatable).",
     ),
+    osc: int = typer.Option(
+        None, "--osc", min=0, max=65535, metavar="PORT", help="Listen for OSC control on 127.0.0.1:PORT."
+    ),
+    midi: str = typer.Option(None, "--midi", metavar="PORT_NAME", help="Take MIDI control from this input."),
+    mapping: Path = typer.Option(
+        None, "--mapping", help="A mapping file (YAML or JSON, as swerve react reads) for live control."
+    ),
 ) -> None:
     """Start the studio: pick a model, explore its latents, bend and blend it live, keep what you make."""
     try:
@@ -66,8 +73,10 @@ def studio(
         typer.echo("warning: the studio is reachable from other machines on this network", err=True)
     else:
         hosts = LOCAL_HOSTS if host in LOCAL_HOSTS else [*LOCAL_HOSTS, host]
+    web = create_app(engine, hosts)
+    inputs = _live(web.state.performance, engine, osc, midi, mapping)
     sock = _listen(host, port)
-    config = uvicorn.Config(create_app(engine, hosts), log_level="warning")
+    config = uvicorn.Config(web, log_level="warning")
     server = uvicorn.Server(config)
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{sock.getsockname()[1]}/"
@@ -76,7 +85,30 @@ def studio(
         as_json,
         f"swerve studio at {address}  (Ctrl-C stops it; kept files go to {out})",
     )
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for source in inputs:
+            source.close()
+
+
+def _live(performance, engine, osc: int | None, midi: str | None, mapping: Path | None) -> list:  # noqa: ANN001
+    """Load the mapping (checked against the first model) and start the OSC and MIDI inputs asked for."""
+    if mapping is not None:
+        from swerve.look.mapping import check_targets, load_mapping
+
+        loaded = load_mapping(mapping)
+        if engine.start_model is not None:
+            check_targets(loaded, engine.models.get(engine.start_model))
+        performance.set_mapping(loaded)
+    if osc is None and midi is None:
+        return []
+    from swerve.studio.live_control import start_inputs
+
+    inputs = start_inputs(performance, osc, midi)
+    for kind, where in performance.inputs.items():
+        typer.echo(f"{kind} control: {where}", err=True)
+    return inputs
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from swerve.errors import SwerveError
-from swerve.studio import background, gallery
+from swerve.studio import background, gallery, perform
 from swerve.studio.engine import Studio, png_bytes
 from swerve.studio.finite import finite_json
 from swerve.studio.jobs import Busy
@@ -298,6 +298,7 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
         return {"state": checked.model_dump(by_alias=True), "recipe": recipe.to_dict()}
 
     project = gallery.register(app, studio, parse, page_state)
+    perform.register(app, studio, parse)
 
     # Each background job: its request body, and the function that checks it and starts the job.
     job_kinds = {

@@ -1,0 +1,91 @@
+"""The performance view in real headless Chromium: open it from the control page, change a control over the
+API, and the canvas it paints changes; the control page shows the view's frame rate and latency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from swerve.studio.engine import Studio
+from swerve.studio.models import Models
+from tests.test_studio_browser import expect, serve  # skips this module without the studio extra
+
+CANVAS_SUM = """() => { const c = document.getElementById('canvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] * (1 + (i % 997));
+  return [c.width, c.height, s]; }"""
+MORE_FRAMES = "n => Number(document.getElementById('canvas').dataset.frames) > n"
+
+
+def test_the_performance_view_follows_a_control_changed_over_the_api(chromium_page, request, tmp_path: Path):
+    url, server, thread = serve(Studio(Models([]), tmp_path / "out", start_model="fashion-gan"))
+    token = server.config.app.state.token
+    try:
+        page = chromium_page
+        page.goto(url)
+        page.wait_for_function("Number(document.getElementById('image').dataset.renders) >= 1")
+        with page.expect_popup() as opened:
+            page.click("#perform-open")
+        view = opened.value
+        view.errors = []
+        view.on("pageerror", lambda error: view.errors.append(str(error)))
+        request.node.browser_pages.append(view)
+        assert view.url.endswith("/perform")
+        view.wait_for_function("Number(document.getElementById('canvas').dataset.frames) >= 1")
+        width, height, before = view.evaluate(CANVAS_SUM)
+        assert width > 28 and height > 28 and before > 0  # upscaled to the window, not 28 pixels
+        frames = int(view.locator("#canvas").get_attribute("data-frames"))
+
+        answer = httpx.post(
+            f"{url}api/perform/controls",
+            json={"controls": {"blocks.0.rotate.degrees": 90.0}},
+            headers={"X-Swerve-Token": token},
+        )
+        assert answer.status_code == 200, answer.text
+        view.wait_for_function(MORE_FRAMES, arg=frames)
+        assert view.evaluate(CANVAS_SUM)[2] != before
+        expect(page.locator("#perform-rate")).to_contain_text("ms from change to picture")
+        assert page.errors == [] and view.errors == []
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_learn_binds_a_knob_to_the_slider_clicked(chromium_page, tmp_path: Path):
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from swerve.studio.live_control import OscInput
+
+    url, server, thread = serve(Studio(Models([]), tmp_path / "out", start_model="fashion-gan"))
+    performance = server.config.app.state.performance
+    osc = OscInput(performance, 0).start()
+    try:
+        page = chromium_page
+        page.goto(url)
+        page.wait_for_function("Number(document.getElementById('image').dataset.renders) >= 1")
+        page.click("#add-bend")
+        slider = page.locator(".bend .bend-param").first
+        expect(slider).to_be_visible()
+        param = slider.get_attribute("data-param")
+        layer = page.locator(".bend .bend-layer").first.input_value()
+        transform = page.locator(".bend .bend-transform").first.input_value()
+        before = page.evaluate("() => window.studio.state.bends[0].params")
+        page.click("#learn-btn")
+        slider.click()
+        expect(page.locator("#perform-note")).to_contain_text("now move a knob")
+        assert (
+            page.evaluate("() => window.studio.state.bends[0].params") == before
+        )  # the click only picked it
+        target = f"{layer}.{transform}.{param}"
+        assert performance.learning["target"] == target
+        SimpleUDPClient("127.0.0.1", osc.port).send_message("/fader", 1.0)
+        expect(page.locator("#bindings")).to_contain_text(f"osc:/fader → {target}")
+        expect(page.locator("#perform-note")).to_contain_text(f"bound osc:/fader to {target}")
+        shown = performance.state()["bends"][0]
+        assert shown["layer"] == layer and shown["params"][param] == float(slider.get_attribute("max"))
+        assert page.errors == []
+    finally:
+        osc.close()
+        server.should_exit = True
+        thread.join(10)
