@@ -468,7 +468,7 @@ def apply_controls(
             _set_bend(new, target, value)
     position = float(controls.get("latent.position", 0.0))
     pulse = float(controls.get("latent.pulse", 0.0))
-    if position or pulse:
+    if "latent.position" in controls or "latent.pulse" in controls:
         if seed_latent is None:
             raise ConfigError("latent motion and pulse need the model's latents (seed_latent)")
         latent["z"] = [float(v) for v in path_latent(latent, position, pulse, seed_latent)[0].tolist()]

@@ -1,0 +1,411 @@
+"""Audio-reactive rendering: a music video whose pictures move with a track (``swerve react``).
+
+The track's features (:mod:`swerve.look.audio`) drive the controls a mapping file binds them to
+(:mod:`swerve.look.mapping`); every frame is a studio state, made into a recipe and drawn exactly as the
+studio draws it (:mod:`swerve.studio.engine`, :func:`swerve.studio.recipe.draw`), frames that differ only in
+their latent and class going through the generator in one batch. The effects follow Lucid Sonic Dreams
+(Alafriz 2021): a pulse toward a direction on percussive hits, motion along a latent path with the harmony,
+the class from the strongest pitch class, and here any bend parameter too.
+
+The render is a pure function of (bundle, track, mapping, seed, state): frames go to a run folder as PNGs
+(with a manifest of those inputs), so a render that stopped resumes where it stopped and gives the same
+frames; the video is encoded from them by ffmpeg with the track muxed in, and a recipe JSON beside it records
+everything that made it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from swerve.bundle import Bundle
+from swerve.errors import ConfigError, SwerveError
+from swerve.look.audio import Features, track_features
+from swerve.look.grid import to_uint8
+from swerve.look.mapping import Controller, Mapping, apply_controls, check_targets, describe, source_kind
+from swerve.outputs import check_folder, check_output, claim_folder
+from swerve.utils import atomic_path, json_text, sha256_file, write_text_atomic
+
+FORMAT = "swerve-react"
+RUN_KIND = "react-run"
+MANIFEST = "react.json"
+FRAME_NAME = "{:06d}.png"
+DEFAULT_FPS = 24
+MAX_FRAMES = 500_000
+
+
+@dataclass
+class Plan:
+    """Every frame's studio state and recipe, and the batches they are drawn in."""
+
+    states: list[dict[str, Any]]
+    recipes: list[Any]
+    batches: list[list[int]]
+    controls: list[dict[str, float]] = field(default_factory=list)
+
+
+def default_run_dir(out: str | os.PathLike) -> Path:
+    """Where the frames of a render to ``out`` go unless told: ``NAME.frames`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name + ".frames")
+
+
+def recipe_path(out: str | os.PathLike) -> Path:
+    """The recipe JSON written beside the video."""
+    out = Path(out)
+    return out.with_name(out.name + ".json")
+
+
+def check_sources(mapping: Mapping, features: Features | None = None) -> None:
+    """A ConfigError unless every source is a track feature (OSC, MIDI and microphone are live-only)."""
+    for source in mapping.sources():
+        kind = source_kind(source)
+        if kind != "audio":
+            raise ConfigError(f"source {source!r} is a live {kind} source; swerve react reads track features")
+        if features is not None and source not in features.values:
+            raise ConfigError(f"source {source!r} is not among the track's features")
+
+
+def studio_for(bundle_name: str, device: str | None = None) -> tuple[Any, str]:
+    """A studio engine that may open ``bundle_name`` (a zoo name or a bundle directory), and its model id."""
+    from swerve import zoo
+    from swerve.studio.engine import Studio
+    from swerve.studio.models import Models
+
+    roots = [] if zoo.zoo_path(bundle_name) is not None else [Path(bundle_name).resolve().parent]
+    models = Models(roots=roots, device=device or "cpu")
+    model_id = bundle_name if not roots else str(Path(bundle_name).resolve())
+    return Studio(models, out_dir=roots[0] if roots else Path.cwd()), models.resolve(model_id)
+
+
+def check_state(state: dict[str, Any]) -> None:
+    """A one-line ConfigError unless ``state`` is a state the studio accepts."""
+    from pydantic import ValidationError
+
+    from swerve.studio.schema import StateIn
+
+    try:
+        StateIn.model_validate(state)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, "the start state")) from None
+
+
+def control_track(mapping: Mapping, features: Features) -> list[dict[str, float]]:
+    """The controls of every frame: the mapping's envelopes stepped through the features at 1 / fps."""
+    controller = Controller(mapping)
+    dt = 1.0 / features.fps
+    return [controller.step(features.frame(i), dt) for i in range(features.frames)]
+
+
+def plan_frames(
+    studio: Any, model_id: str, base: dict[str, Any], controls: list[dict[str, float]], batch: int
+) -> Plan:
+    """States, checked recipes and batches for ``controls``: consecutive frames whose recipes differ only
+    in latent and class share a batch of at most ``batch`` frames (the partition depends on the inputs
+    alone, so a resumed render draws the same batches)."""
+    from pydantic import ValidationError
+
+    from swerve.studio import explore
+    from swerve.studio.schema import StateIn
+
+    bundle = studio.models.get(model_id)
+    latents: dict[int, torch.Tensor] = {}
+
+    def seed_latent(seed: int) -> torch.Tensor:
+        if seed not in latents:
+            latents[seed] = explore.seed_latent(bundle, seed)
+        return latents[seed]
+
+    states, recipes, batches, last = [], [], [], None
+    for i, frame in enumerate(controls):
+        state = apply_controls(base, frame, num_classes=bundle.num_classes, seed_latent=seed_latent)
+        try:
+            checked = StateIn.model_validate(state)
+        except ValidationError as exc:  # a control drove a value out of the studio's range
+            raise ConfigError(
+                describe(exc, f"frame {i}: the controls give a state the studio refuses")
+            ) from None
+        recipe = studio.recipe(checked)
+        key = _edit_key(recipe)
+        if key == last and len(batches[-1]) < batch:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+        last = key
+        states.append(state)
+        recipes.append(recipe)
+    return Plan(states, recipes, batches, controls)
+
+
+def _edit_key(recipe: Any) -> str:
+    """What a recipe does besides its latent and class: frames with equal keys can share a batch."""
+    doc = recipe.to_dict()
+    for name in ("z", "label", "studio"):
+        doc.pop(name, None)
+    return json.dumps(doc, sort_keys=True)
+
+
+def draw_batch(studio: Any, plan: Plan, frames: list[int]) -> torch.Tensor:
+    """The pictures of ``frames`` (one batch of :func:`plan_frames`), drawn as the studio draws them."""
+    from swerve.studio.recipe import draw
+
+    first = plan.recipes[frames[0]]
+    bundle = studio.bundle_for(first)
+    z = torch.tensor([plan.recipes[i].z for i in frames], dtype=torch.float32)
+    labels = None
+    if bundle.num_classes:
+        labels = [0 if plan.recipes[i].label is None else plan.recipes[i].label for i in frames]
+    with studio.lock(first.bundle):
+        return draw(bundle, first, z=z, labels=labels)
+
+
+def frame_images(x: torch.Tensor, bundle: Bundle) -> list[Image.Image]:
+    """A batch of pictures as PIL images at the model's own size."""
+    pixels = to_uint8(x, tuple(bundle.data.range))
+    return [Image.fromarray(p[:, :, 0] if p.shape[2] == 1 else p) for p in pixels]
+
+
+def _write_png(image: Image.Image, path: Path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        image.save(tmp, format="PNG")
+
+
+def inputs_record(
+    bundle_name: str, track: Path, mapping: Mapping, seed: int, fps: float, state: dict[str, Any], batch: int
+) -> dict[str, Any]:
+    """What a render is a function of, with content hashes: a run folder resumes only for the same."""
+    from swerve.scale.sweep import bundle_digest
+
+    return {
+        "bundle": bundle_name,
+        "bundle_sha256": bundle_digest(bundle_name),
+        "track": str(track),
+        "track_sha256": sha256_file(track),
+        "mapping": mapping.model_dump(mode="json"),
+        "seed": seed,
+        "fps": fps,
+        "state": state,
+        "batch": batch,
+    }
+
+
+def _same_inputs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The inputs that differ between two records (paths may differ when the content is the same)."""
+    return [k for k in new if k not in ("bundle", "track") and old.get(k) != new[k]]
+
+
+def open_run(run_dir: Path, record: dict[str, Any], resume: bool, overwrite: bool = False) -> Path:
+    """The run folder for ``record``: a new one, or one holding frames of the same inputs (``resume`` or
+    ``overwrite``: they are the same frames), or, with ``overwrite``, one of other inputs, emptied."""
+    run_dir = Path(run_dir)
+    manifest = run_dir / MANIFEST
+    check_folder(run_dir, RUN_KIND)
+    if manifest.exists():
+        try:
+            old = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            old = {}
+        changed = _same_inputs(old if isinstance(old, dict) else {}, record)
+        if changed and overwrite:
+            shutil.rmtree(run_dir / "frames", ignore_errors=True)
+            manifest.unlink()
+        elif changed:
+            raise SwerveError(
+                f"{run_dir} holds a render of other inputs ({', '.join(changed)} differ); choose another "
+                "--run-dir, or pass --overwrite to start it again"
+            )
+        elif not (resume or overwrite):
+            raise SwerveError(f"{run_dir} holds frames of this render; pass --resume to continue it")
+    claim_folder(run_dir, RUN_KIND)
+    (run_dir / "frames").mkdir(exist_ok=True)
+    if not manifest.exists():
+        write_text_atomic(manifest, json_text(record, indent=2) + "\n")
+    return run_dir
+
+
+def render_frames(
+    studio: Any,
+    model_id: str,
+    plan: Plan,
+    run_dir: Path,
+    progress: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Draw every batch with a frame missing from ``run_dir/frames`` and write its frames; returns how many
+    frames were already there. ``on_batch(frames_done)`` is called after each batch written."""
+    from tqdm.auto import tqdm
+
+    bundle = studio.models.get(model_id)
+    folder = run_dir / "frames"
+    have = {int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit()}
+    done = sum(1 for i in range(len(plan.states)) if i in have)
+    bar = tqdm(total=len(plan.states), initial=done, disable=not progress, desc="rendering", unit="frame")
+    try:
+        for frames in plan.batches:
+            missing = [i for i in frames if i not in have]
+            if not missing:
+                continue
+            images = frame_images(draw_batch(studio, plan, frames), bundle)
+            for i, image in zip(frames, images, strict=True):
+                if i in missing:
+                    _write_png(image, folder / FRAME_NAME.format(i))
+            bar.update(len(missing))
+            if on_batch is not None:
+                on_batch(bar.n)
+    finally:
+        bar.close()
+    return done
+
+
+def encode(run_dir: Path, frames: int, fps: float, track: Path, out: Path, size: int) -> None:
+    """The frames in ``run_dir`` as an H.264 MP4 at ``out`` with the track's audio (AAC) muxed in; the
+    shorter side enlarged (nearest neighbour) or reduced to ``size`` pixels, both sides even."""
+    import imageio_ffmpeg
+
+    first = Image.open(run_dir / "frames" / FRAME_NAME.format(0))
+    w, h = first.size
+    scale = size / min(w, h)
+    width, height = (max(2, round(v * scale / 2) * 2) for v in (w, h))
+    flags = "neighbor" if scale >= 1 else "area"
+    with atomic_path(out, suffix=".mp4") as tmp:
+        work = tmp.with_name(tmp.name + ".mp4")
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-framerate",
+            f"{fps:g}",
+            "-start_number",
+            "0",
+            "-i",
+            str(run_dir / "frames" / "%06d.png"),
+            "-i",
+            str(track),
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+            "-frames:v",
+            str(frames),
+            "-vf",
+            f"scale={width}:{height}:flags={flags},format=yuv420p",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            "-shortest",
+            "-y",
+            str(work),
+        ]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                message = " ".join(done.stderr.split())[-300:]
+                raise SwerveError(f"ffmpeg could not write {out}: {message}")
+            work.replace(tmp)
+        finally:
+            work.unlink(missing_ok=True)
+
+
+def react(
+    bundle_name: str,
+    track: str | os.PathLike,
+    mapping: Mapping,
+    out: str | os.PathLike,
+    *,
+    fps: float | None = None,
+    seed: int | None = None,
+    state: dict[str, Any] | None = None,
+    run_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    size: int = 512,
+    batch: int = 32,
+    device: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Render ``track`` through ``bundle_name`` as the MP4 ``out`` with the track as its sound, the mapping
+    binding the track's features to controls; ``state`` (a studio state, without ``model``) is where
+    every frame starts from (its bends, blend, sliders). Returns the recipe written beside the video, with
+    timings (``seconds``: audio analysis, planning, rendering, encoding)."""
+    out, track = Path(out), Path(track)
+    if out.suffix.lower() != ".mp4":
+        raise ConfigError(f"--out must end in .mp4 (the video carries the track's sound), got {out}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch must be a positive integer, got {batch!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 4096:
+        raise ConfigError(f"size must be an integer in [16, 4096], got {size!r}")
+    check_output(out, "file", overwrite)
+    check_output(recipe_path(out), "file", overwrite)
+    check_sources(mapping)
+    fps = float(fps or mapping.fps or DEFAULT_FPS)
+    seed = int(seed if seed is not None else (mapping.seed or 0))
+    base = {k: v for k, v in (state or {}).items() if k != "model"}
+    base["latent"] = {**base.get("latent", {}), "seed": seed}
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(out)
+    check_folder(run_dir, RUN_KIND)
+    seconds: dict[str, float] = {}
+
+    start = time.perf_counter()
+    studio, model_id = studio_for(bundle_name, device)
+    bundle = studio.models.get(model_id)
+    if bundle.latent is None or not bundle.data.is_image:
+        raise ConfigError(f"{bundle.name} is not an image generator; swerve react draws image generators")
+    check_targets(mapping, bundle)
+    check_state({"model": model_id, **base})
+    seconds["load"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    features = track_features(track, fps)
+    check_sources(mapping, features)
+    if features.frames > MAX_FRAMES:
+        raise ConfigError(f"{features.frames:,} frames is more than {MAX_FRAMES:,}; lower --fps")
+    seconds["audio"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    controls = control_track(mapping, features)
+    plan = plan_frames(studio, model_id, {"model": model_id, **base}, controls, batch)
+    seconds["plan"] = time.perf_counter() - start
+
+    record = inputs_record(bundle_name, track, mapping, seed, fps, base, batch)
+    run_dir = open_run(run_dir, record, resume, overwrite)
+    start = time.perf_counter()
+    resumed_from = render_frames(studio, model_id, plan, run_dir, progress, on_batch)
+    seconds["render"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    encode(run_dir, features.frames, fps, track, out, size)
+    seconds["encode"] = time.perf_counter() - start
+    recipe = {
+        "format": FORMAT,
+        **record,
+        "frames": features.frames,
+        "duration": features.duration,
+        "size": size,
+        "run_dir": str(run_dir),
+        "out": str(out),
+        "resumed_from": resumed_from,
+        "batches": len(plan.batches),
+    }
+    write_text_atomic(recipe_path(out), json_text(recipe, mark=True, indent=2) + "\n")
+    return {**recipe, "recipe": str(recipe_path(out)), "seconds": seconds}
+
+
+def frames_array(run_dir: str | os.PathLike) -> np.ndarray:
+    """The frames of a run folder as one uint8 array (frames x H x W [x 3]), in order."""
+    folder = Path(run_dir) / "frames"
+    paths = sorted(folder.glob("*.png"))
+    return np.stack([np.asarray(Image.open(p)) for p in paths])
