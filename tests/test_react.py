@@ -203,3 +203,17 @@ def test_unreadable_track_is_one_line(cli, tmp_path):
     bad.write_bytes(b"not audio at all")
     code, _, err = cli("react", "fashion-gan", bad, "--preset", "pulse", "--out", tmp_path / "v.mp4")
     assert code == 2 and "cannot be decoded as audio" in err and len(err.strip().splitlines()) == 1
+
+
+def test_class_preset_follows_the_strongest_pitch_class():
+    from swerve.look.audio import analyse
+    from swerve.look.react import control_track, plan_frames, studio_for
+
+    t = np.arange(SR) / SR
+    tones = np.concatenate([np.sin(2 * np.pi * 440.0 * t), np.sin(2 * np.pi * 293.66 * t)])  # A, then D
+    features = analyse(tones.astype(np.float32), FPS)
+    studio, model_id = studio_for("fashion-gan")
+    controls = control_track(parse_mapping({"presets": ["class"]}), features)
+    plan = plan_frames(studio, model_id, {"model": model_id, "latent": {"seed": 0}}, controls, 32)
+    labels = [recipe.label for recipe in plan.recipes]
+    assert labels[4:20] == [9] * 16 and labels[28:44] == [2] * 16  # pitch classes A = 9 and D = 2
