@@ -15,9 +15,9 @@ everything that made it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -27,29 +27,37 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from swerve.bundle import Bundle
 from swerve.errors import ConfigError, SwerveError
 from swerve.look.audio import Features, track_features
 from swerve.look.grid import to_uint8
-from swerve.look.mapping import Controller, Mapping, apply_controls, check_targets, describe, source_kind
+from swerve.look.mapping import (
+    Controller,
+    Mapping,
+    apply_controls,
+    check_targets,
+    describe,
+    path_latents,
+    source_kind,
+)
 from swerve.outputs import check_folder, check_output, claim_folder
+from swerve.studio.schema import Z_MAX
 from swerve.utils import atomic_path, json_text, sha256_file, write_text_atomic
 
 FORMAT = "swerve-react"
 RUN_KIND = "react-run"
 MANIFEST = "react.json"
-FRAME_NAME = "{:06d}.png"
+FRAMES = "frames.u8"  # every frame's pixels (H x W x C bytes), one after the other
+LATENT_CONTROLS = ("latent.position", "latent.pulse", "latent.motion")
 DEFAULT_FPS = 24
 MAX_FRAMES = 500_000
 
 
 @dataclass
 class Plan:
-    """Every frame's studio state and recipe, and the batches they are drawn in."""
+    """Every frame's recipe, and the batches they are drawn in."""
 
-    states: list[dict[str, Any]]
     recipes: list[Any]
     batches: list[list[int]]
     controls: list[dict[str, float]] = field(default_factory=list)
@@ -89,16 +97,17 @@ def studio_for(bundle_name: str, device: str | None = None) -> tuple[Any, str]:
     return Studio(models, out_dir=roots[0] if roots else Path.cwd()), models.resolve(model_id)
 
 
-def check_state(state: dict[str, Any]) -> None:
-    """A one-line ConfigError unless ``state`` is a state the studio accepts."""
+def checked_state(state: dict[str, Any], where: str = "the start state") -> Any:
+    """``state`` as the studio's :class:`~swerve.studio.schema.StateIn`; a one-line ConfigError naming
+    ``where`` when the studio would refuse it."""
     from pydantic import ValidationError
 
     from swerve.studio.schema import StateIn
 
     try:
-        StateIn.model_validate(state)
+        return StateIn.model_validate(state)
     except ValidationError as exc:
-        raise ConfigError(describe(exc, "the start state")) from None
+        raise ConfigError(describe(exc, f"{where}: the studio refuses the state")) from None
 
 
 def control_track(mapping: Mapping, features: Features) -> list[dict[str, float]]:
@@ -111,48 +120,69 @@ def control_track(mapping: Mapping, features: Features) -> list[dict[str, float]
 def plan_frames(
     studio: Any, model_id: str, base: dict[str, Any], controls: list[dict[str, float]], batch: int
 ) -> Plan:
-    """States, checked recipes and batches for ``controls``: consecutive frames whose recipes differ only
-    in latent and class share a batch of at most ``batch`` frames (the partition depends on the inputs
-    alone, so a resumed render draws the same batches)."""
-    from pydantic import ValidationError
-
+    """Checked recipes and batches for ``controls``: consecutive frames whose recipes differ only in latent
+    and class share a batch of at most ``batch`` frames (the partition depends on the inputs alone, so a
+    resumed render draws the same batches). Each frame's state is :func:`apply_controls` of its controls;
+    the latents of latent motion and pulse are worked out for all frames at once, and a state is checked
+    and made into a recipe by the studio only when more than its latent and class changed."""
     from swerve.studio import explore
-    from swerve.studio.schema import StateIn
 
     bundle = studio.models.get(model_id)
-    latents: dict[int, torch.Tensor] = {}
+    moving = bool(controls) and any(k in controls[0] for k in LATENT_CONTROLS)
+    states = [
+        apply_controls(
+            base, {k: v for k, v in c.items() if k not in LATENT_CONTROLS}, num_classes=bundle.num_classes
+        )
+        for c in controls
+    ]
+    z = None
+    if moving:
+        latents: dict[int, torch.Tensor] = {}
 
-    def seed_latent(seed: int) -> torch.Tensor:
-        if seed not in latents:
-            latents[seed] = explore.seed_latent(bundle, seed)
-        return latents[seed]
+        def seed_latent(seed: int) -> torch.Tensor:
+            if seed not in latents:
+                latents[seed] = explore.seed_latent(bundle, seed)
+            return latents[seed]
 
-    states, recipes, batches, last = [], [], [], None
-    for i, frame in enumerate(controls):
-        state = apply_controls(base, frame, num_classes=bundle.num_classes, seed_latent=seed_latent)
-        try:
-            checked = StateIn.model_validate(state)
-        except ValidationError as exc:  # a control drove a value out of the studio's range
+        z = path_latents(
+            base.get("latent", {}),
+            [c.get("latent.position", 0.0) for c in controls],
+            [c.get("latent.pulse", 0.0) for c in controls],
+            seed_latent,
+            ts=[float(s["latent"].get("t") or 0.0) for s in states],
+        ).float()
+        if not torch.isfinite(z).all() or z.abs().max() > Z_MAX:
             raise ConfigError(
-                describe(exc, f"frame {i}: the controls give a state the studio refuses")
-            ) from None
-        recipe = studio.recipe(checked)
-        key = _edit_key(recipe)
-        if key == last and len(batches[-1]) < batch:
+                f"latent motion and pulse move the latent beyond ±{Z_MAX:g}; lower their ranges"
+            )
+    recipes, batches = [], []
+    last_state = last_edit = None
+    first: Any = None
+    shift: torch.Tensor | None = None
+    for i, state in enumerate(states):
+        key = {k: v for k, v in state.items() if k != "label" and not (moving and k == "latent")}
+        if key != last_state:
+            if moving:
+                state = {**state, "latent": {**state["latent"], "z": z[i].tolist()}}
+            first = studio.recipe(checked_state(state, f"frame {i}"))
+            edit = _edit_key(first)
+            shift = torch.tensor(first.z) - z[i] if moving else None  # the sliders' latent offset
+            last_state = key
+        label = state.get("label") if bundle.num_classes else None
+        frame_z = (z[i] + shift).tolist() if moving else first.z
+        recipe = dataclasses.replace(first, z=frame_z, label=label, studio=state)
+        if edit == last_edit and len(batches[-1]) < batch:
             batches[-1].append(i)
         else:
             batches.append([i])
-        last = key
-        states.append(state)
+        last_edit = edit
         recipes.append(recipe)
-    return Plan(states, recipes, batches, controls)
+    return Plan(recipes, batches, controls)
 
 
 def _edit_key(recipe: Any) -> str:
     """What a recipe does besides its latent and class: frames with equal keys can share a batch."""
-    doc = recipe.to_dict()
-    for name in ("z", "label", "studio"):
-        doc.pop(name, None)
+    doc = {k: v for k, v in recipe.__dict__.items() if k not in ("z", "label", "studio")}
     return json.dumps(doc, sort_keys=True)
 
 
@@ -168,17 +198,6 @@ def draw_batch(studio: Any, plan: Plan, frames: list[int]) -> torch.Tensor:
         labels = [0 if plan.recipes[i].label is None else plan.recipes[i].label for i in frames]
     with studio.lock(first.bundle):
         return draw(bundle, first, z=z, labels=labels)
-
-
-def frame_images(x: torch.Tensor, bundle: Bundle) -> list[Image.Image]:
-    """A batch of pictures as PIL images at the model's own size."""
-    pixels = to_uint8(x, tuple(bundle.data.range))
-    return [Image.fromarray(p[:, :, 0] if p.shape[2] == 1 else p) for p in pixels]
-
-
-def _write_png(image: Image.Image, path: Path) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        image.save(tmp, format="PNG")
 
 
 def inputs_record(
@@ -218,7 +237,7 @@ def open_run(run_dir: Path, record: dict[str, Any], resume: bool, overwrite: boo
             old = {}
         changed = _same_inputs(old if isinstance(old, dict) else {}, record)
         if changed and overwrite:
-            shutil.rmtree(run_dir / "frames", ignore_errors=True)
+            (run_dir / FRAMES).unlink(missing_ok=True)
             manifest.unlink()
         elif changed:
             raise SwerveError(
@@ -228,10 +247,15 @@ def open_run(run_dir: Path, record: dict[str, Any], resume: bool, overwrite: boo
         elif not (resume or overwrite):
             raise SwerveError(f"{run_dir} holds frames of this render; pass --resume to continue it")
     claim_folder(run_dir, RUN_KIND)
-    (run_dir / "frames").mkdir(exist_ok=True)
     if not manifest.exists():
         write_text_atomic(manifest, json_text(record, indent=2) + "\n")
     return run_dir
+
+
+def frame_shape(bundle: Bundle) -> tuple[int, int, int]:
+    """A frame's pixels as stored: height, width, channels (1 for grey, 3 for colour)."""
+    c, h, w = bundle.data.shape
+    return h, w, 1 if c == 1 else 3
 
 
 def render_frames(
@@ -242,39 +266,42 @@ def render_frames(
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
-    """Draw every batch with a frame missing from ``run_dir/frames`` and write its frames; returns how many
-    frames were already there. ``on_batch(frames_done)`` is called after each batch written."""
+    """Draw every batch with a frame not yet in ``run_dir`` and append its frames; returns how many frames
+    were there already (a frame cut off half-written by a crash is dropped and drawn again).
+    ``on_batch(frames_done)`` is called after each batch written."""
     from tqdm.auto import tqdm
 
     bundle = studio.models.get(model_id)
-    folder = run_dir / "frames"
-    have = {int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit()}
-    done = sum(1 for i in range(len(plan.states)) if i in have)
-    bar = tqdm(total=len(plan.states), initial=done, disable=not progress, desc="rendering", unit="frame")
+    size = int(np.prod(frame_shape(bundle)))
+    path = run_dir / FRAMES
+    path.touch()
+    done = min(path.stat().st_size // size, len(plan.recipes))
+    bar = tqdm(total=len(plan.recipes), initial=done, disable=not progress, desc="rendering", unit="frame")
     try:
-        for frames in plan.batches:
-            missing = [i for i in frames if i not in have]
-            if not missing:
-                continue
-            images = frame_images(draw_batch(studio, plan, frames), bundle)
-            for i, image in zip(frames, images, strict=True):
-                if i in missing:
-                    _write_png(image, folder / FRAME_NAME.format(i))
-            bar.update(len(missing))
-            if on_batch is not None:
-                on_batch(bar.n)
+        with open(path, "r+b") as fh:
+            fh.truncate(done * size)
+            fh.seek(done * size)
+            for frames in plan.batches:
+                if frames[-1] < done:
+                    continue
+                pixels = to_uint8(draw_batch(studio, plan, frames), tuple(bundle.data.range))
+                new = [k for k, i in enumerate(frames) if i >= bar.n]
+                fh.write(np.ascontiguousarray(pixels[new[0] :]).tobytes())
+                fh.flush()
+                bar.update(len(new))
+                if on_batch is not None:
+                    on_batch(bar.n)
     finally:
         bar.close()
     return done
 
 
-def encode(run_dir: Path, frames: int, fps: float, track: Path, out: Path, size: int) -> None:
-    """The frames in ``run_dir`` as an H.264 MP4 at ``out`` with the track's audio (AAC) muxed in; the
-    shorter side enlarged (nearest neighbour) or reduced to ``size`` pixels, both sides even."""
+def encode(run_dir: Path, shape: tuple[int, int, int], fps: float, track: Path, out: Path, size: int) -> None:
+    """The frames in ``run_dir`` (each ``shape``) as an H.264 MP4 at ``out`` with the track's audio (AAC)
+    muxed in; the shorter side enlarged (nearest neighbour) or reduced to ``size`` pixels, both even."""
     import imageio_ffmpeg
 
-    first = Image.open(run_dir / "frames" / FRAME_NAME.format(0))
-    w, h = first.size
+    h, w, c = shape
     scale = size / min(w, h)
     width, height = (max(2, round(v * scale / 2) * 2) for v in (w, h))
     flags = "neighbor" if scale >= 1 else "area"
@@ -282,32 +309,12 @@ def encode(run_dir: Path, frames: int, fps: float, track: Path, out: Path, size:
         work = tmp.with_name(tmp.name + ".mp4")
         command = [
             imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-framerate",
-            f"{fps:g}",
-            "-start_number",
-            "0",
-            "-i",
-            str(run_dir / "frames" / "%06d.png"),
-            "-i",
-            str(track),
-            "-map",
-            "0:v:0",
-            "-map",
-            "1:a:0",
-            "-frames:v",
-            str(frames),
-            "-vf",
-            f"scale={width}:{height}:flags={flags},format=yuv420p",
-            "-c:v",
-            "libx264",
-            "-c:a",
-            "aac",
-            "-shortest",
-            "-y",
-            str(work),
+            *("-nostdin", "-loglevel", "error"),
+            *("-f", "rawvideo", "-pix_fmt", "gray" if c == 1 else "rgb24", "-s", f"{w}x{h}"),
+            *("-framerate", f"{fps:g}", "-i", str(run_dir / FRAMES)),
+            *("-i", str(track), "-map", "0:v:0", "-map", "1:a:0"),
+            *("-vf", f"scale={width}:{height}:flags={flags},format=yuv420p"),
+            *("-c:v", "libx264", "-c:a", "aac", "-shortest", "-y", str(work)),
         ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -365,7 +372,7 @@ def react(
     if bundle.latent is None or not bundle.data.is_image:
         raise ConfigError(f"{bundle.name} is not an image generator; swerve react draws image generators")
     check_targets(mapping, bundle)
-    check_state({"model": model_id, **base})
+    checked_state({"model": model_id, **base})
     seconds["load"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -380,14 +387,17 @@ def react(
     plan = plan_frames(studio, model_id, {"model": model_id, **base}, controls, batch)
     seconds["plan"] = time.perf_counter() - start
 
-    record = inputs_record(bundle_name, track, mapping, seed, fps, base, batch)
+    record = {
+        **inputs_record(bundle_name, track, mapping, seed, fps, base, batch),
+        "shape": list(frame_shape(bundle)),
+    }
     run_dir = open_run(run_dir, record, resume, overwrite)
     start = time.perf_counter()
     resumed_from = render_frames(studio, model_id, plan, run_dir, progress, on_batch)
     seconds["render"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    encode(run_dir, features.frames, fps, track, out, size)
+    encode(run_dir, frame_shape(bundle), fps, track, out, size)
     seconds["encode"] = time.perf_counter() - start
     recipe = {
         "format": FORMAT,
@@ -405,7 +415,9 @@ def react(
 
 
 def frames_array(run_dir: str | os.PathLike) -> np.ndarray:
-    """The frames of a run folder as one uint8 array (frames x H x W [x 3]), in order."""
-    folder = Path(run_dir) / "frames"
-    paths = sorted(folder.glob("*.png"))
-    return np.stack([np.asarray(Image.open(p)) for p in paths])
+    """The frames of a run folder as one uint8 array (frames x H x W x C), in order."""
+    run_dir = Path(run_dir)
+    shape = json.loads((run_dir / MANIFEST).read_text())["shape"]
+    raw = np.fromfile(run_dir / FRAMES, dtype=np.uint8)
+    size = int(np.prod(shape))
+    return raw[: len(raw) // size * size].reshape(-1, *shape)
