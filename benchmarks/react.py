@@ -9,8 +9,9 @@ frame its own bend parameter, so one frame per batch).
 
 Per model, side by side in each repeat: react's whole run as frames per second (audio analysis, planning,
 drawing and writing frames, encoding); the share of that time in audio analysis; and the render (plan +
-draw + write PNGs) against plain sampling of the same frames as a ratio, with min / median / max over
-repeats. The bar: render <= 1.2x plain sampling. Wall-clock times, one thread:
+append frames) against plain sampling of the same frames in the same batch size, as a ratio of CPU times
+measured one right after the other, with min / median / max over repeats. The bar: render <= 1.2x plain
+sampling. fps and shares are wall-clock (ffmpeg's encoding runs in its own process); one thread:
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/react.py [--seconds 4] [--repeats 3] [--skip-stylegan]
 """
@@ -30,7 +31,15 @@ import torch
 
 from swerve.look.audio import track_features
 from swerve.look.mapping import parse_mapping
-from swerve.look.react import control_track, plan_frames, react, studio_for
+from swerve.look.react import (
+    control_track,
+    frame_shape,
+    open_run,
+    plan_frames,
+    react,
+    render_frames,
+    studio_for,
+)
 
 SR = 22050
 FPS = 24
@@ -69,28 +78,43 @@ def stylegan_bundle(folder: Path, cap: int) -> str:
     return str(import_model(folder / "sg2.pt").save(folder / "stylegan2-256"))
 
 
+def cpu_seconds(fn) -> float:
+    """This process's CPU seconds for ``fn()`` (one thread: less inflated by other load than wall time)."""
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
 @torch.no_grad()
-def plain_seconds(bundle_name: str, mapping, track: Path, batch: int) -> float:
-    """Seconds to draw the render's latents and classes with plain ``Bundle.sample``, in its batches."""
+def side_by_side(bundle_name: str, mapping, track: Path, batch: int) -> tuple[float, float]:
+    """CPU seconds of react's render (plan, draw, append frames) and of plain ``Bundle.sample`` of the same
+    latents and classes in the same batch size, one right after the other."""
     studio, model_id = studio_for(bundle_name)
     bundle = studio.models.get(model_id)
-    features = track_features(track, FPS)
-    plan = plan_frames(
-        studio, model_id, {"model": model_id, "latent": {"seed": 0}}, control_track(mapping, features), batch
-    )
+    controls = control_track(mapping, track_features(track, FPS))
+    base = {"model": model_id, "latent": {"seed": 0}}
+    plan = plan_frames(studio, model_id, base, controls, batch)
     z = torch.tensor([r.z for r in plan.recipes], dtype=torch.float32)
     labels = [r.label or 0 for r in plan.recipes] if bundle.num_classes else None
-    start = time.perf_counter()
-    for first in range(0, len(z), batch):
-        part = slice(first, first + batch)
-        bundle.sample(len(z[part]), z=z[part], labels=None if labels is None else labels[part])
-    return time.perf_counter() - start
+
+    def plain() -> None:
+        for first in range(0, len(z), batch):
+            part = slice(first, first + batch)
+            bundle.sample(len(z[part]), z=z[part], labels=None if labels is None else labels[part])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = open_run(Path(tmp) / "run", {"shape": list(frame_shape(bundle))}, resume=False)
+
+        def render() -> None:
+            render_frames(studio, model_id, plan_frames(studio, model_id, base, controls, batch), run, False)
+
+        return cpu_seconds(render), cpu_seconds(plain)
 
 
 def measure(name: str, bundle_name: str, mapping, track: Path, repeats: int, batch: int) -> dict:
     runs = []
     for _ in range(repeats):
-        plain = plain_seconds(bundle_name, mapping, track, batch)
+        render, plain = side_by_side(bundle_name, mapping, track, batch)
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             result = react(
@@ -98,12 +122,11 @@ def measure(name: str, bundle_name: str, mapping, track: Path, repeats: int, bat
             )
             total = time.perf_counter() - start
         s = result["seconds"]
-        render = s["plan"] + s["render"]
         runs.append(
             {
                 "fps": result["frames"] / total,
                 "audio_share": s["audio"] / total,
-                "render_share": render / total,
+                "render_share": (s["plan"] + s["render"]) / total,
                 "ratio": render / plain,
                 "frames": result["frames"],
                 "batches": result["batches"],
