@@ -51,7 +51,9 @@ PULSE = {"bindings": [{"source": "onset", "target": "latent.pulse", "range": [0,
 def pulsed(track, tmp_path_factory):
     """One uninterrupted render of the click track with onsets driving the latent pulse."""
     out = tmp_path_factory.mktemp("pulsed") / "video.mp4"
-    result = react("fashion-gan", track, parse_mapping(PULSE), out, batch=16, progress=False, size=64)
+    result = react(
+        "fashion-gan", track, parse_mapping(PULSE), out, batch=16, progress=False, size=64, keep_frames=True
+    )
     return result, frames_array(result["run_dir"])
 
 
@@ -76,10 +78,18 @@ def test_pictures_move_with_the_beat(pulsed, track):
 
 def test_same_inputs_same_frames_other_seed_other_frames(pulsed, track, tmp_path):
     result, frames = pulsed
-    again = react("fashion-gan", track, parse_mapping(PULSE), tmp_path / "a.mp4", batch=16, progress=False)
+    again = react(
+        "fashion-gan",
+        track,
+        parse_mapping(PULSE),
+        tmp_path / "a.mp4",
+        batch=16,
+        progress=False,
+        keep_frames=True,
+    )
     assert digest(frames_array(again["run_dir"])) == digest(frames)
     other = react(
-        "fashion-gan", track, parse_mapping(PULSE), tmp_path / "b.mp4", batch=16, seed=1, progress=False
+        "fashion-gan", track, parse_mapping(PULSE), tmp_path / "b.mp4", batch=16, seed=1, keep_frames=True
     )
     assert digest(frames_array(other["run_dir"])) != digest(frames)
     recipe = json.loads((tmp_path / "a.mp4.json").read_text())
@@ -103,7 +113,7 @@ def test_resume_after_an_interrupted_render_gives_the_same_frames(pulsed, track,
     with pytest.raises(SwerveError, match="pass --resume"):
         react("fashion-gan", track, parse_mapping(PULSE), out, run_dir=run, batch=16, progress=False)
     result = react(
-        "fashion-gan", track, parse_mapping(PULSE), out, run_dir=run, batch=16, resume=True, progress=False
+        "fashion-gan", track, parse_mapping(PULSE), out, run_dir=run, batch=16, resume=True, keep_frames=True
     )
     assert result["resumed_from"] == 16
     assert digest(frames_array(run)) == digest(frames)
@@ -120,7 +130,7 @@ def test_bend_target_drives_a_real_bend(track, tmp_path):
     mapping = parse_mapping(
         {"bindings": [{"source": "onset", "target": "blocks.1.rotate.degrees", "range": [0, 90]}]}
     )
-    result = react("fashion-gan", track, mapping, tmp_path / "bent.mp4", progress=False)
+    result = react("fashion-gan", track, mapping, tmp_path / "bent.mp4", progress=False, keep_frames=True)
     frames = frames_array(result["run_dir"])[..., 0].astype(int)
     bundle = load("fashion-gan")
     plain = bundle.sample(1, z=explore.seed_latent(bundle, 0), labels=0).x
@@ -143,6 +153,7 @@ def test_cli_renders_a_video_with_the_track_muxed_in(cli, track, tmp_path):
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(out)], capture_output=True, text=True
     )
     assert "Video: h264" in probe.stderr and "Audio: aac" in probe.stderr
+    assert result["run_dir"] is None and not (tmp_path / "song.mp4.frames").exists()  # frames removed
     code, _, err = cli("react", "fashion-gan", track, "--preset", "pulse", "--out", out)
     assert code == 2 and "already exists" in err
 

@@ -51,6 +51,9 @@ def react(
     batch: int = typer.Option(32, min=1, max=1024, help="Frames per generator batch."),
     run_dir: Path = typer.Option(None, help="Folder for the frames (default: OUT.frames)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a render that stopped, in --run-dir."),
+    keep_frames: bool = typer.Option(
+        False, "--keep-frames", help="Keep the run folder's frames once the video is written."
+    ),
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     overwrite: bool = OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -84,6 +87,7 @@ def react(
         batch=batch,
         device=device,
         overwrite=overwrite,
+        keep_frames=keep_frames,
         progress=not as_json,
     )
     seconds = result["seconds"]

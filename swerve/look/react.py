@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from swerve.look.mapping import (
     path_latents,
     source_kind,
 )
-from swerve.outputs import check_folder, check_output, claim_folder
+from swerve.outputs import check_folder, check_output, claim_folder, output_kind
 from swerve.studio.schema import Z_MAX
 from swerve.utils import atomic_path, json_text, sha256_file, write_text_atomic
 
@@ -341,13 +342,15 @@ def react(
     batch: int = 32,
     device: str | None = None,
     overwrite: bool = False,
+    keep_frames: bool = False,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Render ``track`` through ``bundle_name`` as the MP4 ``out`` with the track as its sound, the mapping
     binding the track's features to controls; ``state`` (a studio state, without ``model``) is where
     every frame starts from (its bends, blend, sliders). Returns the recipe written beside the video, with
-    timings (``seconds``: audio analysis, planning, rendering, encoding)."""
+    timings (``seconds``: audio analysis, planning, rendering, encoding). The run folder is removed once
+    the video is written, unless ``keep_frames``."""
     out, track = Path(out), Path(track)
     if out.suffix.lower() != ".mp4":
         raise ConfigError(f"--out must end in .mp4 (the video carries the track's sound), got {out}")
@@ -405,12 +408,14 @@ def react(
         "frames": features.frames,
         "duration": features.duration,
         "size": size,
-        "run_dir": str(run_dir),
+        "run_dir": str(run_dir) if keep_frames else None,
         "out": str(out),
         "resumed_from": resumed_from,
         "batches": len(plan.batches),
     }
     write_text_atomic(recipe_path(out), json_text(recipe, mark=True, indent=2) + "\n")
+    if not keep_frames and output_kind(run_dir) == RUN_KIND:
+        shutil.rmtree(run_dir)
     return {**recipe, "recipe": str(recipe_path(out)), "seconds": seconds}
 
 
