@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -379,6 +380,8 @@ def react(
     seconds["load"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    if progress:
+        print(f"analysing the audio of {track} ...", file=sys.stderr, flush=True)
     features = track_features(track, fps)
     check_sources(mapping, features)
     if features.frames > MAX_FRAMES:
