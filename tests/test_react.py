@@ -230,3 +230,21 @@ def test_class_preset_follows_the_strongest_pitch_class():
     plan = plan_frames(studio, model_id, {"model": model_id, "latent": {"seed": 0}}, controls, 32)
     labels = [recipe.label for recipe in plan.recipes]
     assert labels[4:20] == [9] * 16 and labels[28:44] == [2] * 16  # pitch classes A = 9 and D = 2
+
+
+def test_start_state_is_checked_before_any_work_and_gives_the_seed(cli, track, tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"model": "fashion-gan", "label": 30}))
+    out = tmp_path / "v.mp4"
+    code, _, err = cli("react", "fashion-gan", track, "--preset", "pulse", "--state", state, "--out", out)
+    assert code == 2 and "label 30 is out of range" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "v.mp4.frames").exists()
+    state.write_text(
+        json.dumps({"latent": {"seed": 7}, "bends": [{"layer": "conv:0", "transform": "ablate"}]})
+    )
+    code, stdout, err = cli(
+        "react", "fashion-gan", track, "--preset", "pulse", "--state", state, "--out", out, "--json"
+    )
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["seed"] == 7 and result["state"]["bends"][0]["transform"] == "ablate"

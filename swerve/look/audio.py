@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,22 +76,28 @@ def decode(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarra
         raise SwerveError(
             f"audio file {path} does not exist" if not path.exists() else f"{path} is not a file"
         )
-    try:
-        duration = librosa.get_duration(path=str(path))
-    except Exception as exc:  # soundfile and audioread raise many kinds for a file they cannot read
-        raise SwerveError(f"{path} cannot be decoded as audio: {_one_line(exc)}") from None
-    if duration > MAX_SECONDS:
-        raise SwerveError(f"{path} lasts {duration / 3600:.1f} hours; swerve react takes up to 3 hours")
-    try:
-        y, _ = librosa.load(str(path), sr=sample_rate, mono=True)
-    except Exception as exc:
-        raise SwerveError(f"{path} cannot be decoded as audio: {_one_line(exc)}") from None
+    with warnings.catch_warnings():  # librosa warns as it falls back from soundfile to audioread
+        warnings.simplefilter("ignore")
+        try:
+            duration = librosa.get_duration(path=str(path))
+            if duration > MAX_SECONDS:
+                raise SwerveError(
+                    f"{path} lasts {duration / 3600:.1f} hours; swerve react takes up to 3 hours"
+                )
+            y, _ = librosa.load(str(path), sr=sample_rate, mono=True)
+        except SwerveError:
+            raise
+        except Exception as exc:  # soundfile and audioread raise many kinds for a file they cannot read
+            raise SwerveError(f"{path} cannot be decoded as audio: {_reason(exc)}") from None
     if len(y) == 0:
         raise SwerveError(f"{path} holds no audio samples")
     return y
 
 
-def _one_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
+    """Why a decoder failed, in one line."""
+    if type(exc).__name__ == "NoBackendError":
+        return "no decoder reads it (wav, flac, ogg and mp3 are read; is the file damaged?)"
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 

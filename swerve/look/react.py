@@ -32,7 +32,7 @@ import torch
 
 from swerve.bundle import Bundle
 from swerve.errors import ConfigError, SwerveError
-from swerve.look.audio import Features, track_features
+from swerve.look.audio import Features, analyse, decode
 from swerve.look.grid import to_uint8
 from swerve.look.mapping import (
     Controller,
@@ -221,7 +221,7 @@ def inputs_record(
     }
 
 
-def _same_inputs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _changed_inputs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The inputs that differ between two records (paths may differ when the content is the same)."""
     return [k for k in new if k not in ("bundle", "track") and old.get(k) != new[k]]
 
@@ -237,7 +237,7 @@ def open_run(run_dir: Path, record: dict[str, Any], resume: bool, overwrite: boo
             old = json.loads(manifest.read_text())
         except (OSError, ValueError):
             old = {}
-        changed = _same_inputs(old if isinstance(old, dict) else {}, record)
+        changed = _changed_inputs(old if isinstance(old, dict) else {}, record)
         if changed and overwrite:
             (run_dir / FRAMES).unlink(missing_ok=True)
             manifest.unlink()
@@ -363,9 +363,13 @@ def react(
     check_output(recipe_path(out), "file", overwrite)
     check_sources(mapping)
     fps = float(fps or mapping.fps or DEFAULT_FPS)
-    seed = int(seed if seed is not None else (mapping.seed or 0))
     base = {k: v for k, v in (state or {}).items() if k != "model"}
-    base["latent"] = {**base.get("latent", {}), "seed": seed}
+    latent = base.get("latent") if isinstance(base.get("latent"), dict) else {}
+    for given in (seed, mapping.seed, latent.get("seed"), 0):
+        if given is not None:
+            seed = given
+            break
+    base["latent"] = {**latent, "seed": seed}
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(out)
     check_folder(run_dir, RUN_KIND)
     seconds: dict[str, float] = {}
@@ -376,13 +380,14 @@ def react(
     if bundle.latent is None or not bundle.data.is_image:
         raise ConfigError(f"{bundle.name} is not an image generator; swerve react draws image generators")
     check_targets(mapping, bundle)
-    checked_state({"model": model_id, **base})
+    studio.recipe(checked_state({"model": model_id, **base}))  # every reference checked before the work
     seconds["load"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    signal = decode(track)
     if progress:
         print(f"analysing the audio of {track} ...", file=sys.stderr, flush=True)
-    features = track_features(track, fps)
+    features = analyse(signal, fps)
     check_sources(mapping, features)
     if features.frames > MAX_FRAMES:
         raise ConfigError(f"{features.frames:,} frames is more than {MAX_FRAMES:,}; lower --fps")
@@ -396,6 +401,7 @@ def react(
     record = {
         **inputs_record(bundle_name, track, mapping, seed, fps, base, batch),
         "shape": list(frame_shape(bundle)),
+        "device": str(bundle.device),
     }
     run_dir = open_run(run_dir, record, resume, overwrite)
     start = time.perf_counter()
