@@ -248,3 +248,11 @@ def test_start_state_is_checked_before_any_work_and_gives_the_seed(cli, track, t
     assert code == 0, err
     result = json.loads(stdout)
     assert result["seed"] == 7 and result["state"]["bends"][0]["transform"] == "ablate"
+
+
+def test_missing_librosa_names_the_extra(cli, track, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "librosa", None)  # import librosa now raises ImportError
+    code, _, err = cli("react", "fashion-gan", track, "--preset", "pulse", "--out", tmp_path / "v.mp4")
+    assert code == 2 and "pip install 'swerve[audio]'" in err and len(err.strip().splitlines()) == 1
