@@ -201,3 +201,22 @@ def test_motion_and_pulse_make_the_latent_explicit():
     pulsed = apply_controls(state, {"latent.pulse": 0.5}, seed_latent=seed_latent)["latent"]["z"]
     expected = seed_latent(5) + 0.5 * seed_latent(5 + PULSE_SEED)
     assert pulsed == pytest.approx(expected[0].tolist(), abs=1e-6)
+
+
+def test_check_targets_against_a_model():
+    from types import SimpleNamespace
+
+    from swerve.bundle import load
+    from swerve.look.mapping import check_targets
+
+    gan = load("fashion-gan")
+    good = parse_mapping({"presets": ["class"], **one(target="conv:0.rotate.degrees")})
+    check_targets(good, gan)
+    with pytest.raises(ConfigError, match="target blocks.9.rotate.degrees: .*blocks.9"):
+        check_targets(parse_mapping(one(target="blocks.9.rotate.degrees")), gan)
+    plain = SimpleNamespace(name="plain", num_classes=0, latent=gan.latent, generator=gan.generator)
+    with pytest.raises(ConfigError, match="target class: plain is not class-conditional"):
+        check_targets(good, plain)
+    pictures = SimpleNamespace(name="pix2pix", num_classes=0, latent=None, generator=gan.generator)
+    with pytest.raises(ConfigError, match="has no latent space"):
+        check_targets(parse_mapping({"presets": ["pulse"]}), pictures)
