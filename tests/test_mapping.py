@@ -180,3 +180,43 @@ def test_state_from_apply_controls_is_a_valid_studio_state():
     controls = {"class": 3.0, "blocks.1.rotate.degrees": 10.0, "pca.0": 1.0, "glitch.amount": 0.2}
     new = apply_controls({"model": "fashion-gan", "latent": {"seed": 1}}, controls, num_classes=10)
     schema.StateIn.model_validate(new)
+
+
+def test_motion_and_pulse_make_the_latent_explicit():
+    torch = pytest.importorskip("torch")
+    from swerve.look.mapping import PULSE_SEED
+    from swerve.look.walk import slerp
+
+    def seed_latent(seed: int):
+        return torch.randn(1, 8, generator=torch.Generator().manual_seed(seed))
+
+    state = {"model": "m", "latent": {"seed": 5}}
+    at = [
+        apply_controls(state, {"latent.position": p}, seed_latent=seed_latent)["latent"]["z"] for p in (0, 1)
+    ]
+    assert at[0] == pytest.approx(seed_latent(5)[0].tolist(), abs=1e-6)
+    assert at[1] == pytest.approx(seed_latent(6)[0].tolist(), abs=1e-6)
+    halfway = apply_controls(state, {"latent.position": 0.5}, seed_latent=seed_latent)["latent"]["z"]
+    assert halfway == pytest.approx(slerp(seed_latent(5), seed_latent(6), 0.5)[0].tolist(), abs=1e-6)
+    pulsed = apply_controls(state, {"latent.pulse": 0.5}, seed_latent=seed_latent)["latent"]["z"]
+    expected = seed_latent(5) + 0.5 * seed_latent(5 + PULSE_SEED)
+    assert pulsed == pytest.approx(expected[0].tolist(), abs=1e-6)
+
+
+def test_check_targets_against_a_model():
+    from types import SimpleNamespace
+
+    from swerve.bundle import load
+    from swerve.look.mapping import check_targets
+
+    gan = load("fashion-gan")
+    good = parse_mapping({"presets": ["class"], **one(target="conv:0.rotate.degrees")})
+    check_targets(good, gan)
+    with pytest.raises(ConfigError, match="target blocks.9.rotate.degrees: .*blocks.9"):
+        check_targets(parse_mapping(one(target="blocks.9.rotate.degrees")), gan)
+    plain = SimpleNamespace(name="plain", num_classes=0, latent=gan.latent, generator=gan.generator)
+    with pytest.raises(ConfigError, match="target class: plain is not class-conditional"):
+        check_targets(good, plain)
+    pictures = SimpleNamespace(name="pix2pix", num_classes=0, latent=None, generator=gan.generator)
+    with pytest.raises(ConfigError, match="has no latent space"):
+        check_targets(parse_mapping({"presets": ["pulse"]}), pictures)

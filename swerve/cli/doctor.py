@@ -20,6 +20,7 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 EXTRAS = (
     ("fastapi", "fastapi", "the studio's HTTP API (swerve studio)", "pip install 'swerve[studio]'"),
     ("uvicorn", "uvicorn", "the studio's local server (swerve studio)", "pip install 'swerve[studio]'"),
+    ("librosa", "librosa", "music videos from a track (swerve react)", "pip install 'swerve[audio]'"),
     ("accelerate", "accelerate", "training on several processes or GPUs", "pip install 'swerve[accelerate]'"),
     ("ray", "ray", "sweeps on a Ray cluster (swerve sweep --backend ray)", "pip install 'swerve[ray]'"),
     (

@@ -73,6 +73,7 @@ SHORT_HELP = {
     "measure": "The divergence map: novelty against quality.",
     "sweep": "Run a sweep of jobs; running it again resumes it.",
     "studio": "Play with a model in the browser.",
+    "react": "A music video: a track's sound drives the pictures.",
     "project": "Find the latent from which a model best remakes a picture.",
     "translate": "Render a picture through a pix2pix model (with its bends).",
     "doctor": "What this machine has, and how to get the rest.",
@@ -114,7 +115,7 @@ def _shorten(typer_app: typer.Typer, prefix: str = "") -> None:
 def register_commands() -> typer.Typer:
     """Import every command module, which registers its commands on ``app`` in the loop's order."""
     from swerve.cli import make, data, importer, look, bend, diverge, project  # noqa: F401, I001
-    from swerve.cli import finetune, refine, measure, scale, studio, rate, doctor  # noqa: F401, I001
+    from swerve.cli import finetune, refine, measure, scale, studio, react, rate, doctor  # noqa: F401, I001
 
     _shorten(app)
     return app

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -468,7 +468,7 @@ def apply_controls(
             _set_bend(new, target, value)
     position = float(controls.get("latent.position", 0.0))
     pulse = float(controls.get("latent.pulse", 0.0))
-    if position or pulse:
+    if "latent.position" in controls or "latent.pulse" in controls:
         if seed_latent is None:
             raise ConfigError("latent motion and pulse need the model's latents (seed_latent)")
         latent["z"] = [float(v) for v in path_latent(latent, position, pulse, seed_latent)[0].tolist()]
@@ -478,16 +478,36 @@ def apply_controls(
 def path_latent(latent: MappingABC[str, Any], position: float, pulse: float, seed_latent: Callable) -> Any:
     """The latent (1 x dim tensor) ``position`` legs along the path from ``latent["seed"]``, slerped toward
     ``latent["toward"]`` by ``latent["t"]``, plus ``pulse`` times the pulse direction."""
+    return path_latents(latent, [position], [pulse], seed_latent)
+
+
+def path_latents(
+    latent: MappingABC[str, Any],
+    positions: Sequence[float],
+    pulses: Sequence[float],
+    seed_latent: Callable,
+    ts: Sequence[float] | None = None,
+) -> Any:
+    """:func:`path_latent` for many frames at once (N x dim): ``positions`` and ``pulses`` per frame, and
+    ``ts`` (default: ``latent["t"]`` for all) the slerp toward ``latent["toward"]``."""
+    import torch
+
     from swerve.look.walk import slerp
 
     seed = int(latent.get("seed", 0))
-    leg = math.floor(position)
-    z = slerp(seed_latent(_wrap(seed + leg)), seed_latent(_wrap(seed + leg + 1)), position - leg)
-    if latent.get("toward") is not None and latent.get("t"):
-        z = slerp(z, seed_latent(int(latent["toward"])), float(latent["t"]))
-    if pulse:
-        z = z + pulse * seed_latent(_wrap(seed + PULSE_SEED))
-    return z
+    position = torch.tensor(positions, dtype=torch.float64)
+    legs = torch.floor(position)
+    table = {int(k): seed_latent(_wrap(seed + int(k)))[0] for k in torch.unique(torch.cat([legs, legs + 1]))}
+    start = torch.stack([table[int(k)] for k in legs])
+    end = torch.stack([table[int(k) + 1] for k in legs])
+    z = slerp(start, end, (position - legs).to(start.dtype)[:, None])
+    if ts is None:
+        ts = [float(latent.get("t") or 0.0)] * len(z)
+    t = torch.tensor(ts, dtype=z.dtype)[:, None]
+    if latent.get("toward") is not None and bool((t != 0).any()):
+        z = torch.where(t != 0, slerp(z, seed_latent(int(latent["toward"])).expand_as(z), t), z)
+    amount = torch.tensor(pulses, dtype=z.dtype)[:, None]
+    return z + amount * seed_latent(_wrap(seed + PULSE_SEED))
 
 
 def _wrap(seed: int) -> int:
