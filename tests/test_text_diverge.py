@@ -123,3 +123,24 @@ def test_blending_text_models_of_different_vocabularies_is_refused(text_pair):
     b.extra["vocab"] = list(reversed(b.extra["vocab"]))  # same size and shapes, other characters
     with pytest.raises(IncompatibleModels, match="character vocabularies differ"):
         blend_bundles(a, b)
+
+
+def test_text_features_read_strings_as_they_decode():
+    from swerve.measure.text import CharNgramFeatures
+
+    soft = torch.tensor([[[0.6, 0.2], [0.4, 0.8]]])  # decodes as character 0 then character 1
+    f = CharNgramFeatures().features(soft)
+    assert f[0, :2].tolist() == [0.5, 0.5] and f[0, 2:].tolist() == [0, 1, 0, 0]  # one bigram: 0 -> 1
+
+
+def test_divergence_map_measures_a_text_model_in_ngram_space(cli, text_pair, tmp_path):
+    import json
+
+    out = tmp_path / "map.png"
+    ops = ("--ops", "none", "--ops", "bend:flip:axis=h@blocks.0", "--ops", "glitch:gaussian:amount=1.0")
+    code, stdout, err = cli("measure", text_pair[0], *ops, "--n", 20, "--reference-n", 30, "--out", out)
+    assert code == 0, err
+    rows = json.loads((tmp_path / "map.json").read_text())
+    assert [r["op"] for r in rows] == ["none", "bend flip@blocks.0", "glitch gaussian"]
+    assert all(0 <= r["precision"] <= 1 and r["novelty"] >= 0 for r in rows)
+    assert rows[0]["features_extractor"] == "char-ngrams" and out.exists()
