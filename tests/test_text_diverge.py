@@ -92,7 +92,9 @@ def test_bend_cli_on_a_text_model_writes_strings_before_and_after(cli, text_pair
 
 
 def test_bend_cli_refuses_a_2d_transform_and_a_picture_for_text(cli, text_pair, tmp_path):
-    code, _, err = cli("bend", text_pair[0], "--bend", "blocks.0 rotate degrees=30", "--out", tmp_path / "r.txt")
+    code, _, err = cli(
+        "bend", text_pair[0], "--bend", "blocks.0 rotate degrees=30", "--out", tmp_path / "r.txt"
+    )
     assert code == 2 and "needs feature maps" in err and "Traceback" not in err
     assert not (tmp_path / "r.txt").exists()
     code, _, err = cli("bend", text_pair[0], "--bend", "blocks.0 flip", "--out", tmp_path / "b.png")
