@@ -334,7 +334,7 @@ def drawable(bundle: Bundle) -> None:
     """A ConfigError unless ``bundle`` is a generator of pictures or strings, which the studio draws."""
     if bundle.latent is None or not (bundle.data.is_image or is_text(bundle)):
         raise ConfigError(
-            f"{bundle.name} is not an image or text generator; the studio draws image and text generators"
+            f"{bundle.name} is not an image generator (nor a text one); the studio draws those two kinds"
         )
 
 
