@@ -102,3 +102,15 @@ def test_dgflow_refines_the_char_vae_latent_through_a_ratio_critic(vae_bundle, t
     assert refined.x.shape == (4, len(bundle.extra["vocab"]), 32)
     assert not torch.equal(refined.z, z)  # the latents moved
     assert len(decode(refined.x, bundle.extra["vocab"])) == 4
+
+
+def test_refine_cli_on_the_char_vae_asks_for_a_ratio_then_refines_with_it(vae_bundle, cli, tmp_path):
+    out = tmp_path / "r.txt"
+    code, _, err = cli("refine", vae_bundle, "--n", 4, "--out", out, "--set", "steps=2")
+    assert code == 2 and "no critic of its own" in err and "swerve ratio" in err and not out.exists()
+    with_ratio = tmp_path / "with-ratio"
+    code, _, err = cli("ratio", vae_bundle, "--out", with_ratio, "--steps", 3, "--batch-size", 8)
+    assert code == 0, err
+    code, stdout, err = cli("refine", with_ratio, "--n", 4, "--out", out, "--set", "steps=2")
+    assert code == 0, err
+    assert "JS-4" in stdout and "JS-6" in stdout and len(out.read_text().splitlines()) == 4
