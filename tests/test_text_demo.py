@@ -56,3 +56,14 @@ def test_words_card_lists_new_words_with_their_scores(tmp_path, monkeypatch):
     assert novelty == sorted(novelty, reverse=True)
     assert all(r["new"] in ("yes", "no") and r["edits"] >= 0 for r in card.table)
     assert all((r["edits"] == 0) == (r["new"] == "no") for r in card.table)
+
+
+def test_text_bend_card_shows_each_change_as_strings(text_pair, tmp_path):  # noqa: F811
+    import swerve
+    from swerve.look import sections_text
+
+    bundle = swerve.load(text_pair[0], device="cpu")
+    card = sections_text.text_bend(_context(tmp_path, **{"fortunes-wgangp": bundle}))
+    assert [r["change"] for r in card.table] == ["none"] + [label for label, _ in sections_text.CHANGES]
+    assert all(r["strings"].count(" | ") == sections_text.SHOWN - 1 for r in card.table)
+    assert sections_text.text_bend(_context(tmp_path)) is None

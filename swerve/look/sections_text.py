@@ -1,6 +1,7 @@
 """The demo report's text sections: the character GANs' strings before and after DGflow, with JS-4 and
-JS-6 (Ansari et al. 2021, table 3, after Gulrajani et al. 2017), and words that are not (novelty search on
-the word model, each new word scored against the dictionary).
+JS-6 (Ansari et al. 2021, table 3, after Gulrajani et al. 2017), words that are not (novelty search on
+the word model, each new word scored against the dictionary), and the fortune model bent along its 1-D
+maps and glitched, the same latents' strings side by side.
 
 Both need the corpora (Debian's fortunes and wamerican): without them the card says which package to
 install, as every corpus loader does.
@@ -12,6 +13,8 @@ from typing import Any
 
 from swerve.bundle import Bundle
 from swerve.data.text import bundle_vocab, decode, dictionary_words, words_file
+from swerve.diverge.bend import bend_bundle
+from swerve.diverge.glitch import glitch
 from swerve.diverge.text_novelty import archive_strings, score_words, search_text
 from swerve.look.report import Section
 from swerve.look.sections import DemoContext, section
@@ -106,6 +109,44 @@ def text_words(ctx: DemoContext) -> Section | None:
             "(wamerican), scored for pronounceability (mean log-probability per character under a "
             "3-gram model of the dictionary) and matched to its nearest "
             f"dictionary word by edit distance (0: memorised). {share:.0%} of the archive is new words."
+        ),
+        table=rows,
+        kind="zoo",
+    )
+
+
+CHANGES = [  # (label, how): bends along the length of the 1-D maps, and a weight glitch
+    ("flip blocks.0 (h)", {"layer": "blocks.0", "transform": "flip", "params": {"axis": "h"}}),
+    (
+        "translate blocks.0 by a quarter",
+        {"layer": "blocks.0", "transform": "translate", "params": {"dx": 0.25}},
+    ),
+    ("dilate blocks.0 (radius 1)", {"layer": "blocks.0", "transform": "dilate", "params": {"radius": 1}}),
+    ("glitch: gaussian noise 0.3 on every weight", None),
+]
+
+
+@section("text-bend", order=62)
+def text_bend(ctx: DemoContext) -> Section | None:
+    model = next((b for b in (ctx.bundle(name) for name in TEXT_MODELS) if b is not None), None)
+    if model is None:
+        return None
+    vocab = bundle_vocab(model)
+    rows = [{"change": "none", "strings": _strings(vocab, model.sample(SHOWN, seed=ctx.seed).x, SHOWN)}]
+    for label, bend in CHANGES:
+        changed = (
+            glitch(model, "gaussian", 0.3, seed=ctx.seed) if bend is None else bend_bundle(model, [bend])
+        )
+        rows.append(
+            {"change": label, "strings": _strings(vocab, changed.sample(SHOWN, seed=ctx.seed).x, SHOWN)}
+        )
+    return Section(
+        title=f"Text: bending and glitching {model.name}",
+        text=(
+            "The character GAN's generator is 1-D: each block's maps run along the string. Bends that are "
+            "defined on one axis act along it (flip, translate, dilate), and a glitch adds noise to every "
+            "weight; the same latents before and after. Bends that need a second axis (rotate, a vertical "
+            "flip) are refused on text models, in one line."
         ),
         table=rows,
         kind="zoo",
