@@ -126,7 +126,7 @@ class Transform:
                         f"1-D maps have one axis (use {key}={self.params[key].default!r})"
                     )
             return
-        one_d = ", ".join(t.name for t in TRANSFORMS.values() if t.sequence)
+        one_d = ", ".join(t.name for t in TRANSFORMS.values() if t.sequence and not t.pointwise)
         raise ConfigError(
             f"transform {self.name!r} needs feature maps (N, C, H, W){at}; on 1-D maps (N, C, L) use "
             f"{one_d} or a pointwise transform, on (N, C) a pointwise one"
