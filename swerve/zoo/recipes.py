@@ -78,9 +78,9 @@ _TEXT = dict(
     checkpoint_every=200,
 )
 
-# 32-character sentences of the fortunes: 2 critic steps per G step and a 2x learning rate, so the model
-# reads as words (common short words, spaces, word-like runs) after the 30 minutes it was given on one
-# shared CPU thread (at load 7-10); the paper's 10 critic steps got 273 steps in 13.5 minutes, still letters.
+# 32-character sentences of the fortunes: 2 critic steps per G step (5 cost 1.5x the time per step in a
+# 40-step trial) and a 2x learning rate, so the model reads as words (common short words, spaces, word-like
+# runs) after the 30 minutes it was given on one shared CPU thread (at load 7-10).
 _FORTUNES = dict(
     _TEXT,
     width=64,
