@@ -146,3 +146,15 @@ def test_divergence_map_measures_a_text_model_in_ngram_space(cli, text_pair, tmp
     assert [r["op"] for r in rows] == ["none", "bend flip@blocks.0", "glitch gaussian"]
     assert all(0 <= r["precision"] <= 1 and r["novelty"] >= 0 for r in rows)
     assert rows[0]["features_extractor"] == "char-ngrams" and out.exists()
+
+
+def test_held_out_text_that_no_longer_fits_the_vocabulary_is_refused(text_pair):
+    import swerve
+    from swerve.errors import DataError
+    from swerve.refine.scores import held_out_text
+
+    bundle = swerve.load(text_pair[0], device="cpu")
+    assert held_out_text(bundle).dim() == 2
+    bundle.extra["vocab"] = bundle.extra["vocab"][:-1] + ["#"]  # the corpus now spells otherwise
+    with pytest.raises(DataError, match="other characters"):
+        held_out_text(bundle)
