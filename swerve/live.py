@@ -169,17 +169,13 @@ def _step(bend: Bend, layer: str, clusters: Mapping[str, Any] | None, frame: int
         if key not in cached:
             if out.dim() < 2:
                 raise ConfigError(f"layer {layer!r} outputs shape {tuple(out.shape)}; bends need (N, C, ...)")
-            if out.dim() != 4 and not transform.pointwise:
-                raise ConfigError(
-                    f"transform {transform.name!r} needs feature maps (N, C, H, W); layer {layer!r} outputs "
-                    f"shape {tuple(out.shape)}; on 1-D layers use a pointwise transform"
-                )
+            transform.check_shape(tuple(out.shape), params, f"layer {layer!r}")
             idx = select_channels(bend.channels, out.shape[1], layer, clusters)
             cached[key] = None if idx is None else idx.to(out.device)
         idx = cached[key]
         if idx is None:
-            return transform.fn(out, **params)
-        return out.index_copy(1, idx, transform.fn(out.index_select(1, idx), **params))
+            return transform.apply(out, params)
+        return out.index_copy(1, idx, transform.apply(out.index_select(1, idx), params))
 
     return step
 

@@ -7,8 +7,11 @@ dilate as CPU OpenCV calls; here every transform is torch (``affine_grid``/``gri
 morphology, depthwise convolution), so it runs on any device and is differentiable where that means something.
 
 Each transform takes ``x`` of shape ``(N, C, H, W)`` (spatial ones) or also ``(N, C)`` (``pointwise`` ones)
-and returns a tensor of the same shape; it never writes into ``x``. Its parameters are declared as
-:class:`Param` ranges so a UI can build a slider for each one.
+and returns a tensor of the same shape; it never writes into ``x``. The ``sequence`` ones are also defined
+on 1-D maps ``(N, C, L)`` (a 1-D convolutional generator's, e.g. the character GAN's): each map is read as
+a one-row image, so translate, scale, flip, erode, dilate, sobel and oscillate act along ``L``; settings
+that need a second axis (``dy``, a vertical flip, rotation) are refused on them. Parameters are declared
+as :class:`Param` ranges so a UI can build a slider for each one.
 """
 
 from __future__ import annotations
@@ -84,7 +87,8 @@ class Transform:
     """A named bending transform: ``fn(x, **params)`` plus its parameter ranges.
 
     ``pointwise`` transforms act value by value and so also work on 1-D activations ``(N, C)``;
-    ``animated`` ones also read the animation frame index (keyword ``frame``).
+    ``sequence`` ones are also defined on 1-D maps ``(N, C, L)``; ``animated`` ones also read the
+    animation frame index (keyword ``frame``).
     """
 
     name: str
@@ -93,6 +97,7 @@ class Transform:
     pointwise: bool = False
     animated: bool = False
     help: str = ""
+    sequence: bool = False
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """All parameters with defaults filled in; :class:`ConfigError` for unknown or out-of-range ones."""
@@ -103,13 +108,35 @@ class Transform:
         return {k: p.check(k, params.get(k, p.default)) for k, p in self.params.items()}
 
     def __call__(self, x: torch.Tensor, frame: int | None = None, **params: Any) -> torch.Tensor:
-        if x.dim() != 4 and not self.pointwise:
-            raise ConfigError(
-                f"transform {self.name!r} needs feature maps (N, C, H, W), got shape {tuple(x.shape)}; "
-                "on 1-D layers use a pointwise transform"
-            )
         if self.animated:
             params["frame"] = frame
+        return self.apply(x, params)
+
+    def check_shape(self, shape: tuple[int, ...], params: dict[str, Any], where: str = "") -> None:
+        """:class:`ConfigError` (one line) when this transform with ``params`` is not defined on maps of
+        ``shape``; ``where`` names the layer in the message."""
+        at = f" ({where} outputs shape {tuple(shape)})" if where else f", got shape {tuple(shape)}"
+        if len(shape) == 4 or (self.pointwise and len(shape) != 3):
+            return
+        if len(shape) == 3 and self.sequence:
+            for key, two_d in _TWO_D_ONLY.get(self.name, {}).items():
+                if two_d(params.get(key, self.params[key].default)):
+                    raise ConfigError(
+                        f"transform {self.name!r} with {key}={params.get(key)!r} needs 2-D maps{at}; "
+                        f"1-D maps have one axis (use {key}={self.params[key].default!r})"
+                    )
+            return
+        one_d = ", ".join(t.name for t in TRANSFORMS.values() if t.sequence and not t.pointwise)
+        raise ConfigError(
+            f"transform {self.name!r} needs feature maps (N, C, H, W){at}; on 1-D maps (N, C, L) use "
+            f"{one_d} or a pointwise transform, on (N, C) a pointwise one"
+        )
+
+    def apply(self, x: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        """The transform on ``x`` (4-D maps, 1-D maps as one-row images, or values for pointwise ones)."""
+        self.check_shape(tuple(x.shape), params)
+        if x.dim() == 3 and self.sequence:
+            return self.fn(x.unsqueeze(2), **params).squeeze(2)
         return self.fn(x, **params)
 
 
@@ -252,9 +279,19 @@ def _t(
     fn: Callable[..., torch.Tensor],
     pointwise: bool = False,
     animated: bool = False,
+    sequence: bool = False,
     **params: Param,
 ) -> Transform:
-    return Transform(name, fn, params, pointwise, animated, (fn.__doc__ or "").strip().split("\n")[0])
+    doc = (fn.__doc__ or "").strip().split("\n")[0]
+    return Transform(name, fn, params, pointwise, animated, doc, sequence or pointwise)
+
+
+# Parameter values that need a second axis, refused on 1-D maps (N, C, L).
+_TWO_D_ONLY: dict[str, dict[str, Callable[[Any], bool]]] = {
+    "translate": {"dy": lambda v: v != 0},
+    "flip": {"axis": lambda v: v != "h"},
+    "oscillate": {"axis": lambda v: v == "y"},
+}
 
 
 TRANSFORMS: dict[str, Transform] = {
@@ -263,20 +300,21 @@ TRANSFORMS: dict[str, Transform] = {
         _t(
             "translate",
             translate,
+            sequence=True,
             dx=Param(0.25, -1.0, 1.0, help="fraction of the width"),
             dy=Param(0.0, -1.0, 1.0, help="fraction of the height"),
         ),
         _t("rotate", rotate, degrees=Param(90.0, -360.0, 360.0)),
-        _t("scale", scale, factor=Param(1.5, 0.05, 10.0)),
-        _t("flip", flip, axis=Param("h", kind="choice", choices=("h", "v", "hv"))),
-        _t("erode", erode, radius=Param(1, 0, 8, kind="int", help="disc radius in pixels")),
-        _t("dilate", dilate, radius=Param(1, 0, 8, kind="int", help="disc radius in pixels")),
+        _t("scale", scale, sequence=True, factor=Param(1.5, 0.05, 10.0)),
+        _t("flip", flip, sequence=True, axis=Param("h", kind="choice", choices=("h", "v", "hv"))),
+        _t("erode", erode, sequence=True, radius=Param(1, 0, 8, kind="int", help="disc radius in pixels")),
+        _t("dilate", dilate, sequence=True, radius=Param(1, 0, 8, kind="int", help="disc radius in pixels")),
         _t("multiply", multiply, pointwise=True, factor=Param(2.0, -10.0, 10.0)),
         _t("add", add, pointwise=True, value=Param(1.0, -10.0, 10.0)),
         _t("threshold", threshold, pointwise=True, level=Param(0.5, -10.0, 10.0)),
         _t("invert", invert, pointwise=True, pivot=Param(1.0, -10.0, 10.0)),
         _t("ablate", ablate, pointwise=True),
-        _t("sobel", sobel),
+        _t("sobel", sobel, sequence=True),
         _t(
             "noise", noise, pointwise=True, std=Param(0.5, 0.0, 10.0), seed=Param(0, 0, 2**31 - 1, kind="int")
         ),

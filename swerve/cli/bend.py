@@ -16,6 +16,7 @@ import yaml
 
 from swerve.cli.look import _check_out, _parse_labels, _sidecar, _sidecar_path
 from swerve.cli.main import OVERWRITE, app, emit, finite
+from swerve.cli.text_preview import before_after, check_preview_kind, is_text, write_text_preview
 from swerve.errors import ConfigError
 from swerve.outputs import check_outputs
 from swerve.utils import make_generator
@@ -103,8 +104,8 @@ def _grid_image(bundle: Bundle, x: torch.Tensor, nrow: int | None = None):  # no
 
 
 def _check_preview(out: Path | None, overwrite: bool = False) -> None:
-    if out is not None and out.suffix.lower() != ".png":
-        raise ConfigError(f"--preview must end in .png, got {out}")
+    if out is not None and out.suffix.lower() not in (".png", ".txt"):
+        raise ConfigError(f"--preview must end in .png (a text model's in .txt), got {out}")
     if out is not None:
         check_outputs([out, _sidecar_path(out)], overwrite)  # before the work, not after it
 
@@ -117,13 +118,19 @@ def _write_preview(
     labels: Any = None,
     original: Bundle | None = None,
     change: str = "changed",
-) -> str | None:
+) -> tuple[str | None, str]:
     """A PNG grid of ``bundle``'s samples (under ``original``'s on the same latents, when given), with the
-    recipe (its history) and seed beside it."""
+    recipe (its history) and seed beside it; for a text model, the strings before -> after in a .txt file.
+    Returns the path written and, for text, the lines to show."""
     if out is None:
-        return None
+        return None, ""
     from swerve.look.grid import save_image
 
+    if is_text(bundle):
+        lines = before_after(original or bundle, bundle, n, seed, labels)
+        shown = write_text_preview(lines, out, f"# {(original or bundle).name} -> {change} (seed {seed})")
+        _sidecar(out, {"bundle": bundle.name, "n": n, "seed": seed, "history": bundle.history})
+        return str(out), "\n" + shown
     x = bundle.sample(n, seed=seed, labels=labels).x
     if original is not None:
         before = original.sample(n, seed=seed, labels=labels).x
@@ -131,7 +138,7 @@ def _write_preview(
     else:
         save_image(_grid_image(bundle, x), out)
     _sidecar(out, {"bundle": bundle.name, "n": n, "seed": seed, "history": bundle.history})
-    return str(out)
+    return str(out), ""
 
 
 def _bundle_out(out: Path | None, bundle_name: str, suffix: str, overwrite: bool) -> Path:
@@ -236,13 +243,17 @@ def bend(
     from swerve.diverge.bend import sweep as sweep_frames
 
     kind = out.suffix.lower()
-    if kind not in ("", ".png", ".gif", ".mp4"):
-        raise ConfigError(f"--out must end in .png, .gif or .mp4, or be a directory; got {out}")
+    if kind not in ("", ".png", ".gif", ".mp4", ".txt"):
+        raise ConfigError(
+            f"--out must end in .png, .gif or .mp4 (.txt for text), or be a directory; got {out}"
+        )
     if kind == "":
         check_bundle_target(out, overwrite)  # before the work, not after it
     else:
         _check_out(out, overwrite)
     bundle = load(bundle_name, device=device)
+    if kind != "":
+        check_preview_kind(bundle, out if kind in (".png", ".txt") else out.with_suffix(".png"), "--out")
     bends = parse_bends(_read_bends(config, bend_))
     picked = _parse_labels(bundle, labels)
     record: dict[str, Any] = {
@@ -280,6 +291,16 @@ def bend(
             batches = sweep_frames(bundle, bends, frames=frames, n=n, seed=seed, labels=picked)
         save_animation([_grid_image(bundle, x) for x in batches], out, fps=fps)
         record.update(frames=len(batches), fps=fps)
+    elif kind == ".txt":
+        lines = before_after(bundle, bend_bundle(bundle, bends), n, seed, picked)
+        shown = write_text_preview(lines, out, f"# {bundle.name} -> bent (seed {seed})")
+        side = _sidecar(out, record)
+        emit(
+            {**record, "out": str(out), "record": str(side), "strings": lines},
+            as_json,
+            f"wrote {out} and {side} ({len(bends)} bends)\n{shown}",
+        )
+        return
     elif kind == ".png":
         from swerve.look.grid import save_image
 
@@ -333,6 +354,7 @@ def blend(
     loaded = [load(name, device=device) for name in bundles]
     target = _bundle_out(out, bundles[0], "blend", overwrite) if mode != "predict" else None
     _check_preview(preview, overwrite)
+    check_preview_kind(loaded[0], preview)
     if len(loaded) < 2:
         raise ConfigError("blending needs at least two bundles")
     if mode == "lerp":
@@ -368,7 +390,7 @@ def blend(
     else:
         raise ConfigError(f"unknown --mode {mode!r}; modes: lerp, merge, task, predict")
     path = result.save(target)
-    shown = _write_preview(result, preview, n, seed, original=loaded[0], change="blended")
+    shown, lines = _write_preview(result, preview, n, seed, original=loaded[0], change="blended")
     follows = result.history[-1]["params"].get("follows") or {}
     note = "".join(f"\n{key} follows {layer}" for key, layer in follows.items())
     if follows:
@@ -376,7 +398,7 @@ def blend(
     emit(
         {"bundle": str(path), "preview": shown, "history": result.history[-1], "seed": seed},
         as_json,
-        f"wrote {path}" + (f" and {shown}" if shown else "") + note,
+        f"wrote {path}" + (f" and {shown}" if shown else "") + note + lines,
     )
 
 
@@ -451,19 +473,20 @@ def glitch(
     bundle = load(bundle_name, device=device)
     target = _bundle_out(out, bundle_name, "glitch", overwrite)
     _check_preview(preview, overwrite)
+    check_preview_kind(bundle, preview)
     note = ""
     if preview is None:
-        preview = target.with_name(target.name + ".png")
+        preview = target.with_name(target.name + (".txt" if is_text(bundle) else ".png"))
         taken = preview.exists() or preview.with_name(preview.name + ".json").exists()
         if taken and not overwrite:  # never replace a file the user did not name
             note, preview = f" (no preview: {preview} exists; name one with --preview)", None
     result = glitch_bundle(bundle, kind, amount, layers=layer or None, seed=seed)
     path = result.save(target)
-    shown = _write_preview(result, preview, n, 0, original=bundle, change="glitched")
+    shown, lines = _write_preview(result, preview, n, 0, original=bundle, change="glitched")
     emit(
         {"bundle": str(path), "preview": shown, "history": result.history[-1]},
         as_json,
-        f"wrote {path}" + (f" and {shown}" if shown else "") + note,
+        f"wrote {path}" + (f" and {shown}" if shown else "") + note + lines,
     )
 
 

@@ -169,7 +169,13 @@ def measure(
     shapes = {tuple(b.data.shape) for b in loaded}
     if len(shapes) != 1:
         raise ConfigError(f"the bundles must make samples of one shape, got {sorted(map(list, shapes))}")
-    reference = load_like(dataset, loaded[0].data.shape, split="test", n=reference_n).x
+    if loaded[0].extra.get("vocab") is not None:  # text: held-out strings, one-hot like the samples
+        from swerve.data.text import one_hot
+        from swerve.refine.scores import held_out_text
+
+        reference = one_hot(held_out_text(loaded[0])[:reference_n], loaded[0].data.shape[0])
+    else:
+        reference = load_like(dataset, loaded[0].data.shape, split="test", n=reference_n).x
     rows = divergence_map(loaded, list(ops or DEFAULT_OPS), reference, n=n, seed=seed)
     files = write_map(rows, out, title=f"divergence map ({dataset}, {n} samples per point, seed {seed})")
     best = max(rows, key=lambda r: r["novelty"] * r["precision"])

@@ -157,6 +157,21 @@ def resolution_schedule(
     return {name: 0.5 + 0.5 * math.tanh((i - pivot) / (2 * width)) for i, name in enumerate(names)}
 
 
+def check_same_vocab(bundles: Sequence[Bundle]) -> None:
+    """Text models blend only when they spell with the same characters in the same order (the same
+    vocabulary): :class:`IncompatibleModels` naming the first pair that does not."""
+    first = bundles[0]
+    for other in bundles[1:]:
+        va, vb = first.extra.get("vocab"), other.extra.get("vocab")
+        if va != vb:
+            what = (
+                "one makes text, the other does not"
+                if (va is None) != (vb is None)
+                else (f"their character vocabularies differ ({len(va)} and {len(vb)} characters)")
+            )
+            raise IncompatibleModels(f"cannot blend {first.name} and {other.name}: {what}")
+
+
 def _role_of(bundle: Bundle, role: str) -> nn.Module:
     if role not in bundle.networks:
         raise BundleError(f"bundle {bundle.name} has no {role} (it has: {', '.join(bundle.networks)})")
@@ -178,6 +193,7 @@ def blend_bundles(
     (:func:`follow_layers`), and the history's ``follows`` lists each such tensor with its layer. Otherwise
     ``alpha`` is global or per layer (``conv:i`` names the convolution alone).
     """
+    check_same_vocab([a, b])
     net_a, net_b = _role_of(a, role), _role_of(b, role)
     per_tensor: float | Mapping[str, float] = alpha
     extra: dict[str, Any] = {}
@@ -261,6 +277,7 @@ def merge(
     bundles: Sequence[Bundle], weights: Sequence[float] | None = None, role: str = "generator"
 ) -> Bundle:
     """A copy of the first bundle whose ``role`` network is the weighted average of all of theirs."""
+    check_same_vocab(bundles)
     state = merge_state_dicts([_role_of(b, role).state_dict() for b in bundles], weights)
     names = [b.name for b in bundles]
     return derive(
@@ -282,6 +299,7 @@ def task_arithmetic(
 ) -> Bundle:
     """A copy of ``base`` moved along the task vector(s) of ``tuned``: ``base + lam (tuned - base)``."""
     tuned = [tuned] if isinstance(tuned, Bundle) else list(tuned)
+    check_same_vocab([base, *tuned])
     state = task_arithmetic_state_dicts(
         _role_of(base, role).state_dict(), [_role_of(t, role).state_dict() for t in tuned], lam
     )

@@ -15,24 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-
 from swerve.bundle import Bundle
 from swerve.data.text import bundle_vocab, decode
 from swerve.diverge.novelty import Behaviour, NoveltyArchive, discriminator_quality, novelty_search
 from swerve.errors import ConfigError
-from swerve.measure.text import CharNgramModel, nearest_words
+from swerve.measure.text import CharNgramModel, nearest_words, ngram_profile
 
 
 def ngram_behaviour() -> Behaviour:
     """Soft unigram and bigram profile of N x V x L character distributions: N x (V + V^2)."""
 
-    def behaviour(x: torch.Tensor) -> torch.Tensor:
-        uni = x.mean(dim=2)
-        bi = torch.einsum("nvl,nwl->nvw", x[:, :, :-1], x[:, :, 1:]) / max(1, x.shape[2] - 1)
-        return torch.cat([uni, bi.flatten(1)], dim=1)
-
-    return behaviour
+    return ngram_profile
 
 
 def search_text(bundle: Bundle, quality_min: float | None = None, **options: Any) -> NoveltyArchive:

@@ -91,6 +91,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "swerve.scale.report",
     "swerve.diverge.report",
     "swerve.look.sections_stylegan",
+    "swerve.look.sections_text",
 )
 
 

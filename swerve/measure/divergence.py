@@ -4,7 +4,8 @@ Each operation makes samples from a bundle (``"none"``: plain sampling; ``"creat
 decoder; ``"bend"``: a network bend; ``"glitch"``: a seeded weight glitch); every point is measured
 against real data with :func:`~swerve.measure.measurement.measure_samples` in the dataset's registered
 feature space. Novelty (mean k-NN distance to the data, relative to real data's own) goes on the x axis,
-quality (precision: the share of samples inside the real data's k-NN balls) on the y axis — divergence
+quality (precision: the share of samples inside the real data's k-NN balls) on the y axis (text: in the
+character n-gram space of :class:`~swerve.measure.text.CharNgramFeatures`) — divergence
 that stays meaningful moves right without falling down.
 
 An operation is written ``name[:param=v1,v2,...]``, e.g. ``creative:fraction=0.1,0.25,0.5``,
@@ -28,6 +29,7 @@ from PIL import Image
 from swerve.bundle import Bundle
 from swerve.diverge.creative import Creative, creative_decoder
 from swerve.errors import ConfigError
+from swerve.measure.features import TEXT_EXTRACTOR
 from swerve.measure.measurement import measure_samples
 from swerve.utils import json_text, write_text_atomic
 
@@ -159,7 +161,7 @@ def divergence_map(
     rows = []
     points = parse_ops(ops)
     for bundle in bundles:
-        name = extractor or bundle.data.dataset
+        name = extractor or (TEXT_EXTRACTOR if bundle.extra.get("vocab") else bundle.data.dataset)
         for point in points:
             if progress is not None:
                 progress(f"{bundle.name}: {point.label}")

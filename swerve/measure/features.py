@@ -156,3 +156,14 @@ for _dataset, _zoo_name in DOMAIN_CLASSIFIERS.items():
     register_extractor(
         _zoo_name, lambda d=_dataset: domain_classifier(d), normalise="l2", datasets=(_dataset,)
     )
+
+
+def _char_ngrams() -> nn.Module:
+    from swerve.measure.text import CharNgramFeatures
+
+    return CharNgramFeatures()
+
+
+# Text (N x V x L strings): character unigram and bigram profiles, on the unit sphere like the classifiers'.
+TEXT_EXTRACTOR = "char-ngrams"
+register_extractor(TEXT_EXTRACTOR, _char_ngrams, normalise="l2", datasets=("words", "fortunes"))

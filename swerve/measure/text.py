@@ -5,7 +5,8 @@ reports: the Jensen-Shannon divergence (natural log, so between 0 and ln 2) betw
 character n-grams counted within each string of the samples and of held-out real text. For words ("words
 that are not", after Kazakçı et al.'s digits that are not): the share not in a dictionary, their mean
 log-probability per character under a character n-gram model of the dictionary (pronounceability), and the
-edit distance to the nearest dictionary word (0 means memorised).
+edit distance to the nearest dictionary word (0 means memorised). For the divergence map and ``swerve
+measure``, strings live in a character n-gram feature space (:class:`CharNgramFeatures`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch import nn
 
 from swerve.errors import SwerveError
 
@@ -125,3 +128,26 @@ def nearest_words(words: Sequence[str], dictionary: Sequence[str]) -> list[tuple
         best = int(dist.argmin())
         out.append((dictionary[best], int(dist[best])))
     return out
+
+
+def ngram_profile(x: torch.Tensor) -> torch.Tensor:
+    """Soft unigram and bigram profile of N x V x L character distributions: N x (V + V^2), the mean of
+    each position's distribution beside the mean product of neighbouring positions' distributions."""
+    uni = x.mean(dim=2)
+    bi = torch.einsum("nvl,nwl->nvw", x[:, :, :-1], x[:, :, 1:]) / max(1, x.shape[2] - 1)
+    return torch.cat([uni, bi.flatten(1)], dim=1)
+
+
+class CharNgramFeatures(nn.Module):
+    """The feature space of text for novelty and precision: each string read as it decodes (the argmax
+    character at each position, one-hot), then its unigram and bigram profile (:func:`ngram_profile`).
+    No weights; ``features`` is what :func:`swerve.measure.features.extract_features` calls."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise SwerveError(f"text features read N x V x L strings, got shape {tuple(x.shape)}")
+        hard = torch.zeros_like(x).scatter_(1, x.argmax(dim=1, keepdim=True), 1.0)
+        return ngram_profile(hard)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)

@@ -1,6 +1,6 @@
 """Architectures. Each file holds one family and its config dataclass."""
 
-from swerve.models.charcnn import CharCNNConfig, CharCNNDiscriminator, CharCNNGenerator
+from swerve.models.charcnn import CharCNNConfig, CharCNNDiscriminator, CharCNNEncoder, CharCNNGenerator
 from swerve.models.classifier import ClassifierConfig, DomainClassifier
 from swerve.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from swerve.models.fastgan import FastGANConfig, FastGANDiscriminator, FastGANGenerator
@@ -10,6 +10,7 @@ from swerve.models.vae import ConvEncoder, EncoderConfig
 __all__ = [
     "CharCNNConfig",
     "CharCNNDiscriminator",
+    "CharCNNEncoder",
     "CharCNNGenerator",
     "ClassifierConfig",
     "ConvEncoder",

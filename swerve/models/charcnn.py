@@ -7,6 +7,9 @@ convolutions (kernel 5, ReLU before each, residual branch scaled by 0.3), and a 
 (N x V x L) through a 1 x 1 convolution, the same residual blocks and a linear layer to one score. The paper
 uses width 512 and five blocks; the defaults here are smaller so the model trains on a CPU. Layers are named
 ``stem``, ``blocks.0`` ... and ``to_chars`` (G) / ``head`` (D) so bends and taps can address them.
+
+The character VAE (``kind: vae``, ``arch: charcnn``) pairs the same G, as its decoder, with
+:class:`CharCNNEncoder` (D's layers ending in the mean and log-variance of q(z|x) instead of one score).
 """
 
 from __future__ import annotations
@@ -88,3 +91,20 @@ class CharCNNDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.blocks(self.stem(x))
         return self.head(h.flatten(1)).squeeze(1)
+
+
+class CharCNNEncoder(nn.Module):
+    """N x V x L one-hot strings -> (mu, logvar) of q(z|x), each N x ``latent_dim`` (a character VAE)."""
+
+    config_class = CharCNNConfig
+
+    def __init__(self, config: CharCNNConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.stem = nn.Conv1d(config.vocab_size, config.width, 1)
+        self.blocks = _blocks(config)
+        self.head = nn.Linear(config.width * config.length, 2 * config.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.head(self.blocks(self.stem(x)).flatten(1)).chunk(2, dim=1)
+        return mu, logvar.clamp(-10, 10)

@@ -223,6 +223,11 @@ def bundle_critic(
     if kind == ROLE:
         return ratio_critic(bundle), ROLE
     if kind == "discriminator":
+        if "discriminator" not in bundle.networks:
+            raise ConfigError(
+                f"{bundle.name} has no critic of its own (it has: {', '.join(bundle.networks)}): train a "
+                f"density-ratio estimator on it first ('swerve ratio'), then refine with it"
+            )
         if method is not None:
             check_calibrated(bundle, kind, method, settings)
         return discriminator_critic(bundle.discriminator.eval()), kind

@@ -16,7 +16,7 @@ from swerve.bundle import Bundle
 from swerve.data import load_dataset, load_like
 from swerve.data.text import bundle_vocab, decode
 from swerve.data.toys import gaussians25, swiss_roll
-from swerve.errors import SwerveError
+from swerve.errors import DataError, SwerveError
 from swerve.measure import gaussians25_scores, kde_log_likelihood, novelty_quality, swissroll_scores
 from swerve.measure.features import DOMAIN_CLASSIFIERS, domain_classifier
 from swerve.measure.text import js_ngrams
@@ -137,4 +137,10 @@ def held_out_text(bundle: Bundle) -> torch.Tensor:
     the strings the model was trained on (N x L character indices)."""
     config = (bundle.training or {}).get("config") or {}
     seed = config.get("seed", 0) if isinstance(config, dict) else 0
-    return load_dataset(bundle.data.dataset, split="test", seed=int(seed), progress=False).x
+    data = load_dataset(bundle.data.dataset, split="test", seed=int(seed), progress=False)
+    if data.vocab != bundle_vocab(bundle):
+        raise DataError(
+            f"{bundle.data.dataset} now spells with other characters than {bundle.name} was trained on "
+            f"({len(data.vocab or [])} and {len(bundle_vocab(bundle) or [])}): its held-out text does not fit"
+        )
+    return data.x

@@ -224,6 +224,11 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
         picture = await run_in_threadpool(studio.grid, body.state, body.n)
         return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
 
+    @app.post("/api/strings", response_model=None)
+    async def text_strings(request: Request) -> dict[str, Any]:  # a text model's list (static/text.js)
+        body = await parse(request, GridIn)
+        return await run_in_threadpool(studio.strings, body.state, body.n)
+
     @app.post("/api/sketch", response_model=None)
     async def sketch(request: Request) -> Response:
         """The sketch pad's drawing rendered through a translation model with the page's bends."""

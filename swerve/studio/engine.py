@@ -44,6 +44,7 @@ from swerve.studio.recipe import (
     write_recipe,
 )
 from swerve.studio.schema import LatentIn, RefineIn, StateIn
+from swerve.studio.text import is_text, strings, typed
 
 # only the files the studio writes can be fetched
 KEEP_NAME = re.compile(r"^(keep|walk|sweep|novelty)-\d{4,}\.(png|json|gif|mp4)$")
@@ -77,8 +78,8 @@ class Studio:
         """What the page needs to build its controls for a model: layers, classes, transforms, partners."""
         key = self.models.resolve(model_id)
         bundle = self.models.get(key)
-        if bundle.latent is None or not bundle.data.is_image:
-            raise ConfigError(f"{bundle.name} is not an image generator; the studio draws image generators")
+        drawable(bundle)
+        text = is_text(bundle)
         layers = self.layers(key, bundle)
         listing = self.models.listing()
         own = next((m["generator"] for m in listing if m["id"] == key), None)
@@ -98,13 +99,15 @@ class Studio:
             "blend_partners": partners,
             "blend_layers": layer_order(bundle.generator),
             "has_clusters": sorted(bundle_clusters(bundle)),
+            "text": text,
         }
 
     def layers(self, model_id: str, bundle: Bundle) -> list[dict[str, Any]]:
         """Layers whose output is a feature map or a vector: name, shape (one sample), channels, shortcut."""
         with self.lock(model_id):
             table = layer_table(bundle.generator, bundle.latent.dim)
-        return [row for row in table if len(row["shape"]) in (1, 3)]
+        maps = (1, 2) if is_text(bundle) else (1, 3)  # a text generator's maps are 1-D: (C, L)
+        return [row for row in table if len(row["shape"]) in maps]
 
     # --- recipes and pictures --------------------------------------------------------------------------
     def directions(self, model_id: str, layer: str, k: int = 8) -> explore.Directions:
@@ -126,8 +129,7 @@ class Studio:
         """The recipe for what the page shows (every reference checked, every edit resolved to numbers)."""
         model_id = self.models.resolve(state.model)
         bundle = self.models.get(model_id)
-        if bundle.latent is None or not bundle.data.is_image:
-            raise ConfigError(f"{bundle.name} is not an image generator; the studio draws image generators")
+        drawable(bundle)
         latent = state.latent
         if latent.z is not None:
             if len(latent.z) != bundle.latent.dim:
@@ -213,7 +215,8 @@ class Studio:
     def picture(self, state: StateIn) -> tuple[Image.Image, Recipe]:
         recipe = self.recipe(state)
         bundle = self.models.get(recipe.bundle)
-        return to_picture(self.draw(recipe), bundle), recipe
+        x = self.draw(recipe)
+        return (typed(strings(bundle, x)) if is_text(bundle) else to_picture(x, bundle)), recipe
 
     def measure(self, state: StateIn, layer: str = "conv:0") -> dict[str, Any]:
         """Novelty, quality, the critic's view and the subset-scan score at ``layer`` of the picture the page
@@ -279,7 +282,23 @@ class Studio:
         z = torch.cat([explore.seed_latent(bundle, seed + i) for i in range(n)])
         shift = z[0] - torch.tensor(recipe.z)  # sliders moved the latent: move every tile alike
         x = self.draw(recipe, z=z - shift)
+        if is_text(bundle):
+            return typed([f"{seed + i}  {s}" for i, s in enumerate(strings(bundle, x))])
         return make_grid(x, nrow=int(n**0.5 + 0.999), padding=1, value_range=tuple(bundle.data.range))
+
+    def strings(self, state: StateIn, n: int) -> dict[str, Any]:
+        """A text model's strings for the page's list: the page's own first, then ``n - 1`` more from the
+        seeds after it, every slider and edit applied to each alike (the latent moved by the same amount)."""
+        recipe = self.recipe(state)
+        bundle = self.models.get(recipe.bundle)
+        if not is_text(bundle):
+            raise ConfigError(f"{bundle.name} makes pictures, not strings")
+        z = torch.tensor(recipe.z).unsqueeze(0)
+        seed = state.latent.seed
+        if n > 1:
+            others = torch.cat([explore.seed_latent(bundle, seed + i) for i in range(1, n)])
+            z = torch.cat([z, others + (z - explore.seed_latent(bundle, seed))])
+        return {"model": bundle.name, "strings": strings(bundle, self.draw(recipe, z=z))}
 
     def keep(self, state: StateIn) -> dict[str, Any]:
         """Write the picture (with its recipe inside) and the recipe JSON to the output directory."""
@@ -309,6 +328,14 @@ class Studio:
     def _taken(self, name: str) -> bool:
         folders = (self.bundles_dir / name, self.out_dir / "runs" / name)
         return any(self.out_dir.glob(f"{name}.*")) or any(f.exists() or f.is_symlink() for f in folders)
+
+
+def drawable(bundle: Bundle) -> None:
+    """A ConfigError unless ``bundle`` is a generator of pictures or strings, which the studio draws."""
+    if bundle.latent is None or not (bundle.data.is_image or is_text(bundle)):
+        raise ConfigError(
+            f"{bundle.name} is not an image generator (nor a text one); the studio draws those two kinds"
+        )
 
 
 def transforms_table() -> list[dict[str, Any]]:

@@ -109,13 +109,14 @@ def _summary(model_id: str, directory: Path | None, source: str) -> dict[str, An
     generator = _mapping(networks.get("generator"))
     shape, classes = data.get("shape"), data.get("classes")
     shape = shape if isinstance(shape, list) else []
-    usable = bool(generator) and bool(config.get("latent")) and len(shape) == 3
+    text = isinstance(_mapping(config.get("extra")).get("vocab"), list) and len(shape) == 2
+    usable = bool(generator) and bool(config.get("latent")) and (len(shape) == 3 or text)
     name = config.get("name")
     translation = bool(generator) and "translation" in _mapping(config.get("extra"))
     why_not = (
         "a translation model: draw for it on the sketch pad"
         if translation
-        else ("the studio draws image generators; this bundle has none")
+        else ("the studio draws image and text generators; this bundle has none")
     )
     return {
         "id": model_id,
@@ -127,6 +128,7 @@ def _summary(model_id: str, directory: Path | None, source: str) -> dict[str, An
         "why_not": "" if usable else why_not,
         "generator": {"class": generator.get("class"), "kwargs": _mapping(generator.get("kwargs"))},
         "translation": translation,
+        "text": text,
     }
 
 

@@ -125,8 +125,8 @@ class TrainConfig:
         if not isinstance(self.params, dict):
             raise ConfigError(f"params must be a mapping of setting names to values, got {self.params!r}")
         self._validate_small_data()
-        if self.kind == "vae" and self.arch != "dcgan":
-            raise ConfigError("a vae uses arch 'dcgan'")
+        if self.kind == "vae" and self.arch not in ("dcgan", "charcnn"):
+            raise ConfigError("a vae uses arch 'dcgan' (images) or 'charcnn' (text)")
 
     def _validate_small_data(self) -> None:
         _choice("augment", self.augment, AUGMENTS)

@@ -64,6 +64,17 @@ def vae_loss(
     return rec + kl, rec, kl
 
 
+def char_vae_loss(
+    x: torch.Tensor, probs: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Negative ELBO per string of a character VAE: (loss, reconstruction, KL). ``x`` holds N x L character
+    indices, ``probs`` the decoder's N x V x L softmax; the likelihood is categorical at each position, so
+    the reconstruction term is the summed cross-entropy in nats."""
+    rec = F.nll_loss(probs.clamp_min(1e-12).log(), x, reduction="sum") / len(x)
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
+    return rec + kl, rec, kl
+
+
 def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """R1 (Mescheder et al. 2018): the mean over images of ||grad_x D(x)||^2 on real images ``x`` (which
     must require grad and have produced ``logits``); kept in the graph so that it can be minimised."""

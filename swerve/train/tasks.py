@@ -22,6 +22,7 @@ from swerve.data.text import one_hot
 from swerve.models import (
     CharCNNConfig,
     CharCNNDiscriminator,
+    CharCNNEncoder,
     CharCNNGenerator,
     ClassifierConfig,
     ConvEncoder,
@@ -41,6 +42,7 @@ from swerve.train.augment import AdaptiveAugment, Augmenter
 from swerve.train.config import TrainConfig
 from swerve.train.distributed import Shard
 from swerve.train.objectives import (
+    char_vae_loss,
     discriminator_loss,
     generator_loss,
     gradient_penalty,
@@ -283,13 +285,21 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 class VAETask(Task):
-    """A convolutional VAE trained on the negative ELBO; the decoder is the bundle's generator."""
+    """A convolutional VAE trained on the negative ELBO; the decoder is the bundle's generator. With arch
+    ``charcnn`` it is a character VAE: 1-D convolutional encoder and decoder, categorical likelihood."""
 
     def __init__(self, config: TrainConfig, shape: list[int], num_classes: int, device: torch.device) -> None:
         self.config = config
-        size, ch = shape[-1], shape[0]
-        self.encoder = ConvEncoder(EncoderConfig(size, ch, config.latent_dim, config.d_width or config.width))
-        self.decoder = DCGANGenerator(DCGANConfig(size, ch, config.latent_dim, config.width))
+        self.vocab_size = shape[0] if config.arch == "charcnn" else 0
+        if self.vocab_size:  # text (shape: vocabulary size x length): a character VAE
+            cc = dict(vocab_size=shape[0], length=shape[1], latent_dim=config.latent_dim, blocks=config.depth)
+            self.encoder = CharCNNEncoder(CharCNNConfig(**cc, width=config.d_width or config.width))
+            self.decoder = CharCNNGenerator(CharCNNConfig(**cc, width=config.width))
+        else:
+            size, ch = shape[-1], shape[0]
+            enc = EncoderConfig(size, ch, config.latent_dim, config.d_width or config.width)
+            self.encoder = ConvEncoder(enc)
+            self.decoder = DCGANGenerator(DCGANConfig(size, ch, config.latent_dim, config.width))
         self.encoder.to(device)
         self.decoder.to(device)
         self.networks = {"encoder": self.encoder, "generator": self.decoder}
@@ -301,10 +311,13 @@ class VAETask(Task):
         self, next_batch: Callable[[], Batch], gen: torch.Generator, step: int
     ) -> dict[str, torch.Tensor]:
         x, _ = next_batch()
-        mu, logvar = self.encoder(x)
+        mu, logvar = self.encoder(one_hot(x, self.vocab_size) if self.vocab_size else x)
         eps = self.draw(lambda m: torch.randn((m, mu.shape[1]), generator=gen, device=gen.device), len(mu))
         recon = self.decoder(mu + eps.to(mu.device) * (0.5 * logvar).exp())
-        loss, rec, kl = vae_loss(x, recon, mu, logvar, self.config.vae_sigma)
+        if self.vocab_size:
+            loss, rec, kl = char_vae_loss(x, recon, mu, logvar)
+        else:
+            loss, rec, kl = vae_loss(x, recon, mu, logvar, self.config.vae_sigma)
         self.update("vae", loss)
         return {"loss": loss.detach(), "recon": rec.detach(), "kl": kl.detach()}
 
