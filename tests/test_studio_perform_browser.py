@@ -18,6 +18,7 @@ CANVAS_SUM = """() => { const c = document.getElementById('canvas');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] * (1 + (i % 997));
   return [c.width, c.height, s]; }"""
+SLIDER_AT = "([v, step]) => Math.abs(Number(document.querySelector('.bend .bend-param').value) - v) <= step"
 MORE_FRAMES = "n => Number(document.getElementById('canvas').dataset.frames) > n"
 
 
@@ -87,6 +88,49 @@ def test_learn_binds_a_knob_to_the_slider_clicked(chromium_page, tmp_path: Path)
         expect(page.locator("#perform-note")).to_contain_text(f"bound osc:/fader to {target}")
         shown = performance.state()["bends"][0]
         assert shown["layer"] == layer and shown["params"][param] == float(slider.get_attribute("max"))
+        assert page.errors == []
+    finally:
+        osc.close()
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_the_slider_bound_to_a_knob_moves_with_it(chromium_page, tmp_path: Path):
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from swerve.studio.live_control import OscInput
+
+    url, server, thread = serve(Studio(Models([]), tmp_path / "out", start_model="fashion-gan"))
+    performance = server.config.app.state.performance
+    osc = OscInput(performance, 0).start()
+    knob = SimpleUDPClient("127.0.0.1", osc.port)
+    try:
+        page = chromium_page
+        page.goto(url)
+        page.wait_for_function("Number(document.getElementById('image').dataset.renders) >= 1")
+        page.click("#add-bend")
+        slider = page.locator(".bend .bend-param").first
+        expect(slider).to_be_visible()
+        page.wait_for_function("Number(document.getElementById('image').dataset.renders) >= 2")
+        low, high = float(slider.get_attribute("min")), float(slider.get_attribute("max"))
+        page.click("#learn-btn")
+        slider.click()
+        expect(page.locator("#perform-note")).to_contain_text("now move a knob")
+        knob.send_message("/knob", 0.0)
+        expect(page.locator("#perform-note")).to_contain_text("bound osc:/knob")
+        params = page.evaluate("() => window.studio.state.bends[0].params")
+        renders = page.locator("#image").get_attribute("data-renders")
+
+        for level in (0.25, 1.0):
+            knob.send_message("/knob", level)
+            wanted = low + level * (high - low)
+            step = float(slider.get_attribute("step") or 0.01)
+            page.wait_for_function(SLIDER_AT, arg=[wanted, step])
+        output = page.locator(".bend .bend-param").first.locator("xpath=../output")
+        expect(output).to_have_text(slider.input_value())
+        # the slider shows the knob; the page did not take it for a change of its own
+        assert page.evaluate("() => window.studio.state.bends[0].params") == params
+        assert page.locator("#image").get_attribute("data-renders") == renders
         assert page.errors == []
     finally:
         osc.close()
