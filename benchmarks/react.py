@@ -5,7 +5,7 @@ StyleGAN2 at 256 px imported from a rosinality-format checkpoint with random wei
 unless ``--cap`` narrows them) -- a synthetic track (kick clicks at 120 bpm over chords) is rendered with
 the ``pulse`` and ``motion`` presets, and the same latents (and classes) are then drawn by plain
 ``Bundle.sample`` in the same batches. fashion-gan is also rendered with a bend driven by onsets (every
-frame its own bend parameter, so one frame per batch).
+frame its own bend parameter, drawn in the same batches, each sample bent its own way).
 
 Per model, side by side in each repeat: react's whole run as frames per second (audio analysis, planning,
 drawing and writing frames, encoding); the share of that time in audio analysis; and the render (plan +

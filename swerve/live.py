@@ -156,12 +156,40 @@ def select_channels(
     return picked
 
 
-def _step(bend: Bend, layer: str, clusters: Mapping[str, Any] | None, frame: int | None) -> OutputFn:
-    """One bend as a function of the layer's output (checks and channel indices worked out once)."""
+def _step(
+    bend: Bend,
+    layer: str,
+    clusters: Mapping[str, Any] | None,
+    frame: int | None,
+    per_sample: Sequence[Mapping[str, Any]] | None = None,
+) -> OutputFn:
+    """One bend as a function of the layer's output (checks and channel indices worked out once); with
+    ``per_sample``, sample ``i`` of the batch is bent with the parameters ``per_sample[i]``."""
     transform = TRANSFORMS[bend.transform]
     params = dict(bend.params)
     if transform.animated:
         params["frame"] = frame
+    if per_sample is not None and all(p == bend.params for p in per_sample):
+        per_sample = None  # one set of parameters for the whole batch: one call
+    samples = None if per_sample is None else [{**params, **p} for p in per_sample]
+    moving = [k for k in bend.params if samples and any(p[k] != samples[0][k] for p in samples)]
+    vector = transform.batched and all(transform.params[k].kind == "float" for k in moving)
+
+    def bent(x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3 and transform.sequence:  # a 1-D map (N, C, L) bends as one-row images
+            return bent(x.unsqueeze(2)).squeeze(2)
+        if samples is None:
+            return transform.fn(x, **params)
+        if x.shape[0] != len(samples):
+            raise ConfigError(f"{len(samples)} sets of bend parameters for a batch of {x.shape[0]}")
+        if vector:  # one call, each moving parameter a column of values, one per sample
+            shape = (len(samples),) + (1,) * (x.dim() - 1)
+            columns = {
+                k: torch.tensor([p[k] for p in samples], dtype=x.dtype, device=x.device) for k in moving
+            }
+            return transform.fn(x, **{**samples[0], **{k: v.view(shape) for k, v in columns.items()}})
+        return torch.cat([transform.fn(x[i : i + 1], **p) for i, p in enumerate(samples)])
+
     cached: dict[tuple[int, int, torch.device], torch.Tensor | None] = {}
 
     def step(out: torch.Tensor) -> torch.Tensor:
@@ -174,8 +202,8 @@ def _step(bend: Bend, layer: str, clusters: Mapping[str, Any] | None, frame: int
             cached[key] = None if idx is None else idx.to(out.device)
         idx = cached[key]
         if idx is None:
-            return transform.apply(out, params)
-        return out.index_copy(1, idx, transform.apply(out.index_select(1, idx), params))
+            return bent(out)
+        return out.index_copy(1, idx, bent(out.index_select(1, idx)))
 
     return step
 
@@ -192,24 +220,37 @@ def _chain(steps: list[OutputFn]) -> OutputFn:
     return run
 
 
+def _without_params(bend: Bend) -> tuple[str, str, Any]:
+    return bend.layer, bend.transform, bend.channels
+
+
 def bend_taps(
     model: nn.Module,
     bends: Sequence[Bend | Mapping[str, Any]],
     clusters: Mapping[str, Any] | None = None,
     frame: int | None = None,
+    samples: Sequence[Sequence[Bend | Mapping[str, Any]]] | None = None,
 ) -> list[tuple[str, OutputFn]]:
     """``bends`` as ``(layer, fn)`` taps on ``model``: one per layer, its bends in the order given.
 
     ``clusters`` maps a layer (as named in the bends) to each channel's cluster id, for ``{"cluster": k}``
-    channel specs; ``frame`` is the animation frame that time-dependent transforms read. Every layer is
-    looked up here, so an unknown one is refused before anything runs.
+    channel specs; ``frame`` is the animation frame that time-dependent transforms read. ``samples`` gives
+    each sample of a batch its own bends: the same bends (layer, transform, channels) as ``bends``, with
+    parameters of their own (frames of a music video in one batch). Every layer is looked up here, so an
+    unknown one is refused before anything runs.
     """
     table = {taps.resolve_layer(model, name): ids for name, ids in (clusters or {}).items()}
+    parsed = parse_bends(bends)
+    own = [parse_bends(one) for one in samples] if samples is not None else None
+    for i, one in enumerate(own or []):
+        if list(map(_without_params, one)) != list(map(_without_params, parsed)):
+            raise ConfigError(f"sample {i} has other bends than the batch (only parameters may differ)")
     per_layer: dict[str, list[OutputFn]] = {}
-    for bend in parse_bends(bends):
+    for j, bend in enumerate(parsed):
         layer = taps.resolve_layer(model, bend.layer)
         taps.find_layer(model, layer)
-        per_layer.setdefault(layer, []).append(_step(bend, layer, table, frame))
+        per_sample = None if own is None else [one[j].params for one in own]
+        per_layer.setdefault(layer, []).append(_step(bend, layer, table, frame, per_sample))
     return [(layer, _chain(steps)) for layer, steps in per_layer.items()]
 
 

@@ -88,7 +88,8 @@ class Transform:
 
     ``pointwise`` transforms act value by value and so also work on 1-D activations ``(N, C)``;
     ``sequence`` ones are also defined on 1-D maps ``(N, C, L)``; ``animated`` ones also read the
-    animation frame index (keyword ``frame``).
+    animation frame index (keyword ``frame``); ``batched`` ones also take each float parameter as a tensor of
+    shape ``(N, 1, ...)``: one value per sample of the batch.
     """
 
     name: str
@@ -98,6 +99,7 @@ class Transform:
     animated: bool = False
     help: str = ""
     sequence: bool = False
+    batched: bool = False
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """All parameters with defaults filled in; :class:`ConfigError` for unknown or out-of-range ones."""
@@ -148,10 +150,18 @@ def _grid(matrix: tuple[float, ...], h: int, w: int, dtype: torch.dtype, device:
     return F.affine_grid(theta, [1, 1, h, w], align_corners=False)
 
 
-def _affine(x: torch.Tensor, matrix: list[list[float]]) -> torch.Tensor:
-    """Resample every map with the 2x3 ``matrix`` taking output coordinates to input ones (in [-1, 1])."""
+def _affine(x: torch.Tensor, matrix: list[list[Any]]) -> torch.Tensor:
+    """Resample every map with the 2x3 ``matrix`` taking output coordinates to input ones (in [-1, 1]);
+    an entry may be a tensor holding one value per sample."""
     flat = tuple(v for row in matrix for v in row)
-    grid = _grid(flat, x.shape[-2], x.shape[-1], x.dtype, str(x.device)).expand(x.shape[0], -1, -1, -1)
+    n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+    if any(isinstance(v, torch.Tensor) for v in flat):
+        theta = torch.stack(
+            [torch.as_tensor(v, dtype=x.dtype, device=x.device).flatten().expand(n) for v in flat]
+        )
+        grid = F.affine_grid(theta.T.reshape(n, 2, 3), [n, 1, h, w], align_corners=False)
+    else:
+        grid = _grid(flat, h, w, x.dtype, str(x.device)).expand(n, -1, -1, -1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
@@ -162,8 +172,12 @@ def translate(x: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
 
 def rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
     """Rotate every map about its centre by ``degrees`` (counter-clockwise as displayed, y pointing down)."""
-    a = math.radians(degrees)
-    c, s = math.cos(a), math.sin(a)
+    if isinstance(degrees, torch.Tensor):
+        a = torch.deg2rad(degrees)
+        c, s = a.cos(), a.sin()
+    else:
+        a = math.radians(degrees)
+        c, s = math.cos(a), math.sin(a)
     return _affine(x, [[c, -s, 0.0], [s, c, 0.0]])
 
 
@@ -280,10 +294,13 @@ def _t(
     pointwise: bool = False,
     animated: bool = False,
     sequence: bool = False,
+    batched: bool = True,
     **params: Param,
 ) -> Transform:
     doc = (fn.__doc__ or "").strip().split("\n")[0]
-    return Transform(name, fn, params, pointwise, animated, doc, sequence or pointwise)
+    return Transform(
+        name, fn, params, pointwise, animated, doc, sequence=sequence or pointwise, batched=batched
+    )
 
 
 # Parameter values that need a second axis, refused on 1-D maps (N, C, L).
@@ -306,15 +323,33 @@ TRANSFORMS: dict[str, Transform] = {
         ),
         _t("rotate", rotate, degrees=Param(90.0, -360.0, 360.0)),
         _t("scale", scale, sequence=True, factor=Param(1.5, 0.05, 10.0)),
-        _t("flip", flip, sequence=True, axis=Param("h", kind="choice", choices=("h", "v", "hv"))),
-        _t("erode", erode, sequence=True, radius=Param(1, 0, 8, kind="int", help="disc radius in pixels")),
-        _t("dilate", dilate, sequence=True, radius=Param(1, 0, 8, kind="int", help="disc radius in pixels")),
+        _t(
+            "flip",
+            flip,
+            sequence=True,
+            batched=False,
+            axis=Param("h", kind="choice", choices=("h", "v", "hv")),
+        ),
+        _t(
+            "erode",
+            erode,
+            sequence=True,
+            batched=False,
+            radius=Param(1, 0, 8, kind="int", help="disc radius in pixels"),
+        ),
+        _t(
+            "dilate",
+            dilate,
+            sequence=True,
+            batched=False,
+            radius=Param(1, 0, 8, kind="int", help="disc radius in pixels"),
+        ),
         _t("multiply", multiply, pointwise=True, factor=Param(2.0, -10.0, 10.0)),
         _t("add", add, pointwise=True, value=Param(1.0, -10.0, 10.0)),
         _t("threshold", threshold, pointwise=True, level=Param(0.5, -10.0, 10.0)),
         _t("invert", invert, pointwise=True, pivot=Param(1.0, -10.0, 10.0)),
-        _t("ablate", ablate, pointwise=True),
-        _t("sobel", sobel, sequence=True),
+        _t("ablate", ablate, pointwise=True, batched=False),
+        _t("sobel", sobel, sequence=True, batched=False),
         _t(
             "noise", noise, pointwise=True, std=Param(0.5, 0.0, 10.0), seed=Param(0, 0, 2**31 - 1, kind="int")
         ),

@@ -31,25 +31,55 @@ def find_chromium() -> str | None:
     return None
 
 
-def launch(playwright, executable: str):
-    """The Chromium at ``executable``, headless, started by ``playwright`` (a ``sync_playwright()``)."""
+def launch(playwright, executable: str, extra: tuple[str, ...] = ()):
+    """The Chromium at ``executable``, headless, started by ``playwright`` (a ``sync_playwright()``), with
+    the command-line switches ``extra`` added to the fixed ones."""
     return playwright.chromium.launch(
         executable_path=executable,
         headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],  # CI runs as root: no sandbox
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", *extra],  # CI runs as root
     )
 
 
 @pytest.fixture(scope="session")
-def chromium_browser():
-    """One headless Chromium for the session; skips when there is no Chromium or no Playwright."""
+def chromium_playwright():
+    """One Playwright driver for the session and the Chromium it drives: (playwright, executable); skips
+    when there is no Chromium or no Playwright. (A thread may run one sync Playwright at a time: every
+    browser of the session comes from this one.)"""
     executable = find_chromium()
     if executable is None:
         pytest.skip(NO_CHROMIUM)
     sync_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
     with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright, executable)
-        yield browser
+        yield playwright, executable
+
+
+@pytest.fixture(scope="session")
+def chromium_browser(chromium_playwright):
+    """One headless Chromium for the session, with the fixed switches only."""
+    browser = launch(*chromium_playwright)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def chromium_with(chromium_playwright, request):
+    """``chromium_with(*switches)``: a fresh page in a Chromium of its own, started with the extra
+    command-line ``switches`` (fake media devices, say) and closed after the test; ``page.errors`` as for
+    ``chromium_page``."""
+    browsers = []
+
+    def page_with(*switches: str):
+        browser = launch(*chromium_playwright, extra=switches)
+        browsers.append(browser)
+        page = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}).new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        request.node.browser_pages = [*getattr(request.node, "browser_pages", []), page]
+        return page
+
+    yield page_with
+    for browser in browsers:
         browser.close()
 
 

@@ -20,7 +20,13 @@ from swerve.models import (
     DomainClassifier,
     EncoderConfig,
 )
-from tests.browser import chromium_browser, chromium_page, keep_screenshots  # noqa: F401 - fixtures
+from tests.browser import (  # noqa: F401 - fixtures
+    chromium_browser,
+    chromium_page,
+    chromium_playwright,
+    chromium_with,
+    keep_screenshots,
+)
 
 # One thread per test process: on a small machine torch's OpenMP threads spin while another process holds a
 # core, which stalls the suite. A test that measures threading sets its own count.

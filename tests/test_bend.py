@@ -178,3 +178,37 @@ def test_shortcuts_bend_cluster_freeze_and_list_the_same_layer_on_an_odd_stem() 
     assert rows["stem.1"]["shortcut"] == "linear:0" and rows["stem.1"]["shortcut_layer"] == "stem.0"
     assert rows["stem.0"]["shortcut"] == "" and rows["stem.2"]["shortcut"] == "linear:1"
     assert {c["shortcut"]: (c["layer"], c["tap"]) for c in shortcut_table(g)}["conv:4"] == ("head.0", "head")
+
+
+@pytest.mark.parametrize(
+    ("transform", "values"),
+    [
+        ("rotate", {"degrees": [0.0, 30.0, -75.0, 180.0]}),  # batched: one affine grid per sample
+        ("translate", {"dx": [0.0, 0.1, -0.3, 0.5], "dy": [0.2, 0.2, 0.0, -0.1]}),
+        ("multiply", {"factor": [1.0, -2.0, 0.5, 3.0]}),
+        ("oscillate", {"amplitude": [0.0, 1.0, 2.0, -1.0], "phase": [0.0, 0.25, 0.5, 0.75]}),
+        ("erode", {"radius": [0, 1, 2, 1]}),  # whole numbers: drawn sample by sample in the batch
+    ],
+)
+def test_each_sample_of_a_batch_bent_with_its_own_parameters_is_drawn_as_alone(transform, values) -> None:
+    g, (z, labels), layer, _ = next(_cases())
+    own = [[Bend(layer, transform, {k: v[i] for k, v in values.items()}, [0, 2])] for i in range(4)]
+    with apply_bends(g, own[0], samples=own):
+        together = g(z, labels)
+    for i in range(4):
+        with apply_bends(g, own[i]):
+            alone = g(z[i : i + 1], labels[i : i + 1])
+        torch.testing.assert_close(together[i : i + 1], alone, atol=1e-5, rtol=1e-5)
+    with apply_bends(g, own[1]):
+        assert not torch.allclose(g(z, labels)[0], together[0], atol=1e-4)  # the parameters did differ
+
+
+def test_samples_may_differ_from_the_batch_in_parameters_only() -> None:
+    g, (z, labels), layer, _ = next(_cases())
+    bends = [Bend(layer, "rotate", {"degrees": 10.0})]
+    other = [[Bend(layer, "scale", {"factor": 2.0})]] * 4
+    with pytest.raises(ConfigError, match="sample 0 has other bends"), apply_bends(g, bends, samples=other):
+        pass
+    two = [[Bend(layer, "rotate", {"degrees": d})] for d in (1.0, 2.0)]
+    with pytest.raises(ConfigError, match="2 sets of bend parameters"), apply_bends(g, bends, samples=two):
+        g(z, labels)

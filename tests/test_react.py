@@ -141,6 +141,27 @@ def test_bend_target_drives_a_real_bend(track, tmp_path):
     assert off_beat < 1 and on_beat > 5 * off_beat  # rotated by about 0 degrees, then much more
 
 
+def test_frames_bent_each_their_own_way_share_a_batch_and_draw_as_alone(track, tmp_path):
+    bend = {"source": "onset", "target": "blocks.1.rotate.degrees", "range": [0, 90], "decay": 0.2}
+    mapping = parse_mapping({"bindings": [bend]})
+    runs = {
+        batch: react(
+            "fashion-gan",
+            track,
+            mapping,
+            tmp_path / f"b{batch}.mp4",
+            batch=batch,
+            progress=False,
+            keep_frames=True,
+        )
+        for batch in (16, 1)
+    }
+    assert runs[16]["batches"] == -(-runs[16]["frames"] // 16)  # every bend angle its own, 16 frames a batch
+    together, alone = (frames_array(runs[b]["run_dir"]).astype(int) for b in (16, 1))
+    assert len(np.unique(together.reshape(len(together), -1), axis=0)) > 10  # the frames do differ
+    assert np.abs(together - alone).max() <= 1  # the same pictures (a batch may round differently)
+
+
 def test_cli_renders_a_video_with_the_track_muxed_in(cli, track, tmp_path):
     import imageio_ffmpeg
 

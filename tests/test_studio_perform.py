@@ -314,3 +314,13 @@ def test_no_number_that_is_not_finite_or_huge_gets_in(live, route, template, num
     )
     assert 400 <= answer.status_code < 500, answer.text
     assert performance.version == version and performance.mapping is None and performance.direct == {}
+
+
+def test_the_status_gives_every_control_as_it_is_now(live) -> None:
+    client, _, _ = live
+    mapping = {"bindings": [{"source": "osc:/knob", "target": BEND, "range": [-30, 30]}]}
+    assert client.post("/api/perform/mapping", json=mapping).status_code == 200
+    assert client.post("/api/perform/controls", json={"controls": {"latent.t": 0.25}}).status_code == 200
+    client.post("/api/perform/sources", json={"values": {"osc:/knob": 0.75}})
+    live_now = client.get("/api/perform/status").json()["live"]
+    assert live_now == {"latent.t": 0.25, BEND: pytest.approx(15.0)}  # set directly, and through the knob

@@ -53,17 +53,19 @@ def apply_bends(
     *,
     clusters: Mapping[str, Any] | None = None,
     frame: int | None = None,
+    samples: Sequence[Sequence[Bend | Mapping[str, Any]]] | None = None,
 ) -> Iterator[list[Bend]]:
     """Apply ``bends`` in order to every forward pass of ``model`` inside the ``with`` block.
 
     ``clusters`` maps a layer (as named in the bends) to each channel's cluster id, for ``{"cluster": k}``
-    channel specs; ``frame`` is the animation frame that time-dependent transforms read. Bends on one layer
-    share one hook and run in the order given. The hooks go when the block exits, even on an exception,
-    leaving the model exactly as it was.
+    channel specs; ``frame`` is the animation frame that time-dependent transforms read; ``samples`` gives
+    each sample of the batch the parameters of its own copy of ``bends`` (see :func:`bend_taps`). Bends on
+    one layer share one hook and run in the order given. The hooks go when the block exits, even on an
+    exception, leaving the model exactly as it was.
     """
     parsed = parse_bends(bends)
     with ExitStack() as stack:
-        for layer, fn in bend_taps(model, parsed, clusters, frame):
+        for layer, fn in bend_taps(model, parsed, clusters, frame, samples):
             stack.enter_context(taps.rewrite(model, layer, fn))
         yield parsed
 

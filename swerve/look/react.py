@@ -3,7 +3,8 @@
 The track's features (:mod:`swerve.look.audio`) drive the controls a mapping file binds them to
 (:mod:`swerve.look.mapping`); every frame is a studio state, made into a recipe and drawn exactly as the
 studio draws it (:mod:`swerve.studio.engine`, :func:`swerve.studio.recipe.draw`), frames that differ only in
-their latent and class going through the generator in one batch. The effects follow Lucid Sonic Dreams
+their latent, class and bend parameters going through the generator in one batch (each frame bent with its
+own parameters). The effects follow Lucid Sonic Dreams
 (Alafriz 2021): a pulse toward a direction on percussive hits, motion along a latent path with the harmony,
 the class from the strongest pitch class, and here any bend parameter too.
 
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from swerve.bundle import Bundle
+from swerve.diverge.bend import parse_bends
 from swerve.errors import ConfigError, SwerveError
 from swerve.look.audio import Features, analyse, decode
 from swerve.look.grid import to_uint8
@@ -122,11 +124,12 @@ def control_track(mapping: Mapping, features: Features) -> list[dict[str, float]
 def plan_frames(
     studio: Any, model_id: str, base: dict[str, Any], controls: list[dict[str, float]], batch: int
 ) -> Plan:
-    """Checked recipes and batches for ``controls``: consecutive frames whose recipes differ only in latent
-    and class share a batch of at most ``batch`` frames (the partition depends on the inputs alone, so a
-    resumed render draws the same batches). Each frame's state is :func:`apply_controls` of its controls;
-    the latents of latent motion and pulse are worked out for all frames at once, and a state is checked
-    and made into a recipe by the studio only when more than its latent and class changed."""
+    """Checked recipes and batches for ``controls``: consecutive frames whose recipes differ only in latent,
+    class and bend parameters share a batch of at most ``batch`` frames (the partition depends on the
+    inputs alone, so a resumed render draws the same batches). Each frame's state is
+    :func:`apply_controls` of its controls; the latents of latent motion and pulse are worked out for all
+    frames at once, and a state is checked and made into a recipe by the studio only when more than its
+    latent, class and bend parameters changed (bend parameters alone are checked as bends)."""
     from swerve.studio import explore
 
     bundle = studio.models.get(model_id)
@@ -162,17 +165,27 @@ def plan_frames(
     first: Any = None
     shift: torch.Tensor | None = None
     for i, state in enumerate(states):
-        key = {k: v for k, v in state.items() if k != "label" and not (moving and k == "latent")}
+        key = {
+            k: v for k, v in state.items() if k not in ("label", "bends") and not (moving and k == "latent")
+        }
+        key["bends"] = [{k: v for k, v in b.items() if k != "params"} for b in state.get("bends") or []]
         if key != last_state:
             if moving:
                 state = {**state, "latent": {**state["latent"], "z": z[i].tolist()}}
             first = studio.recipe(checked_state(state, f"frame {i}"))
+            first_bends = state.get("bends")
             edit = _edit_key(first)
             shift = torch.tensor(first.z) - z[i] if moving else None  # the sliders' latent offset
             last_state = key
         label = state.get("label") if bundle.num_classes else None
         frame_z = (z[i] + shift).tolist() if moving else first.z
-        recipe = dataclasses.replace(first, z=frame_z, label=label, studio=state)
+        bends = first.bends
+        if state.get("bends") != first_bends:  # only bend parameters moved: checked, not made again
+            try:
+                bends = [bend.to_dict() for bend in parse_bends(state["bends"])]
+            except ConfigError as exc:
+                raise ConfigError(f"frame {i}: {exc}") from None
+        recipe = dataclasses.replace(first, z=frame_z, label=label, studio=state, bends=bends)
         if edit == last_edit and len(batches[-1]) < batch:
             batches[-1].append(i)
         else:
@@ -183,8 +196,10 @@ def plan_frames(
 
 
 def _edit_key(recipe: Any) -> str:
-    """What a recipe does besides its latent and class: frames with equal keys can share a batch."""
-    doc = {k: v for k, v in recipe.__dict__.items() if k not in ("z", "label", "studio")}
+    """What a recipe does besides its latent, class and bend parameters: frames with equal keys can share
+    a batch (each frame bent with its own parameters)."""
+    doc = {k: v for k, v in recipe.__dict__.items() if k not in ("z", "label", "studio", "bends")}
+    doc["bends"] = [{k: v for k, v in b.items() if k != "params"} for b in recipe.bends]
     return json.dumps(doc, sort_keys=True)
 
 
@@ -198,8 +213,10 @@ def draw_batch(studio: Any, plan: Plan, frames: list[int]) -> torch.Tensor:
     labels = None
     if bundle.num_classes:
         labels = [0 if plan.recipes[i].label is None else plan.recipes[i].label for i in frames]
+    own = [plan.recipes[i].bends for i in frames]
+    samples = own if any(bends != first.bends for bends in own) else None
     with studio.lock(first.bundle):
-        return draw(bundle, first, z=z, labels=labels)
+        return draw(bundle, first, z=z, labels=labels, samples=samples)
 
 
 def inputs_record(

@@ -298,7 +298,9 @@ class Performance:
             self._sent.append(time.monotonic())
 
     def status(self) -> dict[str, Any]:
-        """Frame rate, latency (median, p90), learn mode, the mapping, sources and inputs, for the page."""
+        """Frame rate, latency (median, p90), learn mode, the mapping, sources and inputs, and every control's
+        value now (``live``: set directly or driven through the mapping), for the control page's sliders."""
+        live = {k: round(v, 6) for k, v in self.controls().items() if math.isfinite(v)}
         with self._changed:
             latency = sorted(self._latency)
             sent = [t for t in self._sent if time.monotonic() - t < 2.0]
@@ -317,6 +319,7 @@ class Performance:
                 "learned": self.learned[-8:],
                 "mapping": self.mapping.model_dump(mode="json", exclude_none=True) if self.mapping else None,
                 "controls": dict(self.direct),
+                "live": live,
                 "sources": {k: round(v, 4) for k, v in sorted(self.sources.items())[:64]},
                 "inputs": dict(self.inputs),
             }

@@ -149,10 +149,15 @@ def recipe_generator(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> 
 
 @contextmanager
 def edits(
-    generator: torch.nn.Module, recipe: Recipe, clusters: dict | None = None, frame: int | None = None
+    generator: torch.nn.Module,
+    recipe: Recipe,
+    clusters: dict | None = None,
+    frame: int | None = None,
+    samples: list[list[dict[str, Any]]] | None = None,
 ) -> Iterator[None]:
     """Apply the recipe's glitch (weights), layer offsets, creative decoder, then bends (at animation
-    ``frame``), for the ``with`` block; the generator is back exactly as it was afterwards."""
+    ``frame``; ``samples``: each sample's own bends, differing from the recipe's in parameters only), for
+    the ``with`` block; the generator is back exactly as it was afterwards."""
     with ExitStack() as stack:
         if recipe.glitch:
             g = recipe.glitch
@@ -168,7 +173,9 @@ def edits(
                 raise ConfigError(f"recipe 'creative' does not fit the creative decoder: {exc}") from None
             stack.enter_context(creative_decoder(generator, config))
         if recipe.bends:
-            stack.enter_context(apply_bends(generator, recipe.bends, clusters=clusters, frame=frame))
+            stack.enter_context(
+                apply_bends(generator, recipe.bends, clusters=clusters, frame=frame, samples=samples)
+            )
         yield
 
 
@@ -188,11 +195,14 @@ def _device(module: torch.nn.Module) -> torch.device:
 
 
 @contextmanager
-def drawing(bundle: Bundle, recipe: Recipe) -> Iterator[None]:
+def drawing(
+    bundle: Bundle, recipe: Recipe, samples: list[list[dict[str, Any]]] | None = None
+) -> Iterator[None]:
     """The recipe's edits on ``bundle``'s generator (its channel clusters looked up), for a ``with`` block in
-    which :func:`sample_recipe` draws, and taps may record what the edited layers output."""
+    which :func:`sample_recipe` draws, and taps may record what the edited layers output; ``samples``: each
+    sample's own bends (parameters of the recipe's bends)."""
     clusters = bundle_clusters(bundle) if recipe.bends else None
-    with edits(bundle.generator, recipe, clusters, recipe.frame):
+    with edits(bundle.generator, recipe, clusters, recipe.frame, samples):
         yield
 
 
@@ -212,10 +222,17 @@ def sample_recipe(
     return bundle.sample(len(z), z=z, labels=labels, seed=recipe.seed or 0).x
 
 
-def draw(bundle: Bundle, recipe: Recipe, z: torch.Tensor | None = None, labels: Any = None) -> torch.Tensor:
+def draw(
+    bundle: Bundle,
+    recipe: Recipe,
+    z: torch.Tensor | None = None,
+    labels: Any = None,
+    samples: list[list[dict[str, Any]]] | None = None,
+) -> torch.Tensor:
     """The recipe's picture(s) from ``bundle`` (already the recipe's blended bundle, see
-    :func:`recipe_generator`), with every edit applied; ``z`` draws other latents the same way."""
-    with drawing(bundle, recipe):
+    :func:`recipe_generator`), with every edit applied; ``z`` draws other latents the same way, ``samples``
+    with each latent's own bend parameters (one list of bends per latent)."""
+    with drawing(bundle, recipe, samples):
         return sample_recipe(bundle, recipe, z, labels)
 
 

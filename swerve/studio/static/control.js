@@ -44,8 +44,10 @@ channel.onmessage = (event) => {
   $("perform-rate").textContent = `${fps.toFixed(1)} fps · ${Math.round(latency)} ms from change to picture`;
 };
 
+let polling = false;
 async function poll() {
-  if (!live) return;
+  if (!live || polling) return;  // one status request at a time
+  polling = true;
   try {
     const status = await api("/api/perform/status");
     if (performance.now() - heard > 3000) {  // no view in this browser: the server's own count
@@ -55,7 +57,30 @@ async function poll() {
     }
     if (status.error) note("perform-note", status.error, true);
     showBindings(status);
+    follow(status.live || {});
   } catch (error) { note("perform-note", error.message, true); }
+  finally { polling = false; }
+}
+
+// The sliders show the controls as they are now, moved by knobs, faders or the microphone: the value is
+// set without an input event, so it is not sent back as a change of the page's own.
+let held = null;  // the slider under the performer's pointer: left where they put it
+document.addEventListener("pointerdown", (event) => { held = event.target; }, true);
+document.addEventListener("pointerup", () => { held = null; }, true);
+
+function follow(live) {
+  if (learning === "slider") return;
+  for (const input of document.querySelectorAll("input[type=range]")) {
+    if (input === held) continue;
+    const target = targetOf(input);
+    if (target === null || !(target in live)) continue;
+    const value = Math.min(Number(input.max), Math.max(Number(input.min), live[target]));
+    if (Number(input.value) === value) continue;
+    input.value = String(value);
+    input.dataset.live = input.value;
+    const output = input.parentElement.querySelector("output");
+    if (output) output.textContent = input.value;
+  }
 }
 
 function showBindings(status) {
@@ -197,7 +222,7 @@ function setup() {
       note("perform-note", `${file.name}: ${status.mapping.bindings.length} bindings`);
     } catch (error) { note("perform-note", `${file.name}: ${error.message}`, true); }
   });
-  setInterval(poll, 1000);
+  setInterval(poll, 200);  // a knob's moves show on its slider within a fifth of a second
 }
 
 setup();
