@@ -46,3 +46,17 @@ def translate(bundle: Bundle, source: torch.Tensor, batch_size: int = 256) -> to
     finally:
         net.train(was)
     return torch.cat(parts)
+
+
+def held_out_inputs(bundle: Bundle, n: int, seed: int = 0) -> torch.Tensor:
+    """Inputs for ``n`` held-out pictures of the bundle's data set (its test split, made by the bundle's
+    transform; a paired data set's own inputs): what a translator shows where a generator shows samples."""
+    from swerve.data import load_dataset
+
+    c, size = bundle.data.shape[0], bundle.data.shape[-1]
+    name = str(bundle.data.dataset or "")
+    if name.startswith("pairs:"):
+        data = load_dataset(name, image_size=size, channels=c, n=n, progress=False)
+        return data.x[:, c:].float()
+    data = load_dataset(name, split="test", n=n, seed=seed, image_size=size, channels=c, progress=False)
+    return make_input(bundle, data.x[:n].float())

@@ -188,6 +188,22 @@ RECIPES: dict[str, TrainConfig] = {
         checkpoint_every=200,
         params={"transform": "edges", "max_width": 128},  # 128: the zoo stays small
     ),
+    # pix2pix on the emoji (swerve.data.emoji): their line art (thresholded Sobel edges, dark on white) -> the
+    # colour emoji, at 64 x 64.
+    "emoji-lineart2colour": TrainConfig(
+        name="emoji-lineart2colour",
+        kind="pix2pix",
+        dataset="emoji",
+        image_size=64,
+        width=16,
+        steps=4000,
+        batch_size=16,
+        ema=0.0,
+        log_every=25,
+        sample_every=250,
+        checkpoint_every=100,
+        params={"transform": "lineart", "max_width": 128},
+    ),
     "words-wgangp": TrainConfig(name="words-wgangp", dataset="words", width=64, depth=2, steps=621, **_TEXT),
 }
 
