@@ -233,6 +233,16 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
         picture = await run_in_threadpool(render_sketch, studio, body)
         return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
 
+    @app.post("/api/sketch/keep", response_model=None)
+    async def keep_sketch(request: Request) -> dict[str, Any]:
+        """Keep the rendered sketch: picture and recipe (which carries the drawing) in the output folder."""
+        from swerve.studio.sketch import keep_sketch
+
+        body = await parse(request, SketchIn)
+        kept = await run_in_threadpool(keep_sketch, studio, body)
+        kept["gallery_id"] = await run_in_threadpool(gallery.record_keep, project, studio, kept)
+        return kept
+
     @app.post("/api/recipe", response_model=None)
     async def recipe(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)
