@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,29 @@ def test_a_kept_sketch_carries_its_drawing_and_remakes_bit_for_bit(site, tmp_pat
         render_recipe(Recipe.from_dict(changed))
     one_line(page.post("/api/sketch/keep", json={**body, "model": site[3]}), 400, "not a translation model")
     assert len(list((tmp_path / "out").glob("keep-*.png"))) == 1  # the refused keep wrote nothing
+
+
+def test_the_drawing_is_projected_into_a_generator_in_the_background(site, tmp_path) -> None:
+    page, _, p2p, tiny = site
+    started = page.post("/api/sketch/project", json={"model": tiny, "picture": drawing(), "steps": 20})
+    assert started.status_code == 200, started.text
+    job = started.json()
+    for _ in range(600):
+        job = page.get(f"/api/jobs/{job['id']}").json()
+        if job["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert job["state"] == "done", job
+    result = job["result"]
+    assert (tmp_path / "out" / result["file"]).is_file() and result["steps"] == 20
+    state = result["state"]
+    assert state["model"] == tiny and len(state["latent"]["z"]) == load(tiny).latent.dim
+    opened = page.post("/api/render", json=state)  # the explorer opens the projected latent
+    assert opened.status_code == 200, opened.text
+    one_line(page.post("/api/sketch/project", json={"model": p2p, "picture": drawing()}), 400, "no latent")
+    junk = "data:image/png;base64," + base64.b64encode(b"not a png").decode()
+    one_line(page.post("/api/sketch/project", json={"model": tiny, "picture": junk}), 400, "not a picture")
+    assert (
+        page.post("/api/sketch/project", json={"model": tiny, "picture": drawing(), "steps": 0}).status_code
+        == 422
+    )

@@ -45,6 +45,7 @@ from swerve.studio.schema import (
     FinetuneIn,
     GridIn,
     NoveltyIn,
+    ProjectSketchIn,
     RefineIn,
     RewriteIn,
     SketchIn,
@@ -316,6 +317,7 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
         "/api/train": (TrainIn, background.train),
         "/api/rewrite": (RewriteIn, background.rewrite),
         "/api/finetune": (FinetuneIn, background.finetune),
+        "/api/sketch/project": (ProjectSketchIn, background.project_sketch),
     }
 
     def job_route(schema: type, start_job: Callable[[Studio, Any], Any]) -> Callable:

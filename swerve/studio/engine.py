@@ -46,7 +46,7 @@ from swerve.studio.recipe import (
 from swerve.studio.schema import LatentIn, RefineIn, StateIn
 
 # only the files the studio writes can be fetched
-KEEP_NAME = re.compile(r"^(keep|walk|sweep|novelty)-\d{4,}\.(png|json|gif|mp4)$")
+KEEP_NAME = re.compile(r"^(keep|walk|sweep|novelty|project)-\d{4,}\.(png|json|gif|mp4)$")
 
 
 class Studio:

@@ -34,6 +34,8 @@ function build() {
   const undo = element("button", { id: "sketch-undo", type: "button" }, "undo");
   const clear = element("button", { id: "sketch-clear", type: "button" }, "clear");
   const keep = element("button", { id: "sketch-keep", type: "button" }, "keep");
+  const generators = element("select", { id: "sketch-generator", title: "a generator to project into" });
+  const project = element("button", { id: "sketch-project", type: "button" }, "project into");
   const withBends = element("input", { id: "sketch-bends", type: "checkbox", checked: true });
   const canvas = element("canvas", { id: "sketch-canvas", width: SIZE, height: SIZE });
   const result = element("img", { id: "sketch-result", alt: "the rendered sketch", width: 256, height: 256 });
@@ -45,10 +47,11 @@ function build() {
     element("p", {}, models, " brush ", brush, element("label", {}, eraser, " eraser"), " ", undo, " ", clear,
       element("label", {}, withBends, " page bends"), " ", keep),
     element("div", {}, canvas, " ", result),
+    element("p", {}, project, " ", generators, " (finds the latent that remakes the drawing, then opens it)"),
     status,
   );
   (document.querySelector("#controls") || document.body).append(panel);
-  return { models, brush, eraser, undo, clear, keep, withBends, canvas, result, status };
+  return { models, brush, eraser, undo, clear, keep, generators, project, withBends, canvas, result, status };
 }
 
 function start() {
@@ -129,6 +132,27 @@ function start() {
     }
   });
   ui.models.addEventListener("change", render);
+  ui.project.addEventListener("click", async () => {
+    if (!ui.generators.value) return;
+    ui.project.disabled = true;
+    try {
+      let job = await api("/api/sketch/project", { model: ui.generators.value, picture: ui.canvas.toDataURL("image/png") });
+      while (job.state === "running") {
+        ui.status.textContent = `projecting: ${job.message}`;
+        await new Promise((done) => setTimeout(done, 250));
+        job = await api(`/api/jobs/${job.id}`);
+      }
+      if (job.state !== "done") throw new Error(job.error || job.message);
+      ui.status.replaceChildren("projected (", element("a", { href: `/api/files/${job.result.file}`, target: "_blank" },
+        job.result.file), `, pixel MSE ${job.result.pixel_mse.toFixed(4)}); opened in the explorer`);
+      ui.project.dataset.projected = job.result.file;
+      if (window.studio) window.studio.open(job.result.state);
+    } catch (error) {
+      ui.status.textContent = error.message;
+    } finally {
+      ui.project.disabled = false;
+    }
+  });
   ui.canvas.addEventListener("dragover", (event) => event.preventDefault());
   ui.canvas.addEventListener("drop", async (event) => {
     event.preventDefault();
@@ -148,6 +172,9 @@ function start() {
   api("/api/models").then(({ models }) => {
     for (const m of models.filter((m) => m.translation)) {
       ui.models.append(element("option", { value: m.id, selected: m.name === DEFAULT_MODEL }, m.name));
+    }
+    for (const m of models.filter((m) => m.usable)) {
+      ui.generators.append(element("option", { value: m.id }, m.name));
     }
     if (!ui.models.options.length) ui.status.textContent = "no translation model in the studio's folders";
   }).catch((error) => { ui.status.textContent = error.message; });
