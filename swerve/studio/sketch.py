@@ -13,7 +13,7 @@ from PIL import Image
 
 from swerve.errors import ConfigError
 from swerve.look.grid import upscale
-from swerve.studio.recipe import Recipe, sketch_entry, sketch_source, to_picture, write_recipe
+from swerve.studio.recipe import Recipe, sketch_entry, to_picture, write_recipe
 from swerve.translate import input_shape
 
 PREFIX = "data:image/png;base64,"
@@ -30,15 +30,14 @@ def decode_drawing(data_url: str) -> bytes:
 
 
 def sketch_recipe(studio, body) -> Recipe:  # noqa: ANN001 - a Studio and a SketchIn
-    """The recipe of ``body.picture`` through ``body.model`` with ``body.bends``, every part checked (a
-    model that does not translate, a drawing that is not a picture, a bad bend) before anything is drawn."""
+    """The recipe of ``body.picture`` through ``body.model`` with ``body.bends``: the model (it must
+    translate) and the bends checked; a drawing that is not a picture is refused when it is read."""
     key = studio.models.resolve(body.model)
     bundle = studio.models.get(key)
     input_shape(bundle)  # a BundleError unless the model translates pictures
-    recipe = Recipe(bundle=key, z=[], sketch=sketch_entry(decode_drawing(body.picture), body.as_target))
-    sketch_source(bundle, recipe)  # reads the drawing: "not a picture" now, not while drawing
-    recipe.bends = studio.check_bends(bundle, body.bends)
-    return recipe
+    bends = studio.check_bends(bundle, body.bends)
+    sketch = sketch_entry(decode_drawing(body.picture), body.as_target)
+    return Recipe(bundle=key, z=[], bends=bends, sketch=sketch)  # drawing it reads the picture first
 
 
 def render_sketch(studio, body) -> Image.Image:  # noqa: ANN001 - a Studio and a SketchIn
