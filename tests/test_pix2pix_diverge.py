@@ -127,3 +127,23 @@ def test_dgflow_needs_a_discriminator_and_the_right_pictures() -> None:
         dgflow_translation(translator(d=False), inputs())
     with pytest.raises(BundleError, match="reads pictures"):
         dgflow_translation(translator(), torch.zeros(2, 3, 16, 16))
+
+
+def test_cli_translate_refines_with_dgflow(trained, tmp_path, cli) -> None:
+    from PIL import Image
+
+    bundle, _ = trained
+    saved = bundle.save(tmp_path / "p2p")
+    pic = tmp_path / "in.png"
+    Image.new("L", (8, 8), 0).save(pic)
+    code, _, err = cli("translate", saved, pic, "--out", tmp_path / "a.png", "--dgflow", "3")
+    assert code == 0, err
+    plain_code, _, err = cli("translate", saved, pic, "--out", tmp_path / "b.png")
+    assert plain_code == 0, err
+    assert Image.open(tmp_path / "a.png").size[0] > Image.open(tmp_path / "b.png").size[0]  # a third picture
+    code, _, err = cli("translate", "fashion-edges2grey", pic, "--out", tmp_path / "c.png", "--dgflow", "2")
+    assert code == 0, err
+    no_d = translator(d=False, dataset="fashion-mnist").save(tmp_path / "nod")
+    code, _, err = cli("translate", no_d, pic, "--out", tmp_path / "d.png", "--dgflow", "2")
+    assert code == 2 and "no discriminator" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "d.png").exists()
