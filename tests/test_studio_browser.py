@@ -239,6 +239,21 @@ def test_the_sketch_pad_renders_a_stroke_drawn_with_the_mouse(studio_page) -> No
     remade = np.asarray(to_picture(render_recipe(recipe), studio.models.get(recipe.bundle)))
     assert np.array_equal(remade, drawn)  # the recipe carries the drawing: the picture, bit for bit
 
+    # Project the drawing into the GAN's latent space (a background job); the explorer opens what it found.
+    page.select_option("#sketch-generator", "fashion-gan")
+    count = renders(page)
+    page.click("#sketch-project")
+    expect(page.locator("#sketch-project")).to_have_attribute(
+        "data-projected", re.compile(r"project-\d+\.png"), timeout=120_000
+    )
+    settle(page, count)
+    found = json.loads(
+        (out / page.locator("#sketch-project").get_attribute("data-projected"))
+        .with_suffix(".json")
+        .read_text()
+    )
+    assert page.evaluate("window.studio.state.latent.z") == found["state"]["latent"]["z"]
+
 
 def test_grid_tiles_are_at_least_96_pixels_and_measures_read_in_words(studio_page):
     page, _, _ = studio_page
