@@ -82,6 +82,12 @@ def test_bad_sketches_are_one_line_4xx(site) -> None:
     bad_bend = {"layer": "nowhere", "transform": "multiply", "params": {"factor": 2.0}}
     one_line(page.post("/api/sketch", json={"model": p2p, "picture": drawing(), "bends": [bad_bend]}), 400)
     one_line(page.post("/api/sketch", json={"model": p2p, "picture": "x" * 210_000}), 422)
+    huge = io.BytesIO()
+    Image.new("1", (9000, 9000), 1).save(huge, format="PNG")  # 10 KB of PNG, 81 million pixels
+    huge_url = "data:image/png;base64," + base64.b64encode(huge.getvalue()).decode()
+    for route in ("/api/sketch", "/api/sketch/keep"):
+        one_line(page.post(route, json={"model": p2p, "picture": huge_url}), 400, "too large")
+    one_line(page.post("/api/sketch/project", json={"model": tiny, "picture": huge_url}), 400, "too large")
 
 
 def test_a_kept_sketch_carries_its_drawing_and_remakes_bit_for_bit(site, tmp_path) -> None:
