@@ -147,3 +147,15 @@ def test_cli_translate_refines_with_dgflow(trained, tmp_path, cli) -> None:
     code, _, err = cli("translate", no_d, pic, "--out", tmp_path / "d.png", "--dgflow", "2")
     assert code == 2 and "no discriminator" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "d.png").exists()
+
+
+def test_a_paired_translator_previews_its_own_inputs(tmp_path, cli) -> None:
+    from tests.test_pix2pix import _write_pairs
+
+    _write_pairs(tmp_path / "pairs")
+    cfg = TrainConfig(
+        steps=2, dataset=f"pairs:{tmp_path / 'pairs'}", image_size=8, params={"d_layers": 1}, **SMALL
+    )
+    Trainer(cfg, tmp_path / "run", progress=False).fit()
+    code, _, err = cli("glitch", tmp_path / "run" / "bundle", "--out", tmp_path / "g", "--n", "4")
+    assert code == 0 and (tmp_path / "g.png").is_file(), err
