@@ -104,6 +104,9 @@ def test_a_kept_sketch_carries_its_drawing_and_remakes_bit_for_bit(site, tmp_pat
     assert remade.tobytes() == Image.open(io.BytesIO(shown.content)).tobytes()  # bit for bit
     picture_file = page.get(f"/api/files/{answer['png']}")
     assert picture_file.status_code == 200
+    png = {"Content-Type": "image/png"}
+    loaded = page.post("/api/load", content=picture_file.content, headers=png)  # not for the explorer
+    one_line(loaded, 422, "kept sketch")
     changed = json.loads((tmp_path / "out" / answer["json"]).read_text())
     changed["sketch"]["png"] = drawing(line=False).split(",", 1)[1]  # another drawing, the old hash
     with pytest.raises(ConfigError, match="sha256"):

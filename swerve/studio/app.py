@@ -299,6 +299,8 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
             "blend": recipe.blend,
             "glitch": recipe.glitch,
         }
+        if recipe.sketch is not None:
+            raise Refused(422, "this recipe is a kept sketch (its drawing translated), not a latent to open")
         if recipe.offsets and not recipe.studio:
             raise Refused(422, "this recipe has layer offsets but no studio state to show them with")
         try:
