@@ -190,7 +190,8 @@ RECIPES: dict[str, TrainConfig] = {
     ),
     # pix2pix on the emoji (swerve.data.emoji): their line art (thresholded Sobel edges, dark on white) -> the
     # colour emoji, at 64 x 64. Steps from a timing run (40 steps: 0.3 s/step at load ~2); the shipped build
-    # took 27 min on one CPU thread at load ~10: 1,533 steps in 17 min, then resumed (bit-exact) for the rest.
+    # took 27 min on one CPU thread at load ~10: 1,533 steps in 17 min, then resumed (bit-exact) for the rest;
+    # an uninterrupted `swerve zoo build` remade the same weights, byte for byte, in 31 min at load ~12.
     "emoji-lineart2colour": TrainConfig(
         name="emoji-lineart2colour",
         kind="pix2pix",
