@@ -1,15 +1,16 @@
-"""pix2pix against the L1-only U-Net (Isola et al. 2017's ablation: the adversarial loss sharpens), on
-Fashion-MNIST edges -> picture at 32 x 32.
+"""pix2pix against the L1-only U-Net (Isola et al. 2017's ablation: the adversarial loss sharpens), for a
+zoo translation recipe: Fashion-MNIST edges -> picture at 32 x 32 (fashion-edges2grey, the default), or emoji
+line art -> colour emoji at 64 x 64 (emoji-lineart2colour).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pix2pix.py [--steps 300] [--n 500] [--seeds 0]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pix2pix.py [--recipe NAME] [--steps 300] [--n 500]
 
-Both models are trained here from the same config (the zoo recipe fashion-edges2grey's, with ``--steps``),
-differing only in ``adversarial``; the shipped zoo model (800 steps) is measured beside them when present.
-On the first ``n`` Fashion-MNIST test pictures (held out), each translates the Sobel edges back to a picture:
-mean L1 to the target (pixels in [-1, 1]); Fréchet distance (FD) between translated and target pictures in
-swerve's feature space (the shipped domain classifier's unit-length features, pictures resized to 28 x 28);
-the same FD for the edge inputs themselves, as a reference; inference milliseconds per picture (batch 1,
-median of 50, CPU, one thread, shared machine); parameters and weight-file size of G.
+Both models are trained here from the same config (the recipe's, with ``--steps``), differing only in
+``adversarial``; the shipped zoo model (the recipe's full steps) is measured beside them when present.
+On the first ``n`` held-out test pictures, each translates the inputs (made by the recipe's transform) back
+to a picture: mean L1 to the target (pixels in [-1, 1]); Fréchet distance (FD) between translated and target
+pictures in swerve's feature space (the data set's shipped domain classifier's unit-length features, pictures
+resized to its size); the same FD for the inputs themselves, as a reference; inference milliseconds per
+picture (batch 1, median of 50, CPU, one thread, shared machine); parameters and weight-file size of G.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from swerve.bundle import Bundle, load
 from swerve.data import load_dataset
 from swerve.data.pairs import pair_transform
-from swerve.measure.features import extract_features, get_extractor
+from swerve.measure.features import DOMAIN_CLASSIFIERS, extract_features, get_extractor
 from swerve.measure.fidelity import frechet_distance
 from swerve.train.trainer import Trainer
 from swerve.translate import make_input, translate
@@ -34,9 +35,10 @@ from swerve.zoo import zoo_path
 from swerve.zoo.recipes import RECIPES
 
 
-def features(x: torch.Tensor) -> torch.Tensor:
-    ex = get_extractor("fashion-mnist")
-    small = F.interpolate(x, size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+def features(x: torch.Tensor, dataset: str) -> torch.Tensor:
+    ex = get_extractor(dataset)
+    size = load(DOMAIN_CLASSIFIERS[dataset]).data.shape[-1]
+    small = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return extract_features(ex.load(), small, normalise=ex.normalise)
 
 
@@ -52,7 +54,7 @@ def ms_per_picture(bundle: Bundle, source: torch.Tensor) -> float:
 def row(name: str, bundle: Bundle, source: torch.Tensor, target: torch.Tensor, real: torch.Tensor) -> str:
     out = translate(bundle, source).clamp(-1, 1)
     l1 = float((out - target).abs().mean())
-    fd = frechet_distance(real, features(out))
+    fd = frechet_distance(real, features(out, bundle.data.dataset))
     g = bundle.generator
     params = sum(p.numel() for p in g.parameters())
     size = sum(t.numel() * t.element_size() for t in g.state_dict().values()) / 2**20
@@ -62,15 +64,19 @@ def row(name: str, bundle: Bundle, source: torch.Tensor, target: torch.Tensor, r
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--recipe", default="fashion-edges2grey", choices=["fashion-edges2grey", "emoji-lineart2colour"]
+    )
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    recipe = RECIPES["fashion-edges2grey"]
-    train = load_dataset("fashion-mnist", image_size=32, progress=False)
-    test = load_dataset("fashion-mnist", split="test", n=args.n, image_size=32, progress=False).x
-    real = features(test)
+    recipe = RECIPES[args.recipe]
+    data, size = recipe.dataset, recipe.image_size
+    train = load_dataset(data, image_size=size, progress=False)
+    test = load_dataset(data, split="test", n=args.n, image_size=size, progress=False).x[: args.n]
+    real = features(test, data)
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
@@ -90,13 +96,13 @@ def main() -> None:
                 name = f"{'pix2pix' if adversarial else 'L1 only'}, {args.steps} steps, seed {seed}"
                 lines.append(row(f"{name} ({minutes:.1f} min)", bundle, source, test, real))
                 print(lines[-1], flush=True)
-    if zoo_path("fashion-edges2grey") is not None:
-        bundle = load("fashion-edges2grey")
-        lines.append(
-            row("zoo fashion-edges2grey (pix2pix, 800 steps)", bundle, make_input(bundle, test), test, real)
-        )
-    edges_fd = frechet_distance(real, features(pair_transform(recipe.params["transform"]).fn(test)))
-    print(f"\n{args.n} held-out test pictures; FD of the edge inputs themselves: {edges_fd:.3f}")
+    if zoo_path(args.recipe) is not None:
+        bundle = load(args.recipe)
+        name = f"zoo {args.recipe} (pix2pix, {recipe.steps} steps)"
+        lines.append(row(name, bundle, make_input(bundle, test), test, real))
+    inputs = pair_transform(recipe.params["transform"]).fn(test)
+    inputs_fd = frechet_distance(real, features(inputs.expand(-1, test.shape[1], -1, -1), data))
+    print(f"\n{len(test)} held-out test pictures; FD of the inputs themselves: {inputs_fd:.3f}")
     print("| model | L1 | FD | ms / picture | G parameters | G weights |\n|---|---|---|---|---|---|")
     print("\n".join(lines))
 

@@ -215,19 +215,44 @@ def sketch_pixels(page, count: int) -> np.ndarray:
 
 
 def test_the_sketch_pad_renders_a_stroke_drawn_with_the_mouse(studio_page) -> None:
-    page, _, _ = studio_page
+    page, studio, out = studio_page
     expect(page.locator("#sketch-model option")).not_to_have_count(0)
-    expect(page.locator("#sketch-model")).to_have_value("fashion-edges2grey")
+    expect(page.locator("#sketch-model")).to_have_value("emoji-lineart2colour")  # the default, when built
     page.click("#sketch-panel > summary")
     line = [(0.3, 0.2), (0.7, 0.2), (0.8, 0.9), (0.2, 0.9), (0.3, 0.2)]
     stroke(page, line)
     drawn = sketch_pixels(page, 1)
-    assert drawn.shape == (32, 32)
+    assert drawn.shape == (64, 64, 3)
+    assert np.abs(np.diff(drawn.astype(int), axis=2)).mean() > 3  # black line art comes back in colour
     page.click("#sketch-undo")
     blank = sketch_pixels(page, 2)
     assert np.abs(drawn.astype(int) - blank.astype(int)).mean() > 5  # the stroke made the picture
     stroke(page, line)
     assert np.array_equal(sketch_pixels(page, 3), drawn)  # the same stroke, the same picture
+
+    page.click("#sketch-keep")
+    expect(page.locator("#sketch-keep")).to_have_attribute("data-kept", re.compile(r"keep-\d+\.png"))
+    kept = sorted(out.glob("keep-*.json"))
+    assert len(kept) == 1
+    recipe = read_recipe(kept[0])
+    assert recipe.sketch is not None and recipe.bundle == "emoji-lineart2colour"
+    remade = np.asarray(to_picture(render_recipe(recipe), studio.models.get(recipe.bundle)))
+    assert np.array_equal(remade, drawn)  # the recipe carries the drawing: the picture, bit for bit
+
+    # Project the drawing into the GAN's latent space (a background job); the explorer opens what it found.
+    page.select_option("#sketch-generator", "fashion-gan")
+    count = renders(page)
+    page.click("#sketch-project")
+    expect(page.locator("#sketch-project")).to_have_attribute(
+        "data-projected", re.compile(r"project-\d+\.png"), timeout=120_000
+    )
+    settle(page, count)
+    found = json.loads(
+        (out / page.locator("#sketch-project").get_attribute("data-projected"))
+        .with_suffix(".json")
+        .read_text()
+    )
+    assert page.evaluate("window.studio.state.latent.z") == found["state"]["latent"]["z"]
 
 
 def test_grid_tiles_are_at_least_96_pixels_and_measures_read_in_words(studio_page):

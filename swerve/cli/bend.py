@@ -131,14 +131,23 @@ def _write_preview(
         shown = write_text_preview(lines, out, f"# {(original or bundle).name} -> {change} (seed {seed})")
         _sidecar(out, {"bundle": bundle.name, "n": n, "seed": seed, "history": bundle.history})
         return str(out), "\n" + shown
-    x = bundle.sample(n, seed=seed, labels=labels).x
+    x = _samples(bundle, n, seed, labels)
     if original is not None:
-        before = original.sample(n, seed=seed, labels=labels).x
+        before = _samples(original, n, seed, labels)
         save_image(_before_after(original, before, x, change), out)
     else:
         save_image(_grid_image(bundle, x), out)
     _sidecar(out, {"bundle": bundle.name, "n": n, "seed": seed, "history": bundle.history})
     return str(out), ""
+
+
+def _samples(bundle: Bundle, n: int, seed: int, labels: Any) -> torch.Tensor:
+    """``n`` samples; for a translator (pix2pix), its translations of ``n`` held-out inputs."""
+    if bundle.latent is None and "translation" in bundle.extra:
+        from swerve.translate import held_out_inputs, translate
+
+        return translate(bundle, held_out_inputs(bundle, n, seed))
+    return bundle.sample(n, seed=seed, labels=labels).x
 
 
 def _bundle_out(out: Path | None, bundle_name: str, suffix: str, overwrite: bool) -> Path:
@@ -207,10 +216,11 @@ def _before_after(bundle: Bundle, before: torch.Tensor, after: torch.Tensor, cha
     from swerve.look.grid import captioned
 
     nrow = min(len(before), 16)
+    same = "inputs" if bundle.latent is None and "translation" in bundle.extra else "latents"
     return captioned(
         [
             (f"original: {bundle.name}", _grid_image(bundle, before, nrow=nrow)),
-            (f"{change}, same latents", _grid_image(bundle, after, nrow=nrow)),
+            (f"{change}, same {same}", _grid_image(bundle, after, nrow=nrow)),
         ]
     )
 

@@ -143,6 +143,13 @@ def translate(
     as_target: bool = typer.Option(
         False, "--as-target", help="PICTURE is a finished picture: make the model's input from it first."
     ),
+    dgflow: int = typer.Option(
+        0,
+        min=0,
+        max=1000,
+        help="Also refine the output by this many DGflow steps on the U-Net's bottleneck, against the "
+        "model's conditional D (swerve.refine.translation); the PNG gains a third picture.",
+    ),
     overwrite: bool = OVERWRITE,
     device: str = typer.Option(None, help="cpu, cuda, mps or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -168,13 +175,17 @@ def translate(
         source = read_picture(picture, *input_shape(bundle), value_range)
     result = run_translation(bundle, source)
     shown = source if source.shape[1] == result.shape[1] else source.expand(-1, result.shape[1], -1, -1)
-    save_image(
-        upscale(make_grid(torch.cat([shown, result.clamp(*value_range)]), 2, value_range=value_range)), out
-    )
+    parts = [shown, result.clamp(*value_range)]
+    if dgflow:
+        from swerve.refine.translation import dgflow_translation
+
+        parts.append(dgflow_translation(bundle, source, steps=dgflow).x.clamp(*value_range))
+    save_image(upscale(make_grid(torch.cat(parts), len(parts), value_range=value_range)), out)
     record = {
         "bundle": bundle_name,
         "picture": str(picture),
         "transform": info.get("transform"),
+        "dgflow_steps": dgflow,
         "out": str(out),
     }
     emit(record, as_json, f"translated {picture} with {bundle.name}; wrote {out}")

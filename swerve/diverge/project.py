@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,10 +164,12 @@ def project(
     noise: bool = True,
     seed: int = 0,
     progress: bool = False,
+    report: Callable[[int, int], None] | None = None,
 ) -> Projection:
     """Find the latent from which ``bundle``'s generator (with its edits) best remakes ``target``
     (1 x C x H x W in its range; see :func:`load_picture`). ``steps=0`` with the encoder space is the
-    encoder alone. The best of ``restarts`` starts by final loss is kept."""
+    encoder alone. The best of ``restarts`` starts by final loss is kept. ``report(step, steps)`` is called
+    after every step (a studio job's progress; it may raise to stop the projection)."""
     if bundle.latent is None:
         raise ConfigError(f"{bundle.name} has no latent space to project into")
     if steps < 0 or restarts < 1:
@@ -191,10 +194,12 @@ def project(
             torch.manual_seed(seed)
             if space in ("w", "w+"):
                 result = _project_w(
-                    gen, bundle, loss, chosen, steps, restarts, space, lr, noise, seed, progress
+                    gen, bundle, loss, chosen, steps, restarts, space, lr, noise, seed, progress, report
                 )
             else:
-                result = _project_z(gen, bundle, loss, chosen, steps, restarts, space, lr, seed, progress)
+                result = _project_z(
+                    gen, bundle, loss, chosen, steps, restarts, space, lr, seed, progress, report
+                )
     finally:
         gen.train(was_training)
     result.target, result.label, result.notes = target.cpu(), chosen, notes + result.notes
@@ -224,6 +229,7 @@ def _project_z(
     lr: float | None,
     seed: int,
     progress: bool,
+    report: Callable[[int, int], None] | None = None,
 ) -> Projection:
     device = loss.target.device
     y = _labels(label, restarts, device)
@@ -245,6 +251,8 @@ def _project_z(
         per = per_sample.detach().cpu()
         for i, value in enumerate(per.tolist()):
             curves[i].append(value)
+        if report is not None:
+            report(step, steps)
         if step == steps:
             break
         prior = 0.0 if uniform else 1e-3 * z.pow(2).mean(1)
@@ -296,6 +304,7 @@ def _project_w(
     noise: bool,
     seed: int,
     progress: bool,
+    report: Callable[[int, int], None] | None = None,
 ) -> Projection:
     device = loss.target.device
     lr = lr or 0.1
@@ -327,6 +336,8 @@ def _project_w(
         per = per_sample.detach().cpu()
         for i, value in enumerate(per.tolist()):
             curves[i].append(value)
+        if report is not None:
+            report(step, steps)
         if step == steps:
             break
         penalty = 1e5 * noise_regularisation(maps) if maps else 0.0

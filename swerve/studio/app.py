@@ -45,6 +45,7 @@ from swerve.studio.schema import (
     FinetuneIn,
     GridIn,
     NoveltyIn,
+    ProjectSketchIn,
     RefineIn,
     RewriteIn,
     SketchIn,
@@ -238,6 +239,16 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
         picture = await run_in_threadpool(render_sketch, studio, body)
         return Response(png_bytes(picture), media_type="image/png", headers={"Cache-Control": "no-store"})
 
+    @app.post("/api/sketch/keep", response_model=None)
+    async def keep_sketch(request: Request) -> dict[str, Any]:
+        """Keep the rendered sketch: picture and recipe (which carries the drawing) in the output folder."""
+        from swerve.studio.sketch import keep_sketch
+
+        body = await parse(request, SketchIn)
+        kept = await run_in_threadpool(keep_sketch, studio, body)
+        kept["gallery_id"] = await run_in_threadpool(gallery.record_keep, project, studio, kept)
+        return kept
+
     @app.post("/api/recipe", response_model=None)
     async def recipe(request: Request) -> dict[str, Any]:
         state = await parse(request, StateIn)
@@ -293,6 +304,8 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
             "blend": recipe.blend,
             "glitch": recipe.glitch,
         }
+        if recipe.sketch is not None:
+            raise Refused(422, "this recipe is a kept sketch (its drawing translated), not a latent to open")
         if recipe.offsets and not recipe.studio:
             raise Refused(422, "this recipe has layer offsets but no studio state to show them with")
         try:
@@ -312,6 +325,7 @@ def create_app(studio: Studio, allowed_hosts: list[str] | None = None, token: st
         "/api/train": (TrainIn, background.train),
         "/api/rewrite": (RewriteIn, background.rewrite),
         "/api/finetune": (FinetuneIn, background.finetune),
+        "/api/sketch/project": (ProjectSketchIn, background.project_sketch),
     }
 
     def job_route(schema: type, start_job: Callable[[Studio, Any], Any]) -> Callable:

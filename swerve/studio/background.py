@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import io
 import json
 import math
 from dataclasses import replace
@@ -19,6 +20,7 @@ import torch
 from pydantic import ValidationError
 
 from swerve.bundle import Bundle, load
+from swerve.data.picture import read_picture
 from swerve.diverge.bend import TRANSFORMS
 from swerve.diverge.finetune.config import FinetuneConfig
 from swerve.diverge.finetune.run import FinetuneTrainer
@@ -33,7 +35,15 @@ from swerve.studio import explore
 from swerve.studio.engine import Studio
 from swerve.studio.jobs import Job, Progress
 from swerve.studio.recipe import Recipe, drawing, to_picture
-from swerve.studio.schema import ExportIn, FinetuneIn, NoveltyIn, RewriteIn, StateIn, TrainIn
+from swerve.studio.schema import (
+    ExportIn,
+    FinetuneIn,
+    NoveltyIn,
+    ProjectSketchIn,
+    RewriteIn,
+    StateIn,
+    TrainIn,
+)
 from swerve.utils import json_text, make_generator, write_text_atomic
 from swerve.zoo.build import recipe_trainer
 from swerve.zoo.recipes import RECIPES
@@ -221,6 +231,44 @@ def novelty(studio: Studio, request: NoveltyIn) -> Job:
         return {"file": out.name, "columns": columns, "states": states, "novelty": record["novelty"]}
 
     return studio.jobs.start(recipe.bundle, "novelty", work)
+
+
+def project_sketch(studio: Studio, request: ProjectSketchIn) -> Job:
+    """Project the sketch pad's picture into a generator's latent space (z, or a VAE's encoder refined) in
+    the background; the result is the remade picture beside the drawing and a page state to open."""
+    from swerve.diverge.project import project, resolve_space
+    from swerve.studio.sketch import decode_drawing
+
+    key = studio.models.resolve(request.model)
+    bundle = studio.models.get(key)
+    if bundle.latent is None or not bundle.data.is_image:
+        raise ConfigError(f"{bundle.name} has no latent space to project into (not an image generator)")
+    value_range = tuple(bundle.data.range)
+    png = io.BytesIO(decode_drawing(request.picture))
+    target = read_picture(png, *bundle.data.shape, value_range, "the drawing")
+    space = resolve_space(bundle, "auto")
+    space = "z" if space in ("w", "w+") else space  # the explorer opens z latents
+    with studio.lock(key):
+        work_copy = copy.deepcopy(bundle)
+    out = studio.out_dir / f"{studio.stem('project')}.png"
+
+    def work(progress: Progress) -> dict[str, Any]:
+        def report(step: int, steps: int) -> None:
+            progress(step, steps, f"step {step} of {steps}")
+
+        found = project(
+            work_copy, target, request.steps, request.restarts, space, seed=request.seed, report=report
+        )
+        pair = torch.cat([found.target, found.x])
+        save_image(upscale(make_grid(pair, nrow=2, padding=1, value_range=value_range), 256), out)
+        state = {"model": key, "latent": {"seed": request.seed, "z": found.z[0].tolist()}}
+        if found.label is not None:
+            state["label"] = found.label
+        record = {"projection": found.summary(), "state": state, "steps": request.steps}
+        write_text_atomic(out.with_suffix(".json"), json_text(record, mark=True, indent=2) + "\n")
+        return {"file": out.name, "state": state, **found.summary()}
+
+    return studio.jobs.start(key, "project", work)
 
 
 def _spread(novelty: torch.Tensor, behaviour: torch.Tensor, keep: int) -> torch.Tensor:

@@ -47,7 +47,7 @@ from swerve.studio.schema import LatentIn, RefineIn, StateIn
 from swerve.studio.text import is_text, strings, typed
 
 # only the files the studio writes can be fetched
-KEEP_NAME = re.compile(r"^(keep|walk|sweep|novelty)-\d{4,}\.(png|json|gif|mp4)$")
+KEEP_NAME = re.compile(r"^(keep|walk|sweep|novelty|project)-\d{4,}\.(png|json|gif|mp4)$")
 
 
 class Studio:

@@ -35,6 +35,7 @@ from swerve.diverge.creative import Creative, creative_decoder
 from swerve.diverge.glitch import glitched
 from swerve.errors import ConfigError
 from swerve.look.grid import to_uint8
+from swerve.translate import drawing_hash, drawing_input, translate
 from swerve.utils import atomic_path, json_text, write_text_atomic
 
 FORMAT = "swerve-recipe"
@@ -51,7 +52,9 @@ class Recipe:
     to that layer's output. ``blend`` is ``{"with": bundle, "alpha": a, "schedule": {...} | None}``.
     ``frame`` is the animation frame that time-dependent bends read (a frame of an exported video).
     ``seed`` says where ``z`` came from and ``studio`` holds the page's control positions; neither changes
-    the pixels.
+    the pixels. ``sketch`` makes the picture a translation of a drawing instead of a sample (``z`` is then
+    empty): ``{"png": base64 PNG bytes, "sha256": their hash, "as_target": bool}`` (see
+    :func:`swerve.translate.drawing_input`); the hash is checked before drawing.
     """
 
     bundle: str
@@ -65,6 +68,7 @@ class Recipe:
     creative: dict[str, Any] | None = None
     frame: int | None = None
     studio: dict[str, Any] = field(default_factory=dict)
+    sketch: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}
@@ -95,7 +99,7 @@ class Recipe:
             value = getattr(recipe, key)
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError(f"recipe '{key}' must be a list of objects")
-        for key in ("blend", "glitch", "creative"):
+        for key in ("blend", "glitch", "creative", "sketch"):
             if getattr(recipe, key) is not None and not isinstance(getattr(recipe, key), dict):
                 raise ConfigError(f"recipe '{key}' must be an object or null")
         if recipe.frame is not None and (not isinstance(recipe.frame, int) or isinstance(recipe.frame, bool)):
@@ -231,9 +235,38 @@ def draw(
 ) -> torch.Tensor:
     """The recipe's picture(s) from ``bundle`` (already the recipe's blended bundle, see
     :func:`recipe_generator`), with every edit applied; ``z`` draws other latents the same way, ``samples``
-    with each latent's own bend parameters (one list of bends per latent)."""
-    with drawing(bundle, recipe, samples):
+    with each latent's own bend parameters (one list of bends per latent). A sketch recipe's picture is its
+    drawing translated (``z``, ``labels`` and ``samples`` do not apply)."""
+    source = sketch_source(bundle, recipe) if recipe.sketch is not None else None
+    with drawing(bundle, recipe, samples if source is None else None):
+        if source is not None:
+            return translate(bundle, source)
         return sample_recipe(bundle, recipe, z, labels)
+
+
+def sketch_entry(png: bytes, as_target: bool = False) -> dict[str, Any]:
+    """A recipe's ``sketch``: the drawing's PNG bytes (base64), their SHA-256, how it is read."""
+    return {"png": base64.b64encode(png).decode(), "sha256": drawing_hash(png), "as_target": as_target}
+
+
+def sketch_png(recipe: Recipe) -> bytes:
+    """The drawing a sketch recipe carries, checked against its hash."""
+    entry = recipe.sketch or {}
+    try:
+        png = base64.b64decode(str(entry.get("png", "")), validate=True)
+    except (ValueError, TypeError):
+        raise ConfigError("the recipe's sketch is not valid base64") from None
+    if not png or drawing_hash(png) != entry.get("sha256"):
+        raise ConfigError("the recipe's sketch does not match its sha256 (the drawing was changed)")
+    return png
+
+
+def sketch_source(bundle: Bundle, recipe: Recipe) -> torch.Tensor:
+    """The input picture a sketch recipe's drawing makes for ``bundle``."""
+    as_target = (recipe.sketch or {}).get("as_target", False)
+    if not isinstance(as_target, bool):
+        raise ConfigError(f"the recipe's sketch 'as_target' must be true or false, got {as_target!r}")
+    return drawing_input(bundle, sketch_png(recipe), as_target)
 
 
 def render_recipe(recipe: Recipe, loader: Callable[[str], Bundle] = load) -> torch.Tensor:

@@ -129,6 +129,16 @@ class SketchIn(Strict):
         return plain_json(bends)
 
 
+class ProjectSketchIn(Strict):
+    """The sketch pad's picture projected into a generator's latent space (swerve.diverge.project)."""
+
+    model: str = Field(..., min_length=1, max_length=4096)
+    picture: str = Field(..., min_length=1, max_length=200_000)
+    steps: int = Field(100, ge=1, le=2000)
+    restarts: int = Field(2, ge=1, le=16)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+
+
 class GridIn(Strict):
     state: StateIn
     n: int = Field(9, ge=1, le=64)

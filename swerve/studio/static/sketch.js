@@ -17,6 +17,7 @@ async function picture(path, body) {
 }
 
 const SIZE = 128;
+const DEFAULT_MODEL = "emoji-lineart2colour";  // line art drawn in black on white comes out in colour
 let pageBends = [];
 document.addEventListener("swerve:state", (event) => { pageBends = event.detail.bends || []; });
 
@@ -32,6 +33,9 @@ function build() {
   const eraser = element("input", { id: "sketch-eraser", type: "checkbox" });
   const undo = element("button", { id: "sketch-undo", type: "button" }, "undo");
   const clear = element("button", { id: "sketch-clear", type: "button" }, "clear");
+  const keep = element("button", { id: "sketch-keep", type: "button" }, "keep");
+  const generators = element("select", { id: "sketch-generator", title: "a generator to project into" });
+  const project = element("button", { id: "sketch-project", type: "button" }, "project into");
   const withBends = element("input", { id: "sketch-bends", type: "checkbox", checked: true });
   const canvas = element("canvas", { id: "sketch-canvas", width: SIZE, height: SIZE });
   const result = element("img", { id: "sketch-result", alt: "the rendered sketch", width: 256, height: 256 });
@@ -41,12 +45,13 @@ function build() {
     "details", { id: "sketch-panel" },
     element("summary", {}, "Sketch pad"),
     element("p", {}, models, " brush ", brush, element("label", {}, eraser, " eraser"), " ", undo, " ", clear,
-      element("label", {}, withBends, " page bends")),
+      element("label", {}, withBends, " page bends"), " ", keep),
     element("div", {}, canvas, " ", result),
+    element("p", {}, project, " ", generators, " (finds the latent that remakes the drawing, then opens it)"),
     status,
   );
   (document.querySelector("#controls") || document.body).append(panel);
-  return { models, brush, eraser, undo, clear, withBends, canvas, result, status };
+  return { models, brush, eraser, undo, clear, keep, generators, project, withBends, canvas, result, status };
 }
 
 function start() {
@@ -58,18 +63,19 @@ function start() {
   let rendering = false;
   let again = false;
 
+  const sketchBody = () => ({
+    model: ui.models.value,
+    picture: ui.canvas.toDataURL("image/png"),
+    bends: ui.withBends.checked ? pageBends : [],
+  });
+
   async function render() {
     if (!ui.models.value) { ui.status.textContent = "no translation model in the studio's folders"; return; }
     if (rendering) { again = true; return; }
     rendering = true;
     const started = performance.now();
     try {
-      const body = {
-        model: ui.models.value,
-        picture: ui.canvas.toDataURL("image/png"),
-        bends: ui.withBends.checked ? pageBends : [],
-      };
-      const blob = await picture("/api/sketch", body);
+      const blob = await picture("/api/sketch", sketchBody());
       const old = ui.result.src;
       ui.result.src = URL.createObjectURL(blob);
       await ui.result.decode().catch(() => {});
@@ -114,7 +120,39 @@ function start() {
   ui.undo.addEventListener("click", () => { if (history.length) { ctx.putImageData(history.pop(), 0, 0); render(); } });
   ui.clear.addEventListener("click", () => { history.push(ctx.getImageData(0, 0, SIZE, SIZE)); blank(); render(); });
   ui.withBends.addEventListener("change", render);
+  ui.keep.addEventListener("click", async () => {
+    if (!ui.models.value) return;
+    try {
+      const kept = await api("/api/sketch/keep", sketchBody());
+      ui.status.replaceChildren("kept ", element("a", { href: `/api/files/${kept.png}`, target: "_blank" }, kept.png),
+        " (its recipe carries the drawing)");
+      ui.keep.dataset.kept = kept.png;
+    } catch (error) {
+      ui.status.textContent = error.message;
+    }
+  });
   ui.models.addEventListener("change", render);
+  ui.project.addEventListener("click", async () => {
+    if (!ui.generators.value) return;
+    ui.project.disabled = true;
+    try {
+      let job = await api("/api/sketch/project", { model: ui.generators.value, picture: ui.canvas.toDataURL("image/png") });
+      while (job.state === "running") {
+        ui.status.textContent = `projecting: ${job.message}`;
+        await new Promise((done) => setTimeout(done, 250));
+        job = await api(`/api/jobs/${job.id}`);
+      }
+      if (job.state !== "done") throw new Error(job.error || job.message);
+      ui.status.replaceChildren("projected (", element("a", { href: `/api/files/${job.result.file}`, target: "_blank" },
+        job.result.file), `, pixel MSE ${job.result.pixel_mse.toFixed(4)}); opened in the explorer`);
+      ui.project.dataset.projected = job.result.file;
+      if (window.studio) window.studio.open(job.result.state);
+    } catch (error) {
+      ui.status.textContent = error.message;
+    } finally {
+      ui.project.disabled = false;
+    }
+  });
   ui.canvas.addEventListener("dragover", (event) => event.preventDefault());
   ui.canvas.addEventListener("drop", async (event) => {
     event.preventDefault();
@@ -133,7 +171,10 @@ function start() {
 
   api("/api/models").then(({ models }) => {
     for (const m of models.filter((m) => m.translation)) {
-      ui.models.append(element("option", { value: m.id }, m.name));
+      ui.models.append(element("option", { value: m.id, selected: m.name === DEFAULT_MODEL }, m.name));
+    }
+    for (const m of models.filter((m) => m.usable)) {
+      ui.generators.append(element("option", { value: m.id }, m.name));
     }
     if (!ui.models.options.length) ui.status.textContent = "no translation model in the studio's folders";
   }).catch((error) => { ui.status.textContent = error.message; });
