@@ -62,7 +62,8 @@ def main() -> None:
     recipe = RECIPES["emoji-gan"]
     train = load_dataset("emoji", image_size=recipe.image_size, progress=False)
     test = load_dataset("emoji", image_size=recipe.image_size, split="test", progress=False)
-    subset = train.take(torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[: args.n or None])
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+    subset = train.take(order[: args.n or None])
     classifier = swerve.load("emoji-classifier", device="cpu").classifier.eval()
     with torch.no_grad():
         reference = classifier.features(test.x)
@@ -87,12 +88,14 @@ def main() -> None:
             table[name].append(fd_of(trainer, classifier, reference, k))
             print(f"{name:<12} step {step:>5}  FD {table[name][-1]:8.2f}", flush=True)
         seconds[name] = time.perf_counter() - start
-    print(f"\nFD in emoji-classifier features, {len(subset)} training emoji, 450 samples vs {len(test)} held-out")
+    sizes = f"{len(subset)} training emoji, 450 samples vs {len(test)} held-out"
+    print(f"\nFD in emoji-classifier features, {sizes}")
     print(f"{'step':>6} " + " ".join(f"{n:>12}" for n in table))
     for i, step in enumerate(checkpoints):
         print(f"{step:>6} " + " ".join(f"{table[n][i]:>12.2f}" for n in table))
     print("seconds " + " ".join(f"{seconds[n]:>12.0f}" for n in table))
-    print("s/step  " + " ".join(f"{seconds[n] / args.steps:>12.2f}" for n in table) + "  (FD passes included)")
+    rates = " ".join(f"{seconds[n] / args.steps:>12.2f}" for n in table)
+    print(f"s/step  {rates}  (FD passes included)")
     if "none" in table:
         for name in table:
             if name != "none":
