@@ -161,7 +161,7 @@ RECIPES: dict[str, TrainConfig] = {
         ema=0.0,
         params={"variance_weight": 1.0, "variant": "adversarial"},
     ),
-    "emoji-gan": TrainConfig(name="emoji-gan", steps=9000, **_EMOJI_GAN),
+    "emoji-gan": TrainConfig(name="emoji-gan", steps=10000, **_EMOJI_GAN),
     # The feature space of the colour metrics (FD, precision/recall, class agreement) for the emoji models.
     "emoji-classifier": TrainConfig(
         name="emoji-classifier",
