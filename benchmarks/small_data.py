@@ -2,6 +2,11 @@
 (Zhao et al. 2020) and with ADA (Karras et al. 2020), FD over training steps.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/small_data.py [--n 500] [--steps 1000] [--every 250]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/small_data.py --n 0 --variants diffaugment,fastgan
+
+The ``fastgan`` variant is the same recipe with the FastGAN-style pair (Liu et al. 2021; DiffAugment too), so
+the second command is the architecture comparison behind the emoji-gan recipe: DCGAN against FastGAN on all
+the training emoji (``--n 0``), FD at the same steps and the seconds each step costs.
 
 The GAN is the emoji-gan recipe (swerve.zoo.recipes) trained on ``--n`` training emoji drawn with a fixed
 seed; FD is measured in emoji-classifier's features (build it first: ``swerve zoo build emoji-classifier``)
@@ -26,7 +31,12 @@ from swerve.train import Trainer
 from swerve.zoo import zoo_names
 from swerve.zoo.recipes import RECIPES
 
-VARIANTS = {"none": dict(augment=""), "diffaugment": dict(augment="diffaugment"), "ada": dict(augment="ada")}
+VARIANTS = {
+    "none": dict(augment=""),
+    "diffaugment": dict(augment="diffaugment"),
+    "ada": dict(augment="ada"),
+    "fastgan": dict(augment="diffaugment", arch="fastgan"),
+}
 
 
 @torch.no_grad()
@@ -41,7 +51,7 @@ def fd_of(trainer: Trainer, classifier: torch.nn.Module, reference: torch.Tensor
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=500, help="training emoji")
+    parser.add_argument("--n", type=int, default=500, help="training emoji (0: all of them)")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--every", type=int, default=250, help="FD every this many steps")
     parser.add_argument("--variants", default="none,diffaugment,ada")
@@ -52,7 +62,8 @@ def main() -> None:
     recipe = RECIPES["emoji-gan"]
     train = load_dataset("emoji", image_size=recipe.image_size, progress=False)
     test = load_dataset("emoji", image_size=recipe.image_size, split="test", progress=False)
-    subset = train.take(torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[: args.n])
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+    subset = train.take(order[: args.n or None])
     classifier = swerve.load("emoji-classifier", device="cpu").classifier.eval()
     with torch.no_grad():
         reference = classifier.features(test.x)
@@ -77,11 +88,14 @@ def main() -> None:
             table[name].append(fd_of(trainer, classifier, reference, k))
             print(f"{name:<12} step {step:>5}  FD {table[name][-1]:8.2f}", flush=True)
         seconds[name] = time.perf_counter() - start
-    print(f"\nFD in emoji-classifier features, {args.n} training emoji, 450 samples vs {len(test)} held-out")
+    sizes = f"{len(subset)} training emoji, 450 samples vs {len(test)} held-out"
+    print(f"\nFD in emoji-classifier features, {sizes}")
     print(f"{'step':>6} " + " ".join(f"{n:>12}" for n in table))
     for i, step in enumerate(checkpoints):
         print(f"{step:>6} " + " ".join(f"{table[n][i]:>12.2f}" for n in table))
     print("seconds " + " ".join(f"{seconds[n]:>12.0f}" for n in table))
+    rates = " ".join(f"{seconds[n] / args.steps:>12.2f}" for n in table)
+    print(f"s/step  {rates}  (FD passes included)")
     if "none" in table:
         for name in table:
             if name != "none":

@@ -41,9 +41,9 @@ _HELD_OUT = dict(
 )
 
 # The colour zoo: emoji at 48x48 (swerve.data.emoji), conditional on the 9 groups of emoji-test.txt. The GAN
-# is sized to train in about an hour on one busy CPU thread: a narrow DCGAN (FastGAN-lite cost 3-4x more per
-# step in side-by-side trials), DiffAugment on everything D sees (Zhao et al. 2020: 3,324 training images is
-# small data) and an EMA generator.
+# is sized to train in under 2.5 h on one busy CPU thread: a narrow DCGAN (a FastGAN-style step costs about
+# 2.4x more: benchmarks/small_data.py --variants diffaugment,fastgan, docs/benchmarks.md), DiffAugment on
+# everything D sees (Zhao et al. 2020: 3,324 training images is small data) and an EMA generator.
 _EMOJI = dict(dataset="emoji", image_size=48)
 _EMOJI_GAN = dict(
     **_EMOJI,
@@ -176,7 +176,7 @@ RECIPES: dict[str, TrainConfig] = {
         ema=0.0,
         params={"variance_weight": 1.0, "variant": "adversarial"},
     ),
-    "emoji-gan": TrainConfig(name="emoji-gan", steps=9000, **_EMOJI_GAN),
+    "emoji-gan": TrainConfig(name="emoji-gan", steps=10000, **_EMOJI_GAN),
     # The feature space of the colour metrics (FD, precision/recall, class agreement) for the emoji models.
     "emoji-classifier": TrainConfig(
         name="emoji-classifier",
