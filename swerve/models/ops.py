@@ -41,46 +41,83 @@ def upfirdn2d(
     """Upsample (insert ``up - 1`` zeros after each pixel), pad, FIR-filter, downsample (keep every
     ``down``-th pixel): the resampling step of both papers.
 
-    ``f`` is 2-D (non-separable), 1-D (separable: applied along x then y) or ``None`` (identity). The work
-    skips what the definition throws away: upsampling runs as a transposed convolution with stride ``up``
-    (no multiplications by the inserted zeros), downsampling as a convolution with stride ``down``.
+    ``f`` is 2-D, 1-D (separable: applied along x then y) or ``None`` (identity). Each axis is one matrix
+    product with a banded matrix that holds the zero-stuffing, padding, filter and decimation (polyphase:
+    no multiplication by an inserted zero survives the band), so the work runs in the BLAS rather than in a
+    depthwise convolution, which CPUs run many times slower. A 2-D filter is split into separable terms by
+    its SVD (one term for an outer product such as ``setup_filter``'s, a few for a radial filter).
     """
-    if f is None:
-        f = torch.ones(1, 1, dtype=x.dtype, device=x.device)
-    f = f.to(x.dtype) * gain ** (f.ndim / 2)
     x0, x1, y0, y1 = padding
-    if f.ndim == 2 or f.numel() == 1:
-        return _fir(x, f.reshape(f.shape[0], -1), up, down, (x0, x1), (y0, y1))
-    x = _fir(x, f.view(1, -1), up, down, (x0, x1), (0, 0))
-    return _fir(x, f.view(-1, 1), up, down, (0, 0), (y0, y1))
-
-
-def _fir(x: torch.Tensor, f: torch.Tensor, up: int, down: int, pad_x: tuple, pad_y: tuple) -> torch.Tensor:
-    """One 2-D upfirdn pass with the (kh, kw) filter ``f``; an axis with a 1-tap filter is not resampled."""
-    c = x.shape[1]
-    kh, kw = f.shape
-    up_y, up_x = (up if kh > 1 else 1), (up if kw > 1 else 1)
-    down_y, down_x = (down if kh > 1 else 1), (down if kw > 1 else 1)
-    if (kh, kw) == (1, 1):  # identity filter: resample both axes
-        up_y = up_x = up
-        down_y = down_x = down
-    weight = f.expand(c, 1, kh, kw)
-    if up_y > 1 or up_x > 1:
-        # The full convolution of the zero-stuffed signal; then crop or pad to the requested window:
-        # output j of the definition is full[j + k - 1 - pad_low] along each axis.
-        h, w = x.shape[2:]
-        x = F.conv_transpose2d(x, weight, stride=(up_y, up_x), groups=c)
-        spans = []
-        for size, stretch, k, (lo, hi) in ((w, up_x, kw, pad_x), (h, up_y, kh, pad_y)):
-            start, length = k - 1 - lo, size * stretch + lo + hi - k + 1
-            spans += [-start, length + start - ((size - 1) * stretch + k)]
-        x = F.pad(x, spans)
-    else:
-        (x0, x1), (y0, y1) = pad_x, pad_y
+    if f is None and up == down == 1:
         x = F.pad(x, [x0, x1, y0, y1])  # negative values crop
-        x = F.conv2d(x, weight.flip([2, 3]), stride=(down_y, down_x), groups=c)
-        return x
-    return x[:, :, ::down_y, ::down_x] if down_y > 1 or down_x > 1 else x
+        return x * gain if gain != 1 else x
+    out = None
+    for ty, tx in _separable_terms(f):
+        term = _axis_pass(x, tx, up, down, (x0, x1), float(gain), -1)
+        term = _axis_pass(term, ty, up, down, (y0, y1), 1.0, -2)
+        out = term if out is None else out.add_(term)
+    return out
+
+
+_MATRICES: dict[tuple, torch.Tensor] = {}
+_TERMS: dict[tuple, list] = {}
+
+
+def _axis_pass(
+    x: torch.Tensor, taps: tuple, up: int, down: int, pad: tuple[int, int], gain: float, dim: int
+) -> torch.Tensor:
+    """One 1-D upfirdn pass along ``dim`` (-1 or -2) as one product with its banded matrix. (Cutting a
+    long axis into blocks that skip the band's zeros measured slower on the CPU: the overlapping windows
+    must be copied and the products get small.)"""
+    length, k = x.shape[dim], len(taps)
+    size = (length * up + pad[0] + pad[1] - k) // down + 1
+    matrix = _block_matrix(length, 0, size, taps, up, down, pad[0], gain, x.device, x.dtype)
+    return torch.matmul(x, matrix) if dim == -1 else torch.matmul(matrix.t(), x)
+
+
+def _block_matrix(
+    rows: int, first: int, cols: int, taps: tuple, up: int, down: int, pad: int, gain: float, device, dtype
+) -> torch.Tensor:
+    """The (rows, cols) matrix of a 1-D upfirdn pass, scaled by ``gain``: entry (i, j) is the weight of
+    input ``first + i`` in output j. Cached: a network asks for the same few again and again."""
+    key = (rows, first, cols, taps, up, down, pad, gain, device, dtype)
+    matrix = _MATRICES.get(key)
+    if matrix is None:
+        k = len(taps)
+        g = torch.tensor(taps[::-1], dtype=torch.float64) * gain  # a true convolution: flipped taps
+        # Output j reads the padded, zero-stuffed signal at j * down + t; input i sits at i * up + pad.
+        i = torch.arange(first, first + rows).unsqueeze(1)
+        t = i * up + pad - torch.arange(cols).unsqueeze(0) * down
+        matrix = torch.where((t >= 0) & (t < k), g[t.clamp(0, k - 1)], 0.0).to(device, dtype)
+        if len(_MATRICES) > 1024:
+            _MATRICES.clear()
+        _MATRICES[key] = matrix
+    return matrix
+
+
+def _separable_terms(f: torch.Tensor | None) -> list[tuple[tuple, tuple]]:
+    """A filter as a sum of outer products of (y taps, x taps): 1-D taps serve both axes; a 2-D filter
+    gives one term per singular value above 1e-7 of the largest (exact to float precision)."""
+    if f is None:
+        return [((1.0,), (1.0,))]
+    values = f.detach().cpu().double()
+    key = (tuple(values.shape), tuple(values.flatten().tolist()))
+    terms = _TERMS.get(key)
+    if terms is None:
+        if values.ndim == 1 or values.numel() == 1:
+            taps = tuple(values.flatten().tolist())
+            terms = [(taps, taps)] if values.ndim == 1 else [(taps, (1.0,))]
+        else:
+            u, s, vh = torch.linalg.svd(values)
+            terms = [
+                (tuple((u[:, i] * s[i].sqrt()).tolist()), tuple((vh[i] * s[i].sqrt()).tolist()))
+                for i in range(len(s))
+                if s[i] > s[0] * 1e-7
+            ]
+        if len(_TERMS) > 256:
+            _TERMS.clear()
+        _TERMS[key] = terms
+    return terms
 
 
 ACTIVATIONS = {  # name -> (fn(x, alpha, inplace), the gain that keeps unit variance)
@@ -129,11 +166,22 @@ def filtered_lrelu(
     clamp: float | None = None,
 ) -> torch.Tensor:
     """StyleGAN3's alias-suppressing nonlinearity: bias, upsample with ``fu``, leaky ReLU at the higher rate,
-    clamp, low-pass with ``fd`` and downsample (paper section 3.2)."""
+    clamp, low-pass with ``fd`` and downsample (paper section 3.2).
+
+    The gain moves into the downsampling matrices (``clamp(g * lrelu(v), c) = g * clamp(lrelu(v), c / g)``
+    for ``g > 0``), so the large upsampled tensor takes two in-place passes (without autograd) between
+    the two matrix products."""
     x = bias_act(x, b)
     x = upfirdn2d(x, fu, up=up, padding=padding, gain=up**2)
-    x = bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp)
-    return upfirdn2d(x, fd, down=down)
+    in_place = not torch.is_grad_enabled()
+    if slope != 1:
+        x = F.leaky_relu_(x, slope) if in_place else F.leaky_relu(x, slope)
+    if clamp is not None and clamp >= 0:
+        limit = clamp / gain if gain > 0 else clamp
+        x = x.clamp_(-limit, limit) if in_place else x.clamp(-limit, limit)
+    if gain <= 0:  # not a gain the identity above holds for: apply it here
+        x, gain = x * gain, 1.0
+    return upfirdn2d(x, fd, down=down, gain=gain)
 
 
 def up_padding(filter_size: int, up: int = 2, kernel: int = 1, padding: int = 0) -> tuple[int, int]:
