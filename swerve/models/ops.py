@@ -198,16 +198,20 @@ def down_padding(filter_size: int, down: int = 2, padding: int = 0) -> tuple[int
     return padding + (filter_size - down + 1) // 2, padding + (filter_size - down) // 2
 
 
-def demodulation(weight: torch.Tensor, styles: torch.Tensor, prenormalize: bool = False) -> torch.Tensor:
+def demodulation(
+    weight: torch.Tensor, styles: torch.Tensor, transposed: bool = False, prenormalize: bool = False
+) -> torch.Tensor:
     """StyleGAN2's demodulation coefficients (paper section 2.2), shape (N, out): one over the norm of each
     output channel's weights after scaling input channel ``i`` by ``styles[:, i]``.
 
     With them a modulated convolution runs as a plain one: ``conv(x * styles) * coefficients`` equals the
     convolution with per-sample weights ``w * styles / norm``. ``prenormalize`` first rescales ``weight``
     per output channel and ``styles`` overall to unit mean square (StyleGAN3's guard against overflow; the
-    result changes only through the 1e-8 epsilon).
+    result changes only through the 1e-8 epsilon). ``transposed``: ``weight`` is stored (in, out, k, k), as
+    ``nn.ConvTranspose2d`` keeps it (summed as stored: a transposed view sums several times slower).
     """
     w2 = weight.square().sum(dim=[2, 3])  # (out, in)
+    w2 = w2.t() if transposed else w2
     scale = 1.0
     if prenormalize:
         w_norm = w2.sum(dim=1).div(w2.shape[1] * weight.shape[2] * weight.shape[3]).rsqrt()  # (out,)
