@@ -38,7 +38,8 @@ def nvidia_generator(nets, kind: str, res: int) -> torch.nn.Module:
     common = dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=res, img_channels=3, num_fp16_res=0)
     if kind == "2":
         return _randomise(sg2.Generator(**common, channel_base=32768, channel_max=512, conv_clamp=256))
-    extra = {} if kind == "T" else dict(conv_kernel=1, use_radial_filters=True, channel_base=65536, channel_max=1024)
+    r_config = dict(conv_kernel=1, use_radial_filters=True, channel_base=65536, channel_max=1024)
+    extra = {} if kind == "T" else r_config
     return _randomise(sg3.Generator(**common, **extra))
 
 
@@ -66,7 +67,8 @@ def main() -> None:
         f"{args.batch}, {args.repeats} paired repeats; load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    print(f"{'network':<14}{'max |diff|':>11}{'NVIDIA s':>10}{'swerve s':>10}   NVIDIA / swerve: min / median / max")
+    print(f"{'network':<14}{'max |diff|':>11}{'NVIDIA s':>10}{'swerve s':>10}", end="")
+    print("   NVIDIA / swerve: min / median / max")
     failed = []
     for kind in args.nets.split(","):
         ref = nvidia_generator((networks_stylegan2, networks_stylegan3), kind, args.resolution)
@@ -76,8 +78,8 @@ def main() -> None:
             ours = import_model(path).generator.eval()
         z = torch.randn(args.batch, 512)
         runs = {
-            "ref": lambda: ref(z, None, truncation_psi=0.7, noise_mode="const"),
-            "ours": lambda: ours(z, truncation_psi=0.7),
+            "ref": lambda ref=ref, z=z: ref(z, None, truncation_psi=0.7, noise_mode="const"),
+            "ours": lambda ours=ours, z=z: ours(z, truncation_psi=0.7),
         }
         with torch.no_grad():
             diff = (runs["ref"]() - runs["ours"]()).abs().max().item()  # also the warm-up
@@ -93,8 +95,8 @@ def main() -> None:
             verdict = "outputs differ by more than 1e-4"
         print(
             f"{name:<14}{diff:>11.1e}{statistics.median(times['ref']):>10.2f}"
-            f"{statistics.median(times['ours']):>10.2f}   {ratios[0]:.2f}x / {median:.2f}x / {ratios[-1]:.2f}x"
-            f"  ({verdict})",
+            f"{statistics.median(times['ours']):>10.2f}   "
+            f"{ratios[0]:.2f}x / {median:.2f}x / {ratios[-1]:.2f}x  ({verdict})",
             flush=True,
         )
         if verdict != "ok":
