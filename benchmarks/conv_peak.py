@@ -46,7 +46,9 @@ def conv_calls(g: nn.Module, z: torch.Tensor) -> list[tuple[nn.Module, torch.Siz
             macs = output.numel() * module.in_channels * k / module.groups
         calls.append((module, x.shape, 2.0 * macs))
 
-    hooks = [m.register_forward_hook(record) for m in g.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+    hooks = [
+        m.register_forward_hook(record) for m in g.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
+    ]
     with torch.no_grad():
         g(z)
     for h in hooks:
@@ -125,7 +127,11 @@ def main() -> None:
     print("\n1. bare convolutions (GFLOP/s, best of the repeats)")
     by_shape: dict[tuple, list] = {}
     for (module, shape, flops), x in zip(calls, inputs, strict=True):
-        kind = "T" if isinstance(module, nn.ConvTranspose2d) else f"{module.kernel_size[0]}x{module.kernel_size[1]}"
+        kind = (
+            "T"
+            if isinstance(module, nn.ConvTranspose2d)
+            else f"{module.kernel_size[0]}x{module.kernel_size[1]}"
+        )
         by_shape.setdefault((kind, tuple(shape), module.out_channels), [module, x, flops])
     results = {}
     for threads in [int(t) for t in args.threads.split(",")]:
@@ -136,13 +142,17 @@ def main() -> None:
             rates = {}
             for key, (module, x, flops) in by_shape.items():
                 one = [(module, x.shape, flops)]
-                rates[key] = flops / min(clock(lambda one=one, x=x: bare(one, [x]), threads) for _ in range(3)) / 1e9
+                rates[key] = (
+                    flops / min(clock(lambda one=one, x=x: bare(one, [x]), threads) for _ in range(3)) / 1e9
+                )
             shares, bare_s, g_s = [], [], []
             for i in range(args.repeats):
                 order = ("bare", "g") if i % 2 == 0 else ("g", "bare")
                 t = {}
                 for name in order:
-                    t[name] = clock((lambda: bare(calls, inputs)) if name == "bare" else (lambda: g(z)), threads)
+                    t[name] = clock(
+                        (lambda: bare(calls, inputs)) if name == "bare" else (lambda: g(z)), threads
+                    )
                 bare_s.append(t["bare"])
                 g_s.append(t["g"])
                 shares.append(t["bare"] / t["g"])
