@@ -189,7 +189,7 @@ def main() -> None:
             lr = best_ms(lambda: F.leaky_relu(h, 0.2), repeats)
             conv = best_ms(lambda: F.conv2d(h, weight, padding=1), repeats)
         print(
-            f"\nfiltered_lrelu on {tuple(h.shape)}: {flr:.1f} ms, {flr / conv:.2f}x a plain 3x3 convolution of "
+            f"\nfiltered_lrelu on {tuple(h.shape)}: {flr:.1f} ms, {flr / conv:.2f}x a plain 3x3 conv of "
             f"the same shape ({conv:.1f} ms; bar <= 5x), {flr / lr:.0f}x F.leaky_relu ({lr:.2f} ms)"
         )
 
