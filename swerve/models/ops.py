@@ -97,7 +97,8 @@ def _block_matrix(
 
 def _separable_terms(f: torch.Tensor | None) -> list[tuple[tuple, tuple]]:
     """A filter as a sum of outer products of (y taps, x taps): 1-D taps serve both axes; a 2-D filter
-    gives one term per singular value above 1e-7 of the largest (exact to float precision)."""
+    gives one term per singular value above 1e-6 of the largest: a dropped term moves an output by less
+    than float32 rounding of the 2-D filter's own sum does (StyleGAN3-R's radial filters: 2 to 5 terms)."""
     if f is None:
         return [((1.0,), (1.0,))]
     values = f.detach().cpu().double()
@@ -112,7 +113,7 @@ def _separable_terms(f: torch.Tensor | None) -> list[tuple[tuple, tuple]]:
             terms = [
                 (tuple((u[:, i] * s[i].sqrt()).tolist()), tuple((vh[i] * s[i].sqrt()).tolist()))
                 for i in range(len(s))
-                if s[i] > s[0] * 1e-7
+                if s[i] > s[0] * 1e-6
             ]
         if len(_TERMS) > 256:
             _TERMS.clear()
