@@ -14,7 +14,7 @@ The bare set and the generator run in ``--repeats`` paired repeats, order altern
 share, printed as min / median / max. Times are CPU seconds of the process (one thread) or wall seconds
 (two threads, where CPU time would add both threads); the load average is printed.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/conv_peak.py [--resolution 256] [--batch 1] [--repeats 5]
+    .venv/bin/python benchmarks/conv_peak.py [--resolution 256] [--batch 1] [--repeats 5]
 """
 
 from __future__ import annotations
