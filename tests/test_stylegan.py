@@ -68,16 +68,18 @@ def upfirdn2d_by_definition(x, f, up=1, down=1, padding=(0, 0, 0, 0), gain=1.0):
 
 @pytest.mark.parametrize("taps", ["none", "1-d", "1-d long", "2-d"])
 def test_upfirdn2d_equals_its_definition(taps):
-    """The fast paths (transposed convolution for up, strided convolution for down) change nothing."""
+    """The fast paths (matrix products; transposed or strided convolutions) change nothing."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 3, 15, 17, generator=gen)
     f = {"none": None, "1-d": torch.rand(4, generator=gen), "1-d long": torch.rand(12, generator=gen),
          "2-d": torch.rand(4, 4, generator=gen)}[taps]  # fmt: skip
     cases = [(1, 1, (0, 0, 0, 0)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)),
              (2, 1, (6, 5, 7, 4)), (1, 2, (-1, 2, 0, -2)), (2, 2, (3, 2, 1, 4))]  # fmt: skip
+    long = torch.randn(1, 2, 16, 200, generator=gen)  # longer than the matrix products take
     for up, down, padding in cases:
-        expected = upfirdn2d_by_definition(x, f, up, down, padding, gain=up**2)
-        assert torch.allclose(upfirdn2d(x, f, up, down, padding, gain=up**2), expected, atol=1e-5)
+        for signal in (x, long):
+            expected = upfirdn2d_by_definition(signal, f, up, down, padding, gain=up**2)
+            assert torch.allclose(upfirdn2d(signal, f, up, down, padding, gain=up**2), expected, atol=1e-5)
 
 
 def filtered_lrelu_by_definition(x, fu, fd, b, up, down, padding, gain=2**0.5, slope=0.2, clamp=None):

@@ -41,22 +41,68 @@ def upfirdn2d(
     """Upsample (insert ``up - 1`` zeros after each pixel), pad, FIR-filter, downsample (keep every
     ``down``-th pixel): the resampling step of both papers.
 
-    ``f`` is 2-D, 1-D (separable: applied along x then y) or ``None`` (identity). Each axis is one matrix
-    product with a banded matrix that holds the zero-stuffing, padding, filter and decimation (polyphase:
-    no multiplication by an inserted zero survives the band), so the work runs in the BLAS rather than in a
-    depthwise convolution, which CPUs run many times slower. A 2-D filter is split into separable terms by
-    its SVD (one term for an outer product such as ``setup_filter``'s, a few for a radial filter).
+    ``f`` is 2-D, 1-D (separable: applied along x then y) or ``None`` (identity). For a separable filter
+    on axes up to ``MATRIX_MAX`` samples, each axis is one matrix product with a banded matrix that holds
+    the zero-stuffing, padding, filter and decimation, so the work runs in the BLAS rather than in a
+    depthwise convolution (2x faster at StyleGAN3's 64-px sizes). A non-separable filter or a longer axis,
+    where the band's zeros cost more than they save, runs as a depthwise (transposed) convolution with
+    stride ``up`` or ``down``, which skips the inserted zeros and the discarded outputs.
     """
     x0, x1, y0, y1 = padding
     if f is None and up == down == 1:
         x = F.pad(x, [x0, x1, y0, y1])  # negative values crop
         return x * gain if gain != 1 else x
-    out = None
-    for ty, tx in _separable_terms(f):
-        term = _axis_pass(x, tx, up, down, (x0, x1), float(gain), -1)
-        term = _axis_pass(term, ty, up, down, (y0, y1), 1.0, -2)
-        out = term if out is None else out.add_(term)
-    return out
+    terms = _separable_terms(f)
+    if len(terms) > 1 or max(x.shape[-2:]) > MATRIX_MAX:
+        return _upfirdn2d_conv(x, f, up, down, padding, gain)
+    ((ty, tx),) = terms
+    x = _axis_pass(x, tx, up, down, (x0, x1), float(gain), -1)
+    return _axis_pass(x, ty, up, down, (y0, y1), 1.0, -2)
+
+
+MATRIX_MAX = 192  # longest axis resampled by a matrix product
+
+
+def _upfirdn2d_conv(
+    x: torch.Tensor, f: torch.Tensor | None, up: int, down: int, padding: Padding, gain: float
+) -> torch.Tensor:
+    """``upfirdn2d`` as depthwise convolutions: transposed with stride ``up``, or strided by ``down``."""
+    if f is None:
+        f = torch.ones(1, 1, dtype=x.dtype, device=x.device)
+    f = f.to(x.dtype) * gain ** (f.ndim / 2)
+    x0, x1, y0, y1 = padding
+    if f.ndim == 2 or f.numel() == 1:
+        return _fir(x, f.reshape(f.shape[0], -1), up, down, (x0, x1), (y0, y1))
+    x = _fir(x, f.view(1, -1), up, down, (x0, x1), (0, 0))
+    return _fir(x, f.view(-1, 1), up, down, (0, 0), (y0, y1))
+
+
+def _fir(x: torch.Tensor, f: torch.Tensor, up: int, down: int, pad_x: tuple, pad_y: tuple) -> torch.Tensor:
+    """One 2-D upfirdn pass with the (kh, kw) filter ``f``; an axis with a 1-tap filter is not resampled."""
+    c = x.shape[1]
+    kh, kw = f.shape
+    up_y, up_x = (up if kh > 1 else 1), (up if kw > 1 else 1)
+    down_y, down_x = (down if kh > 1 else 1), (down if kw > 1 else 1)
+    if (kh, kw) == (1, 1):  # identity filter: resample both axes
+        up_y = up_x = up
+        down_y = down_x = down
+    weight = f.expand(c, 1, kh, kw)
+    if up_y > 1 or up_x > 1:
+        # The full convolution of the zero-stuffed signal; then crop or pad to the requested window:
+        # output j of the definition is full[j + k - 1 - pad_low] along each axis.
+        h, w = x.shape[2:]
+        x = F.conv_transpose2d(x, weight, stride=(up_y, up_x), groups=c)
+        spans = []
+        for size, stretch, k, (lo, hi) in ((w, up_x, kw, pad_x), (h, up_y, kh, pad_y)):
+            start, length = k - 1 - lo, size * stretch + lo + hi - k + 1
+            spans += [-start, length + start - ((size - 1) * stretch + k)]
+        x = F.pad(x, spans)
+    else:
+        (x0, x1), (y0, y1) = pad_x, pad_y
+        x = F.pad(x, [x0, x1, y0, y1])  # negative values crop
+        x = F.conv2d(x, weight.flip([2, 3]), stride=(down_y, down_x), groups=c)
+        return x
+    return x[:, :, ::down_y, ::down_x] if down_y > 1 or down_x > 1 else x
 
 
 _MATRICES: dict[tuple, torch.Tensor] = {}
