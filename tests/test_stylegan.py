@@ -14,8 +14,10 @@ import torch
 import swerve
 from swerve import taps
 from swerve.errors import BundleError, ConfigError
+from swerve.models import stylegan2 as sg2_module
+from swerve.models import stylegan3 as sg3_module
 from swerve.models.importers import UnsafePickleError, import_model
-from swerve.models.ops import bias_act, demodulation, setup_filter, upfirdn2d
+from swerve.models.ops import bias_act, demodulation, filtered_lrelu, setup_filter, upfirdn2d
 from swerve.models.stylegan2 import (
     Conv2dLayer,
     StyleGAN2Config,
@@ -51,7 +53,7 @@ def _randomise(net: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
 # --- ops --------------------------------------------------------------------------------------------------
 
 
-def upfirdn2d_by_definition(x, f, up, down, padding, gain):
+def upfirdn2d_by_definition(x, f, up=1, down=1, padding=(0, 0, 0, 0), gain=1.0):
     """Insert zeros, pad (or crop), convolve with the flipped filter, keep every down-th pixel."""
     n, c, h, w = x.shape
     stuffed = torch.zeros(n, c, h * up, w * up)
@@ -66,16 +68,75 @@ def upfirdn2d_by_definition(x, f, up, down, padding, gain):
 
 @pytest.mark.parametrize("taps", ["none", "1-d", "1-d long", "2-d"])
 def test_upfirdn2d_equals_its_definition(taps):
-    """The fast paths (transposed convolution for up, strided convolution for down) change nothing."""
+    """The fast paths (matrix products; transposed or strided convolutions) change nothing."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 3, 15, 17, generator=gen)
     f = {"none": None, "1-d": torch.rand(4, generator=gen), "1-d long": torch.rand(12, generator=gen),
          "2-d": torch.rand(4, 4, generator=gen)}[taps]  # fmt: skip
     cases = [(1, 1, (0, 0, 0, 0)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)),
              (2, 1, (6, 5, 7, 4)), (1, 2, (-1, 2, 0, -2)), (2, 2, (3, 2, 1, 4))]  # fmt: skip
+    long = torch.randn(1, 2, 16, 200, generator=gen)  # longer than the matrix products take
     for up, down, padding in cases:
-        expected = upfirdn2d_by_definition(x, f, up, down, padding, gain=up**2)
-        assert torch.allclose(upfirdn2d(x, f, up, down, padding, gain=up**2), expected, atol=1e-5)
+        for signal in (x, long):
+            expected = upfirdn2d_by_definition(signal, f, up, down, padding, gain=up**2)
+            assert torch.allclose(upfirdn2d(signal, f, up, down, padding, gain=up**2), expected, atol=1e-5)
+
+
+def filtered_lrelu_by_definition(x, fu, fd, b, up, down, padding, gain=2**0.5, slope=0.2, clamp=None):
+    """StyleGAN3's nonlinearity step by step at full rate: bias, zero-stuff and filter, leaky ReLU, gain,
+    clamp, filter and decimate."""
+    x = upfirdn2d_by_definition(bias_act(x, b), fu, up, 1, padding, gain=up**2)
+    x = bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp)
+    return upfirdn2d_by_definition(x, fd, 1, down, (0, 0, 0, 0))
+
+
+@pytest.mark.parametrize("down_filter", ["separable", "radial"])
+def test_filtered_lrelu_equals_its_definition(down_filter):
+    """The matrix-product resampling, the gain moved into the downsampling and the in-place clamp at
+    ``clamp / gain`` give the full-rate definition's numbers, clamp active, with and without autograd."""
+    gen = torch.Generator().manual_seed(0)
+    x, b = torch.randn(2, 5, 14, 14, generator=gen) * 3, torch.randn(5, generator=gen)
+    fu = sg3_module.lowpass_filter(12, 4.0, 3.0, 32.0)
+    fd = sg3_module.lowpass_filter(12, 4.0, 3.0, 32.0, radial=down_filter == "radial")
+    for up, down, padding, gain, slope, clamp in [(2, 2, (11, 10, 11, 10), 2**0.5, 0.2, 1.5),
+                                                  (2, 1, (9, 8, 8, 9), 2**0.5, 0.2, None),
+                                                  (1, 1, (-1, -1, -1, -1), 1.0, 1.0, 2.0)]:  # fmt: skip
+        f_up = fu if up > 1 else None
+        expected = filtered_lrelu_by_definition(x, f_up, fd, b, up, down, padding, gain, slope, clamp)
+        got = filtered_lrelu(x, f_up, fd, b, up, down, padding, gain, slope, clamp)
+        with torch.no_grad():
+            in_place = filtered_lrelu(x, f_up, fd, b, up, down, padding, gain, slope, clamp)
+        assert got.shape == expected.shape
+        assert torch.allclose(got, expected, atol=1e-5) and torch.allclose(in_place, got, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["T", "R"])
+def test_stylegan3_agrees_with_full_rate_definitions(kind, monkeypatch):
+    """A small random StyleGAN3 gives the same images (within 1e-4) when every nonlinearity runs by its
+    full-rate definition instead of the fast path."""
+    torch.manual_seed(0)
+    g = _randomise(StyleGAN3Generator(StyleGAN3Config.preset(kind, resolution=16, **TINY3)))
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        fast = g(z)
+        monkeypatch.setattr(sg3_module, "filtered_lrelu", filtered_lrelu_by_definition)
+        slow = g(z)
+    assert (fast - slow).abs().max() < 1e-4 and slow.abs().mean() > 1e-2
+
+
+@pytest.mark.parametrize("arch", ["skip", "resnet", "orig"])
+def test_stylegan2_agrees_with_full_rate_definitions(arch, monkeypatch):
+    """The same for StyleGAN2's resampling (generator and discriminator), conv clamp active."""
+    torch.manual_seed(0)
+    cfg = StyleGAN2Config(resolution=16, architecture=arch, d_architecture=arch, conv_clamp=0.5, **TINY2)
+    g, d = _randomise(StyleGAN2Generator(cfg)), _randomise(StyleGAN2Discriminator(cfg))
+    z = torch.randn(4, 8)
+    with torch.no_grad():
+        fast = g(z), d(g(z))
+        monkeypatch.setattr(sg2_module, "upfirdn2d", upfirdn2d_by_definition)
+        slow = g(z), d(g(z))
+    for a, b in zip(fast, slow, strict=True):
+        assert (a - b).abs().max() < 1e-4 and b.abs().mean() > 1e-2
 
 
 def test_bias_act_same_with_and_without_autograd():

@@ -102,7 +102,7 @@ class FullyConnected(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.matmul((self.weight * self.weight_gain).t())
+        x = F.linear(x * self.weight_gain, self.weight)  # the gain on the (small) input, not on the weights
         return bias_act(x, self.bias * self.bias_gain, act=self.activation)
 
 
@@ -284,14 +284,24 @@ class SynthesisLayer(nn.Module):
         if self.up > 1:
             lo, hi = up_padding(len(self.resample_filter), self.up, kernel=3, padding=1)
             x = upfirdn2d(x, self.resample_filter, padding=[lo, hi, lo, hi], gain=self.up**2)
-        x = x * demodulation(self.weight, styles).unsqueeze(2).unsqueeze(3)
+        # bias_act's gain g > 0 commutes with the leaky ReLU, so it scales the small factors instead:
+        # clamp(g * lrelu(x * d + noise + b)) = clamp(lrelu(x * (g d) + (g noise + g b))): one fused
+        # multiply-add over the large tensor, then the activation and clamp in place when sampling.
+        g = math.sqrt(2) * gain
+        scale = (demodulation(self.conv.weight, styles, self.up > 1) * g).unsqueeze(2).unsqueeze(3)
+        shift = (self.bias * g).reshape(-1, 1, 1)
         if noise_mode == "const":
-            x = x + self.noise_const * self.noise_strength
+            shift = shift + self.noise_const * (self.noise_strength * g)
         elif noise_mode == "random":
             noise = torch.randn(len(x), 1, self.resolution, self.resolution, device=x.device)
-            x = x + noise * self.noise_strength
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, act="lrelu", gain=math.sqrt(2) * gain, clamp=clamp)
+            shift = shift + noise * (self.noise_strength * g)
+        x = torch.addcmul(shift.to(x.dtype), x, scale)
+        in_place = not torch.is_grad_enabled()
+        x = F.leaky_relu_(x, 0.2) if in_place else F.leaky_relu(x, 0.2)
+        if self.conv_clamp is not None:
+            c = self.conv_clamp * gain
+            x = x.clamp_(-c, c) if in_place else x.clamp(-c, c)
+        return x
 
 
 class ToRGBLayer(nn.Module):
