@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -340,3 +341,15 @@ def test_fractional_scans_by_range_equal_the_per_node_sort(statistic: str, tail:
     assert torch.allclose(grouped[0], direct[0], rtol=1e-12, atol=1e-12)
     assert torch.equal(grouped[1], direct[1]) and torch.equal(grouped[2], direct[2])
     assert (grouped[0] > 0).sum() > 10
+
+
+def test_ordered_bits_keep_the_float_order() -> None:
+    """The int32 keys of the merge sort as their floats do, with −0.0 equal to 0.0 and the extremes."""
+    from swerve.measure.scan.pvalues import _ordered_bits
+
+    tiny, big = np.finfo(np.float32).smallest_subnormal, np.finfo(np.float32).max
+    values = np.array([-big, -1.5, -tiny, -0.0, 0.0, tiny, 1e-30, 1.5, big], dtype=np.float32)
+    values = np.concatenate([values, np.random.default_rng(0).standard_normal(200).astype(np.float32)])
+    keys = _ordered_bits(values).astype(np.int64)
+    assert np.array_equal(keys[:, None] < keys[None, :], values[:, None] < values[None, :])
+    assert np.array_equal(keys[:, None] == keys[None, :], values[:, None] == values[None, :])
