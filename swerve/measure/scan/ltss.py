@@ -51,9 +51,12 @@ def best_prefix(
     alpha = (positions.to(priority.device) / denom)[:, None]
     levels = int(round(given)) + 1
     if integer and levels < rows:
-        value = priority.round().long().clamp(0, levels - 1)  # (rows, K)
+        value = priority  # whole counts from a histogram are already in 0..given
+        if priority.is_floating_point():
+            value = priority.round().long().clamp(0, levels - 1)  # (rows, K)
         k_count = len(positions)
-        flat = (value + torch.arange(k_count, device=value.device) * levels).reshape(-1)
+        offsets = torch.arange(k_count, dtype=value.dtype, device=value.device) * levels
+        flat = (value + offsets).reshape(-1)
         hist = torch.bincount(flat, minlength=k_count * levels).reshape(k_count, levels)
         hist = hist.double().flip(1)  # column v holds the elements of priority levels - 1 - v
         level = torch.arange(levels - 1, -1, -1, dtype=torch.float64, device=priority.device)
