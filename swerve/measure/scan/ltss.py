@@ -225,15 +225,15 @@ def _fractional_by_ranges(
     k = len(positions)
     a = positions / pv.denom
     p0, p1 = pv.pmin_position(), pv.pmax_position()
-    grid = torch.arange(limit + 2, dtype=torch.float64, device=device)
-    after = torch.searchsorted(positions, grid, right=True)  # integer position -> first threshold above it
-    at_or_after = torch.searchsorted(positions, grid)  # integer position -> first threshold at or above it
+    grid = torch.arange(2 * pv.denom + 1, dtype=torch.float64, device=device)  # every position (two tails)
+    after = torch.searchsorted(positions, grid, right=True, out_int32=True)  # first threshold above it
+    at_or_after = torch.searchsorted(positions, grid, out_int32=True)  # first threshold at or above it
 
     def lookup(table: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        return table.index_select(0, pos.clamp(max=limit + 1).reshape(-1)).reshape(pos.shape)
+        return table.index_select(0, pos.reshape(-1)).reshape(pos.shape)
 
-    inside = lookup(after, p0)
-    candidate = (inside < k) & (positions[inside.clamp_(max=k - 1)] < p1)  # (N, J): partial at some α
+    first = lookup(at_or_after, p1)  # the first threshold where a node counts in full
+    candidate = lookup(after, p0) < first  # (N, J): some threshold inside (p_min, p_max): partial at it
     rows = torch.arange(n_samples, device=device)[:, None].expand(n_samples, n_nodes)[candidate]
     width = int(torch.bincount(rows, minlength=n_samples).max()) if len(rows) else 0
     ranges, which = _distinct(pv.lo[candidate], pv.hi[candidate], pv.denom)
@@ -241,8 +241,8 @@ def _fractional_by_ranges(
     if u >= width > 0:
         return None
     # N_full: the settled nodes (q = 1 from p_max on) counted at every threshold, by one histogram.
-    first = lookup(at_or_after, p1).masked_fill_(candidate, k)
-    line = torch.arange(n_samples, device=device)[:, None] * (k + 1)
+    first.masked_fill_(candidate, k)
+    line = torch.arange(n_samples, dtype=torch.int32, device=device)[:, None] * (k + 1)
     settled = torch.bincount((first + line).reshape(-1), minlength=n_samples * (k + 1))
     n_full = settled.reshape(n_samples, k + 1)[:, :k].cumsum(1).double()  # (N, K)
     lo, hi = ranges // (pv.denom + 1), ranges % (pv.denom + 1)
@@ -254,13 +254,19 @@ def _fractional_by_ranges(
     best = torch.zeros(n_samples, dtype=torch.long, device=device)
     cut = torch.zeros(n_samples, dtype=torch.long, device=device)
     zero = torch.zeros(1, dtype=torch.float64, device=device)
+    # Past the ranges with q > 0 at α a prefix only adds N, which lowers every statistic: those boundaries
+    # are not scored (−1, below any score), so the first best boundary is the same.
+    valid = torch.arange(u + 1, device=device) <= (q > 0).sum(1, keepdim=True)  # (K, U + 1)
+    which_k = valid.nonzero()[:, 0]
     batch = max(1, chunk_elements // max(1, k * (u + 1)))
     for start in range(0, n_samples, batch):
         part = per_range[start : start + batch][:, order]  # (B, K, U): node counts per range, in order
         b = len(part)
-        n = torch.cat([zero.expand(b, k, 1), part.cumsum(2)], 2) + n_full[start : start + b, :, None]
-        n_alpha = torch.cat([zero.expand(b, k, 1), (part * q_sorted).cumsum(2)], 2)
-        scores = stat(n_alpha + n_full[start : start + b, :, None], n, a[None, :, None])  # (B, K, U + 1)
+        n = torch.cat([zero.expand(b, k, 1), part.cumsum(2)], 2)[:, valid]  # (B, L): the scored boundaries
+        n_alpha = torch.cat([zero.expand(b, k, 1), (part * q_sorted).cumsum(2)], 2)[:, valid]
+        full = n_full[start : start + b][:, which_k]
+        scores = torch.full((b, k, u + 1), -1.0, dtype=torch.float64, device=device)
+        scores[:, valid] = stat(n_alpha + full, n + full, a[which_k])  # (B, K, U + 1)
         size = scores.argmax(2)
         per_alpha = scores.gather(2, size[..., None]).squeeze(2)
         best[start : start + b] = per_alpha.argmax(1)
