@@ -353,3 +353,21 @@ def test_ordered_bits_keep_the_float_order() -> None:
     keys = _ordered_bits(values).astype(np.int64)
     assert np.array_equal(keys[:, None] < keys[None, :], values[:, None] < values[None, :])
     assert np.array_equal(keys[:, None] == keys[None, :], values[:, None] == values[None, :])
+
+
+@pytest.mark.parametrize("denom", [60, 5000])  # a histogram over the ranges, or (5000² of them) a sort
+def test_range_ids_index_the_distinct_partial_ranges(denom: int) -> None:
+    """Each partial entry's index points at its own range among the sorted distinct ones; others at U."""
+    from swerve.measure.scan.ltss import _range_ids
+    from swerve.measure.scan.pvalues import PValues
+
+    gen = torch.Generator().manual_seed(3)
+    lo = torch.randint(0, denom // 2, (30, 40), generator=gen, dtype=torch.int32)
+    hi = lo + torch.randint(1, 4, (30, 40), generator=gen, dtype=torch.int32)
+    candidate = torch.rand(30, 40, generator=gen) < 0.4
+    ranges, which = _range_ids(PValues(lo, hi, denom), candidate)
+    pairs = zip(lo[candidate].tolist(), hi[candidate].tolist(), strict=True)
+    expected = sorted({a * (denom + 1) + b for a, b in pairs})
+    assert ranges.tolist() == expected
+    assert (which[~candidate] == len(expected)).all()
+    assert torch.equal(ranges[which[candidate]], lo[candidate].long() * (denom + 1) + hi[candidate])

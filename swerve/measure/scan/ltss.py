@@ -234,9 +234,8 @@ def _fractional_by_ranges(
 
     first = lookup(at_or_after, p1)  # the first threshold where a node counts in full
     candidate = lookup(after, p0) < first  # (N, J): some threshold inside (p_min, p_max): partial at it
-    rows = torch.arange(n_samples, device=device)[:, None].expand(n_samples, n_nodes)[candidate]
-    width = int(torch.bincount(rows, minlength=n_samples).max()) if len(rows) else 0
-    ranges, which = _distinct(pv.lo[candidate], pv.hi[candidate], pv.denom)
+    width = int(candidate.sum(1).max()) if n_samples else 0
+    ranges, which = _range_ids(pv, candidate)  # which: (N, J), u where not partial
     u = len(ranges)
     if u >= width > 0:
         return None
@@ -249,7 +248,9 @@ def _fractional_by_ranges(
     q = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties).fraction_below(positions)[0]
     q_sorted, order = q.sort(dim=1, descending=True, stable=True)  # (K, U): ranges by priority, per α
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(u, device=device).expand(k, u))
-    per_range = torch.bincount(rows * u + which, minlength=n_samples * u).reshape(n_samples, u).double()
+    line = torch.arange(n_samples, device=device)[:, None] * (u + 1)
+    per_range = torch.bincount((which + line).reshape(-1), minlength=n_samples * (u + 1))
+    per_range = per_range.reshape(n_samples, u + 1)[:, :u].double()
     top = torch.zeros(n_samples, dtype=torch.float64, device=device)
     best = torch.zeros(n_samples, dtype=torch.long, device=device)
     cut = torch.zeros(n_samples, dtype=torch.long, device=device)
@@ -273,18 +274,29 @@ def _fractional_by_ranges(
         top[start : start + b] = per_alpha.gather(1, best[start : start + b, None]).squeeze(1)
         cut[start : start + b] = size.gather(1, best[start : start + b, None]).squeeze(1)
     chosen = ~candidate & (p1 <= positions[best][:, None])  # the settled nodes in at α*
-    chosen[candidate] = rank.reshape(-1)[best[rows] * u + which] < cut[rows]  # ranges before the cut
+    in_cut = torch.zeros(n_samples, u + 1, dtype=torch.bool, device=device)
+    in_cut[:, :u] = rank[best] < cut[:, None]  # each sample's ranges before its cut
+    chosen |= in_cut.gather(1, which)
     chosen &= (top > 0)[:, None]
     return top, torch.where(top > 0, a[best], 0.0), chosen
 
 
-def _distinct(lo: torch.Tensor, hi: torch.Tensor, denom: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The distinct ranges lo · (denom + 1) + hi, ascending, and each entry's index among them (a
-    histogram over all possible ranges when that is small, else a sort)."""
-    key = lo.long() * (denom + 1) + hi.long()
-    size = (denom + 1) ** 2
-    if size > max(1 << 22, 4 * len(key)):
-        return torch.unique(key, return_inverse=True)
-    present = torch.bincount(key, minlength=size) > 0
-    index = present.cumsum(0) - 1
+def _range_ids(pv: PValues, candidate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct ranges lo · (denom + 1) + hi of the ``candidate`` entries, ascending, and an (N, J)
+    index among them (U, one past the last, for the other entries): a histogram over all possible ranges
+    when that is small, else a sort."""
+    size = (pv.denom + 1) ** 2
+    small = size < 2**31 and size <= max(1 << 22, 4 * candidate.numel())
+    dtype = torch.int32 if small else torch.long
+    key = pv.lo.to(dtype) * (pv.denom + 1) + pv.hi.to(dtype)
+    if not small:
+        ranges, inverse = torch.unique(key[candidate], return_inverse=True)
+        which = torch.full(key.shape, len(ranges), dtype=torch.long, device=key.device)
+        which[candidate] = inverse
+        return ranges, which
+    key.masked_fill_(~candidate, size)  # one bin past the ranges
+    present = torch.bincount(key.reshape(-1), minlength=size + 1)[:size] > 0
+    index = present.cumsum(0)
+    index -= 1
+    index = torch.cat([index, index.new_tensor([int(index[-1]) + 1])])  # the extra bin: U
     return present.nonzero().squeeze(1), index[key]
