@@ -371,3 +371,20 @@ def test_range_ids_index_the_distinct_partial_ranges(denom: int) -> None:
     assert ranges.tolist() == expected
     assert (which[~candidate] == len(expected)).all()
     assert torch.equal(ranges[which[candidate]], lo[candidate].long() * (denom + 1) + hi[candidate])
+
+
+def test_art_grid_counts_equal_with_and_without_the_per_scan_tables() -> None:
+    """The p_max group-scan tables give the general path's ART grid and counts, over samples and nodes."""
+    from swerve.measure.scan.counts import _art_step_counts, art_grid
+
+    pv = _tied_pvalues(4, n=12, j=300, tail="upper", ties="pmax")
+    terms = prepare(pv, 0.5)
+    gen = torch.Generator().manual_seed(4)
+    for dim, size in ((1, 300), (0, 12)):
+        for mask in (torch.ones(size, dtype=torch.bool), torch.rand(size, generator=gen) < 0.3):
+            chosen = None if bool(mask.all()) else mask.nonzero().squeeze(1)
+            grid, fast = _art_step_counts(terms, chosen, dim)
+            pos = terms.steps[0] if chosen is None else terms.steps[0].index_select(dim, chosen)
+            expected_grid = art_grid(terms, [pos])
+            _, expected = counts(terms, mask, dim, expected_grid)  # the general path on that grid
+            assert torch.equal(grid, expected_grid) and torch.equal(fast.long(), expected.long())

@@ -149,7 +149,9 @@ def counts(
     device = mask.device
     chosen = None if bool(mask.all()) else mask.nonzero().squeeze(1)
     if positions is None and len(terms.steps) == 1 and not terms.ramps:
-        return _art_step_counts(terms, chosen, dim)
+        full = terms.steps[0]
+        if full.shape[0] * terms.bins <= full.numel() < 2**31:  # per-sample tables no larger than the data
+            return _art_step_counts(terms, chosen, dim)
 
     def select(t: torch.Tensor) -> torch.Tensor:
         if chosen is None:
