@@ -5,7 +5,10 @@
 For each of gaussians25-wgangp and swissroll-wgangp (or the 2-D bundles named): the same ``n`` latents go
 through every method, and one table shows % high-quality samples, modes covered (25 Gaussians), the KDE
 log-likelihood of 2,000 held-out real points (bandwidth 0.05, swerve.measure.toys), critic gradient
-evaluations and generator evaluations per sample, and seconds (CPU, single thread).
+evaluations and generator evaluations per sample, and seconds (CPU, single thread). Given several
+generators of one dataset (independently trained by the same recipe: ``swerve train --preset
+gaussians25-wgangp --seed 1``), it then prints each method's % HQ (and modes) as mean ± sd [min–max] over
+them.
 
 Critics. The zoo's toys are WGAN-GP models, and their nets are ReLU 128-unit MLPs with a Gaussian latent
 rather than the protocol's leaky-ReLU 256/512-unit nets with a uniform latent (swerve/zoo/recipes.py).
@@ -16,9 +19,11 @@ models) and DOT (as its paper does), read the raw critic; the methods that need 
 trained by logistic regression on top of the frozen critic (swerve.refine.ratio, 1,000 steps, seed 0; its
 cost is printed). The "critic" column says which. Every method runs at its paper's settings (swerve's
 defaults); DOT twice: in latent space (swerve's default) and by the paper's 2-D protocol (space=data: 100
-updates in data space, K_eff averaged over 10 estimates, samples clipped to [-2, 2]). The last five rows,
-reported whatever they show, are DGflow-KL at smaller step sizes and with the corrector instead of the raw
-critic; benchmarks/dgflow_2d_diagnosis.py explains them against the exact density ratio of the 25 Gaussians.
+updates in data space, K_eff averaged over 10 estimates, samples clipped to [-2, 2]). "DGflow-KL, step
+control" is swerve's default DGflow, whose step size is set per sample (benchmarks/dgflow_steps.py). The
+last five rows, reported whatever they show, are DGflow-KL at smaller step sizes and with the corrector
+instead of the raw critic; benchmarks/dgflow_2d_diagnosis.py explains them against the exact density ratio
+of the 25 Gaussians.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import torch
 
 import swerve
@@ -46,6 +52,7 @@ ROWS = [
     ("DGflow-KL", "dgflow", {"divergence": "kl", "eta": 0.1}, "critic"),
     ("DGflow-JS", "dgflow", {"divergence": "js", "eta": 0.1}, "ratio"),
     ("DGflow-logD", "dgflow", {"divergence": "logd", "eta": 0.1}, "ratio"),
+    ("DGflow-KL, step control", "dgflow", {"divergence": "kl"}, "critic"),  # swerve's default (eta=None)
     ("DGflow-KL, η=0.05", "dgflow", {"divergence": "kl", "eta": 0.05}, "critic"),
     ("DGflow-KL, η=0.01", "dgflow", {"divergence": "kl", "eta": 0.01}, "critic"),
     ("DGflow-KL", "dgflow", {"divergence": "kl", "eta": 0.1}, "ratio"),
@@ -61,7 +68,7 @@ def evaluate(dataset: str, x: torch.Tensor, held_out: torch.Tensor) -> dict[str,
     return scores
 
 
-def run(name: str, n: int, seed: int) -> list[dict]:
+def run(name: str, n: int, seed: int) -> tuple[str, list[dict]]:
     try:
         bundle = swerve.load(name, device="cpu")
     except SwerveError as exc:
@@ -107,7 +114,7 @@ def run(name: str, n: int, seed: int) -> list[dict]:
             "seconds": ratio_seconds,
         }
     )
-    return rows
+    return dataset, rows
 
 
 def print_table(name: str, rows: list[dict]) -> None:
@@ -136,8 +143,35 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"n = {args.n} samples per method, seed {args.seed}, the same latents for every method")
+    by_dataset: dict[str, list[list[dict]]] = {}
     for name in args.models:
-        print_table(name, run(name, args.n, args.seed))
+        dataset, rows = run(name, args.n, args.seed)
+        print_table(name, rows)
+        by_dataset.setdefault(dataset, []).append(rows)
+    for dataset, runs in by_dataset.items():
+        if len(runs) > 1:
+            print_spread(dataset, runs)
+
+
+def spread(values: list[float]) -> str:
+    """mean ± sd [min–max] of one column over the generators."""
+    v = np.array(values, dtype=float)
+    return f"{v.mean():6.1f} ± {v.std():4.1f} [{v.min():5.1f}–{v.max():5.1f}]"
+
+
+def print_spread(dataset: str, runs: list[list[dict]]) -> None:
+    """Each method's % HQ (and modes) over independently trained generators of one dataset."""
+    modes = "modes covered" in runs[0][0]
+    print(f"\n{dataset}, {len(runs)} generators: mean ± sd [min–max]")
+    print(f"{'method':<24} {'critic':<6} {'% HQ':>28}" + (f" {'modes':>28}" if modes else ""))
+    for i, r in enumerate(runs[0]):
+        if "% high quality" not in r:
+            continue
+        hq = spread([rows[i]["% high quality"] for rows in runs])
+        line = f"{r['method']:<24} {r['critic']:<6} {hq:>28}"
+        if modes:
+            line += f" {spread([rows[i]['modes covered'] for rows in runs]):>28}"
+        print(line)
 
 
 if __name__ == "__main__":

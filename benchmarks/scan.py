@@ -29,6 +29,7 @@ and nodes (one run each). ``--quick`` uses a quarter of the samples and of the n
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -52,6 +53,11 @@ def activations(n_bg: int, n_test: int, nodes: int, seed: int = 0) -> tuple[np.n
     test = rng.standard_normal((n_test, nodes)).astype(np.float32)
     test[: n_test // 10, : nodes // 10] += 1.0
     return bg, np.maximum(test, 0)
+
+
+def load() -> str:
+    """The machine's load average (1, 5, 15 minutes), so a crowded run says so."""
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def clock(fn):
@@ -175,10 +181,11 @@ def main() -> None:
         print("ART is not installed in this environment: timing swerve alone (see the docstring to add it).")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
-        f"background {n}, test {n} × {j} nodes; {args.repeats} interleaved repeats"
+        f"background {n}, test {n} × {j} nodes; {args.repeats} interleaved repeats; {load()}"
     )
     bg, test = activations(n, n, j)
     runs = paired(bg, test, args.repeats, have_art)
+    print(f"after the repeats: {load()}")
     stages = list(runs[0]["ours"]["times"]) + ["end to end"]
 
     def seconds(run: dict, stage: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -340,3 +341,50 @@ def test_fractional_scans_by_range_equal_the_per_node_sort(statistic: str, tail:
     assert torch.allclose(grouped[0], direct[0], rtol=1e-12, atol=1e-12)
     assert torch.equal(grouped[1], direct[1]) and torch.equal(grouped[2], direct[2])
     assert (grouped[0] > 0).sum() > 10
+
+
+def test_ordered_bits_keep_the_float_order() -> None:
+    """The int32 keys of the merge sort as their floats do, with −0.0 equal to 0.0 and the extremes."""
+    from swerve.measure.scan.pvalues import _ordered_bits
+
+    tiny, big = np.finfo(np.float32).smallest_subnormal, np.finfo(np.float32).max
+    values = np.array([-big, -1.5, -tiny, -0.0, 0.0, tiny, 1e-30, 1.5, big], dtype=np.float32)
+    values = np.concatenate([values, np.random.default_rng(0).standard_normal(200).astype(np.float32)])
+    keys = _ordered_bits(values).astype(np.int64)
+    assert np.array_equal(keys[:, None] < keys[None, :], values[:, None] < values[None, :])
+    assert np.array_equal(keys[:, None] == keys[None, :], values[:, None] == values[None, :])
+
+
+@pytest.mark.parametrize("denom", [60, 5000])  # a histogram over the ranges, or (5000² of them) a sort
+def test_range_ids_index_the_distinct_partial_ranges(denom: int) -> None:
+    """Each partial entry's index points at its own range among the sorted distinct ones; others at U."""
+    from swerve.measure.scan.ltss import _range_ids
+    from swerve.measure.scan.pvalues import PValues
+
+    gen = torch.Generator().manual_seed(3)
+    lo = torch.randint(0, denom // 2, (30, 40), generator=gen, dtype=torch.int32)
+    hi = lo + torch.randint(1, 4, (30, 40), generator=gen, dtype=torch.int32)
+    candidate = torch.rand(30, 40, generator=gen) < 0.4
+    ranges, which = _range_ids(PValues(lo, hi, denom), candidate)
+    pairs = zip(lo[candidate].tolist(), hi[candidate].tolist(), strict=True)
+    expected = sorted({a * (denom + 1) + b for a, b in pairs})
+    assert ranges.tolist() == expected
+    assert (which[~candidate] == len(expected)).all()
+    assert torch.equal(ranges[which[candidate]], lo[candidate].long() * (denom + 1) + hi[candidate])
+
+
+def test_art_grid_counts_equal_with_and_without_the_per_scan_tables() -> None:
+    """The p_max group-scan tables give the general path's ART grid and counts, over samples and nodes."""
+    from swerve.measure.scan.counts import _art_step_counts, art_grid
+
+    pv = _tied_pvalues(4, n=12, j=300, tail="upper", ties="pmax")
+    terms = prepare(pv, 0.5)
+    gen = torch.Generator().manual_seed(4)
+    for dim, size in ((1, 300), (0, 12)):
+        for mask in (torch.ones(size, dtype=torch.bool), torch.rand(size, generator=gen) < 0.3):
+            chosen = None if bool(mask.all()) else mask.nonzero().squeeze(1)
+            grid, fast = _art_step_counts(terms, chosen, dim)
+            pos = terms.steps[0] if chosen is None else terms.steps[0].index_select(dim, chosen)
+            expected_grid = art_grid(terms, [pos])
+            _, expected = counts(terms, mask, dim, expected_grid)  # the general path on that grid
+            assert torch.equal(grid, expected_grid) and torch.equal(fast.long(), expected.long())

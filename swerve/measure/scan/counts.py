@@ -15,7 +15,7 @@ Criticism is not convex there, and swerve defines its scan score as the maximum 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -34,6 +34,7 @@ class Terms:
     limit: int  # floor(α_max · D)
     denom: int
     alpha_max: float
+    cache: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)  # per-scan lookup tables
 
     @property
     def bins(self) -> int:
@@ -147,6 +148,10 @@ def counts(
     """
     device = mask.device
     chosen = None if bool(mask.all()) else mask.nonzero().squeeze(1)
+    if positions is None and len(terms.steps) == 1 and not terms.ramps:
+        full = terms.steps[0]
+        if full.shape[0] * terms.bins <= full.numel() < 2**31:  # per-sample tables no larger than the data
+            return _art_step_counts(terms, chosen, dim)
 
     def select(t: torch.Tensor) -> torch.Tensor:
         if chosen is None:
@@ -212,3 +217,36 @@ def _art_counts_by_position(
     hist = torch.bincount(flat, minlength=rows * bins).reshape(rows, bins)
     positions = _art_grid_of(terms, hist.sum(0).bool())
     return positions, hist.cumsum(1)[:, torch.floor(positions + EPS).long().to(pos.device)]
+
+
+def _art_step_counts(
+    terms: Terms, chosen: torch.Tensor | None, dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`counts` for whole-count (p_max) terms on ART's per-step grid, with per-scan int32 tables (a
+    ``bincount`` of int32 is about twice as fast as of int64): each sample's positions offset into its own
+    histogram row (``dim=1``: one ``bincount`` over the chosen columns), and which positions each sample
+    holds (``dim=0``: the grid without a histogram)."""
+    pos = terms.steps[0]
+    n_samples, n_nodes = pos.shape
+    bins, device = terms.bins, pos.device
+    if "coded" not in terms.cache:
+        line = torch.arange(n_samples, device=device)[:, None] * bins
+        terms.cache["coded"] = (pos + line).int()  # sample i's position p as i · bins + p
+        held = torch.bincount(terms.cache["coded"].reshape(-1), minlength=n_samples * bins)
+        terms.cache["held"] = held.reshape(n_samples, bins) > 0
+        terms.cache["pos"] = pos.int()
+    if dim == 1:
+        coded = terms.cache["coded"] if chosen is None else terms.cache["coded"][:, chosen]
+        hist = torch.bincount(coded.reshape(-1), minlength=n_samples * bins).reshape(n_samples, bins)
+        positions = _art_grid_of(terms, hist.sum(0).bool())
+        at = torch.floor(positions + EPS).long().to(device)
+        return positions, hist.cumsum(1)[:, at]
+    rows = terms.cache["pos"] if chosen is None else terms.cache["pos"][chosen]
+    held = terms.cache["held"] if chosen is None else terms.cache["held"][chosen]
+    positions = _art_grid_of(terms, held.any(0))
+    k = len(positions)
+    grid = torch.arange(bins, dtype=torch.float64, device=device)
+    lut = torch.searchsorted(positions.to(device), grid, out_int32=True)
+    flat = lut[rows] + torch.arange(0, n_nodes * (k + 1), k + 1, dtype=torch.int32, device=device)
+    hist = torch.bincount(flat.reshape(-1), minlength=n_nodes * (k + 1)).reshape(n_nodes, k + 1)
+    return positions, hist[:, :k].cumsum(1)

@@ -51,9 +51,12 @@ def best_prefix(
     alpha = (positions.to(priority.device) / denom)[:, None]
     levels = int(round(given)) + 1
     if integer and levels < rows:
-        value = priority.round().long().clamp(0, levels - 1)  # (rows, K)
+        value = priority  # whole counts from a histogram are already in 0..given
+        if priority.is_floating_point():
+            value = priority.round().long().clamp(0, levels - 1)  # (rows, K)
         k_count = len(positions)
-        flat = (value + torch.arange(k_count, device=value.device) * levels).reshape(-1)
+        offsets = torch.arange(k_count, dtype=value.dtype, device=value.device) * levels
+        flat = (value + offsets).reshape(-1)
         hist = torch.bincount(flat, minlength=k_count * levels).reshape(k_count, levels)
         hist = hist.double().flip(1)  # column v holds the elements of priority levels - 1 - v
         level = torch.arange(levels - 1, -1, -1, dtype=torch.float64, device=priority.device)
@@ -222,60 +225,78 @@ def _fractional_by_ranges(
     k = len(positions)
     a = positions / pv.denom
     p0, p1 = pv.pmin_position(), pv.pmax_position()
-    grid = torch.arange(limit + 2, dtype=torch.float64, device=device)
-    after = torch.searchsorted(positions, grid, right=True)  # integer position -> first threshold above it
-    at_or_after = torch.searchsorted(positions, grid)  # integer position -> first threshold at or above it
+    grid = torch.arange(2 * pv.denom + 1, dtype=torch.float64, device=device)  # every position (two tails)
+    after = torch.searchsorted(positions, grid, right=True, out_int32=True)  # first threshold above it
+    at_or_after = torch.searchsorted(positions, grid, out_int32=True)  # first threshold at or above it
 
     def lookup(table: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        return table.index_select(0, pos.clamp(max=limit + 1).reshape(-1)).reshape(pos.shape)
+        return table.index_select(0, pos.reshape(-1)).reshape(pos.shape)
 
-    inside = lookup(after, p0)
-    candidate = (inside < k) & (positions[inside.clamp_(max=k - 1)] < p1)  # (N, J): partial at some α
-    rows = torch.arange(n_samples, device=device)[:, None].expand(n_samples, n_nodes)[candidate]
-    width = int(torch.bincount(rows, minlength=n_samples).max()) if len(rows) else 0
-    ranges, which = _distinct(pv.lo[candidate], pv.hi[candidate], pv.denom)
+    first = lookup(at_or_after, p1)  # the first threshold where a node counts in full
+    candidate = lookup(after, p0) < first  # (N, J): some threshold inside (p_min, p_max): partial at it
+    width = int(candidate.sum(1).max()) if n_samples else 0
+    ranges, which = _range_ids(pv, candidate)  # which: (N, J), u where not partial
     u = len(ranges)
     if u >= width > 0:
         return None
     # N_full: the settled nodes (q = 1 from p_max on) counted at every threshold, by one histogram.
-    first = lookup(at_or_after, p1).masked_fill_(candidate, k)
-    line = torch.arange(n_samples, device=device)[:, None] * (k + 1)
+    first.masked_fill_(candidate, k)
+    line = torch.arange(n_samples, dtype=torch.int32, device=device)[:, None] * (k + 1)
     settled = torch.bincount((first + line).reshape(-1), minlength=n_samples * (k + 1))
     n_full = settled.reshape(n_samples, k + 1)[:, :k].cumsum(1).double()  # (N, K)
     lo, hi = ranges // (pv.denom + 1), ranges % (pv.denom + 1)
     q = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties).fraction_below(positions)[0]
     q_sorted, order = q.sort(dim=1, descending=True, stable=True)  # (K, U): ranges by priority, per α
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(u, device=device).expand(k, u))
-    per_range = torch.bincount(rows * u + which, minlength=n_samples * u).reshape(n_samples, u).double()
+    line = torch.arange(n_samples, device=device)[:, None] * (u + 1)
+    per_range = torch.bincount((which + line).reshape(-1), minlength=n_samples * (u + 1))
+    per_range = per_range.reshape(n_samples, u + 1)[:, :u].double()
     top = torch.zeros(n_samples, dtype=torch.float64, device=device)
     best = torch.zeros(n_samples, dtype=torch.long, device=device)
     cut = torch.zeros(n_samples, dtype=torch.long, device=device)
     zero = torch.zeros(1, dtype=torch.float64, device=device)
+    # Past the ranges with q > 0 at α a prefix only adds N, which lowers every statistic: those boundaries
+    # are not scored (−1, below any score), so the first best boundary is the same.
+    valid = torch.arange(u + 1, device=device) <= (q > 0).sum(1, keepdim=True)  # (K, U + 1)
+    which_k = valid.nonzero()[:, 0]
     batch = max(1, chunk_elements // max(1, k * (u + 1)))
     for start in range(0, n_samples, batch):
         part = per_range[start : start + batch][:, order]  # (B, K, U): node counts per range, in order
         b = len(part)
-        n = torch.cat([zero.expand(b, k, 1), part.cumsum(2)], 2) + n_full[start : start + b, :, None]
-        n_alpha = torch.cat([zero.expand(b, k, 1), (part * q_sorted).cumsum(2)], 2)
-        scores = stat(n_alpha + n_full[start : start + b, :, None], n, a[None, :, None])  # (B, K, U + 1)
+        n = torch.cat([zero.expand(b, k, 1), part.cumsum(2)], 2)[:, valid]  # (B, L): the scored boundaries
+        n_alpha = torch.cat([zero.expand(b, k, 1), (part * q_sorted).cumsum(2)], 2)[:, valid]
+        full = n_full[start : start + b][:, which_k]
+        scores = torch.full((b, k, u + 1), -1.0, dtype=torch.float64, device=device)
+        scores[:, valid] = stat(n_alpha + full, n + full, a[which_k])  # (B, K, U + 1)
         size = scores.argmax(2)
         per_alpha = scores.gather(2, size[..., None]).squeeze(2)
         best[start : start + b] = per_alpha.argmax(1)
         top[start : start + b] = per_alpha.gather(1, best[start : start + b, None]).squeeze(1)
         cut[start : start + b] = size.gather(1, best[start : start + b, None]).squeeze(1)
     chosen = ~candidate & (p1 <= positions[best][:, None])  # the settled nodes in at α*
-    chosen[candidate] = rank.reshape(-1)[best[rows] * u + which] < cut[rows]  # ranges before the cut
+    in_cut = torch.zeros(n_samples, u + 1, dtype=torch.bool, device=device)
+    in_cut[:, :u] = rank[best] < cut[:, None]  # each sample's ranges before its cut
+    chosen |= in_cut.gather(1, which)
     chosen &= (top > 0)[:, None]
     return top, torch.where(top > 0, a[best], 0.0), chosen
 
 
-def _distinct(lo: torch.Tensor, hi: torch.Tensor, denom: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The distinct ranges lo · (denom + 1) + hi, ascending, and each entry's index among them (a
-    histogram over all possible ranges when that is small, else a sort)."""
-    key = lo.long() * (denom + 1) + hi.long()
-    size = (denom + 1) ** 2
-    if size > max(1 << 22, 4 * len(key)):
-        return torch.unique(key, return_inverse=True)
-    present = torch.bincount(key, minlength=size) > 0
-    index = present.cumsum(0) - 1
+def _range_ids(pv: PValues, candidate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct ranges lo · (denom + 1) + hi of the ``candidate`` entries, ascending, and an (N, J)
+    index among them (U, one past the last, for the other entries): a histogram over all possible ranges
+    when that is small, else a sort."""
+    size = (pv.denom + 1) ** 2
+    small = size < 2**31 and size <= max(1 << 22, 4 * candidate.numel())
+    dtype = torch.int32 if small else torch.long
+    key = pv.lo.to(dtype) * (pv.denom + 1) + pv.hi.to(dtype)
+    if not small:
+        ranges, inverse = torch.unique(key[candidate], return_inverse=True)
+        which = torch.full(key.shape, len(ranges), dtype=torch.long, device=key.device)
+        which[candidate] = inverse
+        return ranges, which
+    key.masked_fill_(~candidate, size)  # one bin past the ranges
+    present = torch.bincount(key.reshape(-1), minlength=size + 1)[:size] > 0
+    index = present.cumsum(0)
+    index -= 1
+    index = torch.cat([index, index.new_tensor([int(index[-1]) + 1])])  # the extra bin: U
     return present.nonzero().squeeze(1), index[key]

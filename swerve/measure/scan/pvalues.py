@@ -198,40 +198,62 @@ def _searched_counts(
 
 
 def _ordered_bits(values: np.ndarray) -> np.ndarray:
-    """float32 values as int32 with the same order (−0.0 and 0.0 equal)."""
-    bits = (values + np.float32(0)).view(np.int32)  # + 0 turns −0.0 into 0.0
-    return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))  # negative floats: larger magnitude, smaller
+    """float32 values as int32 with the same order (−0.0 and 0.0 equal): a negative float's magnitude bits
+    flipped, then moved up by one so that −0.0 lands on 0.0."""
+    bits = np.ascontiguousarray(values).view(np.int32)
+    sign = bits >> 31  # −1 for negative floats, else 0
+    out = bits ^ (sign & np.int32(0x7FFFFFFF))
+    out -= sign
+    return out
 
 
 def _merged_counts(
     test: np.ndarray, background: np.ndarray, block_elements: int = 1 << 17
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(#{b < x}, #{b ≤ x}) as (N, J) int32 by one sort per node of 64-bit keys: the high half a value's
-    ordered bits, the low half (unsigned) all ones for a background value — so it follows equal test
-    values — or, for each test value x, its row index i (a key for x) and n + i (a key for the next float
-    above x). The number of background keys before a test key in the sorted row (a running count) is
-    #{b < x} for the first key and #{b ≤ x} for the second. Nodes are sorted in
-    blocks that stay in cache."""
+    ordered bits, the low half (unsigned) a test value's row index, or all ones for a background value, so
+    that a test value comes before the background values equal to it. In a sorted row the r-th test key,
+    at position p, has #{b < x} = p − r background keys before it; #{b ≤ x} adds the run of background
+    values equal to x when the next background value is x. Nodes go in blocks that stay in cache."""
     (n, j), m = test.shape, len(background)
-    width = m + 2 * n
-    spare = 2 * n * j  # one slot past the counts, where the background keys' entries go
-    counts = np.empty(spare + 1, dtype=np.int32)  # #{b < x} over #{b <= x}, (N, J) each
-    index = np.arange(2 * n, dtype=np.int32)
+    width = m + n
+    test_bits = torch.from_numpy(_ordered_bits(test)).T.contiguous().numpy()  # (J, N)
+    ordered = np.sort(torch.from_numpy(_ordered_bits(background)).T.contiguous().numpy(), axis=1)  # (J, M)
+    run_end = _run_ends_np(ordered)
+    counts = np.empty((2, n, j), dtype=np.int32)  # #{b < x} over #{b <= x}
     step = max(1, block_elements // width)
+    k = np.arange(min(step, j) * n, dtype=np.int64)
+    row = k // n
+    shift, sorted_at, out_at = k + row * m, row * m, row * n  # the k-th test key's row, as offsets
+    index = np.arange(n, dtype=np.int32)
     for start in range(0, j, step):
         rows = min(step, j - start)
+        cols, size = slice(start, start + rows), rows * n
         keys = np.empty((rows, width), dtype=np.int64)
         halves = keys.view(np.int32).reshape(rows, width, 2)  # little-endian: [low, high]
-        bits = _ordered_bits(test[:, start : start + rows].T)
-        halves[:, :m, 1], halves[:, :m, 0] = _ordered_bits(background[:, start : start + rows].T), -1
-        halves[:, m : m + n, 1], halves[:, m + n :, 1] = bits, bits + 1  # finite: bits + 1 is at most +inf
-        halves[:, m:, 0] = index
+        halves[:, :m, 1], halves[:, :m, 0] = ordered[cols], -1
+        halves[:, m:, 1], halves[:, m:, 0] = test_bits[cols], index
         keys.sort(axis=1)
-        low = keys.view(np.int32)[:, 0::2]
-        background_key = low == -1
-        before = np.cumsum(background_key, axis=1, dtype=np.int32)  # background values up to each key
-        target = low.astype(np.int64) * j + np.arange(start, start + rows)[:, None]
-        target[background_key] = spare
-        counts[target.ravel()] = before.ravel()
-    counts = counts[:spare].reshape(2 * n, j)
-    return torch.from_numpy(counts[:n]), torch.from_numpy(counts[n:])
+        flat = keys.view(np.int32).reshape(-1)
+        is_test = flat[0::2] != -1
+        where = np.flatnonzero(is_test)
+        below = where - shift[:size]
+        at = np.minimum(below, m - 1)
+        at += sorted_at[:size]
+        where *= 2  # the test keys' low halves in flat; their high halves follow
+        tied = ordered[cols].reshape(-1).take(at) == flat.take(where + 1)
+        found = np.empty((size, 2), dtype=np.int32)
+        found[:, 0] = below
+        found[:, 1] = np.where(tied, run_end[cols].reshape(-1).take(at), below)
+        block = np.empty(size, dtype=np.int64)  # back in test-row order, both counts as one int64
+        block[flat.take(where) + out_at[:size]] = found.view(np.int64)[:, 0]
+        counts[:, :, cols] = block.view(np.int32).reshape(rows, n, 2).transpose(2, 1, 0)
+    return torch.from_numpy(counts[0]), torch.from_numpy(counts[1])
+
+
+def _run_ends_np(sorted_rows: np.ndarray) -> np.ndarray:
+    """For each position k of each sorted row, #{values <= row[k]} (one past the end of its ties)."""
+    m = sorted_rows.shape[1]
+    ends = np.full(sorted_rows.shape, m, dtype=np.int32)
+    ends[:, :-1] = np.where(sorted_rows[:, 1:] != sorted_rows[:, :-1], np.arange(1, m, dtype=np.int32), m)
+    return np.minimum.accumulate(ends[:, ::-1], axis=1)[:, ::-1]
