@@ -28,7 +28,7 @@ def check_preview_kind(bundle: Bundle, out: Path | None, option: str = "--previe
     if text and suffix != ".txt":
         raise ConfigError(f"{bundle.name} makes text: its {option} is a .txt file of strings, got {out}")
     if not text and suffix == ".txt":
-        raise ConfigError(f"{bundle.name} does not make text: {option} {out} must be a picture")
+        raise ConfigError(f"{bundle.name} does not make text: {option} {out} must be a picture (.png)")
 
 
 def before_after(original: Bundle, changed: Bundle, n: int, seed: int, labels: object = None) -> list[str]:
