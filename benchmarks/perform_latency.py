@@ -15,17 +15,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import uvicorn
 from pythonosc.udp_client import SimpleUDPClient
+from studio_latency import serve_app
 from websockets.sync.client import connect
 
 from swerve.studio.app import TOKEN_HEADER, create_app
@@ -36,19 +34,6 @@ from swerve.studio.models import Models
 MODEL = "fashion-gan"
 BAR_MS = 50.0
 BEND = "blocks.0.rotate.degrees"
-
-
-def serve(studio: Studio) -> tuple[int, uvicorn.Server, object]:
-    """The studio on a free loopback port, in a thread: its port, server and app."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    app = create_app(studio)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    return sock.getsockname()[1], server, app
 
 
 def post(connection: http.client.HTTPConnection, token: str, path: str, body: dict) -> dict:
@@ -99,7 +84,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as out:
-        port, server, app = serve(Studio(Models([]), Path(out) / "kept", start_model=MODEL))
+        app = create_app(Studio(Models([]), Path(out) / "kept", start_model=MODEL))
+        port, server = serve_app(app)
         token = app.state.token
         connection = http.client.HTTPConnection("127.0.0.1", port)
         post(connection, token, "/api/perform/state", {"model": MODEL, "latent": {"seed": 7}, "label": 3})

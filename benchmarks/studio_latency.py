@@ -129,17 +129,23 @@ def stylegan2_cases(model: str, repeats: int) -> dict[str, list[dict]]:
     }
 
 
-def serve(studio: Studio) -> tuple[int, uvicorn.Server, str]:
-    """The studio on a free loopback port, in a thread: its port, server, and the token its page carries."""
+def serve_app(app) -> tuple[int, uvicorn.Server]:
+    """``app`` on a free loopback port, in a thread: its port and server."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
-    app = create_app(studio)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
         time.sleep(0.02)
-    return sock.getsockname()[1], server, app.state.token
+    return sock.getsockname()[1], server
+
+
+def serve(studio: Studio) -> tuple[int, uvicorn.Server, str]:
+    """The studio on a free loopback port, in a thread: its port, server, and the token its page carries."""
+    app = create_app(studio)
+    port, server = serve_app(app)
+    return port, server, app.state.token
 
 
 def time_case(port: int, token: str, states: list[dict]) -> list[float]:
