@@ -18,6 +18,7 @@ from swerve.train.config import TrainConfig
 from swerve.train.trainer import Trainer
 from swerve.translate import make_input, translate
 from tests.conftest import blobs
+from tests.marks import needs_fashion
 from tests.test_pix2pix import SMALL
 
 
@@ -60,7 +61,7 @@ def test_every_transform_bends_every_unet_layer() -> None:
     assert torch.equal(translate(bundle, source), plain)  # every bend left with its block
 
 
-def test_two_translators_blend_and_other_shapes_are_refused(tmp_path, cli) -> None:
+def test_two_translators_blend_and_other_shapes_are_refused() -> None:
     a, b, source = translator(0), translator(1), inputs()
     assert torch.equal(translate(blend_bundles(a, b, 0.0), source), translate(a, source))
     assert torch.allclose(translate(blend_bundles(a, b, 1.0), source), translate(b, source), atol=1e-6)
@@ -68,6 +69,12 @@ def test_two_translators_blend_and_other_shapes_are_refused(tmp_path, cli) -> No
     assert not torch.allclose(half, translate(a, source)) and not torch.allclose(half, translate(b, source))
     with pytest.raises(IncompatibleModels):
         blend_bundles(a, translator(2, width=8))
+
+
+@needs_fashion
+def test_the_blend_cli_previews_a_translators_held_out_inputs(tmp_path, cli) -> None:
+    source = inputs()
+    half = translate(blend_bundles(translator(0), translator(1), 0.5), source)
     pa = translator(0, dataset="fashion-mnist").save(tmp_path / "a")
     pb = translator(1, dataset="fashion-mnist").save(tmp_path / "b")
     code, out, err = cli("blend", pa, pb, "--out", tmp_path / "ab", "--preview", tmp_path / "ab.png")
@@ -75,7 +82,7 @@ def test_two_translators_blend_and_other_shapes_are_refused(tmp_path, cli) -> No
     assert torch.allclose(translate(load(tmp_path / "ab"), source), half, atol=1e-6)
 
 
-def test_a_glitch_is_seeded_and_the_cli_previews_translations(tmp_path, cli) -> None:
+def test_a_glitch_is_seeded() -> None:
     bundle, source = translator(), inputs()
     plain = translate(bundle, source)
     one, again = glitch(bundle, "gaussian", 0.5, seed=3), glitch(bundle, "gaussian", 0.5, seed=3)
@@ -83,6 +90,10 @@ def test_a_glitch_is_seeded_and_the_cli_previews_translations(tmp_path, cli) -> 
     assert not torch.allclose(translate(one, source), plain)
     assert not torch.allclose(translate(glitch(bundle, "reconnect", 0.5, seed=4), source), plain)
     assert torch.equal(translate(bundle, source), plain)
+
+
+@needs_fashion
+def test_the_glitch_cli_previews_translations(tmp_path, cli) -> None:
     saved = translator(dataset="fashion-mnist").save(tmp_path / "p")
     code, out, err = cli("glitch", saved, "--kind", "zero", "--amount", "0.3", "--out", tmp_path / "g")
     assert code == 0 and (tmp_path / "g.png").is_file(), err  # before: a traceback-free exit 2, no preview
