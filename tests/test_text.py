@@ -105,15 +105,15 @@ def test_fortunes_corpus_holds_printable_sentences():
 CORPUS = "the cat sat on the mat. a dog ran in the fog. " * 40
 
 
-@pytest.fixture
-def text_bundle(tmp_path) -> Path:
-    """A character GAN trained for two steps on a small corpus of 32-character windows."""
+def train_tiny_text(root: Path, seed: int = 0, sample_every: int = 0) -> Path:
+    """A character GAN trained for two steps (seed ``seed``) on a small corpus of 32-character windows, saved
+    under ``root``; returns the bundle's path."""
     from swerve.train import TrainConfig, Trainer
 
-    (tmp_path / "corpus.txt").write_text(CORPUS)
+    (root / "corpus.txt").write_text(CORPUS)
     config = TrainConfig(
-        name="tiny-text",
-        dataset=f"text:{tmp_path / 'corpus.txt'}",
+        name=f"tiny-text-{seed}",
+        dataset=f"text:{root / 'corpus.txt'}",
         arch="charcnn",
         objective="wgan-gp",
         n_critic=1,
@@ -124,14 +124,22 @@ def text_bundle(tmp_path) -> Path:
         batch_size=8,
         ema=0.0,
         log_every=0,
-        sample_every=2,
+        sample_every=sample_every,
         checkpoint_every=0,
+        seed=seed,
     )
-    trainer = Trainer(config, tmp_path / "run", progress=False)
+    trainer = Trainer(config, root / f"run{seed}", progress=False)
     trainer.fit()
-    assert (tmp_path / "run" / "samples" / "step_000002.txt").read_text().count("\n") == 64
-    path = tmp_path / "bundle"
+    path = root / f"bundle{seed}"
     trainer.export().save(path)
+    return path
+
+
+@pytest.fixture
+def text_bundle(tmp_path) -> Path:
+    """A character GAN trained for two steps on a small corpus of 32-character windows."""
+    path = train_tiny_text(tmp_path, sample_every=2)
+    assert (tmp_path / "run0" / "samples" / "step_000002.txt").read_text().count("\n") == 64
     return path
 
 

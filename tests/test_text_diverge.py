@@ -10,42 +10,14 @@ import torch
 
 from swerve.errors import ConfigError
 from swerve.transforms import TRANSFORMS
-from tests.test_text import CORPUS
-
-
-def _train(root: Path, seed: int) -> Path:
-    from swerve.train import TrainConfig, Trainer
-
-    (root / "corpus.txt").write_text(CORPUS)
-    config = TrainConfig(
-        name=f"tiny-text-{seed}",
-        dataset=f"text:{root / 'corpus.txt'}",
-        arch="charcnn",
-        objective="wgan-gp",
-        n_critic=1,
-        width=8,
-        depth=1,
-        latent_dim=4,
-        steps=2,
-        batch_size=8,
-        ema=0.0,
-        log_every=0,
-        sample_every=0,
-        checkpoint_every=0,
-        seed=seed,
-    )
-    trainer = Trainer(config, root / f"run{seed}", progress=False)
-    trainer.fit()
-    path = root / f"bundle{seed}"
-    trainer.export().save(path)
-    return path
+from tests.test_text import train_tiny_text
 
 
 @pytest.fixture(scope="module")
 def text_pair(tmp_path_factory) -> tuple[Path, Path]:
     """Two tiny character GANs of one corpus (the same vocabulary), trained from seeds 0 and 1."""
     root = tmp_path_factory.mktemp("text-pair")
-    return _train(root, 0), _train(root, 1)
+    return train_tiny_text(root, 0), train_tiny_text(root, 1)
 
 
 def test_sequence_transforms_act_along_the_length_of_1d_maps():
