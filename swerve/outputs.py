@@ -117,16 +117,16 @@ def check_folder(path: str | os.PathLike, kind: str) -> Path:
     finished jobs). A file or any other non-empty folder is refused."""
     path = Path(path)
     if os.path.lexists(path) and not path.is_dir():
-        raise OutputError(f"{path} is a file, not a folder; choose another --out")
+        raise OutputError(f"{path} is a file, not a folder; choose another folder")
     if path.is_dir() and not _is_empty_dir(path):
         found = output_kind(path)
         if found is None:
             raise OutputError(
                 f"{path} is a folder swerve did not write; swerve will not write into it, not even with "
-                "--overwrite: choose another --out"
+                "--overwrite: choose another folder"
             )
         if found != kind:
-            raise OutputError(f"{path} holds a swerve {found} folder, not a {kind}; choose another --out")
+            raise OutputError(f"{path} holds a swerve {found} folder, not a {kind}; choose another folder")
     return path
 
 

@@ -277,3 +277,19 @@ def test_missing_librosa_names_the_extra(cli, track, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "librosa", None)  # import librosa now raises ImportError
     code, _, err = cli("react", "fashion-gan", track, "--preset", "pulse", "--out", tmp_path / "v.mp4")
     assert code == 2 and "pip install 'swerve[audio]'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_folder_of_the_users_is_refused_by_its_own_name(track, tmp_path, cli) -> None:
+    """--run-dir pointing at a folder of the user's: refused before any work, its files untouched, and the
+    message does not send the user to --out (the video's option)."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    code, _, err = cli(
+        "react", "fashion-gan", track, "--preset", "pulse", "--run-dir", mine, "--out", tmp_path / "v.mp4"
+    )
+    assert code == 2 and "did not write" in err and "--out" not in err, err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (
+        mine / "notes.txt"
+    ).read_text() == "precious"
+    assert not (tmp_path / "v.mp4").exists()
