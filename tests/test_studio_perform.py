@@ -324,3 +324,24 @@ def test_the_status_gives_every_control_as_it_is_now(live) -> None:
     client.post("/api/perform/sources", json={"values": {"osc:/knob": 0.75}})
     live_now = client.get("/api/perform/status").json()["live"]
     assert live_now == {"latent.t": 0.25, BEND: pytest.approx(15.0)}  # set directly, and through the knob
+
+
+def test_a_midi_port_that_will_not_open_is_one_line_even_from_the_c_library(tmp_path) -> None:
+    """The real MIDI backend (no stand-in): a missing port ends in one line and exit 2. Where no MIDI
+    system is present the ALSA library prints lines of its own on standard error; they must not show."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("rtmidi", reason="python-rtmidi is an optional extra (pip install 'swerve[live]')")
+    done = subprocess.run(
+        [sys.executable, "-m", "swerve", "studio", "--midi", "No Such Port swerve", "fashion-gan"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), done.stderr
+    assert "No Such Port swerve" in lines[0]

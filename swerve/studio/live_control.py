@@ -10,7 +10,10 @@ only. Both need ``pip install 'swerve[live]'``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from swerve.errors import ConfigError
@@ -89,6 +92,24 @@ class OscInput:
         self.server.server_close()
 
 
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """Standard error closed at the file-descriptor level for a while: the ALSA library prints its own lines
+    there when no MIDI system is present, and a failure must read as swerve's one line."""
+    try:
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 class MidiInput:
     """The MIDI input port ``name`` (mido, through python-rtmidi) feeding ``target``."""
 
@@ -96,10 +117,12 @@ class MidiInput:
         mido = need("mido", "MIDI control")
         self.target = target
         try:
-            self.port = mido.open_input(name, callback=self._handle)
+            with _c_stderr_silenced():
+                self.port = mido.open_input(name, callback=self._handle)
         except (OSError, ImportError) as exc:
             try:
-                names = ", ".join(mido.get_input_names()) or "none"
+                with _c_stderr_silenced():
+                    names = ", ".join(mido.get_input_names()) or "none"
             except (OSError, ImportError):
                 names = "unknown (no MIDI backend)"
             raise ConfigError(f"cannot open MIDI input {name!r}: {exc} (inputs here: {names})") from None
