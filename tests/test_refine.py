@@ -91,6 +91,20 @@ def test_entropy_term_adds_the_predicted_variance() -> None:
     assert torch.allclose(out.z.var(0), z.var(0) + 2 * gamma * eta * steps, atol=0.1)
 
 
+def test_step_control_anneals_the_noise_to_zero_by_the_last_step() -> None:
+    z = latents(8000)
+    g = Affine([1.0, 1.0], [0.0, 0.0])
+    gamma, steps = 1.0, 5
+    out = dgflow(g, exact_log_ratio(torch.zeros(2)), z, gamma=gamma, steps=steps, trajectory=True)
+    # Zero drift: every move passes at η = eta_max = 0.1, with variance 2 γ_k η, γ_k = γ (1 − (k+1)/steps).
+    added = sum(2 * gamma * (1 - (k + 1) / steps) * 0.1 for k in range(steps))
+    assert torch.allclose(out.z.var(0), z.var(0) + added, atol=0.05)
+    assert torch.equal(out.trajectory[-1], out.trajectory[-2])  # the last step adds no noise
+    assert out.params["anneal"] is True
+    constant = dgflow(g, exact_log_ratio(torch.zeros(2)), z, gamma=gamma, steps=steps, anneal=False)
+    assert torch.allclose(constant.z.var(0), z.var(0) + 2 * gamma * 0.1 * steps, atol=0.1)
+
+
 def steep_quadratic(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """d(x) = −20 ‖x − SHIFT‖²: the energy −d is a quadratic so steep that η = 0.1 overshoots its minimum."""
     return -20.0 * ((x - SHIFT) ** 2).sum(1)
@@ -113,14 +127,17 @@ def test_adaptive_step_never_raises_the_energy_where_a_fixed_step_does() -> None
 
 
 def test_adaptive_step_on_the_zoo_25_gaussians_keeps_every_mode() -> None:
-    """At its defaults the step control covers all 25 modes, with at least the quality of the paper's η."""
+    """At its defaults the step control covers all 25 modes, with at least the quality of the paper's η
+    and of DOT on the same latents."""
     bundle = swerve.load("gaussians25-wgangp", device="cpu")
     critic = discriminator_critic(bundle.discriminator.eval())
     z, _ = initial_latents(bundle, 500, seed=0)
     adaptive = gaussians25_scores(run_method("dgflow", bundle, critic, z, seed=0).x)
     fixed = gaussians25_scores(run_method("dgflow", bundle, critic, z, seed=0, eta=0.1).x)
+    transported = gaussians25_scores(run_method("dot", bundle, critic, z, seed=0).x)
     assert adaptive["modes covered"] == 25
     assert adaptive["% high quality"] >= fixed["% high quality"]
+    assert adaptive["% high quality"] >= transported["% high quality"]
     base = gaussians25_scores(bundle.sample(500, seed=0, z=z).x)
     assert adaptive["% high quality"] > base["% high quality"]
 

@@ -28,6 +28,12 @@ no step raises the energy; with γ > 0 the γ log u term is a Metropolis-style a
 d by Δ passes with probability about exp(−Δ/γ)), so the noise still explores but cannot throw a sample
 off a narrow mode at a large step. Each try costs one forward of G and D for the samples still trying.
 
+Annealing. With the step control the entropy weight falls linearly to zero over the run, γ_k = γ·(1 −
+(k+1)/steps) at step k, as annealed Langevin dynamics ends (Song & Ermon, NeurIPS 2019): the early steps
+explore, the last one is the noiseless flow, so a sample ends on the critic's ascent rather than one noise
+kick away from it. ``anneal=False`` keeps γ constant; the paper's fixed-η update keeps it constant unless
+``anneal=True`` is given.
+
 ``reverse=True`` flips the drift: samples are pushed *away* from what the critic calls real — or, with a
 class critic (:func:`swerve.refine.ratio.class_critic`), towards another density ratio — a creative use of
 the same machinery, measured like any divergence.
@@ -85,6 +91,7 @@ def dgflow(
     eta_max: float = 0.1,
     max_move: float = 0.1,
     backtracks: int = 8,
+    anneal: bool | None = None,
     steps: int = 25,
     batch_size: int = 500,
     seed: int = 0,
@@ -98,7 +105,8 @@ def dgflow(
     ``gamma`` is the entropy weight (noise), ``divergence`` one of kl, js, logd. ``eta``: the paper's fixed
     step size (0.1 in the paper); ``None`` (the default) controls the step per sample (module docstring:
     at most ``eta_max``, a latent move of at most ``max_move`` — times sqrt(latent dim) — and up to
-    ``backtracks`` halvings).
+    ``backtracks`` halvings). ``anneal``: the noise falls linearly to zero by the last step (default: with
+    the step control only).
     The noise comes from a generator seeded with ``seed`` and is drawn for all samples at once, so the result
     does not depend on ``batch_size``. With ``trajectory=True`` the result holds the samples after every step.
     """
@@ -118,6 +126,7 @@ def dgflow(
     device = module_device(generator)
     noise_gen = noise_generator(seed)
     sign = -1.0 if reverse else 1.0
+    anneal = eta is None if anneal is None else anneal
     parts = batches(len(z), batch_size)
     rate = torch.full((len(z),), eta_max, dtype=torch.float64)  # each sample's step size (step control)
     evals = 0.0
@@ -131,10 +140,11 @@ def dgflow(
         path: list[torch.Tensor] | None = None
         if trajectory:
             path = [] if space == "latent" else [state.clone()]
-        for _ in tqdm(range(steps), disable=not progress, desc=f"dgflow-{divergence}", unit="step"):
+        for k in tqdm(range(steps), disable=not progress, desc=f"dgflow-{divergence}", unit="step"):
             noise = torch.randn(state.shape, generator=noise_gen)
+            weight = gamma * (1 - (k + 1) / steps) if anneal else gamma  # this step's entropy weight
             if eta is None:  # the allowance's draws (the fixed step draws only the noise, as the paper)
-                slack = gamma * torch.rand(len(state), generator=noise_gen, dtype=torch.float64).log()
+                slack = weight * torch.rand(len(state), generator=noise_gen, dtype=torch.float64).log()
             shown = []
             for part in parts:
                 y = None if labels is None else labels[part].to(device)
@@ -156,7 +166,7 @@ def dgflow(
                         grad,
                         drift,
                         sign,
-                        noise[part].to(device) * (2 * gamma) ** 0.5,
+                        noise[part].to(device) * (2 * weight) ** 0.5,
                         slack[part].float().to(device),
                         rate[part].to(device),
                         eta_max,
@@ -165,7 +175,7 @@ def dgflow(
                     )
                     evals += tries
                 else:
-                    moved = eta * drift + (2 * gamma * eta) ** 0.5 * noise[part].to(device)
+                    moved = eta * drift + (2 * weight * eta) ** 0.5 * noise[part].to(device)
                 state[part] = (s + moved).cpu()
             if path is not None:
                 path.append(torch.cat(shown) if space == "latent" else state.clone())
@@ -173,7 +183,14 @@ def dgflow(
         if path is not None and space == "latent":
             path.append(x)
     params = dict(
-        divergence=divergence, gamma=gamma, eta=eta, steps=steps, seed=seed, space=space, reverse=reverse
+        divergence=divergence,
+        gamma=gamma,
+        eta=eta,
+        anneal=anneal,
+        steps=steps,
+        seed=seed,
+        space=space,
+        reverse=reverse,
     )
     if eta is None:
         params.update(eta_max=eta_max, max_move=max_move, backtracks=backtracks)
