@@ -6,9 +6,14 @@ over several independently trained generators.
 BUNDLE: 2-D WGAN-GP bundles of the 25 Gaussians or the Swiss roll (default: the zoo's two; more seeds of
 the same recipe come from ``RECIPES[name].replace(seed=s)``). For every bundle the same ``n`` latents go
 through DOT (its paper's settings), DGflow-KL with fixed η = 0.1 (the paper's) and η = 0.01, and DGflow-KL
-with the step control (swerve's default, ``eta=None``), all reading the raw WGAN critic. Per method and
+with the step control (swerve's default, ``eta=None``, whose noise anneals to zero by the last step) and
+the same control with constant noise (``anneal=False``), all reading the raw WGAN critic. Per method and
 dataset it prints % high quality and modes covered (25 Gaussians) as mean ± sd [min–max] over the bundles,
 then "no worse than DOT" for % HQ and modes in every bundle, and generator evaluations per sample.
+
+``--horizons`` adds, per bundle, the % HQ of the noiseless flow integrated finely (η = 0.005) after flow
+times T = η · steps of 0.025, 0.1, 0.5 and 2.5 (the paper's 25 × 0.1): where it falls as T grows, following
+the critic longer moves samples off the data, whatever the step size.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ ROWS = [
     ("DGflow-KL, η = 0.1 (paper)", "dgflow", {"eta": 0.1}),
     ("DGflow-KL, η = 0.01", "dgflow", {"eta": 0.01}),
     ("DGflow-KL, step control", "dgflow", {}),
+    ("DGflow-KL, control, flat γ", "dgflow", {"anneal": False}),
 ]
+FINE_ETA, HORIZONS = 0.005, (0.025, 0.1, 0.5, 2.5)
 
 
-def run(name: str, n: int, seed: int) -> tuple[str, dict[str, dict[str, float]]]:
-    """One bundle: every row's scores on the same latents."""
+def run(name: str, n: int, seed: int, horizons: bool) -> tuple[str, dict[str, dict[str, float]]]:
+    """One bundle: every row's scores on the same latents (and the noiseless flow's over time)."""
     try:
         bundle = swerve.load(name, device="cpu")
     except SwerveError as exc:
@@ -47,6 +54,16 @@ def run(name: str, n: int, seed: int) -> tuple[str, dict[str, dict[str, float]]]
     for row, method, settings in ROWS:
         out = run_method(method, bundle, critic, z, labels=labels, seed=seed, **settings)
         found[row] = dict(TOYS[dataset][1](out.x), gen=out.gen_evals)
+    if horizons:
+        steps = round(HORIZONS[-1] / FINE_ETA)
+        out = run_method(
+            "dgflow", bundle, critic, z, seed=seed, eta=FINE_ETA, gamma=0.0, steps=steps, trajectory=True
+        )
+        cells = "  ".join(
+            f"T = {t}: {TOYS[dataset][1](out.trajectory[round(t / FINE_ETA)])['% high quality']:.1f}%"
+            for t in HORIZONS
+        )
+        print(f"  {name}, noiseless flow (η = {FINE_ETA}): {cells}", flush=True)
     return dataset, found
 
 
@@ -59,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--horizons", action="store_true", help="the noiseless flow's %% HQ over flow time")
     parser.add_argument(
         "models", nargs="*", default=MODELS, help="2-D toy bundles (zoo names or directories)"
     )
@@ -67,7 +85,7 @@ def main() -> None:
     print(f"n = {args.n} samples per method and bundle, latent seed {args.seed}, the raw WGAN critic")
     by_dataset: dict[str, list[tuple[str, dict]]] = {}
     for name in args.models:
-        dataset, found = run(name, args.n, args.seed)
+        dataset, found = run(name, args.n, args.seed, args.horizons)
         by_dataset.setdefault(dataset, []).append((name, found))
         cells = "  ".join(
             f"{row.split(',')[-1].strip()}: {r['% high quality']:.1f}%"
