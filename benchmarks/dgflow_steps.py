@@ -13,7 +13,7 @@ then "no worse than DOT" for % HQ and modes in every bundle, and generator evalu
 
 ``--horizons`` adds, per bundle, the % HQ of the noiseless flow integrated finely (η = 0.005) after flow
 times T = η · steps of 0.025, 0.1, 0.5 and 2.5 (the paper's 25 × 0.1): where it falls as T grows, following
-the critic longer moves samples off the data, whatever the step size.
+the critic longer moves samples off the data, whatever the step size; and each row's median latent move.
 """
 
 from __future__ import annotations
@@ -51,9 +51,11 @@ def run(name: str, n: int, seed: int, horizons: bool) -> tuple[str, dict[str, di
     critic = discriminator_critic(bundle.discriminator.eval())
     z, labels = initial_latents(bundle, n, seed)
     found = {"base": dict(TOYS[dataset][1](bundle.sample(n, seed=seed, z=z).x), gen=1.0)}
+    moves = {}  # each row's median latent displacement
     for row, method, settings in ROWS:
         out = run_method(method, bundle, critic, z, labels=labels, seed=seed, **settings)
         found[row] = dict(TOYS[dataset][1](out.x), gen=out.gen_evals)
+        moves[row] = float((out.z - z).norm(dim=1).median())
     if horizons:
         steps = round(HORIZONS[-1] / FINE_ETA)
         out = run_method(
@@ -64,6 +66,8 @@ def run(name: str, n: int, seed: int, horizons: bool) -> tuple[str, dict[str, di
             for t in HORIZONS
         )
         print(f"  {name}, noiseless flow (η = {FINE_ETA}): {cells}", flush=True)
+        cells = "  ".join(f"{row.split(',')[-1].strip()}: {move:.3f}" for row, move in moves.items())
+        print(f"  {name}, median latent move: {cells}", flush=True)
     return dataset, found
 
 
