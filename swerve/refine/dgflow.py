@@ -29,10 +29,10 @@ d by Δ passes with probability about exp(−Δ/γ)), so the noise still explore
 off a narrow mode at a large step. Each try costs one forward of G and D for the samples still trying.
 
 Annealing. With the step control the entropy weight falls linearly to zero over the run, γ_k = γ·(1 −
-(k+1)/steps) at step k, as annealed Langevin dynamics ends (Song & Ermon, NeurIPS 2019): the early steps
-explore, the last one is the noiseless flow, so a sample ends on the critic's ascent rather than one noise
-kick away from it. ``anneal=False`` keeps γ constant; the paper's fixed-η update keeps it constant unless
-``anneal=True`` is given.
+(k+1)/steps) at step k, as annealed Langevin dynamics lowers its noise over the run (Song & Ermon, NeurIPS
+2019); here it reaches zero, so the early steps explore and the last one is the noiseless flow: a sample
+ends on the critic's ascent rather than one noise kick away from it. ``anneal=False`` keeps γ constant;
+the paper's fixed-η update keeps it constant unless ``anneal=True`` is given.
 
 ``reverse=True`` flips the drift: samples are pushed *away* from what the critic calls real — or, with a
 class critic (:func:`swerve.refine.ratio.class_critic`), towards another density ratio — a creative use of
