@@ -302,7 +302,7 @@ def test_histogram_and_sort_paths_agree_on_tied_data(statistic: str) -> None:
 def test_merged_pvalues_equal_the_binary_search_on_tied_data(tail: str) -> None:
     """The merge path (float32 on the CPU) and the batched binary search give the same integer ranges,
     with ties, negative values, −0.0 against 0.0, and test values outside the background's range."""
-    from swerve.measure.scan.pvalues import _merged_counts, _searched_counts
+    from swerve.measure.scan.pvalues import _merged_ranges, _searched_ranges
 
     gen = torch.Generator().manual_seed(7)
     background = torch.randint(-3, 4, (50, 70), generator=gen).float() / 2
@@ -310,8 +310,8 @@ def test_merged_pvalues_equal_the_binary_search_on_tied_data(tail: str) -> None:
     test = torch.randint(-5, 6, (40, 70), generator=gen).float() / 2
     test[:, ::3] = torch.randn(40, 24, generator=gen)  # untied values too
     test[::5] = -0.0
-    merged = _merged_counts(test.numpy(), background.numpy(), block_elements=1000)  # several blocks
-    searched = _searched_counts(test, background, chunk=16)
+    merged = _merged_ranges(test.numpy(), background.numpy(), block_elements=1000)  # several blocks
+    searched = _searched_ranges(test, background, chunk=16)
     assert all(torch.equal(a, b) for a, b in zip(merged, searched, strict=True))
     pv = empirical_pvalues(test, background, tail=tail)
     assert pv.lo.dtype == torch.int32 and (pv.lo <= pv.hi).all()
@@ -319,6 +319,30 @@ def test_merged_pvalues_equal_the_binary_search_on_tied_data(tail: str) -> None:
     assert torch.equal(pv.lo, again.lo) and torch.equal(pv.hi, again.hi)
     tracked = empirical_pvalues(test.clone().requires_grad_(True), background, tail=tail)  # activations
     assert torch.equal(pv.lo, tracked.lo)  # straight from a network that tracks gradients
+
+
+@pytest.mark.parametrize("block_elements", [1, 700, 1 << 16])
+def test_merged_pvalues_of_nonnegative_activations_equal_the_binary_search(block_elements: int) -> None:
+    """ReLU-like activations (no negative value) take the merge's one-pass keys: −0.0 still equals 0.0,
+    ties at zero and elsewhere, the largest float32, and a test value above every background value."""
+    from swerve.measure.scan.pvalues import _merged_ranges, _searched_ranges
+
+    gen = torch.Generator().manual_seed(8)
+    background = torch.randn(60, 90, generator=gen).clamp_min(0).round(decimals=1)
+    background[::4, ::3] = -0.0
+    background[5, 7] = torch.finfo(torch.float32).max
+    test = torch.randn(33, 90, generator=gen).clamp_min(0)
+    test[:, ::2] = test[:, ::2].round(decimals=1)  # tied with background values
+    test[::3] = -0.0
+    test[0, 7] = torch.finfo(torch.float32).max
+    test[1] = 1e6
+    merged = _merged_ranges(test.numpy(), background.numpy(), nonnegative=True, block_elements=block_elements)
+    searched = _searched_ranges(test, background, chunk=16)
+    assert all(torch.equal(a, b) for a, b in zip(merged, searched, strict=True))
+    assert torch.equal(merged[0], _merged_ranges(test.numpy(), background.numpy())[0])  # general keys
+    pv = empirical_pvalues(test, background, ties="pmax")
+    expected = (background[None, :, :] >= test[:, None, :]).sum(1) + 1  # brute force, −0.0 == 0.0
+    assert torch.equal(pv.hi.long(), expected)
 
 
 @pytest.mark.parametrize("statistic", sorted(STATISTICS))
