@@ -86,8 +86,9 @@ def fractional_ends(pv: PValues, alpha_max: float) -> tuple[Terms, torch.Tensor]
     limit = limit_of(pv, alpha_max)
     present = torch.zeros(limit + 2, dtype=torch.bool, device=pv.lo.device)
     for pos, _ in ramp_ends(pv):
-        present |= torch.bincount(pos.clamp(0, limit + 1).reshape(-1), minlength=limit + 2).bool()
-    present[0] = present[-1] = False
+        seen = torch.bincount(pos.reshape(-1))[: limit + 1].bool()  # positions are never negative
+        present[: len(seen)] |= seen
+    present[0] = False
     terms = Terms([], [], limit, pv.denom, check_alpha_max(alpha_max))
     return terms, present.nonzero().squeeze(1).double().cpu()
 

@@ -218,6 +218,10 @@ def _fractional_by_ranges(
     sums over ranges in that order give N_α and N at every boundary between ranges. Along a run of equal
     priorities each statistic peaks at one of the run's ends (as in :func:`best_prefix`), so scoring the
     boundaries finds the same best prefix as sorting every node.
+
+    Each entry gets one code (:func:`_entry_codes`): a settled node the first threshold where it counts
+    in full, a partial one K + 1 + its range. One histogram of the codes per sample gives both the settled
+    counts and the nodes per range, and one lookup of the codes in a per-sample table gives the subsets.
     """
     device = pv.lo.device
     positions = positions.to(device)
@@ -234,23 +238,22 @@ def _fractional_by_ranges(
 
     first = lookup(at_or_after, p1)  # the first threshold where a node counts in full
     candidate = lookup(after, p0) < first  # (N, J): some threshold inside (p_min, p_max): partial at it
-    width = int(candidate.sum(1).max()) if n_samples else 0
-    ranges, which = _range_ids(pv, candidate)  # which: (N, J), u where not partial
+    ranges, code = _entry_codes(pv, candidate, first, k)
     u = len(ranges)
+    span = k + 1 + u  # codes per sample: thresholds 0..K (K: never), then the ranges
+    dtype = torch.int32 if n_samples * span < 2**31 else torch.long
+    code = code.to(dtype)
+    code += torch.arange(0, n_samples * span, span, dtype=dtype, device=device)[:, None]
+    hist = torch.bincount(code.reshape(-1), minlength=n_samples * span).reshape(n_samples, span)
+    per_range = hist[:, k + 1 :].double()  # (N, U): each sample's partial nodes per range
+    width = int(per_range.sum(1).max()) if n_samples and u else 0
     if u >= width > 0:
         return None
-    # N_full: the settled nodes (q = 1 from p_max on) counted at every threshold, by one histogram.
-    first.masked_fill_(candidate, k)
-    line = torch.arange(n_samples, dtype=torch.int32, device=device)[:, None] * (k + 1)
-    settled = torch.bincount((first + line).reshape(-1), minlength=n_samples * (k + 1))
-    n_full = settled.reshape(n_samples, k + 1)[:, :k].cumsum(1).double()  # (N, K)
+    n_full = hist[:, :k].cumsum(1).double()  # (N, K): the settled nodes counted at every threshold
     lo, hi = ranges // (pv.denom + 1), ranges % (pv.denom + 1)
     q = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties).fraction_below(positions)[0]
     q_sorted, order = q.sort(dim=1, descending=True, stable=True)  # (K, U): ranges by priority, per α
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(u, device=device).expand(k, u))
-    line = torch.arange(n_samples, device=device)[:, None] * (u + 1)
-    per_range = torch.bincount((which + line).reshape(-1), minlength=n_samples * (u + 1))
-    per_range = per_range.reshape(n_samples, u + 1)[:, :u].double()
     top = torch.zeros(n_samples, dtype=torch.float64, device=device)
     best = torch.zeros(n_samples, dtype=torch.long, device=device)
     cut = torch.zeros(n_samples, dtype=torch.long, device=device)
@@ -273,30 +276,36 @@ def _fractional_by_ranges(
         best[start : start + b] = per_alpha.argmax(1)
         top[start : start + b] = per_alpha.gather(1, best[start : start + b, None]).squeeze(1)
         cut[start : start + b] = size.gather(1, best[start : start + b, None]).squeeze(1)
-    chosen = ~candidate & (p1 <= positions[best][:, None])  # the settled nodes in at α*
-    in_cut = torch.zeros(n_samples, u + 1, dtype=torch.bool, device=device)
-    in_cut[:, :u] = rank[best] < cut[:, None]  # each sample's ranges before its cut
-    chosen |= in_cut.gather(1, which)
-    chosen &= (top > 0)[:, None]
+    # Which codes each sample keeps: settled nodes counting in full at α*, and its ranges before its cut.
+    keep = torch.zeros(n_samples, span, dtype=torch.bool, device=device)
+    keep[:, : k + 1] = torch.arange(k + 1, device=device)[None, :] <= best[:, None]
+    keep[:, k + 1 :] = rank[best] < cut[:, None]
+    keep &= (top > 0)[:, None]
+    chosen = keep.reshape(-1).index_select(0, code.reshape(-1)).reshape(n_samples, n_nodes)
     return top, torch.where(top > 0, a[best], 0.0), chosen
 
 
-def _range_ids(pv: PValues, candidate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _entry_codes(
+    pv: PValues, candidate: torch.Tensor, first: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The distinct ranges lo · (denom + 1) + hi of the ``candidate`` entries, ascending, and an (N, J)
-    index among them (U, one past the last, for the other entries): a histogram over all possible ranges
-    when that is small, else a sort."""
+    code: ``first`` where not a candidate, else k + 1 + the index of the entry's range. The ranges come
+    from a histogram over all possible ranges when that is small, else a sort."""
     size = (pv.denom + 1) ** 2
     small = size < 2**31 and size <= max(1 << 22, 4 * candidate.numel())
     dtype = torch.int32 if small else torch.long
-    key = pv.lo.to(dtype) * (pv.denom + 1) + pv.hi.to(dtype)
+    key = pv.lo.to(dtype) * (pv.denom + 1)
+    key += pv.hi
+    code = first.masked_fill(candidate, 0)
     if not small:
         ranges, inverse = torch.unique(key[candidate], return_inverse=True)
-        which = torch.full(key.shape, len(ranges), dtype=torch.long, device=key.device)
-        which[candidate] = inverse
-        return ranges, which
+        code = code.long()
+        code[candidate] = inverse + (k + 1)
+        return ranges, code
     key.masked_fill_(~candidate, size)  # one bin past the ranges
     present = torch.bincount(key.reshape(-1), minlength=size + 1)[:size] > 0
-    index = present.cumsum(0)
-    index -= 1
-    index = torch.cat([index, index.new_tensor([int(index[-1]) + 1])])  # the extra bin: U
-    return present.nonzero().squeeze(1), index[key]
+    table = torch.zeros(size + 1, dtype=torch.int32, device=key.device)  # the bin past them: 0
+    torch.cumsum(present, 0, dtype=torch.int32, out=table[:size])
+    table[:size] += k  # a present range: k + 1 + its index
+    code += table.index_select(0, key.reshape(-1)).reshape(key.shape)
+    return present.nonzero().squeeze(1), code
