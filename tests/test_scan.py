@@ -380,24 +380,23 @@ def test_ordered_bits_keep_the_float_order() -> None:
 
 
 @pytest.mark.parametrize("denom", [60, 5000])  # a histogram over the ranges, or (5000² of them) a sort
-def test_entry_codes_index_the_distinct_partial_ranges(denom: int) -> None:
-    """Each partial entry's code points at its own range among the sorted distinct ones (after the K + 1
-    threshold codes); every other entry keeps its first threshold."""
-    from swerve.measure.scan.ltss import _entry_codes
+def test_distinct_ranges_give_each_entry_its_own_range(denom: int) -> None:
+    """The distinct ranges are the sorted set of the entries' keys, and a value given per range lands on
+    exactly the entries of that range."""
+    from swerve.measure.scan.ltss import _distinct_ranges
     from swerve.measure.scan.pvalues import PValues
 
     gen = torch.Generator().manual_seed(3)
     lo = torch.randint(0, denom // 2, (30, 40), generator=gen, dtype=torch.int32)
     hi = lo + torch.randint(1, 4, (30, 40), generator=gen, dtype=torch.int32)
-    candidate = torch.rand(30, 40, generator=gen) < 0.4
-    first = torch.randint(0, 8, (30, 40), generator=gen, dtype=torch.int32)
-    ranges, code = _entry_codes(PValues(lo, hi, denom), candidate, first, k=7)
-    pairs = zip(lo[candidate].tolist(), hi[candidate].tolist(), strict=True)
-    expected = sorted({a * (denom + 1) + b for a, b in pairs})
-    assert ranges.tolist() == expected
-    assert torch.equal(code[~candidate].long(), first[~candidate].long())
-    which = code[candidate].long() - 8
-    assert torch.equal(ranges[which], lo[candidate].long() * (denom + 1) + hi[candidate])
+    distinct = _distinct_ranges(PValues(lo, hi, denom))
+    keys = lo.long() * (denom + 1) + hi
+    assert distinct.ranges.tolist() == sorted(set(keys.reshape(-1).tolist()))
+    assert (distinct.key is None) == (denom == 5000)
+    values = torch.randperm(len(distinct.ranges), generator=gen).int()
+    spread = distinct.spread(values)
+    assert spread.shape == lo.shape
+    assert torch.equal(distinct.ranges[values.long().argsort()][spread.long()], keys)
 
 
 def test_art_grid_counts_equal_with_and_without_the_per_scan_tables() -> None:

@@ -80,19 +80,6 @@ def ramp_ends(pv: PValues) -> list[tuple[torch.Tensor, float]]:
     return [(pv.lo, 1.0), (pv.hi, -1.0)]
 
 
-def fractional_ends(pv: PValues, alpha_max: float) -> tuple[Terms, torch.Tensor]:
-    """The grid of a fractional-ties scan without its ramp weights: an empty :class:`Terms` carrying the
-    limit, and the distinct ramp ends in 1..limit (what :func:`endpoint_positions` gives for ``prepare``)."""
-    limit = limit_of(pv, alpha_max)
-    present = torch.zeros(limit + 2, dtype=torch.bool, device=pv.lo.device)
-    for pos, _ in ramp_ends(pv):
-        seen = torch.bincount(pos.reshape(-1))[: limit + 1].bool()  # positions are never negative
-        present[: len(seen)] |= seen
-    present[0] = False
-    terms = Terms([], [], limit, pv.denom, check_alpha_max(alpha_max))
-    return terms, present.nonzero().squeeze(1).double().cpu()
-
-
 def endpoint_positions(
     terms: Terms, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None
 ) -> torch.Tensor:

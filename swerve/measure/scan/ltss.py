@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, fractional_ends, limit_of
+from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, limit_of, ramp_ends
 from swerve.measure.scan.pvalues import PValues
 from swerve.measure.scan.statistics import Statistic, get_statistic
 
@@ -122,9 +122,10 @@ def scan_individual(
     n_samples, n_nodes = pv.shape
     if pv.ties == "pmax":
         return _pmax_scans(pv, stat, statistic, alpha_max, alphas)
-    terms, ends = fractional_ends(pv, alpha_max)
-    positions = alpha_grid(terms, alphas, ends=ends)
-    grouped = _fractional_by_ranges(pv, positions, stat, terms.limit, chunk_elements)
+    distinct = _distinct_ranges(pv)
+    terms = Terms([], [], limit_of(pv, alpha_max), pv.denom, check_alpha_max(alpha_max))
+    positions = alpha_grid(terms, alphas, ends=_range_ends(pv, distinct.ranges, terms.limit))
+    grouped = _fractional_by_ranges(pv, positions, stat, terms.limit, chunk_elements, distinct)
     if grouped is not None:
         return IndividualScans(*grouped, statistic, terms.alpha_max, pv.ties)
     device = pv.lo.device
@@ -206,8 +207,57 @@ def _fractional_chunk(
     return top, torch.where(top > 0, a[best], 0.0), chosen
 
 
+@dataclass
+class DistinctRanges:
+    """The distinct p-value ranges of a matrix (keys lo · (denom + 1) + hi, ascending) and how to give
+    each entry a value of its range: a table over all ``size`` possible keys looked up by the entries'
+    keys, or (too many possible keys) the entries' indices among the ranges."""
+
+    ranges: torch.Tensor
+    key: torch.Tensor | None  # (N, J), with a table over every possible key
+    inverse: torch.Tensor | None  # (N, J), otherwise
+    size: int = 0
+
+    def spread(self, values: torch.Tensor) -> torch.Tensor:
+        """One value per range → that value at every entry of the range, (N, J)."""
+        index = self.inverse if self.key is None else self.key
+        assert index is not None
+        if self.key is not None:
+            table = values.new_zeros(self.size)
+            table[self.ranges] = values
+            values = table
+        return values.index_select(0, index.reshape(-1)).reshape(index.shape)
+
+
+def _distinct_ranges(pv: PValues) -> DistinctRanges:
+    """The distinct ranges of ``pv``: a histogram of the entries' keys when the (denom + 1)² possible keys
+    are few enough (and fit int32), else a sort."""
+    size = (pv.denom + 1) ** 2
+    small = size < 2**31 and size <= max(1 << 22, 4 * pv.lo.numel())
+    key = pv.lo.to(torch.int32 if small else torch.long) * (pv.denom + 1)
+    key += pv.hi
+    if not small:
+        ranges, inverse = torch.unique(key, return_inverse=True)
+        return DistinctRanges(ranges, None, inverse)
+    present = torch.bincount(key.reshape(-1), minlength=size) > 0
+    return DistinctRanges(present.nonzero().squeeze(1), key, None, size)
+
+
+def _range_ends(pv: PValues, ranges: torch.Tensor, limit: int) -> torch.Tensor:
+    """The distinct ramp ends (positions where a fractional N_α changes slope) in 1..limit, as float64."""
+    lo, hi = ranges // (pv.denom + 1), ranges % (pv.denom + 1)
+    one = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties)
+    ends = torch.cat([pos.reshape(-1) for pos, _ in ramp_ends(one)]).unique()
+    return ends[(ends >= 1) & (ends <= limit)].double().cpu()
+
+
 def _fractional_by_ranges(
-    pv: PValues, positions: torch.Tensor, stat: Statistic, limit: int, chunk_elements: int
+    pv: PValues,
+    positions: torch.Tensor,
+    stat: Statistic,
+    limit: int,
+    chunk_elements: int,
+    distinct: DistinctRanges | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """Individual scans with fractional ties, grouping the partial nodes by their p-value range; ``None``
     when there are as many distinct partial ranges as partial nodes in some sample (nothing to group).
@@ -219,39 +269,38 @@ def _fractional_by_ranges(
     priorities each statistic peaks at one of the run's ends (as in :func:`best_prefix`), so scoring the
     boundaries finds the same best prefix as sorting every node.
 
-    Each entry gets one code (:func:`_entry_codes`): a settled node the first threshold where it counts
-    in full, a partial one K + 1 + its range. One histogram of the codes per sample gives both the settled
-    counts and the nodes per range, and one lookup of the codes in a per-sample table gives the subsets.
+    Whether a node is partial, and where it counts in full, depend only on its range: they are worked out
+    once per distinct range and given to the entries as one code each — a settled node's first threshold
+    where it counts in full (K: never), a partial one's K + 1 + its partial range. One histogram of the
+    codes per sample gives both the settled counts and the nodes per range, and one lookup of the codes in
+    a per-sample table gives the subsets.
     """
     device = pv.lo.device
+    distinct = _distinct_ranges(pv) if distinct is None else distinct
     positions = positions.to(device)
     n_samples, n_nodes = pv.shape
     k = len(positions)
     a = positions / pv.denom
-    p0, p1 = pv.pmin_position(), pv.pmax_position()
-    grid = torch.arange(2 * pv.denom + 1, dtype=torch.float64, device=device)  # every position (two tails)
-    after = torch.searchsorted(positions, grid, right=True, out_int32=True)  # first threshold above it
-    at_or_after = torch.searchsorted(positions, grid, out_int32=True)  # first threshold at or above it
-
-    def lookup(table: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        return table.index_select(0, pos.reshape(-1)).reshape(pos.shape)
-
-    first = lookup(at_or_after, p1)  # the first threshold where a node counts in full
-    candidate = lookup(after, p0) < first  # (N, J): some threshold inside (p_min, p_max): partial at it
-    ranges, code = _entry_codes(pv, candidate, first, k)
-    u = len(ranges)
-    span = k + 1 + u  # codes per sample: thresholds 0..K (K: never), then the ranges
+    lo, hi = distinct.ranges // (pv.denom + 1), distinct.ranges % (pv.denom + 1)
+    each = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties)
+    p0, p1 = each.pmin_position()[0], each.pmax_position()[0]
+    first = torch.searchsorted(positions, p1.double())  # the first threshold where a range counts in full
+    candidate = torch.searchsorted(positions, p0.double(), right=True) < first  # a threshold strictly inside
+    u = int(candidate.sum())
+    span = k + 1 + u  # codes per sample: thresholds 0..K (K: never), then the partial ranges
+    code = torch.where(candidate, candidate.long().cumsum(0) + k, first)
     dtype = torch.int32 if n_samples * span < 2**31 else torch.long
-    code = code.to(dtype)
-    code += torch.arange(0, n_samples * span, span, dtype=dtype, device=device)[:, None]
-    hist = torch.bincount(code.reshape(-1), minlength=n_samples * span).reshape(n_samples, span)
+    codes = distinct.spread(code.to(dtype))
+    codes += torch.arange(0, n_samples * span, span, dtype=dtype, device=device)[:, None]
+    hist = torch.bincount(codes.reshape(-1), minlength=n_samples * span).reshape(n_samples, span)
     per_range = hist[:, k + 1 :].double()  # (N, U): each sample's partial nodes per range
     width = int(per_range.sum(1).max()) if n_samples and u else 0
     if u >= width > 0:
         return None
     n_full = hist[:, :k].cumsum(1).double()  # (N, K): the settled nodes counted at every threshold
-    lo, hi = ranges // (pv.denom + 1), ranges % (pv.denom + 1)
-    q = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties).fraction_below(positions)[0]
+    part_lo, part_hi = lo[candidate], hi[candidate]
+    q = PValues(part_lo[None, :], part_hi[None, :], pv.denom, pv.two_tailed, pv.ties)
+    q = q.fraction_below(positions)[0]
     q_sorted, order = q.sort(dim=1, descending=True, stable=True)  # (K, U): ranges by priority, per α
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(u, device=device).expand(k, u))
     top = torch.zeros(n_samples, dtype=torch.float64, device=device)
@@ -281,31 +330,5 @@ def _fractional_by_ranges(
     keep[:, : k + 1] = torch.arange(k + 1, device=device)[None, :] <= best[:, None]
     keep[:, k + 1 :] = rank[best] < cut[:, None]
     keep &= (top > 0)[:, None]
-    chosen = keep.reshape(-1).index_select(0, code.reshape(-1)).reshape(n_samples, n_nodes)
+    chosen = keep.reshape(-1).index_select(0, codes.reshape(-1)).reshape(n_samples, n_nodes)
     return top, torch.where(top > 0, a[best], 0.0), chosen
-
-
-def _entry_codes(
-    pv: PValues, candidate: torch.Tensor, first: torch.Tensor, k: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The distinct ranges lo · (denom + 1) + hi of the ``candidate`` entries, ascending, and an (N, J)
-    code: ``first`` where not a candidate, else k + 1 + the index of the entry's range. The ranges come
-    from a histogram over all possible ranges when that is small, else a sort."""
-    size = (pv.denom + 1) ** 2
-    small = size < 2**31 and size <= max(1 << 22, 4 * candidate.numel())
-    dtype = torch.int32 if small else torch.long
-    key = pv.lo.to(dtype) * (pv.denom + 1)
-    key += pv.hi
-    code = first.masked_fill(candidate, 0)
-    if not small:
-        ranges, inverse = torch.unique(key[candidate], return_inverse=True)
-        code = code.long()
-        code[candidate] = inverse + (k + 1)
-        return ranges, code
-    key.masked_fill_(~candidate, size)  # one bin past the ranges
-    present = torch.bincount(key.reshape(-1), minlength=size + 1)[:size] > 0
-    table = torch.zeros(size + 1, dtype=torch.int32, device=key.device)  # the bin past them: 0
-    torch.cumsum(present, 0, dtype=torch.int32, out=table[:size])
-    table[:size] += k  # a present range: k + 1 + its index
-    code += table.index_select(0, key.reshape(-1)).reshape(key.shape)
-    return present.nonzero().squeeze(1), code
