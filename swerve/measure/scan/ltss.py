@@ -303,28 +303,32 @@ def _fractional_by_ranges(
     q = q.fraction_below(positions)[0]
     q_sorted, order = q.sort(dim=1, descending=True, stable=True)  # (K, U): ranges by priority, per α
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(u, device=device).expand(k, u))
+    # Boundary c of α: the c ranges of highest q at α in. Past the ranges with q > 0 at α a prefix only
+    # adds N, which lowers every statistic: only boundaries 0..#{q > 0} are scored, in α-major order, so
+    # the first best is the smallest α, then the smallest subset, as a per-α argmax would pick.
+    held = (q > 0).sum(1)  # (K,)
+    c = int(held.max()) if u else 0
+    pad = torch.cat([order.new_zeros(k, 1), order[:, :c] + 1], 1)  # (K, C + 1): 0 is an empty column
+    weight = torch.cat([q_sorted.new_zeros(k, 1), q_sorted[:, :c]], 1)
+    counts_pad = torch.cat([per_range.new_zeros(n_samples, 1), per_range], 1)  # (N, 1 + U)
+    scored = (torch.arange(c + 1, device=device) <= held[:, None]).reshape(-1).nonzero().squeeze(1)
+    alpha_of, cut_of = scored // (c + 1), scored % (c + 1)
     top = torch.zeros(n_samples, dtype=torch.float64, device=device)
     best = torch.zeros(n_samples, dtype=torch.long, device=device)
     cut = torch.zeros(n_samples, dtype=torch.long, device=device)
-    zero = torch.zeros(1, dtype=torch.float64, device=device)
-    # Past the ranges with q > 0 at α a prefix only adds N, which lowers every statistic: those boundaries
-    # are not scored (−1, below any score), so the first best boundary is the same.
-    valid = torch.arange(u + 1, device=device) <= (q > 0).sum(1, keepdim=True)  # (K, U + 1)
-    which_k = valid.nonzero()[:, 0]
-    batch = max(1, chunk_elements // max(1, k * (u + 1)))
+    batch = max(1, chunk_elements // max(1, k * (c + 1)))
     for start in range(0, n_samples, batch):
-        part = per_range[start : start + batch][:, order]  # (B, K, U): node counts per range, in order
+        part = counts_pad[start : start + batch].index_select(1, pad.reshape(-1))  # (B, K (C + 1))
         b = len(part)
-        n = torch.cat([zero.expand(b, k, 1), part.cumsum(2)], 2)[:, valid]  # (B, L): the scored boundaries
-        n_alpha = torch.cat([zero.expand(b, k, 1), (part * q_sorted).cumsum(2)], 2)[:, valid]
-        full = n_full[start : start + b][:, which_k]
-        scores = torch.full((b, k, u + 1), -1.0, dtype=torch.float64, device=device)
-        scores[:, valid] = stat(n_alpha + full, n + full, a[which_k])  # (B, K, U + 1)
-        size = scores.argmax(2)
-        per_alpha = scores.gather(2, size[..., None]).squeeze(2)
-        best[start : start + b] = per_alpha.argmax(1)
-        top[start : start + b] = per_alpha.gather(1, best[start : start + b, None]).squeeze(1)
-        cut[start : start + b] = size.gather(1, best[start : start + b, None]).squeeze(1)
+        part = part.reshape(b, k, c + 1)
+        full = n_full[start : start + b].index_select(1, alpha_of)  # (B, L)
+        n = part.cumsum(2).reshape(b, -1).index_select(1, scored) + full
+        n_alpha = part.mul_(weight).cumsum(2).reshape(b, -1).index_select(1, scored) + full
+        scores = stat(n_alpha, n, a[alpha_of])  # (B, L): every scored boundary
+        pick = scores.argmax(1)
+        top[start : start + b] = scores.gather(1, pick[:, None]).squeeze(1)
+        best[start : start + b] = alpha_of[pick]
+        cut[start : start + b] = cut_of[pick]
     # Which codes each sample keeps: settled nodes counting in full at α*, and its ranges before its cut.
     keep = torch.zeros(n_samples, span, dtype=torch.bool, device=device)
     keep[:, : k + 1] = torch.arange(k + 1, device=device)[None, :] <= best[:, None]
