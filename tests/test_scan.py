@@ -407,7 +407,10 @@ def test_art_grid_counts_equal_with_and_without_the_per_scan_tables() -> None:
     terms = prepare(pv, 0.5)
     gen = torch.Generator().manual_seed(4)
     for dim, size in ((1, 300), (0, 12)):
-        for mask in (torch.ones(size, dtype=torch.bool), torch.rand(size, generator=gen) < 0.3):
+        # all, few (a histogram of the chosen) and most (the whole histogram less the others')
+        masks = [torch.ones(size, dtype=torch.bool)]
+        masks += [torch.rand(size, generator=gen) < share for share in (0.3, 0.8)]
+        for mask in masks:
             chosen = None if bool(mask.all()) else mask.nonzero().squeeze(1)
             grid, fast = _art_step_counts(terms, chosen, dim)
             pos = terms.steps[0] if chosen is None else terms.steps[0].index_select(dim, chosen)
