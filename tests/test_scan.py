@@ -367,6 +367,27 @@ def test_fractional_scans_by_range_equal_the_per_node_sort(statistic: str, tail:
     assert (grouped[0] > 0).sum() > 10
 
 
+def test_fractional_scans_by_range_equal_the_per_node_sort_with_many_possible_ranges() -> None:
+    """With a background so large that a table over every possible range would be too big, the distinct
+    ranges come from a sort; the scans still equal the per-node sort's."""
+    from swerve.measure.scan.ltss import _distinct_ranges, _fractional_by_ranges, _fractional_chunk
+
+    gen = torch.Generator().manual_seed(12)
+    background = torch.randn(2100, 30, generator=gen).abs()
+    background[:1050] = 0  # every node's zeros share one range
+    test = torch.randn(12, 30, generator=gen).clamp_min(0)
+    pv = empirical_pvalues(test, background)
+    assert _distinct_ranges(pv).key is None  # (2102)² possible ranges: the sort
+    positions = alpha_grid(prepare(pv, 0.5), 20)
+    stat = get_statistic("berk-jones")
+    grouped = _fractional_by_ranges(pv, positions, stat, 0, chunk_elements=3000)
+    assert grouped is not None
+    direct = _fractional_chunk(pv, positions, stat)
+    assert torch.allclose(grouped[0], direct[0], rtol=1e-12, atol=1e-12)
+    assert torch.equal(grouped[1], direct[1]) and torch.equal(grouped[2], direct[2])
+    assert (grouped[0] > 0).any()
+
+
 def test_ordered_bits_keep_the_float_order() -> None:
     """The int32 keys of the merge sort as their floats do, with −0.0 equal to 0.0 and the extremes."""
     from swerve.measure.scan.pvalues import _ordered_bits
