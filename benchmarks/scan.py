@@ -22,8 +22,10 @@ equal ART's: the p-value ranges, every one-sample score, α* and node subset, an
 ascent of every group scan are compared. "swerve defaults" (fractional ties, a fixed grid of 50
 thresholds) does more work per scan and is timed for reference. The three run ``--repeats`` times,
 interleaved in a rotating order, and every speed-up is a ratio within one repeat, printed as min / median /
-max over the repeats, so a machine whose load changes shows it as spread. Then the scaling with samples
-and nodes (one run each). ``--quick`` uses a quarter of the samples and of the nodes.
+max over the repeats, so a machine whose load changes shows it as spread. The bars (p-values ≥ 8× ART,
+end to end ≥ 10× ART, the default fractional one-sample scan ≤ 2× ART's time) are then checked against
+every repeat's ratio and each is printed as met or missed. Then the scaling with samples and nodes (one
+run each). ``--quick`` uses a quarter of the samples and of the nodes.
 """
 
 from __future__ import annotations
@@ -152,6 +154,25 @@ def spread(values: list[float]) -> str:
     return f"{v.min():5.1f}× / {np.median(v):5.1f}× / {v.max():5.1f}×"
 
 
+BARS = (  # (what, stage, whose time over whose, at least or at most, the bar)
+    ("p-values, ART / swerve (ART conv.)", "p-values", ("art", "ours"), ">=", 8.0),
+    ("end to end, ART / swerve (ART conv.)", "end to end", ("art", "ours"), ">=", 10.0),
+    ("fractional one-sample scan, swerve defaults / ART", "one-sample scans", ("default", "art"), "<=", 2.0),
+)
+
+
+def verdicts(runs: list[dict], seconds) -> None:
+    """Each bar against every repeat's paired ratio: met only if every repeat meets it."""
+    print("bars (each must hold in every repeat):")
+    for what, stage, (top, bottom), sense, bar in BARS:
+        ratios = np.array([seconds(r[top], stage) / seconds(r[bottom], stage) for r in runs])
+        ok = ratios >= bar if sense == ">=" else ratios <= bar
+        worst = ratios.min() if sense == ">=" else ratios.max()
+        verdict = "met" if ok.all() else f"MISSED in {int((~ok).sum())} of {len(ratios)} repeats"
+        sign = "≥" if sense == ">=" else "≤"
+        print(f"  {what + ':':<52} {sign} {bar:4.1f}×  worst {worst:5.1f}×  {verdict}")
+
+
 def paired(bg: np.ndarray, test: np.ndarray, repeats: int, have_art: bool) -> list[dict]:
     """``repeats`` interleaved runs of ART, swerve with ART's conventions and swerve's defaults on the same
     arrays, the order rotating each time, so a loaded machine slows all three alike within a repeat."""
@@ -211,6 +232,10 @@ def main() -> None:
         for stage in ("one-sample scans", "end to end"):
             ratios = [seconds(r["default"], stage) / seconds(r["art"], stage) for r in runs]
             print(f"swerve defaults / ART, {stage + ':':<18} {spread(ratios)}  (min / median / max)")
+        print()
+        if args.quick:
+            print("(the bars below are set for the full sizes: without --quick)")
+        verdicts(runs, seconds)
         print()
         compare(runs[0]["art"], runs[0]["ours"])
     if args.no_scaling:

@@ -302,7 +302,7 @@ def test_histogram_and_sort_paths_agree_on_tied_data(statistic: str) -> None:
 def test_merged_pvalues_equal_the_binary_search_on_tied_data(tail: str) -> None:
     """The merge path (float32 on the CPU) and the batched binary search give the same integer ranges,
     with ties, negative values, −0.0 against 0.0, and test values outside the background's range."""
-    from swerve.measure.scan.pvalues import _merged_counts, _searched_counts
+    from swerve.measure.scan.pvalues import _merged_ranges, _searched_ranges
 
     gen = torch.Generator().manual_seed(7)
     background = torch.randint(-3, 4, (50, 70), generator=gen).float() / 2
@@ -310,8 +310,8 @@ def test_merged_pvalues_equal_the_binary_search_on_tied_data(tail: str) -> None:
     test = torch.randint(-5, 6, (40, 70), generator=gen).float() / 2
     test[:, ::3] = torch.randn(40, 24, generator=gen)  # untied values too
     test[::5] = -0.0
-    merged = _merged_counts(test.numpy(), background.numpy(), block_elements=1000)  # several blocks
-    searched = _searched_counts(test, background, chunk=16)
+    merged = _merged_ranges(test.numpy(), background.numpy(), block_elements=1000)  # several blocks
+    searched = _searched_ranges(test, background, chunk=16)
     assert all(torch.equal(a, b) for a, b in zip(merged, searched, strict=True))
     pv = empirical_pvalues(test, background, tail=tail)
     assert pv.lo.dtype == torch.int32 and (pv.lo <= pv.hi).all()
@@ -319,6 +319,30 @@ def test_merged_pvalues_equal_the_binary_search_on_tied_data(tail: str) -> None:
     assert torch.equal(pv.lo, again.lo) and torch.equal(pv.hi, again.hi)
     tracked = empirical_pvalues(test.clone().requires_grad_(True), background, tail=tail)  # activations
     assert torch.equal(pv.lo, tracked.lo)  # straight from a network that tracks gradients
+
+
+@pytest.mark.parametrize("block_elements", [1, 700, 1 << 16])
+def test_merged_pvalues_of_nonnegative_activations_equal_the_binary_search(block_elements: int) -> None:
+    """ReLU-like activations (no negative value) take the merge's one-pass keys: −0.0 still equals 0.0,
+    ties at zero and elsewhere, the largest float32, and a test value above every background value."""
+    from swerve.measure.scan.pvalues import _merged_ranges, _searched_ranges
+
+    gen = torch.Generator().manual_seed(8)
+    background = torch.randn(60, 90, generator=gen).clamp_min(0).round(decimals=1)
+    background[::4, ::3] = -0.0
+    background[5, 7] = torch.finfo(torch.float32).max
+    test = torch.randn(33, 90, generator=gen).clamp_min(0)
+    test[:, ::2] = test[:, ::2].round(decimals=1)  # tied with background values
+    test[::3] = -0.0
+    test[0, 7] = torch.finfo(torch.float32).max
+    test[1] = 1e6
+    merged = _merged_ranges(test.numpy(), background.numpy(), nonnegative=True, block_elements=block_elements)
+    searched = _searched_ranges(test, background, chunk=16)
+    assert all(torch.equal(a, b) for a, b in zip(merged, searched, strict=True))
+    assert torch.equal(merged[0], _merged_ranges(test.numpy(), background.numpy())[0])  # general keys
+    pv = empirical_pvalues(test, background, ties="pmax")
+    expected = (background[None, :, :] >= test[:, None, :]).sum(1) + 1  # brute force, −0.0 == 0.0
+    assert torch.equal(pv.hi.long(), expected)
 
 
 @pytest.mark.parametrize("statistic", sorted(STATISTICS))
@@ -343,6 +367,27 @@ def test_fractional_scans_by_range_equal_the_per_node_sort(statistic: str, tail:
     assert (grouped[0] > 0).sum() > 10
 
 
+def test_fractional_scans_by_range_equal_the_per_node_sort_with_many_possible_ranges() -> None:
+    """With a background so large that a table over every possible range would be too big, the distinct
+    ranges come from a sort; the scans still equal the per-node sort's."""
+    from swerve.measure.scan.ltss import _distinct_ranges, _fractional_by_ranges, _fractional_chunk
+
+    gen = torch.Generator().manual_seed(12)
+    background = torch.randn(2100, 30, generator=gen).abs()
+    background[:1050] = 0  # every node's zeros share one range
+    test = torch.randn(12, 30, generator=gen).clamp_min(0)
+    pv = empirical_pvalues(test, background)
+    assert _distinct_ranges(pv).key is None  # (2102)² possible ranges: the sort
+    positions = alpha_grid(prepare(pv, 0.5), 20)
+    stat = get_statistic("berk-jones")
+    grouped = _fractional_by_ranges(pv, positions, stat, 0, chunk_elements=3000)
+    assert grouped is not None
+    direct = _fractional_chunk(pv, positions, stat)
+    assert torch.allclose(grouped[0], direct[0], rtol=1e-12, atol=1e-12)
+    assert torch.equal(grouped[1], direct[1]) and torch.equal(grouped[2], direct[2])
+    assert (grouped[0] > 0).any()
+
+
 def test_ordered_bits_keep_the_float_order() -> None:
     """The int32 keys of the merge sort as their floats do, with −0.0 equal to 0.0 and the extremes."""
     from swerve.measure.scan.pvalues import _ordered_bits
@@ -356,21 +401,23 @@ def test_ordered_bits_keep_the_float_order() -> None:
 
 
 @pytest.mark.parametrize("denom", [60, 5000])  # a histogram over the ranges, or (5000² of them) a sort
-def test_range_ids_index_the_distinct_partial_ranges(denom: int) -> None:
-    """Each partial entry's index points at its own range among the sorted distinct ones; others at U."""
-    from swerve.measure.scan.ltss import _range_ids
+def test_distinct_ranges_give_each_entry_its_own_range(denom: int) -> None:
+    """The distinct ranges are the sorted set of the entries' keys, and a value given per range lands on
+    exactly the entries of that range."""
+    from swerve.measure.scan.ltss import _distinct_ranges
     from swerve.measure.scan.pvalues import PValues
 
     gen = torch.Generator().manual_seed(3)
     lo = torch.randint(0, denom // 2, (30, 40), generator=gen, dtype=torch.int32)
     hi = lo + torch.randint(1, 4, (30, 40), generator=gen, dtype=torch.int32)
-    candidate = torch.rand(30, 40, generator=gen) < 0.4
-    ranges, which = _range_ids(PValues(lo, hi, denom), candidate)
-    pairs = zip(lo[candidate].tolist(), hi[candidate].tolist(), strict=True)
-    expected = sorted({a * (denom + 1) + b for a, b in pairs})
-    assert ranges.tolist() == expected
-    assert (which[~candidate] == len(expected)).all()
-    assert torch.equal(ranges[which[candidate]], lo[candidate].long() * (denom + 1) + hi[candidate])
+    distinct = _distinct_ranges(PValues(lo, hi, denom))
+    keys = lo.long() * (denom + 1) + hi
+    assert distinct.ranges.tolist() == sorted(set(keys.reshape(-1).tolist()))
+    assert (distinct.key is None) == (denom == 5000)
+    values = torch.randperm(len(distinct.ranges), generator=gen).int()
+    spread = distinct.spread(values)
+    assert spread.shape == lo.shape
+    assert torch.equal(distinct.ranges[values.long().argsort()][spread.long()], keys)
 
 
 def test_art_grid_counts_equal_with_and_without_the_per_scan_tables() -> None:
@@ -381,7 +428,10 @@ def test_art_grid_counts_equal_with_and_without_the_per_scan_tables() -> None:
     terms = prepare(pv, 0.5)
     gen = torch.Generator().manual_seed(4)
     for dim, size in ((1, 300), (0, 12)):
-        for mask in (torch.ones(size, dtype=torch.bool), torch.rand(size, generator=gen) < 0.3):
+        # all, few (a histogram of the chosen) and most (the whole histogram less the others')
+        masks = [torch.ones(size, dtype=torch.bool)]
+        masks += [torch.rand(size, generator=gen) < share for share in (0.3, 0.8)]
+        for mask in masks:
             chosen = None if bool(mask.all()) else mask.nonzero().squeeze(1)
             grid, fast = _art_step_counts(terms, chosen, dim)
             pos = terms.steps[0] if chosen is None else terms.steps[0].index_select(dim, chosen)

@@ -80,18 +80,6 @@ def ramp_ends(pv: PValues) -> list[tuple[torch.Tensor, float]]:
     return [(pv.lo, 1.0), (pv.hi, -1.0)]
 
 
-def fractional_ends(pv: PValues, alpha_max: float) -> tuple[Terms, torch.Tensor]:
-    """The grid of a fractional-ties scan without its ramp weights: an empty :class:`Terms` carrying the
-    limit, and the distinct ramp ends in 1..limit (what :func:`endpoint_positions` gives for ``prepare``)."""
-    limit = limit_of(pv, alpha_max)
-    present = torch.zeros(limit + 2, dtype=torch.bool, device=pv.lo.device)
-    for pos, _ in ramp_ends(pv):
-        present |= torch.bincount(pos.clamp(0, limit + 1).reshape(-1), minlength=limit + 2).bool()
-    present[0] = present[-1] = False
-    terms = Terms([], [], limit, pv.denom, check_alpha_max(alpha_max))
-    return terms, present.nonzero().squeeze(1).double().cpu()
-
-
 def endpoint_positions(
     terms: Terms, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -232,21 +220,38 @@ def _art_step_counts(
     if "coded" not in terms.cache:
         line = torch.arange(n_samples, device=device)[:, None] * bins
         terms.cache["coded"] = (pos + line).int()  # sample i's position p as i · bins + p
-        held = torch.bincount(terms.cache["coded"].reshape(-1), minlength=n_samples * bins)
-        terms.cache["held"] = held.reshape(n_samples, bins) > 0
+        terms.cache["all"] = torch.bincount(terms.cache["coded"].reshape(-1), minlength=n_samples * bins)
+        terms.cache["held"] = terms.cache["all"].reshape(n_samples, bins) > 0
         terms.cache["pos"] = pos.int()
     if dim == 1:
-        coded = terms.cache["coded"] if chosen is None else terms.cache["coded"][:, chosen]
-        hist = torch.bincount(coded.reshape(-1), minlength=n_samples * bins).reshape(n_samples, bins)
+        hist = _sample_histogram(terms, chosen, n_samples, n_nodes, bins)
         positions = _art_grid_of(terms, hist.sum(0).bool())
         at = torch.floor(positions + EPS).long().to(device)
-        return positions, hist.cumsum(1)[:, at]
-    rows = terms.cache["pos"] if chosen is None else terms.cache["pos"][chosen]
-    held = terms.cache["held"] if chosen is None else terms.cache["held"][chosen]
+        return positions, hist.cumsum(1).index_select(1, at)
+    rows = terms.cache["pos"] if chosen is None else terms.cache["pos"].index_select(0, chosen)
+    held = terms.cache["held"] if chosen is None else terms.cache["held"].index_select(0, chosen)
     positions = _art_grid_of(terms, held.any(0))
     k = len(positions)
     grid = torch.arange(bins, dtype=torch.float64, device=device)
     lut = torch.searchsorted(positions.to(device), grid, out_int32=True)
-    flat = lut[rows] + torch.arange(0, n_nodes * (k + 1), k + 1, dtype=torch.int32, device=device)
+    flat = lut.index_select(0, rows.reshape(-1)).reshape(rows.shape)
+    flat += torch.arange(0, n_nodes * (k + 1), k + 1, dtype=torch.int32, device=device)
     hist = torch.bincount(flat.reshape(-1), minlength=n_nodes * (k + 1)).reshape(n_nodes, k + 1)
-    return positions, hist[:, :k].cumsum(1)
+    return positions, hist[:, :k].cumsum(1, dtype=torch.int32)  # int32: a faster histogram next
+
+
+def _sample_histogram(
+    terms: Terms, chosen: torch.Tensor | None, n_samples: int, n_nodes: int, bins: int
+) -> torch.Tensor:
+    """Each sample's histogram of positions over the ``chosen`` nodes, (samples, bins): from the nodes
+    chosen, or, when they are most of the nodes, the histogram of all nodes less that of the others."""
+    coded = terms.cache["coded"]
+    if chosen is None:
+        return terms.cache["all"].reshape(n_samples, bins)
+    if 2 * len(chosen) <= n_nodes:
+        part = coded.index_select(1, chosen).reshape(-1)
+        return torch.bincount(part, minlength=n_samples * bins).reshape(n_samples, bins)
+    rest = torch.ones(n_nodes, dtype=torch.bool, device=coded.device)
+    rest[chosen] = False
+    part = coded.index_select(1, rest.nonzero().squeeze(1)).reshape(-1)
+    return (terms.cache["all"] - torch.bincount(part, minlength=n_samples * bins)).reshape(n_samples, bins)

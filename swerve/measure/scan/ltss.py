@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, fractional_ends, limit_of
+from swerve.measure.scan.counts import Terms, alpha_grid, check_alpha_max, limit_of, ramp_ends
 from swerve.measure.scan.pvalues import PValues
 from swerve.measure.scan.statistics import Statistic, get_statistic
 
@@ -122,9 +122,10 @@ def scan_individual(
     n_samples, n_nodes = pv.shape
     if pv.ties == "pmax":
         return _pmax_scans(pv, stat, statistic, alpha_max, alphas)
-    terms, ends = fractional_ends(pv, alpha_max)
-    positions = alpha_grid(terms, alphas, ends=ends)
-    grouped = _fractional_by_ranges(pv, positions, stat, terms.limit, chunk_elements)
+    distinct = _distinct_ranges(pv)
+    terms = Terms([], [], limit_of(pv, alpha_max), pv.denom, check_alpha_max(alpha_max))
+    positions = alpha_grid(terms, alphas, ends=_range_ends(pv, distinct.ranges, terms.limit))
+    grouped = _fractional_by_ranges(pv, positions, stat, terms.limit, chunk_elements, distinct)
     if grouped is not None:
         return IndividualScans(*grouped, statistic, terms.alpha_max, pv.ties)
     device = pv.lo.device
@@ -206,8 +207,57 @@ def _fractional_chunk(
     return top, torch.where(top > 0, a[best], 0.0), chosen
 
 
+@dataclass
+class DistinctRanges:
+    """The distinct p-value ranges of a matrix (keys lo · (denom + 1) + hi, ascending) and how to give
+    each entry a value of its range: a table over all ``size`` possible keys looked up by the entries'
+    keys, or (too many possible keys) the entries' indices among the ranges."""
+
+    ranges: torch.Tensor
+    key: torch.Tensor | None  # (N, J), with a table over every possible key
+    inverse: torch.Tensor | None  # (N, J), otherwise
+    size: int = 0
+
+    def spread(self, values: torch.Tensor) -> torch.Tensor:
+        """One value per range → that value at every entry of the range, (N, J)."""
+        index = self.inverse if self.key is None else self.key
+        assert index is not None
+        if self.key is not None:
+            table = values.new_zeros(self.size)
+            table[self.ranges] = values
+            values = table
+        return values.index_select(0, index.reshape(-1)).reshape(index.shape)
+
+
+def _distinct_ranges(pv: PValues) -> DistinctRanges:
+    """The distinct ranges of ``pv``: a histogram of the entries' keys when the (denom + 1)² possible keys
+    are few enough (and fit int32), else a sort."""
+    size = (pv.denom + 1) ** 2
+    small = size < 2**31 and size <= max(1 << 22, 4 * pv.lo.numel())
+    key = pv.lo.to(torch.int32 if small else torch.long) * (pv.denom + 1)
+    key += pv.hi
+    if not small:
+        ranges, inverse = torch.unique(key, return_inverse=True)
+        return DistinctRanges(ranges, None, inverse)
+    present = torch.bincount(key.reshape(-1), minlength=size) > 0
+    return DistinctRanges(present.nonzero().squeeze(1), key, None, size)
+
+
+def _range_ends(pv: PValues, ranges: torch.Tensor, limit: int) -> torch.Tensor:
+    """The distinct ramp ends (positions where a fractional N_α changes slope) in 1..limit, as float64."""
+    lo, hi = ranges // (pv.denom + 1), ranges % (pv.denom + 1)
+    one = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties)
+    ends = torch.cat([pos.reshape(-1) for pos, _ in ramp_ends(one)]).unique()
+    return ends[(ends >= 1) & (ends <= limit)].double().cpu()
+
+
 def _fractional_by_ranges(
-    pv: PValues, positions: torch.Tensor, stat: Statistic, limit: int, chunk_elements: int
+    pv: PValues,
+    positions: torch.Tensor,
+    stat: Statistic,
+    limit: int,
+    chunk_elements: int,
+    distinct: DistinctRanges | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """Individual scans with fractional ties, grouping the partial nodes by their p-value range; ``None``
     when there are as many distinct partial ranges as partial nodes in some sample (nothing to group).
@@ -218,85 +268,71 @@ def _fractional_by_ranges(
     sums over ranges in that order give N_α and N at every boundary between ranges. Along a run of equal
     priorities each statistic peaks at one of the run's ends (as in :func:`best_prefix`), so scoring the
     boundaries finds the same best prefix as sorting every node.
+
+    Whether a node is partial, and where it counts in full, depend only on its range: they are worked out
+    once per distinct range and given to the entries as one code each — a settled node's first threshold
+    where it counts in full (K: never), a partial one's K + 1 + its partial range. One histogram of the
+    codes per sample gives both the settled counts and the nodes per range, and one lookup of the codes in
+    a per-sample table gives the subsets.
     """
     device = pv.lo.device
+    distinct = _distinct_ranges(pv) if distinct is None else distinct
     positions = positions.to(device)
     n_samples, n_nodes = pv.shape
     k = len(positions)
     a = positions / pv.denom
-    p0, p1 = pv.pmin_position(), pv.pmax_position()
-    grid = torch.arange(2 * pv.denom + 1, dtype=torch.float64, device=device)  # every position (two tails)
-    after = torch.searchsorted(positions, grid, right=True, out_int32=True)  # first threshold above it
-    at_or_after = torch.searchsorted(positions, grid, out_int32=True)  # first threshold at or above it
-
-    def lookup(table: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        return table.index_select(0, pos.reshape(-1)).reshape(pos.shape)
-
-    first = lookup(at_or_after, p1)  # the first threshold where a node counts in full
-    candidate = lookup(after, p0) < first  # (N, J): some threshold inside (p_min, p_max): partial at it
-    width = int(candidate.sum(1).max()) if n_samples else 0
-    ranges, which = _range_ids(pv, candidate)  # which: (N, J), u where not partial
-    u = len(ranges)
+    lo, hi = distinct.ranges // (pv.denom + 1), distinct.ranges % (pv.denom + 1)
+    each = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties)
+    p0, p1 = each.pmin_position()[0], each.pmax_position()[0]
+    first = torch.searchsorted(positions, p1.double())  # the first threshold where a range counts in full
+    candidate = torch.searchsorted(positions, p0.double(), right=True) < first  # a threshold strictly inside
+    u = int(candidate.sum())
+    span = k + 1 + u  # codes per sample: thresholds 0..K (K: never), then the partial ranges
+    code = torch.where(candidate, candidate.long().cumsum(0) + k, first)
+    dtype = torch.int32 if n_samples * span < 2**31 else torch.long
+    codes = distinct.spread(code.to(dtype))
+    codes += torch.arange(0, n_samples * span, span, dtype=dtype, device=device)[:, None]
+    hist = torch.bincount(codes.reshape(-1), minlength=n_samples * span).reshape(n_samples, span)
+    per_range = hist[:, k + 1 :].double()  # (N, U): each sample's partial nodes per range
+    width = int(per_range.sum(1).max()) if n_samples and u else 0
     if u >= width > 0:
         return None
-    # N_full: the settled nodes (q = 1 from p_max on) counted at every threshold, by one histogram.
-    first.masked_fill_(candidate, k)
-    line = torch.arange(n_samples, dtype=torch.int32, device=device)[:, None] * (k + 1)
-    settled = torch.bincount((first + line).reshape(-1), minlength=n_samples * (k + 1))
-    n_full = settled.reshape(n_samples, k + 1)[:, :k].cumsum(1).double()  # (N, K)
-    lo, hi = ranges // (pv.denom + 1), ranges % (pv.denom + 1)
-    q = PValues(lo[None, :], hi[None, :], pv.denom, pv.two_tailed, pv.ties).fraction_below(positions)[0]
+    n_full = hist[:, :k].cumsum(1).double()  # (N, K): the settled nodes counted at every threshold
+    part_lo, part_hi = lo[candidate], hi[candidate]
+    q = PValues(part_lo[None, :], part_hi[None, :], pv.denom, pv.two_tailed, pv.ties)
+    q = q.fraction_below(positions)[0]
     q_sorted, order = q.sort(dim=1, descending=True, stable=True)  # (K, U): ranges by priority, per α
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(u, device=device).expand(k, u))
-    line = torch.arange(n_samples, device=device)[:, None] * (u + 1)
-    per_range = torch.bincount((which + line).reshape(-1), minlength=n_samples * (u + 1))
-    per_range = per_range.reshape(n_samples, u + 1)[:, :u].double()
+    # Boundary c of α: the c ranges of highest q at α in. Past the ranges with q > 0 at α a prefix only
+    # adds N, which lowers every statistic: only boundaries 0..#{q > 0} are scored, in α-major order, so
+    # the first best is the smallest α, then the smallest subset, as a per-α argmax would pick.
+    held = (q > 0).sum(1)  # (K,)
+    c = int(held.max()) if u else 0
+    pad = torch.cat([order.new_zeros(k, 1), order[:, :c] + 1], 1)  # (K, C + 1): 0 is an empty column
+    weight = torch.cat([q_sorted.new_zeros(k, 1), q_sorted[:, :c]], 1)
+    counts_pad = torch.cat([per_range.new_zeros(n_samples, 1), per_range], 1)  # (N, 1 + U)
+    scored = (torch.arange(c + 1, device=device) <= held[:, None]).reshape(-1).nonzero().squeeze(1)
+    alpha_of, cut_of = scored // (c + 1), scored % (c + 1)
     top = torch.zeros(n_samples, dtype=torch.float64, device=device)
     best = torch.zeros(n_samples, dtype=torch.long, device=device)
     cut = torch.zeros(n_samples, dtype=torch.long, device=device)
-    zero = torch.zeros(1, dtype=torch.float64, device=device)
-    # Past the ranges with q > 0 at α a prefix only adds N, which lowers every statistic: those boundaries
-    # are not scored (−1, below any score), so the first best boundary is the same.
-    valid = torch.arange(u + 1, device=device) <= (q > 0).sum(1, keepdim=True)  # (K, U + 1)
-    which_k = valid.nonzero()[:, 0]
-    batch = max(1, chunk_elements // max(1, k * (u + 1)))
+    batch = max(1, chunk_elements // max(1, k * (c + 1)))
     for start in range(0, n_samples, batch):
-        part = per_range[start : start + batch][:, order]  # (B, K, U): node counts per range, in order
+        part = counts_pad[start : start + batch].index_select(1, pad.reshape(-1))  # (B, K (C + 1))
         b = len(part)
-        n = torch.cat([zero.expand(b, k, 1), part.cumsum(2)], 2)[:, valid]  # (B, L): the scored boundaries
-        n_alpha = torch.cat([zero.expand(b, k, 1), (part * q_sorted).cumsum(2)], 2)[:, valid]
-        full = n_full[start : start + b][:, which_k]
-        scores = torch.full((b, k, u + 1), -1.0, dtype=torch.float64, device=device)
-        scores[:, valid] = stat(n_alpha + full, n + full, a[which_k])  # (B, K, U + 1)
-        size = scores.argmax(2)
-        per_alpha = scores.gather(2, size[..., None]).squeeze(2)
-        best[start : start + b] = per_alpha.argmax(1)
-        top[start : start + b] = per_alpha.gather(1, best[start : start + b, None]).squeeze(1)
-        cut[start : start + b] = size.gather(1, best[start : start + b, None]).squeeze(1)
-    chosen = ~candidate & (p1 <= positions[best][:, None])  # the settled nodes in at α*
-    in_cut = torch.zeros(n_samples, u + 1, dtype=torch.bool, device=device)
-    in_cut[:, :u] = rank[best] < cut[:, None]  # each sample's ranges before its cut
-    chosen |= in_cut.gather(1, which)
-    chosen &= (top > 0)[:, None]
+        part = part.reshape(b, k, c + 1)
+        full = n_full[start : start + b].index_select(1, alpha_of)  # (B, L)
+        n = part.cumsum(2).reshape(b, -1).index_select(1, scored) + full
+        n_alpha = part.mul_(weight).cumsum(2).reshape(b, -1).index_select(1, scored) + full
+        scores = stat(n_alpha, n, a[alpha_of])  # (B, L): every scored boundary
+        pick = scores.argmax(1)
+        top[start : start + b] = scores.gather(1, pick[:, None]).squeeze(1)
+        best[start : start + b] = alpha_of[pick]
+        cut[start : start + b] = cut_of[pick]
+    # Which codes each sample keeps: settled nodes counting in full at α*, and its ranges before its cut.
+    keep = torch.zeros(n_samples, span, dtype=torch.bool, device=device)
+    keep[:, : k + 1] = torch.arange(k + 1, device=device)[None, :] <= best[:, None]
+    keep[:, k + 1 :] = rank[best] < cut[:, None]
+    keep &= (top > 0)[:, None]
+    chosen = keep.reshape(-1).index_select(0, codes.reshape(-1)).reshape(n_samples, n_nodes)
     return top, torch.where(top > 0, a[best], 0.0), chosen
-
-
-def _range_ids(pv: PValues, candidate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The distinct ranges lo · (denom + 1) + hi of the ``candidate`` entries, ascending, and an (N, J)
-    index among them (U, one past the last, for the other entries): a histogram over all possible ranges
-    when that is small, else a sort."""
-    size = (pv.denom + 1) ** 2
-    small = size < 2**31 and size <= max(1 << 22, 4 * candidate.numel())
-    dtype = torch.int32 if small else torch.long
-    key = pv.lo.to(dtype) * (pv.denom + 1) + pv.hi.to(dtype)
-    if not small:
-        ranges, inverse = torch.unique(key[candidate], return_inverse=True)
-        which = torch.full(key.shape, len(ranges), dtype=torch.long, device=key.device)
-        which[candidate] = inverse
-        return ranges, which
-    key.masked_fill_(~candidate, size)  # one bin past the ranges
-    present = torch.bincount(key.reshape(-1), minlength=size + 1)[:size] > 0
-    index = present.cumsum(0)
-    index -= 1
-    index = torch.cat([index, index.new_tensor([int(index[-1]) + 1])])  # the extra bin: U
-    return present.nonzero().squeeze(1), index[key]
