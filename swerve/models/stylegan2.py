@@ -29,7 +29,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from swerve.errors import ConfigError, require_positive_ints
-from swerve.models.ops import bias_act, demodulation, down_padding, setup_filter, up_padding, upfirdn2d
+from swerve.models.ops import (
+    PolyphaseConvTranspose2d,
+    bias_act,
+    demodulation,
+    down_padding,
+    setup_filter,
+    up_padding,
+    upfirdn2d,
+)
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -259,7 +267,7 @@ class SynthesisLayer(nn.Module):
         self.up, self.resolution, self.conv_clamp = up, resolution, conv_clamp
         self.affine = FullyConnected(w_dim, in_channels, bias_init=1)
         if up > 1:
-            self.conv = nn.ConvTranspose2d(in_channels, out_channels, 3, stride=up, bias=False)
+            self.conv = PolyphaseConvTranspose2d(in_channels, out_channels, 3, stride=up, bias=False)
         else:
             self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
         nn.init.normal_(self.conv.weight)
