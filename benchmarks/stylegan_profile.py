@@ -3,9 +3,10 @@
 ``family_split(run, generator)`` profiles one call of ``run`` (torch.profiler, CPU) and sums the self time of
 every recorded op into one family:
 
-- ``mapping``, ``affine`` (the style affines of the synthesis layers), ``filtered_lrelu``, ``up/down-sampling``
-  (upfirdn2d) and ``bias_act``: everything inside such a call, the outermost one counting (a filtered_lrelu's
-  own upfirdn2d is filtered_lrelu time; the depthwise FIR convolutions inside upfirdn2d are resampling);
+- ``mapping``, ``affine`` (the style affines of the synthesis layers), ``filtered_lrelu``,
+  ``up/down-sampling`` (upfirdn2d) and ``bias_act``: everything inside such a call, the outermost one
+  counting (a filtered_lrelu's own upfirdn2d is filtered_lrelu time; the depthwise FIR convolutions inside
+  upfirdn2d are resampling);
 - ``conv``: the convolution kernels themselves, anywhere else;
 - ``modulation/demod``: the rest of a modulated convolution (NVIDIA's ``modulated_conv2d``; swerve's synthesis
   layers, where noise, bias and leaky ReLU are fused into the demodulation multiply-add and count here);
@@ -53,6 +54,7 @@ LABELS = {  # profiler range name -> family (NVIDIA's own names and the ones put
     "modulated_conv2d": "modulation/demod",
     "modulation": "modulation/demod",
 }
+SWERVE_LAYERS = ("SynthesisLayer", "ToRGBLayer", "SynthesisLayer3")  # the rest of a modulated conv
 ABSORBING = ("mapping", "affine", "filtered_lrelu", "up/down-sampling", "bias_act")
 
 
@@ -97,7 +99,7 @@ def _labels(generator: nn.Module) -> Iterator[None]:
             label = "mapping"
         elif name.endswith(".affine"):
             label = "affine"
-        elif kind in ("SynthesisLayer", "ToRGBLayer", "SynthesisLayer3") and module.__module__.startswith("swerve"):
+        elif kind in SWERVE_LAYERS and module.__module__.startswith("swerve"):
             label = "modulation"
         if label:
             handles += [module.register_forward_pre_hook(enter(label)), module.register_forward_hook(leave)]

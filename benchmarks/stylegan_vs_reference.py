@@ -70,8 +70,8 @@ def print_split(split: dict, median: float, conv_share: float, ceiling: float, b
     print(f"  {'total':<38}{totals['ref'] * 1e3:>8.0f}{'':>6}{totals['ours'] * 1e3:>8.0f}")
     why = "only faster convolutions can reach the bar" if ceiling < bar else "the bar is below it"
     print(
-        f"  ceiling = NVIDIA total / swerve's convolutions = {median:.2f}x / {conv_share:.0%} = {ceiling:.2f}x"
-        f" ({why})",
+        f"  ceiling = NVIDIA total / swerve's convolutions = {median:.2f}x / {conv_share:.0%}"
+        f" = {ceiling:.2f}x ({why})",
         flush=True,
     )
 
