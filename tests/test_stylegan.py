@@ -14,6 +14,7 @@ import torch
 import swerve
 from swerve import taps
 from swerve.errors import BundleError, ConfigError
+from swerve.models import ops as ops_module
 from swerve.models import stylegan2 as sg2_module
 from swerve.models import stylegan3 as sg3_module
 from swerve.models.importers import UnsafePickleError, import_model
@@ -97,10 +98,14 @@ def filtered_lrelu_by_definition(x, fu, fd, b, up, down, padding, gain=2**0.5, s
     return upfirdn2d_by_definition(x, fd, 1, down, (0, 0, 0, 0))
 
 
+@pytest.mark.parametrize("chunk_bytes", [None, 3000])
 @pytest.mark.parametrize("down_filter", ["separable", "radial"])
-def test_filtered_lrelu_equals_its_definition(down_filter):
+def test_filtered_lrelu_equals_its_definition(down_filter, chunk_bytes, monkeypatch):
     """The matrix-product resampling, the gain moved into the downsampling and the in-place clamp at
-    ``clamp / gain`` give the full-rate definition's numbers, clamp active, with and without autograd."""
+    ``clamp / gain`` give the full-rate definition's numbers, clamp active, with and without autograd;
+    also when the channels run in groups (a small ``CHUNK_BYTES``: groups of one and two channels here)."""
+    if chunk_bytes is not None:
+        monkeypatch.setattr(ops_module, "CHUNK_BYTES", chunk_bytes)
     gen = torch.Generator().manual_seed(0)
     x, b = torch.randn(2, 5, 14, 14, generator=gen) * 3, torch.randn(5, generator=gen)
     fu = sg3_module.lowpass_filter(12, 4.0, 3.0, 32.0)
@@ -120,15 +125,18 @@ def test_filtered_lrelu_equals_its_definition(down_filter):
 @pytest.mark.parametrize("kind", ["T", "R"])
 def test_stylegan3_agrees_with_full_rate_definitions(kind, monkeypatch):
     """A small random StyleGAN3 gives the same images (within 1e-4) when every nonlinearity runs by its
-    full-rate definition instead of the fast path."""
+    full-rate definition instead of the fast path (run in groups of channels, as in a full-size network)."""
     torch.manual_seed(0)
     g = _randomise(StyleGAN3Generator(StyleGAN3Config.preset(kind, resolution=16, **TINY3)))
     z = torch.randn(2, 8)
     with torch.no_grad():
+        whole = g(z)
+        monkeypatch.setattr(ops_module, "CHUNK_BYTES", 20_000)
         fast = g(z)
         monkeypatch.setattr(sg3_module, "filtered_lrelu", filtered_lrelu_by_definition)
         slow = g(z)
     assert (fast - slow).abs().max() < 1e-4 and slow.abs().mean() > 1e-2
+    assert (whole - slow).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("arch", ["skip", "resnet", "orig"])

@@ -202,6 +202,9 @@ def bias_act(
     return x
 
 
+CHUNK_BYTES = 4 << 20  # filtered_lrelu's upsampled slice of channels: about what one core's cache holds
+
+
 def filtered_lrelu(
     x: torch.Tensor,
     fu: torch.Tensor | None,
@@ -217,9 +220,38 @@ def filtered_lrelu(
     """StyleGAN3's alias-suppressing nonlinearity: bias, upsample with ``fu``, leaky ReLU at the higher rate,
     clamp, low-pass with ``fd`` and downsample (paper section 3.2).
 
-    The gain moves into the downsampling matrices (``clamp(g * lrelu(v), c) = g * clamp(lrelu(v), c / g)``
-    for ``g > 0``), so the large upsampled tensor takes two in-place passes (without autograd) between
-    the two matrix products."""
+    Channels are independent here, so they run in groups whose upsampled tensor takes about ``CHUNK_BYTES``:
+    every pass over it then reads and writes the cache instead of main memory, which bounds the whole op at
+    StyleGAN3's sizes. The gain moves into the downsampling matrices (``clamp(g * lrelu(v), c) =
+    g * clamp(lrelu(v), c / g)`` for ``g > 0``), so the upsampled tensor takes two in-place passes (without
+    autograd) between the two matrix products."""
+    n, c, h, w = x.shape
+    x0, x1, y0, y1 = padding
+    per_channel = n * (h * up + y0 + y1) * (w * up + x0 + x1) * x.element_size()
+    step = max(1, CHUNK_BYTES // max(per_channel, 1))
+    args = (fu, fd, up, down, padding, gain, slope, clamp)
+    if step >= c:
+        return _filtered_lrelu(x, b, *args)
+    parts = [
+        _filtered_lrelu(x[:, i : i + step], None if b is None else b[i : i + step], *args)
+        for i in range(0, c, step)
+    ]
+    return torch.cat(parts, dim=1)
+
+
+def _filtered_lrelu(
+    x: torch.Tensor,
+    b: torch.Tensor | None,
+    fu: torch.Tensor | None,
+    fd: torch.Tensor | None,
+    up: int,
+    down: int,
+    padding: Padding,
+    gain: float,
+    slope: float,
+    clamp: float | None,
+) -> torch.Tensor:
+    """``filtered_lrelu`` on one group of channels."""
     x = bias_act(x, b)
     x = upfirdn2d(x, fu, up=up, padding=padding, gain=up**2)
     in_place = not torch.is_grad_enabled()
