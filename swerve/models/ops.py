@@ -8,7 +8,8 @@ and a reader can check them against the papers.
 Conventions follow the papers' reference code so imported weights behave the same: a filter ``f`` is applied
 as a true convolution (flipped), ``padding`` is ``[x0, x1, y0, y1]`` (negative values crop), and a 2x
 upsampling filter is scaled by ``up**2`` so a constant image keeps its level. The convolutions themselves are
-ordinary ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules inside the layers, so taps, glitches and rewriting
+ordinary ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules inside the layers (StyleGAN2's upsampling one a
+subclass that runs in polyphase form, :class:`PolyphaseConvTranspose2d`), so taps, glitches and rewriting
 see them like any other convolution.
 """
 

@@ -250,8 +250,9 @@ class SynthesisLayer(nn.Module):
     """Modulated, demodulated 3x3 convolution (optionally upsampling 2x), noise, bias, leaky ReLU.
 
     The modulation runs on the input and the demodulation on the output of a plain convolution, the child
-    ``conv`` (``nn.Conv2d``, or ``nn.ConvTranspose2d`` with stride 2 when upsampling, followed by the FIR
-    filter): the same result as per-sample weights, and a layer taps and rewriting understand."""
+    ``conv`` (``nn.Conv2d``, or an ``nn.ConvTranspose2d`` with stride 2 when upsampling, run as four plain
+    convolutions, followed by the FIR filter): the same result as per-sample weights, and a layer taps and
+    rewriting understand."""
 
     def __init__(
         self,
