@@ -14,10 +14,18 @@ import torch
 import swerve
 from swerve import taps
 from swerve.errors import BundleError, ConfigError
+from swerve.models import ops as ops_module
 from swerve.models import stylegan2 as sg2_module
 from swerve.models import stylegan3 as sg3_module
 from swerve.models.importers import UnsafePickleError, import_model
-from swerve.models.ops import bias_act, demodulation, filtered_lrelu, setup_filter, upfirdn2d
+from swerve.models.ops import (
+    PolyphaseConvTranspose2d,
+    bias_act,
+    demodulation,
+    filtered_lrelu,
+    setup_filter,
+    upfirdn2d,
+)
 from swerve.models.stylegan2 import (
     Conv2dLayer,
     StyleGAN2Config,
@@ -90,10 +98,14 @@ def filtered_lrelu_by_definition(x, fu, fd, b, up, down, padding, gain=2**0.5, s
     return upfirdn2d_by_definition(x, fd, 1, down, (0, 0, 0, 0))
 
 
+@pytest.mark.parametrize("chunk_bytes", [None, 3000])
 @pytest.mark.parametrize("down_filter", ["separable", "radial"])
-def test_filtered_lrelu_equals_its_definition(down_filter):
+def test_filtered_lrelu_equals_its_definition(down_filter, chunk_bytes, monkeypatch):
     """The matrix-product resampling, the gain moved into the downsampling and the in-place clamp at
-    ``clamp / gain`` give the full-rate definition's numbers, clamp active, with and without autograd."""
+    ``clamp / gain`` give the full-rate definition's numbers, clamp active, with and without autograd;
+    also when the channels run in groups (a small ``CHUNK_BYTES``: groups of one and two channels here)."""
+    if chunk_bytes is not None:
+        monkeypatch.setattr(ops_module, "CHUNK_BYTES", chunk_bytes)
     gen = torch.Generator().manual_seed(0)
     x, b = torch.randn(2, 5, 14, 14, generator=gen) * 3, torch.randn(5, generator=gen)
     fu = sg3_module.lowpass_filter(12, 4.0, 3.0, 32.0)
@@ -113,15 +125,18 @@ def test_filtered_lrelu_equals_its_definition(down_filter):
 @pytest.mark.parametrize("kind", ["T", "R"])
 def test_stylegan3_agrees_with_full_rate_definitions(kind, monkeypatch):
     """A small random StyleGAN3 gives the same images (within 1e-4) when every nonlinearity runs by its
-    full-rate definition instead of the fast path."""
+    full-rate definition instead of the fast path (run in groups of channels, as in a full-size network)."""
     torch.manual_seed(0)
     g = _randomise(StyleGAN3Generator(StyleGAN3Config.preset(kind, resolution=16, **TINY3)))
     z = torch.randn(2, 8)
     with torch.no_grad():
+        whole = g(z)
+        monkeypatch.setattr(ops_module, "CHUNK_BYTES", 20_000)
         fast = g(z)
         monkeypatch.setattr(sg3_module, "filtered_lrelu", filtered_lrelu_by_definition)
         slow = g(z)
     assert (fast - slow).abs().max() < 1e-4 and slow.abs().mean() > 1e-2
+    assert (whole - slow).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("arch", ["skip", "resnet", "orig"])
@@ -188,6 +203,46 @@ def test_resampling_layers_equal_full_rate_definitions():
             upfirdn2d(x, f, padding=[2, 2, 2, 2]), down.conv.weight * down.weight_gain
         )
         assert torch.allclose(down(x), bias_act(full[:, :, ::2, ::2], down.conv.bias), atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 4])
+def test_polyphase_transposed_conv_equals_conv_transpose2d(kernel):
+    """The four-phase form gives what ``nn.ConvTranspose2d`` gives (values and gradients), with and without
+    autograd; settings it does not cover (padding, stride 1) run the parent's code."""
+    torch.manual_seed(0)
+    for bias, padding, stride in [(False, 0, 2), (True, 0, 2), (False, 1, 2), (True, 0, 1)]:
+        fast = PolyphaseConvTranspose2d(3, 5, kernel, stride=stride, padding=padding, bias=bias)
+        plain = torch.nn.ConvTranspose2d(3, 5, kernel, stride=stride, padding=padding, bias=bias)
+        plain.load_state_dict(fast.state_dict())
+        x = torch.randn(2, 3, 7, 6, requires_grad=True)
+        expected = plain(x)
+        got = fast(x)
+        with torch.no_grad():
+            sampled = fast(x)
+        assert got.shape == expected.shape == sampled.shape
+        assert torch.allclose(got, expected, atol=1e-5) and torch.allclose(sampled, expected, atol=1e-5)
+        (grad_fast,) = torch.autograd.grad(got.square().sum(), fast.weight)
+        (grad_plain,) = torch.autograd.grad(expected.square().sum(), plain.weight)
+        assert torch.allclose(grad_fast, grad_plain, atol=1e-4)
+
+
+def test_values_kept_from_a_weight_follow_its_edits():
+    """Sampling keeps demodulation norms and phase kernels per weight; a weight changed in place or given
+    new storage must give the same output as a fresh computation (autograd on, nothing kept)."""
+    torch.manual_seed(0)
+    layer = SynthesisLayer(3, 5, w_dim=4, resolution=16, up=2)
+    x, w = torch.randn(2, 3, 8, 8), torch.randn(2, 4)
+    with torch.no_grad():
+        before = layer(x, w, noise_mode="none")
+        layer.conv.weight.add_(torch.randn_like(layer.conv.weight))
+        edited = layer(x, w, noise_mode="none")
+    assert torch.allclose(edited, layer(x, w, noise_mode="none"), atol=1e-5)
+    assert not torch.allclose(edited, before, atol=1e-3)
+    layer.conv.weight.data = torch.randn_like(layer.conv.weight)
+    with torch.no_grad():
+        replaced = layer(x, w, noise_mode="none")
+    assert torch.allclose(replaced, layer(x, w, noise_mode="none"), atol=1e-5)
+    assert not torch.allclose(replaced, edited, atol=1e-3)
 
 
 # --- architectures ----------------------------------------------------------------------------------------

@@ -72,6 +72,17 @@ def test_glitch_touches_only_the_chosen_stylegan_block(tmp_path, kind, layer):
     assert not torch.allclose(out.sample(2, seed=0).x, bundle.sample(2, seed=0).x)
 
 
+def test_glitch_reconnects_an_upsampling_convolution_along_its_outputs():
+    """StyleGAN2's upsampling convolution stores its kernel (in, out, k, k) as any transposed convolution,
+    (its class is a subclass): ``reconnect`` shuffles dim 1, the output channels."""
+    from swerve.diverge.glitch import _targets
+    from swerve.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+
+    g = StyleGAN2Generator(StyleGAN2Config(resolution=8, z_dim=8, w_dim=8, channel_base=64, channel_max=8))
+    chosen = _targets(g, ["synthesis.b8.conv0.conv", "synthesis.b8.conv1.conv"], "reconnect")
+    assert chosen == {"synthesis.b8.conv0.conv.weight": 1, "synthesis.b8.conv1.conv.weight": 0}
+
+
 def test_rewrite_a_stylegan_convolution(tmp_path):
     """Bau et al.'s rank-one edit on a modulated layer's convolution (its keys are the style-modulated
     features): the pasted values hold at the target keys, and only that kernel changes."""

@@ -30,7 +30,6 @@ from swerve.errors import ConfigError
 from swerve.utils import make_generator
 
 KINDS = ("gaussian", "zero", "shuffle", "reconnect")
-_OUT_DIM = {nn.ConvTranspose1d: 1, nn.ConvTranspose2d: 1, nn.ConvTranspose3d: 1}
 
 
 def _targets(model: nn.Module, layers: Sequence[str] | None, kind: str) -> dict[str, int]:
@@ -48,7 +47,9 @@ def _targets(model: nn.Module, layers: Sequence[str] | None, kind: str) -> dict[
         if kind == "reconnect":
             if not isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
                 continue
-            dim = _OUT_DIM.get(type(module), 0) if name.endswith("weight") else 0
+            # A transposed convolution (or a subclass) stores its weight (in, out, ...).
+            transposed = isinstance(module, nn.modules.conv._ConvTransposeNd)
+            dim = int(transposed) if name.endswith("weight") else 0
             chosen[name] = dim
         elif param.is_floating_point():
             chosen[name] = 0

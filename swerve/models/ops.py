@@ -8,7 +8,8 @@ and a reader can check them against the papers.
 Conventions follow the papers' reference code so imported weights behave the same: a filter ``f`` is applied
 as a true convolution (flipped), ``padding`` is ``[x0, x1, y0, y1]`` (negative values crop), and a 2x
 upsampling filter is scaled by ``up**2`` so a constant image keeps its level. The convolutions themselves are
-ordinary ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules inside the layers, so taps, glitches and rewriting
+ordinary ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules inside the layers (StyleGAN2's upsampling one a
+subclass that runs in polyphase form, :class:`PolyphaseConvTranspose2d`), so taps, glitches and rewriting
 see them like any other convolution.
 """
 
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.utils.weak import WeakTensorKeyDictionary
 
 Padding = Sequence[int]
 
@@ -200,6 +203,9 @@ def bias_act(
     return x
 
 
+CHUNK_BYTES = 4 << 20  # filtered_lrelu's upsampled slice of channels: about what one core's cache holds
+
+
 def filtered_lrelu(
     x: torch.Tensor,
     fu: torch.Tensor | None,
@@ -215,9 +221,38 @@ def filtered_lrelu(
     """StyleGAN3's alias-suppressing nonlinearity: bias, upsample with ``fu``, leaky ReLU at the higher rate,
     clamp, low-pass with ``fd`` and downsample (paper section 3.2).
 
-    The gain moves into the downsampling matrices (``clamp(g * lrelu(v), c) = g * clamp(lrelu(v), c / g)``
-    for ``g > 0``), so the large upsampled tensor takes two in-place passes (without autograd) between
-    the two matrix products."""
+    Channels are independent here, so they run in groups whose upsampled tensor takes about ``CHUNK_BYTES``:
+    every pass over it then reads and writes the cache instead of main memory, which bounds the whole op at
+    StyleGAN3's sizes. The gain moves into the downsampling matrices (``clamp(g * lrelu(v), c) =
+    g * clamp(lrelu(v), c / g)`` for ``g > 0``), so the upsampled tensor takes two in-place passes (without
+    autograd) between the two matrix products."""
+    n, c, h, w = x.shape
+    x0, x1, y0, y1 = padding
+    per_channel = n * (h * up + y0 + y1) * (w * up + x0 + x1) * x.element_size()
+    step = max(1, CHUNK_BYTES // max(per_channel, 1))
+    args = (fu, fd, up, down, padding, gain, slope, clamp)
+    if step >= c:
+        return _filtered_lrelu(x, b, *args)
+    parts = [
+        _filtered_lrelu(x[:, i : i + step], None if b is None else b[i : i + step], *args)
+        for i in range(0, c, step)
+    ]
+    return torch.cat(parts, dim=1)
+
+
+def _filtered_lrelu(
+    x: torch.Tensor,
+    b: torch.Tensor | None,
+    fu: torch.Tensor | None,
+    fd: torch.Tensor | None,
+    up: int,
+    down: int,
+    padding: Padding,
+    gain: float,
+    slope: float,
+    clamp: float | None,
+) -> torch.Tensor:
+    """``filtered_lrelu`` on one group of channels."""
     x = bias_act(x, b)
     x = upfirdn2d(x, fu, up=up, padding=padding, gain=up**2)
     in_place = not torch.is_grad_enabled()
@@ -257,8 +292,7 @@ def demodulation(
     result changes only through the 1e-8 epsilon). ``transposed``: ``weight`` is stored (in, out, k, k), as
     ``nn.ConvTranspose2d`` keeps it (summed as stored: a transposed view sums several times slower).
     """
-    w2 = weight.square().sum(dim=[2, 3])  # (out, in)
-    w2 = w2.t() if transposed else w2
+    w2 = from_weight(weight, "squares.t" if transposed else "squares", _squares_t if transposed else _squares)
     scale = 1.0
     if prenormalize:
         w_norm = w2.sum(dim=1).div(w2.shape[1] * weight.shape[2] * weight.shape[3]).rsqrt()  # (out,)
@@ -267,3 +301,77 @@ def demodulation(
         styles = styles * s_norm
         scale = w_norm.unsqueeze(0) * s_norm
     return (styles.square() @ w2.t() + 1e-8).rsqrt() * scale
+
+
+def _squares(weight: torch.Tensor) -> torch.Tensor:
+    return weight.square().sum(dim=[2, 3])
+
+
+def _squares_t(weight: torch.Tensor) -> torch.Tensor:
+    return _squares(weight).t().contiguous()
+
+
+_DERIVED = WeakTensorKeyDictionary()
+
+
+def from_weight(weight: torch.Tensor, name: str, fn) -> torch.Tensor:
+    """``fn(weight)``, computed once and reused while the weight is unchanged and no gradient can flow to it
+    (sampling a fixed network: demodulation norms, polyphase kernels). A weight changed in place (its version
+    counter moves) or given new storage gets fresh values; training, with gradients, always recomputes."""
+    if weight.requires_grad and torch.is_grad_enabled():
+        return fn(weight)
+    key = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
+    entries = _DERIVED.get(weight)
+    if entries is None:
+        entries = _DERIVED[weight] = {}
+    hit = entries.get(name)
+    if hit is None or hit[0] != key:
+        hit = entries[name] = (key, fn(weight))
+    return hit[1]
+
+
+def _phase_kernels(weight: torch.Tensor) -> dict[tuple[int, int], torch.Tensor]:
+    """A stride-2 transposed kernel (in, out, kh, kw) split into the four ordinary kernels (out, in, ., .) of
+    its output phases: phase (a, b) gets the taps ``[a::2, b::2]``, flipped (a transposed convolution
+    scatters, an ordinary one gathers)."""
+    return {
+        (a, b): weight[:, :, a::2, b::2].flip([2, 3]).transpose(0, 1).contiguous()
+        for a in (0, 1)
+        for b in (0, 1)
+    }
+
+
+def conv_transpose2d_up2(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``F.conv_transpose2d(x, weight, stride=2)`` (no padding, one group, kernels at least 2x2) as four
+    ordinary convolutions of ``x``, one per output phase (even/odd rows and columns), written into their
+    places in the output: the polyphase form of a transposed convolution. Output ``2m + a`` along an axis sums
+    ``x[m - j] * w[a + 2j]``; each phase is a plain convolution with the taps ``w[a::2]`` flipped, padded by
+    their count less one on both sides. The same sums as the transposed kernel, without its layout copy."""
+    n, _, h, w = x.shape
+    kh, kw = weight.shape[2:]
+    out = x.new_empty(n, weight.shape[1], 2 * (h - 1) + kh, 2 * (w - 1) + kw)
+    for (a, b), k in from_weight(weight, "phases", _phase_kernels).items():
+        out[:, :, a::2, b::2] = F.conv2d(x, k.to(x.dtype), padding=(k.shape[2] - 1, k.shape[3] - 1))
+    return out
+
+
+class PolyphaseConvTranspose2d(nn.ConvTranspose2d):
+    """An ``nn.ConvTranspose2d`` that runs a plain stride-2 transposed convolution (no padding, one group,
+    kernel at least 2x2) as :func:`conv_transpose2d_up2`: the same output, faster on the CPU; any other
+    setting runs the parent's code. Hooks, taps and weight edits see an ordinary transposed convolution."""
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        plain = (
+            output_size is None
+            and self.stride == (2, 2)
+            and self.padding == (0, 0)
+            and self.output_padding == (0, 0)
+            and self.dilation == (1, 1)
+            and self.groups == 1
+            and self.padding_mode == "zeros"
+            and min(self.kernel_size) >= 2
+        )
+        if not plain:
+            return super().forward(x, output_size)
+        y = conv_transpose2d_up2(x, self.weight)
+        return y if self.bias is None else y + self.bias.reshape(1, -1, 1, 1).to(y.dtype)

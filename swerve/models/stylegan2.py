@@ -29,7 +29,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from swerve.errors import ConfigError, require_positive_ints
-from swerve.models.ops import bias_act, demodulation, down_padding, setup_filter, up_padding, upfirdn2d
+from swerve.models.ops import (
+    PolyphaseConvTranspose2d,
+    bias_act,
+    demodulation,
+    down_padding,
+    setup_filter,
+    up_padding,
+    upfirdn2d,
+)
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -242,8 +250,9 @@ class SynthesisLayer(nn.Module):
     """Modulated, demodulated 3x3 convolution (optionally upsampling 2x), noise, bias, leaky ReLU.
 
     The modulation runs on the input and the demodulation on the output of a plain convolution, the child
-    ``conv`` (``nn.Conv2d``, or ``nn.ConvTranspose2d`` with stride 2 when upsampling, followed by the FIR
-    filter): the same result as per-sample weights, and a layer taps and rewriting understand."""
+    ``conv`` (``nn.Conv2d``, or an ``nn.ConvTranspose2d`` with stride 2 when upsampling, run as four plain
+    convolutions, followed by the FIR filter): the same result as per-sample weights, and a layer taps and
+    rewriting understand."""
 
     def __init__(
         self,
@@ -259,7 +268,7 @@ class SynthesisLayer(nn.Module):
         self.up, self.resolution, self.conv_clamp = up, resolution, conv_clamp
         self.affine = FullyConnected(w_dim, in_channels, bias_init=1)
         if up > 1:
-            self.conv = nn.ConvTranspose2d(in_channels, out_channels, 3, stride=up, bias=False)
+            self.conv = PolyphaseConvTranspose2d(in_channels, out_channels, 3, stride=up, bias=False)
         else:
             self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
         nn.init.normal_(self.conv.weight)
