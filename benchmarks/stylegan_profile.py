@@ -7,7 +7,8 @@ every recorded op into one family:
   ``up/down-sampling`` (upfirdn2d) and ``bias_act``: everything inside such a call, the outermost one
   counting (a filtered_lrelu's own upfirdn2d is filtered_lrelu time; the depthwise FIR convolutions inside
   upfirdn2d are resampling);
-- ``conv``: the convolution kernels themselves, anywhere else;
+- ``conv``: the convolution kernels themselves, anywhere else, and the matrix product that is the
+  convolution of swerve's 1x1 modulated layers (``SynthesisLayer3.modulated_1x1``, StyleGAN3-R's);
 - ``modulation/demod``: the rest of a modulated convolution (NVIDIA's ``modulated_conv2d``; swerve's synthesis
   layers, where noise, bias and leaky ReLU are fused into the demodulation multiply-add and count here);
 - ``others``: the rest (Fourier input, noise in NVIDIA's StyleGAN2 layers, image skips, ...).
@@ -53,7 +54,9 @@ LABELS = {  # profiler range name -> family (NVIDIA's own names and the ones put
     "affine": "affine",
     "modulated_conv2d": "modulation/demod",
     "modulation": "modulation/demod",
+    "modulated_1x1": "modulation/demod",
 }
+PRODUCTS = ("aten::bmm", "aten::mm", "aten::matmul")  # inside ``modulated_1x1``: its convolution
 SWERVE_LAYERS = ("SynthesisLayer", "ToRGBLayer", "SynthesisLayer3")  # the rest of a modulated conv
 ABSORBING = ("mapping", "affine", "filtered_lrelu", "up/down-sampling", "bias_act")
 
@@ -77,6 +80,7 @@ def _labels(generator: nn.Module) -> Iterator[None]:
         (sg3, "filtered_lrelu"),
         (sg2, "demodulation"),
         (sg3, "demodulation"),
+        (sg3.SynthesisLayer3, "modulated_1x1"),
     ]
     saved = [(module, attr, getattr(module, attr)) for module, attr in patches]
     for module, attr, fn in saved:
@@ -120,6 +124,7 @@ def _family(event) -> str:
         if node.name in LABELS:
             labels.append(LABELS[node.name])
         in_conv = in_conv or (node.name.startswith("aten::") and "conv" in node.name)
+        in_conv = in_conv or (node.name == "modulated_1x1" and event.name in PRODUCTS)
         node = node.cpu_parent
     absorbing = [label for label in labels if label in ABSORBING]
     if absorbing:

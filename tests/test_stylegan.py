@@ -98,28 +98,41 @@ def filtered_lrelu_by_definition(x, fu, fd, b, up, down, padding, gain=2**0.5, s
     return upfirdn2d_by_definition(x, fd, 1, down, (0, 0, 0, 0))
 
 
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
 @pytest.mark.parametrize("chunk_bytes", [None, 3000])
 @pytest.mark.parametrize("down_filter", ["separable", "radial"])
-def test_filtered_lrelu_equals_its_definition(down_filter, chunk_bytes, monkeypatch):
-    """The matrix-product resampling, the gain moved into the downsampling and the in-place clamp at
-    ``clamp / gain`` give the full-rate definition's numbers, clamp active, with and without autograd;
-    also when the channels run in groups (a small ``CHUNK_BYTES``: groups of one and two channels here)."""
+def test_filtered_lrelu_equals_its_definition(down_filter, chunk_bytes, layout, monkeypatch):
+    """The matrix-product resampling (separable filters, NCHW input), the channels-last depthwise
+    convolutions (a radial filter or a channels_last input), the gain moved into the downsampling and the
+    in-place clamp at ``clamp / gain`` give the full-rate definition's numbers, clamp active, with and without
+    autograd; also when the channels run in groups (small chunk sizes: groups of one and two channels)."""
     if chunk_bytes is not None:
         monkeypatch.setattr(ops_module, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(ops_module, "DEPTHWISE_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(ops_module, "LANES", 2)
     gen = torch.Generator().manual_seed(0)
     x, b = torch.randn(2, 5, 14, 14, generator=gen) * 3, torch.randn(5, generator=gen)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
     fu = sg3_module.lowpass_filter(12, 4.0, 3.0, 32.0)
     fd = sg3_module.lowpass_filter(12, 4.0, 3.0, 32.0, radial=down_filter == "radial")
+    before = x.clone()
     for up, down, padding, gain, slope, clamp in [(2, 2, (11, 10, 11, 10), 2**0.5, 0.2, 1.5),
+                                                  (4, 2, (-2, -5, -3, -4), 2**0.5, 0.2, 1.5),
                                                   (2, 1, (9, 8, 8, 9), 2**0.5, 0.2, None),
-                                                  (1, 1, (-1, -1, -1, -1), 1.0, 1.0, 2.0)]:  # fmt: skip
-        f_up = fu if up > 1 else None
-        expected = filtered_lrelu_by_definition(x, f_up, fd, b, up, down, padding, gain, slope, clamp)
-        got = filtered_lrelu(x, f_up, fd, b, up, down, padding, gain, slope, clamp)
+                                                  (1, 1, (-1, -1, -1, -1), 1.0, 1.0, 2.0),
+                                                  (1, 1, (0, 0, 0, 0), 1.0, 1.0, 2.0)]:  # fmt: skip
+        f_up = sg3_module.lowpass_filter(24, 4.0, 3.0, 64.0) if up == 4 else fu if up > 1 else None
+        f_down = fd if f_up is not None else None if padding == (0, 0, 0, 0) else fd
+        expected = filtered_lrelu_by_definition(x, f_up, f_down, b, up, down, padding, gain, slope, clamp)
+        got = filtered_lrelu(x, f_up, f_down, b, up, down, padding, gain, slope, clamp)
         with torch.no_grad():
-            in_place = filtered_lrelu(x, f_up, fd, b, up, down, padding, gain, slope, clamp)
+            in_place = filtered_lrelu(x, f_up, f_down, b, up, down, padding, gain, slope, clamp)
+            unbiased = filtered_lrelu(x, f_up, f_down, None, up, down, padding, gain, slope, clamp)
         assert got.shape == expected.shape
         assert torch.allclose(got, expected, atol=1e-5) and torch.allclose(in_place, got, atol=1e-6)
+        plain = filtered_lrelu_by_definition(x, f_up, f_down, None, up, down, padding, gain, slope, clamp)
+        assert torch.allclose(unbiased, plain, atol=1e-5) and torch.equal(x, before)
 
 
 @pytest.mark.parametrize("kind", ["T", "R"])
@@ -132,11 +145,42 @@ def test_stylegan3_agrees_with_full_rate_definitions(kind, monkeypatch):
     with torch.no_grad():
         whole = g(z)
         monkeypatch.setattr(ops_module, "CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(ops_module, "DEPTHWISE_CHUNK_BYTES", 20_000)
+        monkeypatch.setattr(ops_module, "LANES", 4)
         fast = g(z)
         monkeypatch.setattr(sg3_module, "filtered_lrelu", filtered_lrelu_by_definition)
         slow = g(z)
     assert (fast - slow).abs().max() < 1e-4 and slow.abs().mean() > 1e-2
     assert (whole - slow).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_stylegan3_1x1_modulated_conv_equals_the_plain_form(layout):
+    """The 1x1 layers (config R, and every ToRGB) fold styles and demodulation into per-sample kernels; that
+    equals modulating the input, convolving and demodulating the output, which they run instead when a hook
+    watches the convolution (the hook then sees the modulated input), for outputs and weight gradients."""
+    torch.manual_seed(0)
+    g = _randomise(StyleGAN3Generator(StyleGAN3Config.preset("R", resolution=16, **TINY3)))
+    names = g.synthesis.layer_names
+    seen = []
+    for layer in (getattr(g.synthesis, names[1]), getattr(g.synthesis, names[-1])):  # a 1x1 layer, ToRGB
+        layer.magnitude_ema.fill_(1.7)
+        x, w = torch.randn(2, layer.in_channels, 9, 9), torch.randn(2, 8)
+        if layout == "channels_last":
+            x = x.contiguous(memory_format=torch.channels_last)
+        fused = layer(x, w)
+        (grad_fused,) = torch.autograd.grad(fused.square().sum(), layer.conv.weight)
+        handle = layer.conv.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+        try:
+            plain = layer(x, w)
+            (grad_plain,) = torch.autograd.grad(plain.square().sum(), layer.conv.weight)
+        finally:
+            handle.remove()
+        styles = layer.affine(w) / (layer.in_channels**0.5 if layer.is_torgb else 1)
+        assert torch.allclose(seen[-1], x * (styles / 1.7**0.5).reshape(2, -1, 1, 1), atol=1e-6)
+        assert torch.allclose(fused, plain, atol=1e-5) and plain.abs().mean() > 1e-2
+        assert torch.allclose(grad_fused, grad_plain, atol=1e-4 * grad_plain.abs().max().item())
+    assert len(seen) == 2
 
 
 @pytest.mark.parametrize("arch", ["skip", "resnet", "orig"])
