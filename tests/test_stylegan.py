@@ -135,6 +135,32 @@ def test_filtered_lrelu_equals_its_definition(down_filter, chunk_bytes, layout, 
         assert torch.allclose(unbiased, plain, atol=1e-5) and torch.equal(x, before)
 
 
+@pytest.mark.parametrize("taps", ["1-d", "2-d"])
+def test_filtered_lrelu_skips_only_a_clamp_nothing_can_reach(taps):
+    """The clamp is skipped when the input's largest magnitude times the up filter's bound stays below the
+    limit: the bound holds for every output of the upsampling (random signals and one phase's signs), and the
+    result equals the definition for limits below, near and above the largest value."""
+    gen = torch.Generator().manual_seed(0)
+    radial = taps == "2-d"
+    for up, f in [(2, sg3_module.lowpass_filter(12, 4.0, 3.0, 32.0, radial)),
+                  (4, sg3_module.lowpass_filter(24, 4.0, 3.0, 64.0, radial))]:  # fmt: skip
+        bound = ops_module._upsampling_gain(f, up)
+        f2 = torch.outer(f, f) if f.ndim == 1 else f
+        for x in (torch.randn(1, 3, 9, 9, generator=gen), f2[::up, ::up].sign().flip([0, 1])):
+            x = x.reshape(1, -1, *x.shape[-2:])
+            y = upfirdn2d_by_definition(x, f, up, 1, (20, 20, 20, 20), gain=up**2)
+            assert y.abs().max() <= bound * x.abs().max() * (1 + 1e-5)
+        x, b = torch.randn(2, 4, 10, 10, generator=gen), torch.randn(4, generator=gen)
+        fd = sg3_module.lowpass_filter(12, 4.0, 3.0, 32.0)
+        top = upfirdn2d_by_definition(x + b.reshape(1, -1, 1, 1), f, up, 1, (9, 8, 9, 8), up**2).abs().max()
+        for clamp in (0.5 * top, 1.01 * top * 2**0.5, 1e4):
+            args = (f, fd, b, up, 2, (9, 8, 9, 8), 2**0.5, 0.2, float(clamp))
+            with torch.no_grad():
+                assert torch.allclose(
+                    filtered_lrelu(x, *args), filtered_lrelu_by_definition(x, *args), atol=1e-5
+                )
+
+
 @pytest.mark.parametrize("kind", ["T", "R"])
 def test_stylegan3_agrees_with_full_rate_definitions(kind, monkeypatch):
     """A small random StyleGAN3 gives the same images (within 1e-4) when every nonlinearity runs by its

@@ -247,7 +247,8 @@ def filtered_lrelu(
     step = max(1, (DEPTHWISE_CHUNK_BYTES if depthwise else CHUNK_BYTES) // max(per_channel, 1))
     if depthwise:
         step = max(LANES, step // LANES * LANES)
-    args = (fu, fd, up, down, padding, gain, slope, clamp, depthwise)
+    up_gain = _upsampling_gain(fu, up) if clamp is not None and clamp >= 0 else math.inf
+    args = (fu, fd, up, down, padding, gain, slope, clamp, depthwise, up_gain)
     if step >= c:
         return _filtered_lrelu(x, b, *args)
     parts = [
@@ -284,24 +285,44 @@ def _filtered_lrelu(
     slope: float,
     clamp: float | None,
     depthwise: bool,
+    up_gain: float,
 ) -> torch.Tensor:
-    """``filtered_lrelu`` on one group of channels."""
+    """``filtered_lrelu`` on one group of channels (``up_gain``: :func:`_upsampling_gain`)."""
     if depthwise:  # a fresh channels_last tensor: the slice of a channels_last input is strided
         x = x if b is None else x + b.reshape(1, -1, 1, 1).to(x.dtype)
         x = x.contiguous(memory_format=torch.channels_last)
         resample = _upfirdn2d_depthwise
     else:
         x, resample = bias_act(x, b), upfirdn2d
+    bound = math.inf
+    if up_gain < math.inf and x.numel():
+        flat = x.detach().permute(0, 2, 3, 1) if depthwise else x.detach()  # contiguous (aminmax would copy)
+        low, high = torch.aminmax(flat)
+        bound = max(-low.item(), high.item()) * up_gain
     x = resample(x, fu, up, 1, padding, up**2)
     in_place = not torch.is_grad_enabled()
     if slope != 1:
         x = F.leaky_relu_(x, slope) if in_place else F.leaky_relu(x, slope)
     if clamp is not None and clamp >= 0:
         limit = clamp / gain if gain > 0 else clamp
-        x = x.clamp_(-limit, limit) if in_place else x.clamp(-limit, limit)
+        if bound * max(1.0, abs(slope)) * (1 + 1e-4) > limit:  # else no value can reach the limit
+            x = x.clamp_(-limit, limit) if in_place else x.clamp(-limit, limit)
     if gain <= 0:  # not a gain the identity above holds for: apply it here
         x, gain = x * gain, 1.0
     return resample(x, fd, 1, down, (0, 0, 0, 0), gain)
+
+
+def _upsampling_gain(f: torch.Tensor | None, up: int) -> float:
+    """The most an ``up``-fold upsampling with ``f`` (gain ``up**2``) can scale a signal's largest magnitude:
+    each output sums one phase of the taps, so the bound is the largest phase sum of |taps| times the gain.
+    Padding only drops terms. ``filtered_lrelu`` skips a clamp that nothing can reach."""
+    if f is None:
+        return 1.0
+    taps = f.detach().abs().double().cpu()
+    if taps.ndim == 1:
+        phase = max(taps[p::up].sum().item() for p in range(up)) * up
+        return phase * phase
+    return max(taps[p::up, q::up].sum().item() for p in range(up) for q in range(up)) * up * up
 
 
 def up_padding(filter_size: int, up: int = 2, kernel: int = 1, padding: int = 0) -> tuple[int, int]:

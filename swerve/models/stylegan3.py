@@ -178,8 +178,8 @@ class SynthesisInput(nn.Module):
         grid = F.affine_grid(theta, [1, 1, self.size, self.size], align_corners=False)  # (1, H, W, 2)
         x = torch.einsum("bhwk,nck->nhwc", grid, freqs) + phases.reshape(n, 1, 1, -1)
         x = torch.sin(x * (2 * math.pi)) * amplitudes.reshape(n, 1, 1, -1)
-        x = x @ (self.weight / math.sqrt(self.channels)).t()
-        return x.permute(0, 3, 1, 2)
+        x = x.reshape(-1, self.channels) @ (self.weight / math.sqrt(self.channels)).t()  # one matrix product
+        return x.view(n, self.size, self.size, -1).permute(0, 3, 1, 2)  # channels_last
 
 
 class SynthesisLayer3(nn.Module):
@@ -248,7 +248,8 @@ class SynthesisLayer3(nn.Module):
         scale = styles * self.magnitude_ema.rsqrt()
         kernels = self.conv.weight[:, :, 0, 0].unsqueeze(0) * scale.unsqueeze(1)
         if not self.is_torgb:
-            kernels = kernels * demodulation(self.conv.weight, styles, prenormalize=True).unsqueeze(2)
+            demod = demodulation(self.conv.weight, styles, prenormalize=True).unsqueeze(2)
+            kernels = kernels * demod if torch.is_grad_enabled() else kernels.mul_(demod)
         kernels = kernels.to(x.dtype)  # (n, out, in)
         if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
             y = torch.bmm(x.permute(0, 2, 3, 1).reshape(n, h * w, c), kernels.transpose(1, 2))
