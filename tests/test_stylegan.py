@@ -82,7 +82,8 @@ def test_upfirdn2d_equals_its_definition(taps):
     f = {"none": None, "1-d": torch.rand(4, generator=gen), "1-d long": torch.rand(12, generator=gen),
          "2-d": torch.rand(4, 4, generator=gen)}[taps]  # fmt: skip
     cases = [(1, 1, (0, 0, 0, 0)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)),
-             (2, 1, (6, 5, 7, 4)), (1, 2, (-1, 2, 0, -2)), (2, 2, (3, 2, 1, 4))]  # fmt: skip
+             (2, 1, (6, 5, 7, 4)), (1, 2, (-1, 2, 0, -2)), (2, 2, (3, 2, 1, 4)),
+             (2, 1, (-2, -2, -1, -3)), (2, 1, (-3, 1, 2, -1))]  # fmt: skip
     long = torch.randn(1, 2, 16, 200, generator=gen)  # longer than the matrix products take
     for up, down, padding in cases:
         for signal in (x, long):

@@ -93,12 +93,15 @@ def _fir(x: torch.Tensor, f: torch.Tensor, up: int, down: int, pad_x: tuple, pad
     if up_y > 1 or up_x > 1:
         # The full convolution of the zero-stuffed signal; then crop or pad to the requested window:
         # output j of the definition is full[j + k - 1 - pad_low] along each axis.
+        # A crop common to both ends is the transposed convolution's own padding: outputs it never computes.
         h, w = x.shape[2:]
-        x = F.conv_transpose2d(x, weight, stride=(up_y, up_x), groups=c)
-        spans = []
+        spans, common = [], []
         for size, stretch, k, (lo, hi) in ((w, up_x, kw, pad_x), (h, up_y, kh, pad_y)):
             start, length = k - 1 - lo, size * stretch + lo + hi - k + 1
-            spans += [-start, length + start - ((size - 1) * stretch + k)]
+            end = (size - 1) * stretch + k - start - length  # cropped at the high end (negative: padded)
+            common.append(max(0, min(start, end)))
+            spans += [common[-1] - start, common[-1] - end]
+        x = F.conv_transpose2d(x, weight, stride=(up_y, up_x), padding=(common[1], common[0]), groups=c)
         x = _pad(x, spans)
     else:
         (x0, x1), (y0, y1) = pad_x, pad_y
