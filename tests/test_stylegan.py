@@ -683,3 +683,25 @@ def test_demo_section_draws_mixing_and_translation(tmp_path):
     assert "stylegan" in dict(ordered_sections())
     result = stylegan(DemoContext(tmp_path))
     assert len(result.figures) == 2 and min(v for v in result.table.values()) > 0
+
+
+def test_every_bend_runs_on_stylegan3_r_layers_in_their_channels_last_layout():
+    """StyleGAN3-R keeps its activations channels-last; every transform, on a layer and on its 1x1 conv,
+    still bends the picture (the tap sees the layer's own output, whatever its memory layout)."""
+    from swerve.bundle import Bundle, DataSpec, LatentSpec
+    from swerve.diverge.bend import bend_bundle
+    from swerve.diverge.transforms import TRANSFORMS
+
+    g = _randomise(StyleGAN3Generator(StyleGAN3Config.preset("R", resolution=16, **TINY3)))
+    bundle = Bundle({"generator": g}, DataSpec(shape=[3, 16, 16], dataset="none"), LatentSpec(8), name="r")
+    plain = bundle.sample(2, seed=1).x
+    layer = [n for n, _ in g.synthesis.named_children() if n.startswith("L1_")][0]
+    with taps.record(g, [f"synthesis.{layer}"]) as seen:
+        g(torch.randn(2, 8))
+    assert not next(iter(dict(seen).values())).is_contiguous()  # the layout this test is about
+    for where in (f"synthesis.{layer}", f"synthesis.{layer}.conv"):
+        for name in TRANSFORMS:
+            bent = bend_bundle(bundle, [{"layer": where, "transform": name}]).sample(2, seed=1).x
+            assert bent.shape == plain.shape and torch.isfinite(bent).all(), (where, name)
+        moved = bend_bundle(bundle, [{"layer": where, "transform": "multiply", "params": {"factor": 3.0}}])
+        assert not torch.allclose(moved.sample(2, seed=1).x, plain), where
