@@ -349,6 +349,11 @@ def check_same_config(
     ]
     if changed:
         key = changed[0]
+        if key == "lr_decay_start" and step is not None:
+            raise ConfigError(
+                f"cannot resume {run_dir} with lr_decay_start={new.get(key)!r}: the run is at step {step}, "
+                f"and a decay may be added or moved only at or after the step a run resumes from"
+            )
         raise ConfigError(
             f"cannot resume {run_dir}: its config had {key}={saved.get(key)!r}, now {new.get(key)!r} "
             f"({len(changed)} field(s) changed); use the same config or a new run directory"
