@@ -15,6 +15,9 @@
   are to theirs (about 5% or less when the model does not copy). A grid of samples beside their nearest
   training images is written to --grids (default runs/zoo_quality/NAME-nearest.png).
 - emoji-classifier: accuracy on the held-out emoji.
+
+A path to an emoji GAN bundle (a training run's `bundle`, a snapshot) gets the colour rows too, named by
+its folder.
 """
 
 from __future__ import annotations
@@ -112,8 +115,8 @@ def card(name: str) -> str:
         s = bundle.sample(1000, seed=0)
         agree = (torch.cdist(s.x.flatten(1), means).argmin(1) == s.labels).float().mean().item()
         return f"nearest-class-mean agrees with the class asked for: {100 * agree:.1f}%"
-    if name.startswith("emoji-gan"):
-        return colour_card(name, bundle)
+    if name.startswith("emoji-gan") or Path(name).is_dir() and bundle.data.dataset == "emoji":
+        return colour_card(Path(name).name if Path(name).is_dir() else name, bundle)
     if name == "emoji-classifier":
         test = load_dataset("emoji", image_size=bundle.data.shape[-1], split="test", progress=False)
         return f"held-out accuracy {100 * class_agreement(bundle.classifier, test.x, test.labels):.1f}%"
@@ -122,14 +125,17 @@ def card(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="zoo models to measure (default: all)")
+    parser.add_argument(
+        "names", nargs="*", help="zoo models (default: all), or emoji GAN bundle folders, to measure"
+    )
     parser.add_argument("--grids", type=Path, default=GRIDS, help="where the nearest-image grids go")
     args = parser.parse_args()
     globals()["GRIDS"] = args.grids
     print(f"{'model':<20} {'steps':>6} {'size':>8}  result")
     for name in args.names or zoo_names():
         bundle = swerve.load(name, device="cpu")
-        size = sum(f.stat().st_size for f in (BUNDLES / name).iterdir()) / 2**20
+        folder = Path(name) if Path(name).is_dir() else BUNDLES / name
+        size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
         print(f"{name:<20} {bundle.training['steps']:>6} {size:>6.1f}MB  {card(name)}")
 
 

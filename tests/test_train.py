@@ -13,6 +13,7 @@ import swerve
 from swerve.data import load_dataset, ring_modes
 from swerve.errors import ConfigError, SwerveError
 from swerve.train import TrainConfig, Trainer
+from swerve.train.config import lr_factor
 from swerve.zoo.recipes import RECIPES
 from tests.conftest import blobs
 
@@ -217,3 +218,45 @@ def test_a_kill_between_the_two_renames_keeps_the_previous_checkpoint(tmp_path):
     resumed = Trainer(cfg.replace(steps=6), tmp_path, resume=True, data=blobs(), progress=False)
     assert resumed.step == 4
     assert resumed.fit().step == 6
+
+
+def test_learning_rates_decay_linearly_to_zero_and_resume_exactly(tmp_path):
+    cfg = TrainConfig(steps=20, lr_decay_start=10, conditional=True, **{**SMALL, "checkpoint_every": 5})
+    assert [lr_factor(cfg, s) for s in (0, 9, 10, 15, 19)] == [1.0, 1.0, 1.0, 0.5, 0.1]
+    data = blobs()
+    seen: list[float] = []
+    full = Trainer(cfg, tmp_path / "full", data=data, progress=False)
+    full.on_log = lambda record: seen.append(full.task.optimizers["generator"].param_groups[0]["lr"])
+    full.fit()
+    # the rate each step trained with (step i logs after it): 2e-4 to step 10, then down to 2e-5
+    assert seen[:11] == pytest.approx([2e-4] * 11) and seen[15] == pytest.approx(1e-4)
+    assert seen[-1] == pytest.approx(2e-5)
+    assert all(a >= b for a, b in zip(seen, seen[1:], strict=False))
+
+    # interrupted (Ctrl-C) mid-decay and resumed: the same weights, byte for byte
+    def interrupt(record):
+        if record["step"] == 15:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    assert Trainer(cfg, tmp_path / "split", data=data, progress=False, on_log=interrupt).fit().step == 15
+    Trainer(cfg, tmp_path / "split", resume=True, data=data, progress=False).fit()
+    a = (tmp_path / "full" / "bundle" / "generator.safetensors").read_bytes()
+    assert a == (tmp_path / "split" / "bundle" / "generator.safetensors").read_bytes()
+
+
+def test_a_decay_may_be_added_on_resume_only_where_it_has_not_begun(tmp_path):
+    data = blobs()
+    cfg = TrainConfig(steps=20, lr_decay_start=10, conditional=True, **{**SMALL, "checkpoint_every": 5})
+    Trainer(cfg, tmp_path / "full", data=data, progress=False).fit()
+    # a constant-rate run of 10 steps, continued with the decay: the run above, byte for byte
+    Trainer(cfg.replace(steps=10, lr_decay_start=None), tmp_path / "late", data=data, progress=False).fit()
+    Trainer(cfg, tmp_path / "late", resume=True, data=data, progress=False).fit()
+    a = (tmp_path / "full" / "bundle" / "generator.safetensors").read_bytes()
+    assert a == (tmp_path / "late" / "bundle" / "generator.safetensors").read_bytes()
+    # a decay that would have changed steps already taken is refused
+    with pytest.raises(ConfigError, match="lr_decay_start"):
+        Trainer(
+            cfg.replace(steps=30, lr_decay_start=5), tmp_path / "late", resume=True, data=data, progress=False
+        )
+    with pytest.raises(ConfigError, match="lr_decay_start"):
+        TrainConfig(steps=10, lr_decay_start=10)

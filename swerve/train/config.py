@@ -61,6 +61,7 @@ class TrainConfig:
     lr_d: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     ema: float = 0.999  # decay of the generator's moving average; 0 turns it off
+    lr_decay_start: int | None = None  # from this step every learning rate falls linearly to 0 at `steps`
     seed: int = 0
     log_every: int = 50
     sample_every: int = 500
@@ -110,6 +111,8 @@ class TrainConfig:
                 check_number(name, getattr(self, name), 1, most, integer=True)
         for name in ("log_every", "sample_every", "checkpoint_every"):  # 0: off
             check_number(name, getattr(self, name), 0, MAX_STEPS, integer=True)
+        if self.lr_decay_start is not None:
+            check_number("lr_decay_start", self.lr_decay_start, 0, self.steps - 1, integer=True)
         if self.channels is not None:
             _choice("channels", self.channels, (1, 3))
         for name in ("lr_g", "lr_d", "vae_sigma"):
@@ -225,3 +228,12 @@ def _as_float(value: Any) -> Any:
 def _choice(name: str, value: object, options: tuple) -> None:
     if value not in options:
         raise ConfigError(f"{name} must be one of {', '.join(map(str, options))}; got {value!r}")
+
+
+def lr_factor(config: TrainConfig, step: int) -> float:
+    """The share of the configured learning rates that step ``step`` (0-based) trains with: 1, then, from
+    ``lr_decay_start``, a straight line down to 0 at ``steps`` (the linear decay of pix2pix and CycleGAN)."""
+    start = config.lr_decay_start
+    if start is None or step < start:
+        return 1.0
+    return max(0.0, (config.steps - step) / (config.steps - start))

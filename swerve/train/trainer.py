@@ -40,7 +40,7 @@ from swerve.data.text import decode
 from swerve.errors import ConfigError, SwerveError
 from swerve.outputs import check_folder, claim_folder
 from swerve.train.checkpoint import find_checkpoint, load_checkpoint, read_state, save_checkpoint
-from swerve.train.config import TrainConfig
+from swerve.train.config import TrainConfig, lr_factor
 from swerve.train.distributed import shard_for, sync_batch_norm
 from swerve.train.tasks import Task, task_class
 from swerve.utils import json_text, make_generator, pick_device, remove_stale_temps, write_text_atomic
@@ -93,7 +93,8 @@ class Trainer:
         if resume and checkpoint is None:
             raise SwerveError(f"nothing to resume: {self.run_dir} has no checkpoint")
         if checkpoint is not None:
-            check_same_config(read_state(checkpoint)["config"], self.run_config, self.run_dir)
+            state = read_state(checkpoint)
+            check_same_config(state["config"], self.run_config, self.run_dir, step=state.get("step"))
 
         if data is None:
             with accelerator.main_process_first() if accelerator else contextlib.nullcontext():
@@ -190,6 +191,7 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc=cfg.name, unit="step")
         try:
             while self.step < cfg.steps and not self.shard.any(self._stop):
+                self._schedule_lr()
                 stats = self.task.step(self._next_batch, self.gen, self.step)
                 self.step += 1
                 for key, value in stats.items():
@@ -217,6 +219,15 @@ class Trainer:
             bundle_path = self.export().save(self.run_dir / "bundle")
         self.shard.barrier()  # every process returns once the files are written
         return TrainResult(self.step, interrupted, bundle_path, last)
+
+    def _schedule_lr(self) -> None:
+        """Set every optimiser's learning rate for the coming step (a pure function of the step, so a resumed
+        run trains with the rates an uninterrupted one would)."""
+        factor = lr_factor(self.config, self.step)
+        for optimizer in self.task.optimizers.values():
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * factor
 
     def _catch_interrupt(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
@@ -323,17 +334,35 @@ def _range(x: torch.Tensor) -> list[float]:
     return [float(x.min()), float(x.max())]
 
 
-def check_same_config(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -> None:
-    """Refuse to resume a run whose config changed in anything but the fields in RESUMABLE_CHANGES."""
+def check_same_config(
+    saved: dict[str, Any], new: dict[str, Any], run_dir: Path, step: int | None = None
+) -> None:
+    """Refuse to resume a run whose config changed in anything but the fields in RESUMABLE_CHANGES, or in a
+    learning-rate decay that starts at or after ``step``, the step the run resumes from (the steps already
+    taken trained at the full rate under both configs)."""
     changed = [
-        k for k in sorted(set(saved) | set(new)) if k not in RESUMABLE_CHANGES and saved.get(k) != new.get(k)
+        k
+        for k in sorted(set(saved) | set(new))
+        if k not in RESUMABLE_CHANGES
+        and saved.get(k) != new.get(k)
+        and not (k == "lr_decay_start" and step is not None and _decay_not_begun(saved, new, step))
     ]
     if changed:
         key = changed[0]
+        if key == "lr_decay_start" and step is not None:
+            raise ConfigError(
+                f"cannot resume {run_dir} with lr_decay_start={new.get(key)!r}: the run is at step {step}, "
+                f"and a decay may be added or moved only at or after the step a run resumes from"
+            )
         raise ConfigError(
             f"cannot resume {run_dir}: its config had {key}={saved.get(key)!r}, now {new.get(key)!r} "
             f"({len(changed)} field(s) changed); use the same config or a new run directory"
         )
+
+
+def _decay_not_begun(saved: dict[str, Any], new: dict[str, Any], step: int) -> bool:
+    starts = [c.get("lr_decay_start") for c in (saved, new)]
+    return all(s is None or (isinstance(s, int) and s >= step) for s in starts)
 
 
 def check_data_fits(config: TrainConfig, data: Dataset) -> None:
