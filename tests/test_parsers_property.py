@@ -93,6 +93,7 @@ TRAIN_RULES = {
     "checkpoint_every": lambda v: _is_int(v) and 0 <= v <= 10_000_000,
     "seed": _is_int,
     "d_width": lambda v: v is None or (_is_int(v) and 1 <= v <= 1 << 16),
+    "lr_decay_start": lambda v: v is None or (_is_int(v) and v >= 0),  # and below steps (checked below)
     "image_size": lambda v: v is None or (_is_int(v) and 1 <= v <= 1 << 14),
     "channels": lambda v: v is None or (_is_int(v) and v in (1, 3)),
     "kind": lambda v: v in KINDS,
@@ -129,6 +130,7 @@ def _valid_train_config(cfg: TrainConfig) -> None:
     assert set(TRAIN_RULES) == set(FIELDS)  # a new field needs its rule here
     for name, rule in TRAIN_RULES.items():
         assert rule(getattr(cfg, name)), (name, getattr(cfg, name))
+    assert cfg.lr_decay_start is None or cfg.lr_decay_start < cfg.steps
     _finite_json(cfg.to_dict())
 
 
