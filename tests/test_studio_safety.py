@@ -575,7 +575,12 @@ START = {
 }
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(place=st.sampled_from(PLACES), value=ANYTHING)
 def test_whatever_a_page_state_holds_the_answer_is_a_picture_or_one_line_4xx(site, place, value):
     page, _, studio, tiny, _, _ = site
@@ -591,7 +596,12 @@ def test_whatever_a_page_state_holds_the_answer_is_a_picture_or_one_line_4xx(sit
         refused(response)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(key=st.sampled_from(["target", "index", "bend", "param", "low", "high"]), value=ANYTHING)
 def test_whatever_a_sweep_holds_it_starts_or_is_one_line_4xx(site, key, value):
     """A sweep makes one page state per frame from what it was sent: each is checked before the job starts."""
