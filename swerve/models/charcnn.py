@@ -76,35 +76,38 @@ class CharCNNGenerator(nn.Module):
         return torch.softmax(self.to_chars(self.blocks(h)), dim=1)
 
 
-class CharCNNDiscriminator(nn.Module):
+class _CharReader(nn.Module):
+    """N x V x L strings -> N x ``outputs``: a 1x1 conv into the residual blocks, then one linear head."""
+
+    config_class = CharCNNConfig
+
+    def __init__(self, config: CharCNNConfig, outputs: int) -> None:
+        super().__init__()
+        self.config = config
+        self.stem = nn.Conv1d(config.vocab_size, config.width, 1)
+        self.blocks = _blocks(config)
+        self.head = nn.Linear(config.width * config.length, outputs)
+
+    def read(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)).flatten(1))
+
+
+class CharCNNDiscriminator(_CharReader):
     """N x V x L one-hot (or softmax) strings -> N scores (a WGAN critic)."""
 
-    config_class = CharCNNConfig
-
     def __init__(self, config: CharCNNConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.stem = nn.Conv1d(config.vocab_size, config.width, 1)
-        self.blocks = _blocks(config)
-        self.head = nn.Linear(config.width * config.length, 1)
+        super().__init__(config, 1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.blocks(self.stem(x))
-        return self.head(h.flatten(1)).squeeze(1)
+        return self.read(x).squeeze(1)
 
 
-class CharCNNEncoder(nn.Module):
+class CharCNNEncoder(_CharReader):
     """N x V x L one-hot strings -> (mu, logvar) of q(z|x), each N x ``latent_dim`` (a character VAE)."""
 
-    config_class = CharCNNConfig
-
     def __init__(self, config: CharCNNConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.stem = nn.Conv1d(config.vocab_size, config.width, 1)
-        self.blocks = _blocks(config)
-        self.head = nn.Linear(config.width * config.length, 2 * config.latent_dim)
+        super().__init__(config, 2 * config.latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.head(self.blocks(self.stem(x)).flatten(1)).chunk(2, dim=1)
+        mu, logvar = self.read(x).chunk(2, dim=1)
         return mu, logvar.clamp(-10, 10)
