@@ -76,6 +76,8 @@ def test_learn_binds_a_knob_to_the_slider_clicked(chromium_page, tmp_path: Path)
         transform = page.locator(".bend .bend-transform").first.input_value()
         before = page.evaluate("() => window.studio.state.bends[0].params")
         page.click("#learn-btn")
+        page.wait_for_timeout(600)  # three status polls come and go before the slider is picked
+        expect(page.locator("#learn-btn")).to_have_text("cancel learn")
         slider.click()
         expect(page.locator("#perform-note")).to_contain_text("now move a knob")
         assert (

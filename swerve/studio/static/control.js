@@ -91,7 +91,8 @@ function showBindings(status) {
     item.textContent = `${b.source} → ${b.target} [${b.range.join(", ")}]`;
     list.append(item);
   }
-  if (learning && !status.learning) {
+  // waiting for a knob, and the server has bound one (a pick still waiting for a slider click is the page's own)
+  if (learning && learning !== "slider" && !status.learning) {
     learning = null;
     $("learn-btn").textContent = "learn";
     const last = status.learned[status.learned.length - 1];
